@@ -1,0 +1,51 @@
+# The two commands that matter: `make test` (the harness's own tests, real cluster included) and
+# `make e2e` (cluster, add-ons, every scenario on charts-under-test). Both set themselves up.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+PYTEST := $(VENV)/bin/python -m pytest
+CLUSTER ?= harness
+
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-cluster e2e bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+## setup: Python environment and the pinned kind, helm and kubectl in .tools/bin
+setup: $(VENV)/.installed tools
+
+tools:
+	@dir=$$(images/build-tools.sh) && mkdir -p .tools && ln -sfn "$$dir" .tools/bin && echo "==> tools in .tools/bin -> $$dir"
+
+## images: the node image and every image the clusters run (cached; seconds when warm)
+images: tools
+	@images/build-images.sh
+
+cluster-up: setup images
+	$(VENV)/bin/python -m harness cluster up --name $(CLUSTER)
+
+cluster-down: setup
+	$(VENV)/bin/python -m harness cluster down --name $(CLUSTER)
+
+test-unit: setup
+	ci/pytest.sh $(PYTEST) tests/unit -q
+
+test-cluster: setup images
+	ci/pytest.sh $(PYTEST) tests/cluster -q -m cluster
+
+## test: the harness's own tests, unit and real-cluster
+test: setup images
+	ci/pytest.sh $(PYTEST) tests -q
+
+## e2e: every scenario against charts-under-test on a real cluster
+e2e: setup images
+	ci/pytest.sh $(PYTEST) scenarios -q
+
+bench: setup images
+	$(VENV)/bin/python ci/bench_cluster.py
+
+clean:
+	rm -rf $(VENV) .tools artifacts

@@ -1,0 +1,3 @@
+module harness.local/ci/runc-nosysresource
+
+go 1.22

@@ -1,0 +1,1 @@
+"""End-to-end cluster test harness for Helm charts."""

@@ -1,0 +1,65 @@
+# Shared helpers for the image build scripts: pinned versions, cache layout, timed steps.
+# Sourced, never run. Every step logs to $LOG_DIR and prints one line with its elapsed time,
+# because a cold build takes many minutes and silence reads as a hang.
+set -euo pipefail
+
+IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$IMAGES_DIR/versions.env"
+
+HARNESS_CACHE=${HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/helm-e2e-harness}
+BIN_CACHE=$HARNESS_CACHE/bin
+LOG_DIR=$HARNESS_CACHE/logs
+mkdir -p "$BIN_CACHE" "$LOG_DIR"
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+# Go 1.23+ refuses linkname pulls some pinned dependencies still make; upstream builds them this way too.
+GO_LDFLAGS_COMMON="-s -w"
+
+_t0=$(date +%s)
+die() { echo "error: $*" >&2; exit 1; }
+elapsed() { echo $(( $(date +%s) - _t0 ))s; }
+
+# step NAME CMD...: run CMD with output in $LOG_DIR/NAME.log; one progress line before and after.
+step() {
+  local name=$1; shift
+  local log=$LOG_DIR/$name.log start=$(date +%s)
+  echo "==> [$(elapsed)] $name ... (log: $log)" >&2
+  if ! "$@" >"$log" 2>&1; then
+    echo "error: step '$name' failed after $(( $(date +%s) - start ))s; last lines of $log:" >&2
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+  echo "    [$(elapsed)] $name done in $(( $(date +%s) - start ))s" >&2
+}
+
+# cached STAMP: true when the artifact keyed by STAMP was already built (the stamp is written last).
+cached() { [ -f "$HARNESS_CACHE/stamps/$1" ]; }
+mark_built() { mkdir -p "$HARNESS_CACHE/stamps"; : >"$HARNESS_CACHE/stamps/$1"; }
+
+# lock NAME: serialize builds of the same artifact (two `make images` at once, or tools and images).
+lock() { exec {_lockfd}>"$HARNESS_CACHE/$1.lock"; flock "$_lockfd"; }
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed; $2"; }
+
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# debian_image NAME [PACKAGE...]: a Debian $DEBIAN_SUITE root file system made by debootstrap
+# (minbase plus PACKAGES) and imported as harness/debian-NAME:<suite>-<hash of the package list>.
+# `docker build` cannot pull a FROM image here, so every Debian-based image starts from one of these.
+debian_image() {
+  local name=$1; shift
+  local key tag dir
+  key=$(echo "$DEBIAN_SUITE $*" | sha256sum | cut -c1-10)
+  tag=harness/debian-$name:$DEBIAN_SUITE-$key
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    need debootstrap "apt-get install debootstrap"
+    dir=$(mktemp -d "$HARNESS_CACHE/rootfs-$name.XXXX")
+    local include=""; [ $# -gt 0 ] && include="--include=$(IFS=,; echo "$*")"
+    step "debootstrap-$name" debootstrap --variant=minbase $include "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR"
+    # apt lists and docs are dead weight in an image nobody runs apt in
+    rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
+    step "docker-import-$name" sh -c "tar -C '$dir' -c . | docker import -c 'CMD [\"/bin/bash\"]' - '$tag'"
+    rm -rf "$dir"
+  fi
+  echo "$tag"
+}
