@@ -25,10 +25,10 @@ images: tools
 	@images/build-images.sh
 
 cluster-up: setup images
-	$(VENV)/bin/python -m harness cluster up --name $(CLUSTER)
+	$(VENV)/bin/python -m harness cluster up --cluster-name $(CLUSTER)
 
 cluster-down: setup
-	$(VENV)/bin/python -m harness cluster down --name $(CLUSTER)
+	$(VENV)/bin/python -m harness cluster down --cluster-name $(CLUSTER)
 
 test-unit: setup
 	ci/pytest.sh $(PYTEST) tests/unit -q
@@ -42,7 +42,7 @@ test: setup images
 
 ## e2e: every scenario against charts-under-test on a real cluster
 e2e: setup images
-	ci/pytest.sh $(PYTEST) scenarios -q
+	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q
 
 bench: setup images
 	$(VENV)/bin/python ci/bench_cluster.py

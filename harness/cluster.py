@@ -142,7 +142,8 @@ def resolve_node_image(spec: ClusterSpec) -> str:
     return f"{UPSTREAM_NODE_REPOSITORY}:{pinned()['KUBERNETES_VERSION']}"
 
 
-def _kubeconfig_path(name: str) -> Path:
+def kubeconfig_path(name: str) -> Path:
+    """The private kubeconfig file of kind cluster ``name`` (its directory is mode 0700)."""
     d = cache_dir() / "clusters" / name
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o700)
@@ -170,8 +171,10 @@ def check_ports_free(ports: list[int]) -> None:
                 ) from None
 
 
-def ensure_cluster(spec: ClusterSpec, kind: Kind | None = None) -> Cluster:
+def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
     """Create the kind cluster described by ``spec``, reuse it, or adopt an external kubeconfig.
+
+    ``spec`` is a ClusterSpec, or a HarnessConfig (converted by `spec_from_config`).
 
     - ``spec.kubeconfig`` set: no kind; the kubeconfig's current context is used (checked reachable).
     - a cluster named ``spec.name`` exists: reused when ``spec.reuse``, else UsageError.
@@ -185,11 +188,13 @@ def ensure_cluster(spec: ClusterSpec, kind: Kind | None = None) -> Cluster:
         UsageError: name taken without reuse, host port in use, kind config file missing.
         CommandError: kind create failed (its last output line in the message).
     """
+    if not isinstance(spec, ClusterSpec):
+        spec = spec_from_config(spec)
     if spec.kubeconfig:
         return _external(spec.kubeconfig)
     kind = kind or Kind()
     docker.require_engine()
-    kubeconfig = _kubeconfig_path(spec.name)
+    kubeconfig = kubeconfig_path(spec.name)
     existing = kind.get_clusters()
     if spec.name in existing:
         if not spec.reuse:

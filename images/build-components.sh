@@ -6,7 +6,6 @@ source "$(dirname "$0")/lib.sh"
 need go "install Go 1.24 or newer"
 need docker "install Docker"
 K8S_BIN=$BIN_CACHE/kubernetes-$KUBERNETES_VERSION
-[ -x "$K8S_BIN/kubeadm" ] || die "kubernetes binaries missing in $K8S_BIN; run images/build-kubernetes.sh"
 
 # gobin NAME PKG@VERSION...: `go install` into the cache, once per pinned version.
 gobin() {
@@ -66,6 +65,7 @@ ENV PATH=/usr/local/bin:/usr/bin:/bin
 ENTRYPOINT [\"$path\"]" "$bin"
 }
 
+[ -x "$K8S_BIN/kubeadm" ] || die "kubernetes binaries missing in $K8S_BIN; run images/build-kubernetes.sh"
 # kubeadm names the control-plane, etcd, CoreDNS and pause images itself; ask it, do not guess.
 mapfile -t wanted < <("$K8S_BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION")
 for ref in "${wanted[@]}"; do

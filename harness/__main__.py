@@ -1,0 +1,122 @@
+"""``python -m harness`` (also the ``harness`` script): a thin CLI, one function per subcommand.
+
+Subcommands register in :data:`SUBCOMMANDS` as ``(name, help, add_arguments, run)``; ``run(args)``
+returns the exit code. A HarnessError prints ``harness: error: <message>`` (no traceback) and
+exits with its exit code (2 bad input, 3 environment, 1 otherwise).
+
+    python -m harness config [--format text|yaml|json] [any pytest --harness option]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+import yaml
+
+from .errors import HarnessError
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The same options the pytest plugin takes, plus --harness-config and --format."""
+    from .config import add_arguments
+
+    p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
+                   help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
+    p.add_argument("--rootdir", default=None, metavar="DIR", help="project root (default: the current directory)")
+    add_arguments(p.add_argument)
+
+
+def load_from_args(args: argparse.Namespace):  # -> HarnessConfig
+    """Resolve the configuration from parsed CLI args (same precedence as under pytest)."""
+    from .config import cli_values, load_config
+
+    return load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the resolved configuration: each key, its value and where the value came from."""
+    from .config import config_as_dict, format_config
+
+    cfg = load_from_args(args)
+    if args.format == "json":
+        print(json.dumps(config_as_dict(cfg), indent=2))
+    elif args.format == "yaml":
+        print(yaml.safe_dump(config_as_dict(cfg), sort_keys=False), end="")
+    else:
+        print(format_config(cfg))
+    return 0
+
+
+def _config_parser(p: argparse.ArgumentParser) -> None:
+    add_config_arguments(p)
+    p.add_argument("--format", choices=("text", "yaml", "json"), default="text",
+                   help="text (with sources), or yaml/json (a harness.yaml-shaped document)")
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """`cluster up`: create (or with --reuse-cluster, reuse) the configured kind cluster and print how
+    to reach it; `cluster down`: delete it (a missing cluster is not an error)."""
+    import time
+
+    from . import cluster as cluster_mod
+    from .kind import Kind
+
+    cfg = load_from_args(args)
+    name = cfg.cluster_name
+    if args.action == "down":
+        if name not in Kind().get_clusters():
+            print(f"cluster {name}: not present")
+            return 0
+        start = time.monotonic()
+        cluster_mod.delete_cluster(cluster_mod.Cluster(name, cluster_mod.kubeconfig_path(name), f"kind-{name}", True))
+        print(f"cluster {name}: deleted in {time.monotonic() - start:.0f} s")
+        return 0
+    spec = cluster_mod.spec_from_config(cfg)
+    print(f"==> cluster {name}: node image {cluster_mod.resolve_node_image(spec)}", flush=True)
+    start = time.monotonic()
+    c = cluster_mod.ensure_cluster(spec)
+    verb = "created" if c.created else "reused"
+    print(f"cluster {name}: {verb} in {time.monotonic() - start:.0f} s")
+    print(f"  kubeconfig: {c.kubeconfig}\n  context:    {c.context}")
+    print(f"  use it:     kubectl --kubeconfig {c.kubeconfig} get nodes")
+    print(f"  delete it:  make cluster-down CLUSTER={name}   (or: kind delete cluster --name {name})")
+    return 0
+
+
+def _cluster_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("up", "down"))
+    add_config_arguments(p)
+
+
+SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
+    ("config", "print the resolved configuration", _config_parser, cmd_config),
+    ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description="helm e2e harness")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text, add, run in SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Progress lines for long phases: one line when a phase starts and ends, and at most every 15 s a
+``still waiting for X (Ns)`` line while it runs.
+
+Lines go to a *sink*. Outside pytest the sink writes to ``sys.__stderr__``. The pytest plugin
+installs a sink that reaches the terminal even while pytest captures output (see
+harness.plugin), because a silent two-minute ``kind create cluster`` looks like a hang.
+
+Only the innermost running tracker ticks, so a wait inside a phase does not double the lines.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+TICK_EVERY = 15.0
+PREFIX = "[harness] "
+
+Sink = Callable[[str], None]
+
+
+def _stderr_sink(line: str) -> None:
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()
+
+
+_sink: Sink = _stderr_sink
+_lock = threading.Lock()
+_stack: list[Tracker] = []
+
+
+def set_sink(sink: Sink | None) -> Sink:
+    """Send progress lines to ``sink`` (None restores stderr). Returns the previous sink."""
+    global _sink
+    previous = _sink
+    _sink = sink or _stderr_sink
+    return previous
+
+
+def say(message: str) -> None:
+    """Write one progress line (prefixed ``[harness]``); never raises."""
+    try:
+        _sink(PREFIX + message)
+    except Exception:  # noqa: BLE001 - progress output must never break a run
+        pass
+
+
+def fmt_seconds(seconds: float) -> str:
+    """``7.2 s``, ``95 s`` or ``2m05s``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s"
+
+
+class Tracker:
+    """The state of one tracked activity; :meth:`tick` decides whether a "still waiting" line is due.
+
+    Args:
+        what: what is awaited, e.g. ``"kind create cluster harness"``.
+        every: seconds between "still waiting" lines (at least 15 s by default).
+        clock: monotonic clock (tests pass a fake).
+    """
+
+    def __init__(self, what: str, *, every: float = TICK_EVERY, clock: Callable[[], float] = time.monotonic):
+        self.what = what
+        self.every = every
+        self.clock = clock
+        self.started = clock()
+        self.last_line = self.started
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def tick(self) -> str | None:
+        """Return the "still waiting" line when one is due (and this is the innermost tracker), else None."""
+        now = self.clock()
+        if now - self.last_line < self.every:
+            return None
+        with _lock:
+            innermost = not _stack or _stack[-1] is self
+        if not innermost:
+            return None
+        self.last_line = now
+        return f"still waiting for {self.what} ({fmt_seconds(now - self.started)})"
+
+
+@contextmanager
+def tracking(what: str, *, announce: bool = True, every: float = TICK_EVERY) -> Iterator[Tracker]:
+    """Track a long activity.
+
+    Args:
+        what: description used in every line.
+        announce: print ``<what>: started`` and ``<what>: done in N s`` / ``failed after N s``.
+            Waits use ``announce=False`` (only the "still waiting" lines).
+        every: seconds between "still waiting" lines.
+
+    Yields:
+        the Tracker (``elapsed()`` for the caller's own messages).
+    """
+    tracker = Tracker(what, every=every)
+    with _lock:
+        _stack.append(tracker)
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.wait(min(1.0, every)):
+            line = tracker.tick()
+            if line:
+                say(line)
+
+    thread = threading.Thread(target=ticker, name=f"progress: {what}", daemon=True)
+    if announce:
+        say(f"{what}: started")
+    thread.start()
+    ok = False
+    try:
+        yield tracker
+        ok = True
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        with _lock:
+            if tracker in _stack:
+                _stack.remove(tracker)
+        if announce:
+            took = fmt_seconds(tracker.elapsed())
+            say(f"{what}: done in {took}" if ok else f"{what}: failed after {took}")

@@ -1,0 +1,70 @@
+"""Creating and deleting a cluster: nothing left behind; bad input refused before anything is made."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from harness import docker
+from harness.cluster import ClusterSpec, delete_cluster, ensure_cluster
+from harness.errors import UsageError
+from harness.kind import Kind
+
+pytestmark = pytest.mark.cluster
+
+
+def _docker_state() -> dict[str, set[str]]:
+    from harness.exec import run
+
+    return {
+        "containers": set(run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()),
+        "networks": set(run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()),
+        "volumes": set(run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()),
+    }
+
+
+def test_create_then_delete_leaves_nothing_behind(cluster):
+    # A second, 1-node cluster on other ports, beside the session's; the session cluster's own
+    # containers and the shared `kind` network are in `before` and must still be there after.
+    before = _docker_state()
+    spec = ClusterSpec(name="harness-lifecycle", workers=0, http_port=28080, https_port=28443,
+                       nodeport_port=30081, node_image=cluster.node_image or None)
+    made = ensure_cluster(spec)
+    try:
+        assert made.created
+        nodes = Kind().get_nodes(spec.name)
+        assert nodes == ["harness-lifecycle-control-plane"]
+        node_volumes = docker.container_volumes(nodes[0])
+        assert node_volumes, "kind nodes keep /var on an anonymous volume"
+        assert made.kubeconfig.stat().st_mode & 0o777 == 0o600
+    finally:
+        delete_cluster(made)
+    assert spec.name not in Kind().get_clusters()
+    assert _docker_state() == before
+    assert not any(docker.volume_exists(v) for v in node_volumes)
+    assert not made.kubeconfig.exists()
+
+
+def test_cluster_name_taken_is_refused(cluster):
+    if not cluster.name:
+        pytest.skip("session runs against an external kubeconfig; no kind cluster name to collide with")
+    with pytest.raises(UsageError, match=r"already exists; pass --reuse-cluster .* kind delete cluster --name"):
+        ensure_cluster(ClusterSpec(name=cluster.name, reuse=False))
+
+
+def test_reuse_returns_the_same_cluster(cluster):
+    if not cluster.name:
+        pytest.skip("session runs against an external kubeconfig")
+    again = ensure_cluster(ClusterSpec(name=cluster.name, reuse=True))
+    assert not again.created and again.context == f"kind-{cluster.name}"
+
+
+def test_host_port_in_use_is_refused_before_create():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(UsageError, match=rf"127.0.0.1:{busy} is already in use"):
+            ensure_cluster(ClusterSpec(name="harness-portclash", workers=0, http_port=busy,
+                                       https_port=28444, nodeport_port=30082))
+    assert "harness-portclash" not in Kind().get_clusters()
