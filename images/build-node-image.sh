@@ -88,11 +88,11 @@ for i in "${component_images[@]}"; do
   [[ "$first" == *.* || "$first" == *:* ]] || ref=docker.io/$i
   grep -qx "$ref" "$LOG_DIR/node-image-import.log" || die "image $ref missing from the node's containerd after import"
 done
-step node-image-commit docker commit \
-  -c 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' -c 'CMD []' \
-  -c 'ENV container=docker' -c 'STOPSIGNAL SIGRTMIN+3' \
-  "$c" "$NODE_IMAGE.building"
-docker tag "$NODE_IMAGE.building" "$NODE_IMAGE" && docker rmi "$NODE_IMAGE.building" >/dev/null
+# `docker commit --change` (Docker 20.10) cannot set STOPSIGNAL: commit, then one metadata-only build.
+step node-image-commit docker commit "$c" "$stage-imported"
+printf 'FROM %s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\nCMD []\n' \
+  "$stage-imported" | step node-image-metadata docker build -t "$NODE_IMAGE.building" -
+docker tag "$NODE_IMAGE.building" "$NODE_IMAGE" && docker rmi "$NODE_IMAGE.building" "$stage-imported" >/dev/null
 docker rmi "$stage" >/dev/null 2>&1 || true
 echo "    node image $NODE_IMAGE: $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')" >&2
 echo "$NODE_IMAGE"

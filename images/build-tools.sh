@@ -61,7 +61,7 @@ get_kubectl() {
 }
 
 for t in kind helm kubectl; do
-  if [ -x "$TOOLS/$t" ]; then echo "    $t cached in $TOOLS"; continue; fi
+  if [ -x "$TOOLS/$t" ]; then echo "    $t cached in $TOOLS" >&2; continue; fi
   step "tool-$t" "get_$t"
 done
 "$TOOLS/kind" version | grep -q "kind $KIND_VERSION " || die "kind in $TOOLS is not $KIND_VERSION"
