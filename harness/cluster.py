@@ -203,7 +203,9 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
                 f"or delete it: kind delete cluster --name {spec.name}"
             )
         _write_private(kubeconfig, kind.get_kubeconfig(spec.name))
-        return Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False)
+        reused = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False)
+        wait_ready(reused, timeout=120)
+        return reused
 
     if spec.kind_config:
         if not spec.kind_config.is_file():
@@ -225,7 +227,31 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
             pass
         raise
     os.chmod(kubeconfig, 0o600)
-    return Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image)
+    made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image)
+    try:
+        wait_ready(made, timeout=spec.create_timeout)
+    except BaseException:
+        kind.delete(spec.name)
+        raise
+    return made
+
+
+def wait_ready(cluster: Cluster, timeout: float = 300.0) -> None:
+    """Wait until every node is Ready and every kube-system pod (CNI, CoreDNS, kube-proxy) is Ready.
+
+    `kind create cluster` returns once kubeadm has joined the nodes, before they are Ready
+    (kind's --wait covers the control plane only), and a workload scheduled then lands on
+    whichever node happens to be Ready first.
+
+    Raises:
+        CommandError / CommandTimeout: a node or system pod did not become Ready within ``timeout`` seconds.
+    """
+    kubectl = [_kubectl(), "--kubeconfig", str(cluster.kubeconfig)]
+    budget = f"{int(timeout)}s"
+    run([*kubectl, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={budget}"], timeout=timeout + 30,
+        hint="nodes not Ready: see `kubectl describe nodes` and `kind export logs`")
+    run([*kubectl, "-n", "kube-system", "wait", "--for=condition=Ready", "pods", "--all", f"--timeout={budget}"],
+        timeout=timeout + 30, hint="kube-system pods not Ready: see `kubectl -n kube-system get pods`")
 
 
 def _external(path: Path) -> Cluster:
