@@ -37,8 +37,10 @@ class CommandError(HarnessError):
         self.stdout = stdout
         self.stderr = stderr
         self.hint = hint
-        last = (stderr or stdout).strip().splitlines()
-        tail = last[-1] if last else "(no output)"
+        lines = [line.strip() for line in (stderr or stdout).strip().splitlines() if line.strip()]
+        # Go tools end a failure with a stack trace; the line that says what failed starts with ERROR.
+        marked = [line for line in lines if line.startswith(("ERROR:", "Error:", "error:"))]
+        tail = marked[-1] if marked else (lines[-1] if lines else "(no output)")
         msg = f"`{' '.join(self.argv)}` exited {returncode}: {tail}"
         if hint:
             msg += f" ({hint})"
