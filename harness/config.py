@@ -32,8 +32,8 @@ KEEP_POLICIES = ("never", "on-failure", "always")
 IMAGE_SOURCES = ("auto", "pull", "local")
 KNOWN_ADDONS = ("traefik", "ingress-nginx", "cert-manager", "postgres")
 """Add-on names harness.addons registers (a unit test keeps the two in step)."""
-ADDONS = ("traefik", "cert-manager", "postgres")
-"""The default add-ons: an ingress controller, cert-manager, PostgreSQL."""
+ADDONS = ("traefik", "postgres")
+"""The default add-ons: an ingress controller and PostgreSQL. cert-manager is opt-in (`--addons traefik,cert-manager,postgres`): its images cannot be built on registry-less machines (docs/addons.md)."""
 CONFIG_FILE_NAME = "harness.yaml"
 ENV_PREFIX = "HARNESS_"
 CONFIG_FILE_ENV = "HARNESS_CONFIG"

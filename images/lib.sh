@@ -49,7 +49,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 debian_image() {
   local name=$1; shift
   local key tag dir
-  key=$(echo "$DEBIAN_SUITE $*" | sha256sum | cut -c1-10)
+  key=$(echo "rootfs-v2 $DEBIAN_SUITE $*" | sha256sum | cut -c1-10)
   tag=harness/debian-$name:$DEBIAN_SUITE-$key
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     need debootstrap "apt-get install debootstrap"
@@ -57,7 +57,7 @@ debian_image() {
     local include=""; [ $# -gt 0 ] && include="--include=$(IFS=,; echo "$*")"
     step "debootstrap-$name" debootstrap --variant=minbase $include "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR"
     # apt lists and docs are dead weight in an image nobody runs apt in
-    rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
+    rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
     step "docker-import-$name" sh -c "tar -C '$dir' -c . | docker import -c 'CMD [\"/bin/bash\"]' - '$tag'"
     rm -rf "$dir"
   fi

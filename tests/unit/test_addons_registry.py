@@ -1,0 +1,97 @@
+"""The add-on registry, the model's input checks and the idempotency decision (no cluster)."""
+from __future__ import annotations
+
+import pytest
+
+import harness.addons as addons
+from harness.addons import ChartSource, decide_release
+from harness.errors import EnvironmentNotReady, UsageError
+
+
+def test_builtin_addons_are_registered():
+    assert {"traefik", "ingress-nginx", "cert-manager", "postgres"} <= set(addons.names())
+    for name in addons.names():
+        a = addons.get(name)
+        assert a.name == name
+        assert a.summary, f"{name} has no summary"
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UsageError, match=r"unknown add-on 'trafik'; did you mean 'traefik'\?"):
+        addons.get("trafik")
+
+
+def test_unknown_name_without_close_match_lists_known_ones():
+    with pytest.raises(UsageError, match=r"unknown add-on 'zzz'; known add-ons: cert-manager, ingress-nginx"):
+        addons.get("zzz")
+
+
+def test_resolve_keeps_order_and_accepts_none():
+    assert [a.name for a in addons.resolve(["postgres", "traefik"])] == ["postgres", "traefik"]
+    assert addons.resolve(["none"]) == []
+    assert addons.resolve([]) == []
+
+
+def test_resolve_rejects_a_name_twice():
+    with pytest.raises(UsageError, match="'traefik' is listed twice"):
+        addons.resolve(["traefik", "postgres", "traefik"])
+
+
+def test_resolve_rejects_two_ingress_controllers():
+    with pytest.raises(UsageError, match="traefik and ingress-nginx are both ingress controllers"):
+        addons.resolve(["traefik", "ingress-nginx"])
+
+
+@pytest.mark.parametrize("kind,location,msg", [
+    ("git", "x", "kind must be repo, oci or dir"),
+    ("oci", "registry.example/charts/x", "must start with oci://"),
+    ("repo", "charts.example", "must be an http"),
+])
+def test_chart_source_rejects_bad_input(kind, location, msg):
+    with pytest.raises(UsageError, match=msg):
+        ChartSource(kind, location, "x", "1.0.0")
+
+
+def test_chart_source_needs_a_version():
+    with pytest.raises(UsageError, match="a pinned version is required"):
+        ChartSource("repo", "https://charts.example", "x", "")
+
+
+def test_chart_source_describes_itself():
+    assert ChartSource("repo", "https://charts.jetstack.io", "cert-manager", "v1.21.2").describe() == \
+        "chart cert-manager v1.21.2 from https://charts.jetstack.io"
+    assert ChartSource("oci", "oci://r.example/c/x", "x", "1.2.3").describe() == "chart oci://r.example/c/x:1.2.3"
+
+
+# --------------------------------------------------------------------------- idempotency
+
+ROW = {"name": "traefik", "namespace": "harness-traefik", "status": "deployed", "chart": "harness-traefik-0.1.0"}
+VALUES = {"image": {"repository": "harness/traefik", "tag": "v3.6.12"}}
+
+
+def test_absent_release_is_installed():
+    assert decide_release(None, "harness-traefik-0.1.0", VALUES, None) == "install"
+
+
+def test_same_version_and_values_is_left_alone():
+    same = {"image": {"tag": "v3.6.12", "repository": "harness/traefik"}}  # key order does not matter
+    assert decide_release(ROW, "harness-traefik-0.1.0", VALUES, same) == "present"
+
+
+def test_other_chart_version_is_upgraded():
+    assert decide_release(ROW, "harness-traefik-0.2.0", VALUES, VALUES) == "upgrade"
+
+
+def test_other_values_are_upgraded():
+    other = {"image": {"repository": "harness/traefik", "tag": "v3.6.11"}}
+    assert decide_release(ROW, "harness-traefik-0.1.0", VALUES, other) == "upgrade"
+
+
+def test_failed_release_is_upgraded():
+    assert decide_release({**ROW, "status": "failed"}, "harness-traefik-0.1.0", VALUES, None) == "upgrade"
+
+
+def test_pending_release_is_a_clear_error():
+    with pytest.raises(EnvironmentNotReady, match=r"traefik: release traefik in namespace harness-traefik is "
+                                                  r"pending-install .*helm rollback traefik -n harness-traefik"):
+        decide_release({**ROW, "status": "pending-install"}, "harness-traefik-0.1.0", VALUES, None, name="traefik")
