@@ -29,9 +29,13 @@ wrapper() {
 # temporary tag and renamed only on success, so a failed build never leaves a good-looking tag.
 image() {
   local tag=$1 dockerfile=$2; shift 2
-  if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; return 0; fi
+  # Keyed by the Dockerfile text and the files' contents, so a new base or binary rebuilds it.
+  local key; key=$( { printf '%s' "$dockerfile"; sha256sum "$@" | cut -d' ' -f1; } | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "harness.key"}}' "$tag" 2>/dev/null)" = "$key" ]; then
+    echo "$tag"; return 0
+  fi
   local ctx; ctx=$(mktemp -d)
-  printf '%s\n' "$dockerfile" >"$ctx/Dockerfile"
+  printf '%s\nLABEL harness.key=%s\n' "$dockerfile" "$key" >"$ctx/Dockerfile"
   for f in "$@"; do cp -a "$f" "$ctx/"; done
   step "docker-build-$(echo "$tag" | tr '/:' '__')" docker build -t "$tag.building" "$ctx"
   docker tag "$tag.building" "$tag" && docker rmi "$tag.building" >/dev/null

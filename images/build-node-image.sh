@@ -12,19 +12,19 @@ KIND_SRC=$(cd "$IMAGES_DIR" && go mod download -json "sigs.k8s.io/kind@$KIND_VER
 mapfile -t component_images < <("$IMAGES_DIR/build-components.sh")
 [ ${#component_images[@]} -ge 8 ] || die "component build returned ${#component_images[@]} images"
 
-# The node image's tag is keyed by everything that goes into it, so a change rebuilds it.
-key=$( { cat "$IMAGES_DIR/versions.env" "$0" "$IMAGES_DIR"/node/manifests/*; \
-         for i in "${component_images[@]}"; do docker image inspect -f '{{.Id}}' "$i"; done; } | sha256sum | cut -c1-12)
-NODE_IMAGE=harness/kind-node:$KUBERNETES_VERSION-$key
-if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
-  echo "    node image $NODE_IMAGE cached" >&2; echo "$NODE_IMAGE"; exit 0
-fi
-
 # What kind's base Dockerfile installs, from Debian instead of upstream builds: containerd 1.6 and
 # runc 1.1 are Debian bookworm's; crictl is left out (its module is not served by the proxy).
 ROOTFS=$(debian_image node systemd systemd-sysv dbus conntrack iptables nftables iproute2 ethtool \
   util-linux mount kmod libseccomp2 pigz bash ca-certificates curl jq procps containerd runc \
   nfs-common)
+
+# The node image's tag is keyed by everything that goes into it, so a change rebuilds it.
+key=$( { echo "$ROOTFS"; cat "$IMAGES_DIR/versions.env" "$0" "$IMAGES_DIR"/node/manifests/*; \
+         for i in "${component_images[@]}"; do docker image inspect -f '{{.Id}}' "$i"; done; } | sha256sum | cut -c1-12)
+NODE_IMAGE=harness/kind-node:$KUBERNETES_VERSION-$key
+if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
+  echo "    node image $NODE_IMAGE cached" >&2; echo "$NODE_IMAGE"; exit 0
+fi
 
 ctx=$(mktemp -d); trap 'rm -rf "$ctx"; docker rm -f "harness-node-build-$key" >/dev/null 2>&1 || true' EXIT
 cp -a "$KIND_SRC/images/base/files" "$ctx/files"; chmod -R u+w "$ctx/files"
@@ -93,6 +93,10 @@ step node-image-commit docker commit "$c" "$stage-imported"
 printf 'FROM %s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\nCMD []\n' \
   "$stage-imported" | step node-image-metadata docker build -t "$NODE_IMAGE.building" -
 docker tag "$NODE_IMAGE.building" "$NODE_IMAGE" && docker rmi "$NODE_IMAGE.building" "$stage-imported" >/dev/null
-docker rmi "$stage" >/dev/null 2>&1 || true
+docker rm -f "$c" >/dev/null && docker rmi "$stage" >/dev/null 2>&1 || true
+# Older builds for this Kubernetes version are dead weight (1+ GB each); one a cluster still runs stays.
+for old in $(docker images harness/kind-node --format '{{.Repository}}:{{.Tag}}' | grep ":$KUBERNETES_VERSION-" | grep -vx "$NODE_IMAGE"); do
+  docker rmi "$old" >/dev/null 2>&1 || true
+done
 echo "    node image $NODE_IMAGE: $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')" >&2
 echo "$NODE_IMAGE"

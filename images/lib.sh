@@ -60,6 +60,9 @@ debian_image() {
     rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
     step "docker-import-$name" sh -c "tar -C '$dir' -c . | docker import -c 'CMD [\"/bin/bash\"]' - '$tag'"
     rm -rf "$dir"
+    # an older package list's rootfs is dead weight once its replacement exists
+    docker images "harness/debian-$name" --format '{{.Repository}}:{{.Tag}}' | grep -vx "$tag" \
+      | xargs -r docker rmi >/dev/null 2>&1 || true
   fi
   echo "$tag"
 }
