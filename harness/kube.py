@@ -108,8 +108,10 @@ def retrying(fn: Callable[..., T], *args: Any, attempts: int = 5, max_delay: flo
 
 
 def api_status(exc: BaseException) -> int | None:
-    """The HTTP status of an ApiException, else None."""
-    return getattr(exc, "status", None) if type(exc).__name__ == "ApiException" else None
+    """The HTTP status of an ApiException (or a subclass such as NotFoundException), else None."""
+    from kubernetes.client.exceptions import ApiException
+
+    return getattr(exc, "status", None) if isinstance(exc, ApiException) else None
 
 
 def to_dict(api: Any, obj: Any) -> Any:

@@ -1,0 +1,144 @@
+"""Scenario fixtures: parametrization over the charts under test, the context each scenario runs in,
+and shared runs for the scenarios whose long phase can serve several charts at once.
+
+Parametrization (at collection, from the contracts, no cluster needed): a scenario module sets
+``SCENARIO = "<name>"``; a test asking for ``target`` runs once per chart whose contract lists the
+scenario, per ``ci/*-values.yaml`` variant; a test asking for ``broken_target`` runs once per
+``broken:`` entry naming the scenario. A scenario a contract does not list is not generated (not
+skipped). ``FAULTS`` in a module parametrizes ``fault`` as well.
+
+Per-test scenarios (upgrade, rollback, drain) use the plugin's ``namespace`` and ``helm`` fixtures
+through :func:`scenario_ctx`. Shared runs (:class:`SharedRun`, used by sse and db_outage) prepare
+every selected target of the module in its own namespace, run the long phase once for all of them
+(a 120 s stream hold, a database outage: the database is one server for the whole cluster anyway),
+and hand each test its own verdict; namespaces follow the same keep policy and diagnostics as the
+plugin's ``namespace`` fixture.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import diagnostics, progress
+from harness.contract import resolve_charts_under_test
+from harness.errors import HarnessError
+from harness.scenario import REPORT, Env, ScenarioContext, Settings, Target, report_row, targets_for
+
+_NOT_GENERATED = object()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario(name): a scenario test against the charts under test")
+    # The figures go into junit.xml as <properties> whatever the junit_family; pytest only warns that
+    # the xunit2 schema does not list them (they are what a scenario reports, so keep them).
+    config.addinivalue_line("filterwarnings",
+                            "ignore:record_property is incompatible with junit_family:pytest.PytestWarning")
+    REPORT.reset()
+
+
+def _charts(config: pytest.Config) -> list[Any]:
+    cached = getattr(config, "_harness_scenario_charts", None)
+    if cached is not None:
+        return cached
+    from harness.plugin import CONFIG_KEY
+
+    cfg = config.stash.get(CONFIG_KEY, None)
+    charts: list[Any] = []
+    if cfg is not None:
+        try:
+            charts = resolve_charts_under_test(cfg)
+        except HarnessError:
+            charts = []  # the charts_under_test fixture reports the problem when a test runs
+    config._harness_scenario_charts = charts  # type: ignore[attr-defined]
+    return charts
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    scenario = getattr(metafunc.module, "SCENARIO", None)
+    if scenario is None:
+        return
+    charts = _charts(metafunc.config)
+    for name, negative in (("target", False), ("broken_target", True)):
+        if name in metafunc.fixturenames:
+            targets = targets_for(scenario, charts, negative=negative)
+            if targets:
+                metafunc.parametrize(name, targets, ids=[t.id for t in targets])
+            else:
+                metafunc.parametrize(name, [_NOT_GENERATED], ids=["not-generated"])
+    faults = getattr(metafunc.module, "FAULTS", None)
+    if faults and "fault" in metafunc.fixturenames:
+        metafunc.parametrize("fault", list(faults), ids=list(faults))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the placeholders of scenarios no contract lists (not generated, so not skipped either)."""
+    items[:] = [i for i in items if not any(v is _NOT_GENERATED for v in
+                                            getattr(getattr(i, "callspec", None), "params", {}).values())]
+    for i in items:
+        scenario = getattr(getattr(i, "module", None), "SCENARIO", None)
+        if scenario:
+            i.add_marker(pytest.mark.cluster)
+            i.add_marker(pytest.mark.scenario(scenario))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from harness.plugin import CONFIG_KEY
+
+    cfg = session.config.stash.get(CONFIG_KEY, None)
+    if cfg is not None and REPORT.rows:
+        try:
+            REPORT.write_json(Path(cfg.artifacts_dir) / "scenarios.json")
+        except OSError as exc:
+            progress.say(f"could not write scenarios.json: {exc}")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def scenario_settings() -> Settings:
+    """The scenarios' knobs (``HARNESS_SCENARIO_*`` environment variables; see docs/scenarios.md)."""
+    try:
+        return Settings.from_env()
+    except HarnessError as exc:
+        pytest.exit(f"harness: scenario settings: {exc}", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def scenario_env(harness_config: Any, kube_api: Any, cluster: Any, kubectl: Any, addons: Any, chart_images: Any,
+                 charts_under_test: Any, helm_home: Path, scenario_settings: Settings) -> Env:
+    """Cluster, add-ons (ingress, PostgreSQL) and images ready; the charts checked."""
+    return Env(harness_config, kube_api, cluster, kubectl, addons, scenario_settings, helm_home)
+
+
+@pytest.fixture
+def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: str, helm: Any,
+                 record_property: Callable[[str, Any], None]) -> Iterator[Callable[[Target], ScenarioContext]]:
+    """``make(target) -> ScenarioContext`` in the test's own namespace. At the end the scenario's
+    wall time and figures go to the JUnit properties and the session summary."""
+    scenario = request.module.SCENARIO
+    made: list[ScenarioContext] = []
+    start = time.monotonic()
+
+    def make(target: Target) -> ScenarioContext:
+        art = diagnostics.artifact_dir(scenario_env.cfg.artifacts_dir, request.node.nodeid)
+        ctx = ScenarioContext(scenario, target, namespace, scenario_env, helm, art, record_property)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    seconds = time.monotonic() - start
+    record_property("scenario_seconds", round(seconds, 1))
+    for ctx in made:
+        verdict = getattr(ctx, "verdict", None)
+        rep = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
+        err = None
+        if verdict is None and rep is not None and rep.skipped:
+            err = "skipped: " + (rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr))
+        elif verdict is None and rep is not None and rep.failed:
+            err = str(rep.longrepr).strip().splitlines()[-1][:300]
+        report_row(request.node, scenario, ctx.target, verdict, seconds, ctx.figures, err)
