@@ -92,3 +92,13 @@ class DemoService:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def wait_until(pred, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Poll ``pred()`` until it is true; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout:.0f} s")

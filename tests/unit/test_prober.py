@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from demo_service import TEST_VERSION, DemoService, demo_service_binary, free_port
+from demo_service import TEST_VERSION, DemoService, demo_service_binary, free_port, wait_until
 
 from harness import plots
 from harness.prober import Mark, Prober, ProbeResult, Sample, percentile
@@ -24,27 +24,18 @@ def service(service_bin: Path, tmp_path: Path):
     svc.stop()
 
 
-def _wait(pred, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_counts_successes_and_failures_when_the_service_stops(service: DemoService, tmp_path: Path):
     service.start(GRACEFUL_SHUTDOWN="false")
     prober = Prober(service.base_url, "/", rate=40, max_duration=30, connect_timeout=1, read_timeout=2).start()
     try:
-        _wait(lambda: prober.snapshot().total >= 20)
+        wait_until(lambda: prober.snapshot().total >= 20)
         prober.mark("service stopped")
         service.kill()
-        _wait(lambda: prober.snapshot().failed_count >= 20)
+        wait_until(lambda: prober.snapshot().failed_count >= 20)
         prober.mark("service started")
         service.start()
         before = prober.snapshot().total
-        _wait(lambda: prober.snapshot().total >= before + 20)
+        wait_until(lambda: prober.snapshot().total >= before + 20)
     finally:
         result = prober.stop()
 
@@ -81,10 +72,10 @@ def test_abrupt_exit_fails_requests_in_flight_on_slow_path(service: DemoService)
     prober = Prober(service.base_url, "/slow?ms=400", rate=20, max_duration=20, concurrency=12,
                     connect_timeout=1, read_timeout=3).start()
     try:
-        _wait(lambda: prober.snapshot().total - prober.snapshot().failed_count >= 5)
+        wait_until(lambda: prober.snapshot().total - prober.snapshot().failed_count >= 5)
         time.sleep(0.3)  # several requests in flight now
         service.stop()   # SIGTERM; GRACEFUL_SHUTDOWN=false exits at once
-        _wait(lambda: prober.snapshot().failed_count >= 5)
+        wait_until(lambda: prober.snapshot().failed_count >= 5)
     finally:
         result = prober.stop()
     classes = result.failure_classes()
@@ -99,7 +90,7 @@ def test_graceful_shutdown_finishes_requests_in_flight(service: DemoService):
     prober = Prober(service.base_url, "/slow?ms=300", rate=20, max_duration=20, concurrency=12,
                     connect_timeout=1, read_timeout=3).start()
     try:
-        _wait(lambda: prober.snapshot().total >= 10)
+        wait_until(lambda: prober.snapshot().total >= 10)
         in_flight_before = prober.snapshot()
         service.stop()  # graceful: in-flight requests finish, new ones are refused
         prober.mark("stopped")
@@ -114,7 +105,7 @@ def test_graceful_shutdown_finishes_requests_in_flight(service: DemoService):
 def test_max_requests_bounds_the_run(service: DemoService):
     service.start()
     p = Prober(service.base_url, "/", rate=50, max_requests=15, max_duration=30).start()
-    _wait(lambda: not p.running, timeout=10)
+    wait_until(lambda: not p.running, timeout=10)
     result = p.stop()
     assert result.total + result.skipped_count == 15
     assert result.stop_reason == "max requests"
@@ -123,7 +114,7 @@ def test_max_requests_bounds_the_run(service: DemoService):
 def test_host_header_and_unexpected_status_are_recorded(service: DemoService):
     service.start()
     with Prober(service.base_url, "/nope", host="example.test", rate=20, max_requests=5) as p:
-        _wait(lambda: p.snapshot().total >= 5)
+        wait_until(lambda: p.snapshot().total >= 5)
     r = p.result
     assert r.failure_classes() == {"HTTP 404": 5}
     assert all(s.source in ("proxy", "app") for s in r.failed)
@@ -131,7 +122,7 @@ def test_host_header_and_unexpected_status_are_recorded(service: DemoService):
 
 def test_nothing_listening_is_connection_refused():
     with Prober(f"http://127.0.0.1:{free_port()}", "/", rate=20, max_requests=5, connect_timeout=1) as p:
-        _wait(lambda: p.snapshot().total >= 5)
+        wait_until(lambda: p.snapshot().total >= 5)
     assert p.result.failed_count == 5
     assert list(p.result.failure_classes()) in (["ConnectionRefused"], ["ConnectionError"])
 
@@ -165,6 +156,6 @@ def test_requests_session_is_not_reading_proxy_env(monkeypatch: pytest.MonkeyPat
     service.start()
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     with Prober(service.base_url, "/", rate=20, max_requests=3) as p:
-        _wait(lambda: p.snapshot().total >= 3)
+        wait_until(lambda: p.snapshot().total >= 3)
     assert p.result.failed_count == 0, p.result.failure_classes()
     assert requests  # imported for the monkeypatch's sake

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 from demo_service import TEST_VERSION, DemoService, demo_service_binary, free_port
+from demo_service import wait_until as _wait_until
 
 from harness import plots
 from harness.sse import Record, SseClient, SseGroup, SseResult, event_data, iter_lines
+
+
+def wait_until(pred, timeout: float = 15.0) -> None:
+    """Streams need a longer default budget than the prober's requests."""
+    _wait_until(pred, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +30,16 @@ def service(service_bin: Path, tmp_path: Path):
     svc.stop()
 
 
-def _wait(pred, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_resumes_after_a_server_restart_without_gaps(service: DemoService, tmp_path: Path):
     service.start()
     client = SseClient(service.base_url + "/events", host="realtime.test", name="s1", max_duration=60).start()
     try:
-        _wait(lambda: len(client.snapshot().events) >= 5 and client.snapshot().of("comment"))
+        wait_until(lambda: len(client.snapshot().events) >= 5 and client.snapshot().of("comment"))
         client.mark("server restart")
         assert service.stop() == 0  # graceful: the stream ends cleanly, the process exits 0
         time.sleep(1.5)             # ~7 events happen while the server is down
         service.start()
-        _wait(lambda: len(client.snapshot().connects) >= 2 and len(client.snapshot().events) >= 20)
+        wait_until(lambda: len(client.snapshot().connects) >= 2 and len(client.snapshot().events) >= 20)
     finally:
         result = client.stop()
 
@@ -74,7 +71,7 @@ def test_without_last_event_id_a_restart_loses_events(service: DemoService):
     client = SseClient(service.base_url + "/events", name="forgetful", max_duration=60)
     client.start()
     try:
-        _wait(lambda: len(client.snapshot().events) >= 3)
+        wait_until(lambda: len(client.snapshot().events) >= 3)
         service.stop()
         client.last_event_id = None
         orig_read = client._read
@@ -87,7 +84,7 @@ def test_without_last_event_id_a_restart_loses_events(service: DemoService):
         client._read = forgetful_read  # type: ignore[method-assign]
         time.sleep(1.2)
         service.start()
-        _wait(lambda: len(client.snapshot().connects) >= 2 and
+        wait_until(lambda: len(client.snapshot().connects) >= 2 and
               any(r.conn == client.snapshot().connects[-1].conn for r in client.snapshot().events))
     finally:
         result = client.stop()
@@ -99,7 +96,7 @@ def test_heartbeats_are_recorded_and_silence_measured(service_bin: Path, tmp_pat
     svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS="60000", HEARTBEAT_SECONDS="1").start()
     try:
         with SseClient(svc.base_url + "/events", max_duration=20) as c:
-            _wait(lambda: len(c.snapshot().of("comment")) >= 2)
+            wait_until(lambda: len(c.snapshot().of("comment")) >= 2)
         r = c.result if hasattr(c, "result") else c.stop()
     finally:
         svc.stop()
@@ -127,7 +124,7 @@ def test_max_duration_bounds_a_blocked_read(service_bin: Path, tmp_path: Path):
     svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS="60000", HEARTBEAT_SECONDS="0").start()
     try:
         c = SseClient(svc.base_url + "/events", max_duration=1.0).start()
-        _wait(lambda: c._thread is not None and not c._thread.is_alive(), timeout=5)
+        wait_until(lambda: c._thread is not None and not c._thread.is_alive(), timeout=5)
         r = c.stop()
     finally:
         svc.stop()
@@ -138,7 +135,7 @@ def test_max_duration_bounds_a_blocked_read(service_bin: Path, tmp_path: Path):
 def test_refused_reconnects_are_failed_attempts():
     c = SseClient(f"http://127.0.0.1:{free_port()}/events", max_duration=10, max_attempts=3,
                   initial_reconnect=0.05, connect_timeout=1).start()
-    _wait(lambda: not c._thread.is_alive(), timeout=10)
+    wait_until(lambda: not c._thread.is_alive(), timeout=10)
     r = c.stop()
     assert len(r.failed_attempts) == 3 and r.stop_reason == "max attempts"
     assert r.connects == []
@@ -148,7 +145,7 @@ def test_group_of_streams(service: DemoService):
     service.start()
     g = SseGroup(3, service.base_url + "/events", max_duration=30).start()
     try:
-        _wait(lambda: all(len(s.events) >= 2 for s in g.snapshots()))
+        wait_until(lambda: all(len(s.events) >= 2 for s in g.snapshots()))
         assert g.all_connected()
     finally:
         results = g.stop()
