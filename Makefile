@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-cluster e2e bench clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-cluster e2e gate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,16 @@ test: setup images
 ## e2e: every scenario against charts-under-test on a real cluster
 e2e: setup images
 	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q
+
+## gate: release gate for one chart: make gate CHART=charts-under-test/<name> [GATE_ARGS="--scenarios upgrade"]
+## (report in report/; make turns any failure into its own exit 2: CI calls `python -m harness gate` for 0/1/2/3)
+ifneq ($(filter gate,$(MAKECMDGOALS)),)
+ifeq ($(CHART),)
+$(error CHART is required: make gate CHART=charts-under-test/<name> [GATE_ARGS="--scenarios upgrade"])
+endif
+endif
+gate: setup images
+	$(VENV)/bin/python -m harness gate --chart $(CHART) $(GATE_ARGS)
 
 bench: setup images
 	$(VENV)/bin/python ci/bench_cluster.py

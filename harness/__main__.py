@@ -5,6 +5,7 @@ returns the exit code. A HarnessError prints ``harness: error: <message>`` (no t
 exits with its exit code (2 bad input, 3 environment, 1 otherwise).
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
+    python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
 """
 from __future__ import annotations
 
@@ -90,9 +91,25 @@ def _cluster_parser(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
 
 
+def _gate_parser(p: argparse.ArgumentParser) -> None:
+    from .gate import add_arguments
+
+    add_arguments(p, add_config_arguments)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """`gate`: every scenario the chart's contract enables, a report, and an exit code CI can act on
+    (0 pass, 1 a scenario failed, 2 usage, 3 environment); see harness/gate.py and docs/gate.md."""
+    from .gate import cmd_gate as run_gate
+
+    return run_gate(args)
+
+
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
+    ("gate", "release gate: run the scenarios a chart's contract enables, write report/, exit 0/1/2/3",
+     _gate_parser, cmd_gate),
 ]
 
 

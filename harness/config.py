@@ -115,6 +115,9 @@ OPTIONS: tuple[Option, ...] = (
            "chart under test (repeatable): directory, .tgz, repo/name (with --chart-version) or oci://...; "
            "default: every charts-under-test/* with a harness-contract.yaml", metavar="CHART"),
     Option("chart-version", "chart_version", "str", None, "version of repo/name and oci:// charts", metavar="VERSION"),
+    Option("from-version", "from_version", "str", None,
+           "released chart version the upgrade and rollback scenarios start from; default: the contract's "
+           "released.version", metavar="VERSION"),
     Option("values", "values", "paths", (), "values file applied to every chart under test (repeatable)",
            metavar="FILE"),
     Option("set", "sets", "list", (), "helm --set applied to every chart under test (repeatable)", metavar="KEY=VALUE"),
@@ -150,6 +153,7 @@ class HarnessConfig:
         kubeconfig: an existing cluster's kubeconfig (no kind), or None.
         charts: charts under test; empty means "discover charts-under-test/*".
         chart_version: the ``--chart-version`` given (already folded into repo/oci ``charts``).
+        from_version: overrides every contract's ``released.version`` (where upgrades start), or None.
         values: values files (absolute, validated YAML mappings). sets: ``--set`` expressions.
         artifacts_dir: absolute directory for JUnit XML, timings.json and diagnostics.
         timeouts: :class:`Timeouts` in seconds.
@@ -169,6 +173,7 @@ class HarnessConfig:
     kubeconfig: Path | None = None
     charts: tuple[ChartRef, ...] = ()
     chart_version: str | None = None
+    from_version: str | None = None
     values: tuple[Path, ...] = ()
     sets: tuple[str, ...] = ()
     artifacts_dir: Path = Path("artifacts").resolve()
@@ -422,6 +427,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         kubeconfig=values["kubeconfig"],
         charts=tuple(charts),
         chart_version=version,
+        from_version=values["from-version"],
         values=tuple(values["values"]),
         sets=tuple(values["set"]),
         artifacts_dir=values["artifacts-dir"],

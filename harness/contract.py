@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -475,11 +475,29 @@ class ChartUnderTest:
         return bool(rel and rel.kind == "repo" and rel.repo_name == "harness-charts")
 
 
+def with_released_version(contract: Contract | None, version: str | None) -> Contract | None:
+    """``contract`` with ``released.version`` replaced by ``version`` (the ``from-version`` option).
+
+    Nothing changes when ``version`` is unset or the contract names no released chart.
+
+    Raises:
+        UsageError: the released chart is a .tgz, which has exactly one version.
+    """
+    if not version or contract is None or contract.released is None:
+        return contract
+    rel = contract.released
+    if rel.kind == "tgz":
+        raise UsageError(f"from-version: {version!r} cannot apply to {contract.path}: its released chart "
+                         f"{rel.chart} is a .tgz archive, which has one version")
+    return replace(contract, released=replace(rel, version=version))
+
+
 def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
     """The charts a run tests, from a :class:`harness.config.HarnessConfig`.
 
     ``cfg.charts`` when given (a directory must carry a contract), else every chart directory
-    under ``<rootdir>/charts-under-test`` with a harness-contract.yaml.
+    under ``<rootdir>/charts-under-test`` with a harness-contract.yaml. ``cfg.from_version``, when
+    set, replaces each contract's ``released.version``.
 
     Raises:
         UsageError: no charts found, a chart directory without a contract, an invalid contract.
@@ -487,13 +505,16 @@ def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
     from .helm import ChartRef
 
     out: list[ChartUnderTest] = []
+    from_version = getattr(cfg, "from_version", None)
     if cfg.charts:
         for ref in cfg.charts:
             contract = load(Path(ref.ref)) if ref.kind == "dir" else None
+            contract = with_released_version(contract, from_version)
             out.append(ChartUnderTest(ref, contract, tuple(cfg.values), tuple(cfg.sets)))
         return out
     root = Path(cfg.rootdir) / "charts-under-test"
     for c in discover(root):
+        c = with_released_version(c, from_version)  # type: ignore[assignment]
         out.append(ChartUnderTest(ChartRef(str(c.chart_dir), "dir"), c, tuple(cfg.values), tuple(cfg.sets)))
     if not out:
         raise UsageError(f"no charts under test: pass --chart, or add a {CONTRACT_FILE} to a chart in {root}")

@@ -597,8 +597,9 @@ class ScenarioContext:
 
     def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
         """Skip (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
-        nothing would write its Secret, and the ingress controller then serves no route for it
-        (docs/addons.md), so no availability could be measured."""
+        nothing would write its Secret, so the ingress controller serves the host only with its
+        default certificate, which no client can verify, and redirects plain HTTP to HTTPS
+        (docs/addons.md): no availability could be measured the way users reach it."""
         if self.cert_manager_ca is not None:
             return
         try:
@@ -610,7 +611,8 @@ class ScenarioContext:
             import pytest
 
             pytest.skip(f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
-                        "nothing writes the TLS Secret, so the ingress controller does not serve the host "
+                        "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
+                        "default (unverifiable) certificate and redirects HTTP to it "
                         "(add cert-manager to addons to run this variant)")
 
     @property

@@ -625,7 +625,7 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
 EXPECTED_FAILURE = {
     "upgrade": r"requests failed",
     "rollback": r"pre-upgrade hook|requests failed|history:|not running the released|data written before",
-    "drain": r"drain blocked by PodDisruptionBudget \S+",
+    "drain": r"drain blocked by PodDisruptionBudget \S+|requests failed during the drain",
     "sse": r"streams were cut|streams went silent",
     "db_outage": r"restarted|stayed Ready|NotReady later|kept ready endpoints|did not answer 503",
 }

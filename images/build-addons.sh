@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Images of the platform add-ons (harness/addons) that a machine without registries cannot pull:
 #   harness/traefik:$TRAEFIK_VERSION  Traefik built from its Go module (wrapper module in
-#                                     build/traefik repeats upstream's replace/exclude lines), FROM scratch
+#                                     build/traefik repeats upstream's replace/exclude lines, with a
+#                                     stand-in for its nested dynamic/ext module), FROM scratch
 #   $POSTGRES_IMAGE                   PostgreSQL from Debian's package (images/postgres)
 # Cached: the Traefik binary under $BIN_CACHE keyed by version and wrapper go.mod, each image by
 # its tag plus a label holding the hash of what went into it. Prints the image names on stdout.
@@ -11,9 +12,10 @@ need docker "install Docker"
 
 # ---------------------------------------------------------------- traefik
 build_traefik() {
-  need go "install Go 1.25 or newer (Traefik $TRAEFIK_VERSION's go.mod says go 1.25.0)"
+  need go "install Go 1.26 or newer (Traefik $TRAEFIK_VERSION's go.mod says go 1.26.0)"
   local mod=$IMAGES_DIR/build/traefik
-  local key; key=$(cat "$mod/go.mod" "$mod/go.sum" "$mod/tools.go" | sha256sum | cut -c1-10)
+  local key; key=$(cat "$mod/go.mod" "$mod/go.sum" "$mod/tools.go" "$mod/dynamic-ext/go.mod" "$mod/dynamic-ext/ext.go" \
+    | sha256sum | cut -c1-10)
   local out=$BIN_CACHE/traefik-$TRAEFIK_VERSION-$key stamp=traefik-$TRAEFIK_VERSION-$key
   local tag=harness/traefik:$TRAEFIK_VERSION
   lock "$stamp"

@@ -64,8 +64,8 @@ def test_second_traefik_install_is_left_alone(ctx, traefik):
 
 
 def test_ingress_nginx_annotations_are_accepted(ctx, traefik, namespace):
-    """An Ingress carrying the annotations the charts under test use is served (unsupported ones
-    are ignored by the provider, not rejected)."""
+    """An Ingress carrying the annotations the charts under test use is served (the provider
+    honours the timeouts and buffering ones since v3.7; anything it does not know it ignores)."""
     host = f"annotated-{secrets.token_hex(3)}.harness.test"
     token = secrets.token_hex(6)
     objs = ing.echo_objects("annotated", namespace, host, token)[1:]

@@ -35,7 +35,10 @@ def test_targets_follow_the_contracts(charts):
     assert ids["sse"] == ["realtime-default", "realtime-hpa-tls"]      # ha-service does not list sse
     assert ids["db_outage"] == ["ha-service-default", "ha-service-tls"]
     neg = targets_for("upgrade", charts, negative=True)
-    assert [t.id for t in neg] == ["ha-service-broken-max-unavailable-all", "ha-service-broken-no-graceful-shutdown"]
+    assert [t.id for t in neg] == ["ha-service-broken-max-unavailable-all"]
+    # an upgrade stops the released version's pods, so the candidate's shutdown defect is drain's
+    assert [t.id for t in targets_for("drain", charts, negative=True)] == [
+        "ha-service-broken-pdb-blocks-drain", "ha-service-broken-no-graceful-shutdown"]
     assert all(t.variant == "default" and t.values[0].name == "default-values.yaml" for t in neg)
     assert targets_for("rollback", charts, negative=True)[0].broken.name == "migration-fails"
 

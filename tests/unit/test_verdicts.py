@@ -200,6 +200,10 @@ def test_drain_fails(kw, reason):
 def test_drain_negative_pattern():
     v = _drain(drain=DrainFacts("w", "blocked", 16.0, 120.0, 0, 9, "ns/x", "m"))
     assert re.search(EXPECTED_FAILURE["drain"], v.reason)
+    # no-graceful-shutdown: the drain finishes, but requests in flight on the evicted pods fail
+    v = _drain(availability=Availability(400, 2, 1, 0.1, "ChunkedEncodingError x2", "during the drain"))
+    assert not v.passed and re.search(EXPECTED_FAILURE["drain"], v.reason)
+    assert not re.search(EXPECTED_FAILURE["drain"], _drain(after=RescheduleFacts(2, 3, [], 60.0)).reason)
 
 
 # --------------------------------------------------------------------------- sse

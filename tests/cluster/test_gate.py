@@ -1,0 +1,59 @@
+"""The release gate on a real cluster, kept cheap: one scenario per run (a minute or two each).
+
+A good chart passes (exit 0, report with the verdict line and the timeline plot); a broken overlay
+from the contract fails (exit 1, the failed test's diagnostics linked). The gate runs as
+users run it (``python -m harness gate`` in a subprocess) against this session's cluster, reusing it
+and keeping it (a reused cluster is never deleted)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def run_gate(cluster, harness_config, tmp_path):
+    """``run_gate(*args) -> (CompletedProcess, report dir)`` on this session's cluster."""
+    where = (["--kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
+             ["--cluster-name", cluster.name, "--reuse-cluster", "--keep-cluster=always"])
+
+    def run(*args: str):
+        rep = tmp_path / "report"
+        r = subprocess.run([sys.executable, "-m", "harness", "gate", *where, "--artifacts-dir",
+                            str(tmp_path / "artifacts"), "--report-dir", str(rep), *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                           timeout=900, check=False)
+        print(r.stdout)  # shown by pytest when the test fails
+        return r, rep
+
+    return run
+
+
+def test_good_chart_passes_the_gate(run_gate):
+    r, rep = run_gate("--chart", "charts-under-test/realtime", "--scenarios", "upgrade")
+    assert r.returncode == 0, r.stdout[-3000:]
+    summary = (rep / "summary.md").read_text()
+    assert summary.startswith("Gate: PASS — 1 of 1 scenarios passed\n")  # realtime-default; hpa-tls skips w/o TLS
+    html = (rep / "index.html").read_text()
+    assert html.count("data:image/png;base64,") >= 1  # the prober's timeline, embedded
+    assert (rep / "junit.xml").is_file()
+    gate_lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[gate ")]
+    assert any("[1/" in ln and "upgrade realtime-default: PASS in" in ln for ln in gate_lines)
+
+
+def test_broken_variant_fails_the_gate(run_gate):
+    """The contract's no-graceful-shutdown entry as an overlay (``--broken``: its values file is passed
+    like ``--values``, and only the scenario it must fail runs): pods that exit at once on SIGTERM
+    drop in-flight requests, whatever the ingress does."""
+    r, rep = run_gate("--chart", "charts-under-test/ha-service", "--broken", "no-graceful-shutdown")
+    assert r.returncode == 1, r.stdout[-3000:]
+    summary = (rep / "summary.md").read_text()
+    assert summary.startswith("Gate: FAIL — 0 of 1 scenarios passed\n")
+    assert "| ❌ FAIL |" in summary and "| ha-service-default |" in summary and "requests failed" in summary
+    assert "Diagnostics of failed tests" in summary
+    assert "diagnostics</a>" in (rep / "index.html").read_text()
