@@ -21,9 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import cluster as cl  # noqa: E402
-from harness.kind import Kind  # noqa: E402
-from harness.versions import cache_dir  # noqa: E402
+from harness.env import cluster as cl  # noqa: E402
+from harness.tools.kind import Kind  # noqa: E402
 
 
 def timed(fn) -> float:

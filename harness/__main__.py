@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from .errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The same options the pytest plugin takes, plus --harness-config and --format."""
-    from .config import add_arguments
+    from harness.core.config import add_arguments
 
     p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
                    help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
@@ -31,14 +31,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_from_args(args: argparse.Namespace):  # -> HarnessConfig
     """Resolve the configuration from parsed CLI args (same precedence as under pytest)."""
-    from .config import cli_values, load_config
+    from harness.core.config import cli_values, load_config
 
     return load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the resolved configuration: each key, its value and where the value came from."""
-    from .config import config_as_dict, format_config
+    from harness.core.config import config_as_dict, format_config
 
     cfg = load_from_args(args)
     if args.format == "json":
@@ -61,8 +61,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     to reach it; `cluster down`: delete it (a missing cluster is not an error)."""
     import time
 
-    from . import cluster as cluster_mod
-    from .kind import Kind
+    from harness.env import cluster as cluster_mod
+    from harness.tools.kind import Kind
 
     cfg = load_from_args(args)
     name = cfg.cluster_name
@@ -92,15 +92,15 @@ def _cluster_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_parser(p: argparse.ArgumentParser) -> None:
-    from .gate import add_arguments
+    from harness.gate.command import add_arguments
 
     add_arguments(p, add_config_arguments)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
     """`gate`: every scenario the chart's contract enables, a report, and an exit code CI can act on
-    (0 pass, 1 a scenario failed, 2 usage, 3 environment); see harness/gate.py and docs/gate.md."""
-    from .gate import cmd_gate as run_gate
+    (0 pass, 1 a scenario failed, 2 usage, 3 environment); see harness/gate/command.py and docs/gate.md."""
+    from harness.gate.command import cmd_gate as run_gate
 
     return run_gate(args)
 

@@ -23,10 +23,14 @@ from typing import Any
 
 import pytest
 
-from harness import diagnostics, progress
-from harness.contract import resolve_charts_under_test
-from harness.errors import HarnessError
-from harness.scenario import REPORT, Env, ScenarioContext, Settings, Target, report_row, targets_for
+from harness.core import progress
+from harness.core.contract import resolve_charts_under_test
+from harness.core.errors import HarnessError
+from harness.k8s import diagnostics
+from harness.plugin.report_rows import REPORT, report_row
+from harness.scenario.context import Env, ScenarioContext
+from harness.scenario.settings import Settings
+from harness.scenario.targets import Target, targets_for
 
 _NOT_GENERATED = object()
 
@@ -44,7 +48,7 @@ def _charts(config: pytest.Config) -> list[Any]:
     cached = getattr(config, "_harness_scenario_charts", None)
     if cached is not None:
         return cached
-    from harness.plugin import CONFIG_KEY
+    from harness.plugin.session import CONFIG_KEY
 
     cfg = config.stash.get(CONFIG_KEY, None)
     charts: list[Any] = []
@@ -86,7 +90,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from harness.plugin import CONFIG_KEY
+    from harness.plugin.session import CONFIG_KEY
 
     cfg = session.config.stash.get(CONFIG_KEY, None)
     if cfg is not None and REPORT.rows:

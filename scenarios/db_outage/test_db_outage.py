@@ -15,7 +15,7 @@ Bounds come from the rendered manifest (``helm get manifest``): NotReady within 
 ``periodSeconds x failureThreshold + timeoutSeconds + HARNESS_SCENARIO_OUTAGE_MARGIN``; Ready again
 within ``periodSeconds x successThreshold + timeoutSeconds + HARNESS_SCENARIO_RECOVERY_MARGIN``.
 
-Pass when (harness.verdicts.db_outage_verdict): every pod became NotReady within the bound, the
+Pass when (harness.scenario.verdicts.db_outage_verdict): every pod became NotReady within the bound, the
 Service had no ready endpoints, the ingress answered 503 itself once the pods should be out (no
 hanging requests, nothing passed through from the pods), no container restarted, all pods were
 Ready again within the recovery bound, and the data written before is intact.
@@ -32,12 +32,20 @@ from typing import Any
 
 import pytest
 
-from harness import progress
-from harness.conditions import pod_is_ready, ready_endpoints, restarts_since
-from harness.kube import REQUEST_TIMEOUT
-from harness.scenario import ScenarioContext, SharedRun, check_verdict, probe_bounds, shared_test
-from harness.verdicts import IngressAnswers, OutageFacts, Verdict, db_outage_verdict
-from harness.wait import wait_for
+from harness.core import progress
+from harness.k8s.client import REQUEST_TIMEOUT
+from harness.k8s.conditions import pod_is_ready, ready_endpoints, restarts_since
+from harness.k8s.wait import wait_for
+from harness.plugin.report_rows import check_verdict
+from harness.plugin.shared_run import SharedRun, shared_test
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import probe_bounds
+from harness.scenario.verdicts import (
+    IngressAnswers,
+    OutageFacts,
+    Verdict,
+    db_outage_verdict,
+)
 
 SCENARIO = "db_outage"
 FAULTS = ("stop", "pause", "disconnect")

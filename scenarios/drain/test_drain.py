@@ -3,11 +3,11 @@
 Steps: install the candidate (variant values; a negative control adds its overlay); wait until
 the release serves through the ingress; pick the worker running the most replicas (never the
 control-plane node, which runs the ingress controller); start the prober; cordon it and evict the
-release's pods there through the Eviction API (harness.drain, like ``kubectl drain``: a 429 from a
+release's pods there through the Eviction API (harness.k8s.drain, like ``kubectl drain``: a 429 from a
 PodDisruptionBudget is retried with backoff within ``HARNESS_SCENARIO_DRAIN_BUDGET`` seconds); wait
 until the replicas are Ready elsewhere; stop probing; uncordon (always).
 
-Pass when (harness.verdicts.drain_verdict): the drain finished within its budget; the PDB was
+Pass when (harness.scenario.verdicts.drain_verdict): the drain finished within its budget; the PDB was
 respected (a refused eviction was retried; with more pods on the node than disruptions allowed at
 least one refusal was seen); failed requests <= the contract's budget; every replica is Ready and
 none is left on the drained node. A PDB that can never allow fails with "drain blocked by
@@ -24,10 +24,17 @@ from collections import Counter
 
 import pytest
 
-from harness.drain import DrainError, cordon, drain_node
-from harness.scenario import ScenarioContext, check_verdict
-from harness.verdicts import Availability, DrainFacts, RescheduleFacts, Verdict, drain_verdict
-from harness.wait import wait_for
+from harness.k8s.drain import DrainError, cordon, drain_node
+from harness.k8s.wait import wait_for
+from harness.plugin.report_rows import check_verdict
+from harness.scenario.context import ScenarioContext
+from harness.scenario.verdicts import (
+    Availability,
+    DrainFacts,
+    RescheduleFacts,
+    Verdict,
+    drain_verdict,
+)
 
 SCENARIO = "drain"
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")

@@ -3,13 +3,13 @@ version back without downtime and without losing data?
 
 Steps: install the released version (revision 1); write data through the ingress; start the
 prober; upgrade to the candidate with the harness's ``never-ready`` post-renderer
-(harness/postrender.py: the candidate's hooks and objects are applied as they are, only its new
+(harness/tools/postrender.py: the candidate's hooks and objects are applied as they are, only its new
 pods can never become Ready), so ``helm upgrade --wait`` fails after
 ``HARNESS_SCENARIO_ROLLBACK_FAIL_TIMEOUT`` seconds (revision 2, failed) -- by then the candidate's
 pre-upgrade migration has run, so the rollback crosses a schema change; ``helm rollback`` to
 revision 1 (revision 3); wait for the rollout; stop probing.
 
-Pass when (harness.verdicts.rollback_verdict): the upgrade failed on readiness (not earlier);
+Pass when (harness.scenario.verdicts.rollback_verdict): the upgrade failed on readiness (not earlier);
 availability held throughout; history shows revision 2 failed and a deployed "Rollback to 1"
 after it; every pod runs the released images and answers with the released version; the data
 written before the upgrade reads back and a new write succeeds.
@@ -23,8 +23,15 @@ from __future__ import annotations
 
 import time
 
-from harness.scenario import ScenarioContext, check_verdict, workload_images
-from harness.verdicts import Availability, Verdict, classify_upgrade_error, rollback_verdict
+from harness.plugin.report_rows import check_verdict
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import workload_images
+from harness.scenario.verdicts import (
+    Availability,
+    Verdict,
+    classify_upgrade_error,
+    rollback_verdict,
+)
 
 SCENARIO = "rollback"
 

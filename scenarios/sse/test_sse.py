@@ -8,7 +8,7 @@ a stream without heartbeats goes quiet for longer than nginx's 60 s within that 
 every pod (a rolling restart of the chart's workloads: the same pod replacement a chart upgrade
 does, for any chart) while the streams stay open; wait until the old pods are gone; close.
 
-Pass when (harness.verdicts.sse_verdict): during the hold no stream was cut and none was silent
+Pass when (harness.scenario.verdicts.sse_verdict): during the hold no stream was cut and none was silent
 for ``proxy-read-timeout - HARNESS_SCENARIO_SSE_MARGIN`` seconds or longer (the timeout is read from
 the rendered Ingress, 60 s when unset: an nginx ingress cuts a stream there, even where the test's
 own ingress would not); during the rollout each cut stream reconnected within
@@ -27,15 +27,12 @@ from typing import Any
 
 import pytest
 
-from harness import progress
-from harness.scenario import (
-    ScenarioContext,
-    SharedRun,
-    check_verdict,
-    ingress_read_timeout,
-    shared_test,
-)
-from harness.verdicts import Verdict, sse_verdict
+from harness.core import progress
+from harness.plugin.report_rows import check_verdict
+from harness.plugin.shared_run import SharedRun, shared_test
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import ingress_read_timeout
+from harness.scenario.verdicts import Verdict, sse_verdict
 
 SCENARIO = "sse"
 

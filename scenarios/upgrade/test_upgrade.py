@@ -5,7 +5,7 @@ repository) with the variant's values; write data; start the prober (and SSE str
 chart has a stream) through the ingress; ``helm upgrade`` to the candidate while a watch records
 Jobs and pods; wait for the rollout and for the old pods to finish terminating; stop probing.
 
-Pass when (harness.verdicts.upgrade_verdict): failed requests <= the contract's budget; the
+Pass when (harness.scenario.verdicts.upgrade_verdict): failed requests <= the contract's budget; the
 migration hook (contracts with ``postgres.migrationJob``) ran exactly once and completed before
 the first new pod became Ready; every pod runs the candidate's images and answers with its
 version; the release is ``deployed`` at revision 2.
@@ -14,8 +14,17 @@ from __future__ import annotations
 
 import time
 
-from harness.scenario import NamespaceWatch, ScenarioContext, check_verdict, workload_images
-from harness.verdicts import Availability, MigrationFacts, ReleaseFacts, Verdict, upgrade_verdict
+from harness.k8s.watch import NamespaceWatch
+from harness.plugin.report_rows import check_verdict
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import workload_images
+from harness.scenario.verdicts import (
+    Availability,
+    MigrationFacts,
+    ReleaseFacts,
+    Verdict,
+    upgrade_verdict,
+)
 
 SCENARIO = "upgrade"
 

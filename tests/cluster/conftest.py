@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cluster import load_images
+from harness.env.cluster import load_images
 
 TOOLBOX = "harness/toolbox:latest"
 

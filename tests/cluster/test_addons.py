@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from harness import addons as addons_mod
-from harness.addons import AddonContext, install_addons
-from harness.addons import ingress as ing
-from harness.addons.postgres import PostgresServer, client_pod
-from harness.errors import EnvironmentNotReady
-from harness.kind import Kind
-from harness.wait import wait_for
+from harness.core.errors import EnvironmentNotReady
+from harness.env.addons import engine as addons_mod
+from harness.env.addons import smoke as ing
+from harness.env.addons.catalog import install_addons
+from harness.env.addons.engine import AddonContext
+from harness.env.addons.postgres import PostgresServer, client_pod
+from harness.k8s.wait import wait_for
+from harness.tools.kind import Kind
 
 pytestmark = pytest.mark.cluster
 
@@ -189,7 +190,7 @@ def _client(ctx, pg: PostgresServer, namespace: str) -> str:
     kind = Kind()
     nodes = kind.get_nodes(ctx.cluster.name)
     node = next((n for n in nodes if "worker" in n), nodes[0])
-    from harness.cluster import node_images, normalize_ref
+    from harness.env.cluster import node_images, normalize_ref
 
     if normalize_ref(pg.image) not in node_images(ctx.cluster, node):
         kind.load_image(ctx.cluster.name, pg.image, nodes=[node])
@@ -273,7 +274,7 @@ def test_fault_breaks_pod_connections_and_recovery_restores_them(ctx, pg, namesp
 
 def test_in_cluster_postgres_serves_a_pod(ctx, namespace):
     """The in-cluster option: a StatefulSet with a PVC from the default StorageClass."""
-    from harness.addons.postgres import Postgres, install_in_cluster
+    from harness.env.addons.postgres import Postgres, install_in_cluster
 
     image = Postgres().image(ctx)
     dsn = install_in_cluster(ctx, namespace, image=image, timeout=180)

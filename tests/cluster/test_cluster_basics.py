@@ -12,14 +12,14 @@ import pytest
 import requests
 from kubernetes import client
 
-from harness.exec import run
-from harness.tools import tool_path
-from harness.versions import pinned
-from harness.wait import wait_for
+from harness.core.pins import pinned
+from harness.k8s.wait import wait_for
+from harness.tools.binaries import tool_path
+from harness.tools.exec import run
 
 pytestmark = pytest.mark.cluster
 
-NODEPORT = 30080  # published on 127.0.0.1 by the default kind config (harness.cluster.render_kind_config)
+NODEPORT = 30080  # published on 127.0.0.1 by the default kind config (harness.env.cluster.render_kind_config)
 
 
 def _core(api):

@@ -5,16 +5,16 @@ import socket
 
 import pytest
 
-from harness import docker
-from harness.cluster import ClusterSpec, delete_cluster, ensure_cluster
-from harness.errors import UsageError
-from harness.kind import Kind
+from harness.core.errors import UsageError
+from harness.env.cluster import ClusterSpec, delete_cluster, ensure_cluster
+from harness.tools import docker
+from harness.tools.kind import Kind
 
 pytestmark = pytest.mark.cluster
 
 
 def _docker_state() -> dict[str, set[str]]:
-    from harness.exec import run
+    from harness.tools.exec import run
 
     return {
         "containers": set(run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()),

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from kubernetes import client
 
-from harness.diagnostics import collect
-from harness.wait import wait_for
+from harness.k8s.diagnostics import collect
+from harness.k8s.wait import wait_for
 
 pytestmark = pytest.mark.cluster
 

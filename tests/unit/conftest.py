@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import EnvironmentNotReady
+from harness.core.errors import EnvironmentNotReady
 
 
 @pytest.fixture
 def helm_bin() -> str:
     """The pinned helm binary (skips with the reason when `make setup` has not run)."""
-    from harness.tools import tool_path
+    from harness.tools.binaries import tool_path
 
     try:
         return tool_path("helm")

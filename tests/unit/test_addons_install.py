@@ -9,10 +9,11 @@ from typing import ClassVar
 
 import pytest
 
-import harness.addons as addons
-from harness.addons import Addon, AddonContext, check_host_ports, install_addons
-from harness.errors import EnvironmentNotReady, UsageError
-from harness.exec import Result
+from harness.core.errors import EnvironmentNotReady, UsageError
+from harness.env.addons import catalog
+from harness.env.addons.catalog import install_addons
+from harness.env.addons.engine import Addon, AddonContext, check_host_ports
+from harness.tools.exec import Result
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,11 @@ class FakePresent(FakeBase):
 def registry(monkeypatch):
     REC.calls.clear()
     for cls in (FakeA, FakeB, FakeBroken, FakePresent, FakeHost):
-        monkeypatch.setitem(addons._REGISTRY, cls.name, cls)
+        monkeypatch.setitem(catalog._REGISTRY, cls.name, cls)
     loaded: list[list[str]] = []
-    monkeypatch.setattr("harness.cluster.load_images", lambda cluster, images: loaded.append(list(images)) or [])
-    monkeypatch.setattr("harness.docker.image_exists", lambda ref: True)
-    from harness import progress, timings
+    monkeypatch.setattr("harness.env.cluster.load_images", lambda cluster, images: loaded.append(list(images)) or [])
+    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: True)
+    from harness.core import progress, timings
 
     monkeypatch.setattr(timings, "RECORDER", timings.Timings())  # keep the run's own timings table clean
     monkeypatch.setattr(progress, "_sink", lambda line: None)     # and its terminal quiet
@@ -147,7 +148,7 @@ def test_none_installs_nothing(registry):
 
 
 def test_missing_image_on_a_registry_less_machine_is_one_line(registry, monkeypatch):
-    monkeypatch.setattr("harness.docker.image_exists", lambda ref: False)
+    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: False)
     with pytest.raises(EnvironmentNotReady) as info:
         install_addons(["fake-b", "fake-a"], ctx(image_source="local"))
     msg = str(info.value)
@@ -159,13 +160,13 @@ def test_missing_image_on_a_registry_less_machine_is_one_line(registry, monkeypa
 def test_host_images_are_checked_but_not_loaded_into_nodes(registry, monkeypatch):
     install_addons(["fake-host"], ctx(image_source="local"))
     assert registry == [], "a host-only image must not be loaded into the nodes"
-    monkeypatch.setattr("harness.docker.image_exists", lambda ref: ref != "harness/host:1")
+    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: ref != "harness/host:1")
     with pytest.raises(EnvironmentNotReady, match="fake-host: image harness/host:1 not in the local Docker store"):
         install_addons(["fake-host"], ctx(image_source="local"))
 
 
 def test_missing_image_is_pulled_when_pulling_is_allowed(registry, monkeypatch):
-    monkeypatch.setattr("harness.docker.image_exists", lambda ref: False)
+    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: False)
     pulled = []
 
     def runner(argv, **kw):
@@ -177,9 +178,9 @@ def test_missing_image_is_pulled_when_pulling_is_allowed(registry, monkeypatch):
 
 
 def test_a_failed_pull_is_one_line(registry, monkeypatch):
-    from harness.errors import CommandError
+    from harness.core.errors import CommandError
 
-    monkeypatch.setattr("harness.docker.image_exists", lambda ref: False)
+    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: False)
 
     def runner(argv, **kw):
         raise CommandError(argv, 1, "", "Error response from daemon: Get https://registry-1.docker.io/v2/: dial tcp")
@@ -302,6 +303,6 @@ def test_teardown_runs_every_addon_and_reraises_the_first_error(registry, monkey
     c = ctx()
     install_addons(["fake-a", "fake-b"], c)
     with pytest.raises(RuntimeError, match="fake-a broke"):
-        addons.teardown_addons(c, keep=True)
+        catalog.teardown_addons(c, keep=True)
     assert seen == [("fake-b", True), ("fake-a", True)]
     json.dumps([r.__dict__ for r in c.results])  # results are plain data

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.addons import AddonContext, postgres
-from harness.addons.postgres import (
+from harness.core.errors import UsageError
+from harness.env.addons import postgres
+from harness.env.addons.engine import AddonContext
+from harness.env.addons.postgres import (
     PostgresServer,
     classify_client_error,
     dsn_for,
@@ -18,8 +20,7 @@ from harness.addons.postgres import (
     pg_ident,
     remove_leftovers,
 )
-from harness.errors import UsageError
-from harness.exec import Result
+from harness.tools.exec import Result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +115,7 @@ class FakeDocker:
         elif argv[:2] == ["docker", "exec"] and "select 1" in argv:
             out = "1\n"
         if check and rc:
-            from harness.errors import CommandError
+            from harness.core.errors import CommandError
 
             raise CommandError(argv, rc, out, err)
         return Result(argv, rc, out, err)
@@ -199,7 +200,7 @@ def test_leftovers_of_other_runs_are_removed():
 
     assert remove_leftovers("harness", keep_run="r1", runner=runner) == ["harness-pg-harness-old"]
     assert ["docker", "rm", "-f", "-v", "harness-pg-harness-old"] in calls
-    assert "label=io.helm-e2e-harness.cluster=harness" in calls[0]
+    assert "label=io.helm-e2e-harness.env.cluster=harness" in calls[0]
 
 
 def test_image_scripts_are_valid_bash():

@@ -3,43 +3,43 @@ from __future__ import annotations
 
 import pytest
 
-import harness.addons as addons
-from harness.addons import ChartSource, decide_release
-from harness.errors import EnvironmentNotReady, UsageError
+from harness.core.errors import EnvironmentNotReady, UsageError
+from harness.env.addons import catalog
+from harness.env.addons.engine import ChartSource, decide_release
 
 
 def test_builtin_addons_are_registered():
-    assert {"traefik", "ingress-nginx", "cert-manager", "postgres"} <= set(addons.names())
-    for name in addons.names():
-        a = addons.get(name)
+    assert {"traefik", "ingress-nginx", "cert-manager", "postgres"} <= set(catalog.names())
+    for name in catalog.names():
+        a = catalog.get(name)
         assert a.name == name
         assert a.summary, f"{name} has no summary"
 
 
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(UsageError, match=r"unknown add-on 'trafik'; did you mean 'traefik'\?"):
-        addons.get("trafik")
+        catalog.get("trafik")
 
 
 def test_unknown_name_without_close_match_lists_known_ones():
     with pytest.raises(UsageError, match=r"unknown add-on 'zzz'; known add-ons: cert-manager, ingress-nginx"):
-        addons.get("zzz")
+        catalog.get("zzz")
 
 
 def test_resolve_keeps_order_and_accepts_none():
-    assert [a.name for a in addons.resolve(["postgres", "traefik"])] == ["postgres", "traefik"]
-    assert addons.resolve(["none"]) == []
-    assert addons.resolve([]) == []
+    assert [a.name for a in catalog.resolve(["postgres", "traefik"])] == ["postgres", "traefik"]
+    assert catalog.resolve(["none"]) == []
+    assert catalog.resolve([]) == []
 
 
 def test_resolve_rejects_a_name_twice():
     with pytest.raises(UsageError, match="'traefik' is listed twice"):
-        addons.resolve(["traefik", "postgres", "traefik"])
+        catalog.resolve(["traefik", "postgres", "traefik"])
 
 
 def test_resolve_rejects_two_ingress_controllers():
     with pytest.raises(UsageError, match="traefik and ingress-nginx are both ingress controllers"):
-        addons.resolve(["traefik", "ingress-nginx"])
+        catalog.resolve(["traefik", "ingress-nginx"])
 
 
 @pytest.mark.parametrize("kind,location,msg", [

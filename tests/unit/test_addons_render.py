@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import harness.addons as addons
-from harness.addons import certmanager
-from harness.helm import Helm, manifest_objects
-from harness.versions import pinned
+from harness.core.pins import pinned
+from harness.env.addons import catalog, certmanager
+from harness.tools.helm import Helm, manifest_objects
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "addons" / "traefik"
+CHART = ROOT / "addon-charts" / "traefik"
 
 
 def render(helm_bin: str, tmp_path: Path, values: dict | None = None) -> dict[str, list[dict]]:
@@ -36,7 +35,7 @@ def traefik_args(objs) -> list[str]:
 def test_chart_versions_match_the_pins():
     meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert meta["appVersion"] == pinned()["TRAEFIK_VERSION"]
-    assert addons.get("traefik").chart.version == meta["version"]
+    assert catalog.get("traefik").chart.version == meta["version"]
 
 
 def test_traefik_chart_lints(helm_bin, tmp_path):
@@ -104,7 +103,7 @@ def test_rbac_covers_what_the_provider_watches(helm_bin, tmp_path):
 
 
 def test_traefik_addon_values_and_images():
-    t = addons.get("traefik")
+    t = catalog.get("traefik")
 
     class C:
         settings = {"traefik": {"values": {"logLevel": "DEBUG"}}}
@@ -120,7 +119,7 @@ def test_traefik_addon_values_and_images():
 
 
 def test_chart_digest_changes_with_any_chart_file(tmp_path):
-    from harness.addons import chart_digest
+    from harness.env.addons.engine import chart_digest
 
     (tmp_path / "templates").mkdir()
     (tmp_path / "Chart.yaml").write_text("name: x\nversion: 0.1.0\n")
@@ -203,7 +202,7 @@ def test_dynamic_ext_stand_in_declares_what_traefik_uses():
 
 
 def test_ingress_nginx_values_follow_kinds_recipe():
-    a = addons.get("ingress-nginx")
+    a = catalog.get("ingress-nginx")
 
     class C:
         def setting(self, *a, **k):
@@ -236,7 +235,7 @@ def test_issuers_build_a_ca_chain():
 
 
 def test_cert_manager_values_and_images():
-    a = addons.get("cert-manager")
+    a = catalog.get("cert-manager")
 
     class C:
         def setting(self, *a, **k):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import OPTIONS, format_config, load_config
-from harness.errors import UsageError
+from harness.core.config import OPTIONS, format_config, load_config
+from harness.core.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,10 +171,10 @@ def test_format_config_lists_every_key_with_source(tmp_path):
 
 
 def test_addon_names_match_the_addon_registry():
-    addons = pytest.importorskip("harness.addons")
-    from harness.config import KNOWN_ADDONS
+    catalog = pytest.importorskip("harness.env.addons.catalog")
+    from harness.core.config import KNOWN_ADDONS
 
-    assert sorted(KNOWN_ADDONS) == addons.names()
+    assert sorted(KNOWN_ADDONS) == catalog.names()
 
 
 def test_every_option_documented():

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
-from harness.contract import discover, load, resolve_charts_under_test
-from harness.errors import UsageError
+from harness.core.config import load_config
+from harness.core.contract import discover, load, resolve_charts_under_test
+from harness.core.errors import UsageError
 
 VALID = textwrap.dedent("""\
     release: realtime

@@ -3,9 +3,14 @@ unreachable API server (every gap recorded, nothing raised)."""
 from __future__ import annotations
 
 from kubernetes import client
-
-from harness.diagnostics import collect, format_events, node_conditions_text, summary_text
 from unit_helpers import kobj
+
+from harness.k8s.diagnostics import (
+    collect,
+    format_events,
+    node_conditions_text,
+    summary_text,
+)
 
 
 def event(name, reason, when, kind="Pod", obj="web-1", type_="Normal", count=1, message="m", field="lastTimestamp"):

@@ -1,4 +1,4 @@
-"""harness.drain with a fake API server: evictions, 429 retries, a PDB that never allows, budgets."""
+"""harness.k8s.drain with a fake API server: evictions, 429 retries, a PDB that never allows, budgets."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from unit_helpers import kobj
 
-from harness.drain import (
+from harness.k8s.drain import (
     DrainBlocked,
     DrainTimeout,
     cordoned,

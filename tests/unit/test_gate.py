@@ -1,4 +1,4 @@
-"""The release gate (harness/gate.py) without a cluster: option errors, the plan, exit-code mapping,
+"""The release gate (harness/gate/command.py) without a cluster: option errors, the plan, exit-code mapping,
 Docker unreachable, and whole gate runs over fake scenario modules (the real pytest subprocess, the
 gate plugin, the report) with the preflight stubbed."""
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import gate
 from harness.__main__ import build_parser
-from harness.errors import EnvironmentNotReady, UsageError
+from harness.core.errors import EnvironmentNotReady, UsageError
+from harness.gate import command as gate
 
 ROOT = Path(__file__).resolve().parents[2]
 REALTIME = ROOT / "charts-under-test" / "realtime"
@@ -81,7 +81,7 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
     argv = gate.build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
     assert argv[:3] == [sys.executable, "-m", "pytest"]
     assert argv[3:6] == [str(ROOT / "scenarios" / s) for s in ("upgrade", "drain", "sse")]
-    assert "-p" in argv and "harness.gate" in argv and "--gate-scenarios=upgrade,drain,sse" in argv
+    assert "-p" in argv and "harness.gate.plugin" in argv and "--gate-scenarios=upgrade,drain,sse" in argv
     assert "--gate-controls" not in argv and argv[-1] == "-x"
 
 
@@ -185,8 +185,8 @@ def test_exit_code_explains_itself():
 
 
 def test_require_engine_honours_docker_host(monkeypatch):
-    from harness import docker
-    from harness.errors import CommandError
+    from harness.core.errors import CommandError
+    from harness.tools import docker
 
     if not __import__("shutil").which("docker"):
         pytest.skip("no docker CLI on PATH")
@@ -221,7 +221,7 @@ def test_docker_unreachable_exits_3_before_touching_anything(tmp_path):
 
 FAKE_UPGRADE = textwrap.dedent('''\
     import os, time, pytest
-    from harness.errors import EnvironmentNotReady
+    from harness.core.errors import EnvironmentNotReady
     SCENARIO = "upgrade"
 
     @pytest.fixture
@@ -261,7 +261,7 @@ FAKE_DRAIN = textwrap.dedent('''\
 DRIVER = textwrap.dedent('''\
     import sys
     from pathlib import Path
-    import harness.gate as g
+    import harness.gate.command as g
     from harness.__main__ import main
     g.SCENARIOS_DIR = Path(sys.argv[1])
     g.preflight = lambda plan, clock: clock.say("preflight: stubbed")

@@ -1,4 +1,4 @@
-"""harness.helm: argv construction and result parsing with a fake runner; lint/template/package/
+"""harness.tools.helm: argv construction and result parsing with a fake runner; lint/template/package/
 repo against the REAL pinned helm binary on a tiny chart made in tmp_path."""
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pytest
 import requests
 import yaml
 
-from harness import helm as helm_mod
-from harness.chartrepo import ChartRepo
-from harness.errors import EnvironmentNotReady, UsageError
-from harness.exec import Result
-from harness.helm import ChartRef, Helm, HelmError, Release, manifest_objects, release_name
+from harness.core.errors import EnvironmentNotReady, UsageError
+from harness.core.values import ChartRef
+from harness.tools import helm as helm_mod
+from harness.tools.chartrepo import ChartRepo
+from harness.tools.exec import Result
+from harness.tools.helm import Helm, HelmError, Release, manifest_objects, release_name
 
 STATUS_JSON = {
     "name": "web-x1", "namespace": "ns1", "version": 3,
@@ -167,7 +168,7 @@ def real(helm_bin, tmp_path) -> Helm:
 
 
 def test_real_helm_version_is_pinned(real):
-    from harness.versions import pinned
+    from harness.core.pins import pinned
 
     assert real.version == pinned()["HELM_VERSION"]
 

@@ -1,10 +1,10 @@
-"""harness.kubectl argv construction and error messages (fake runner)."""
+"""harness.tools.kubectl argv construction and error messages (fake runner)."""
 from __future__ import annotations
 
 import pytest
 
-from harness.exec import Result
-from harness.kubectl import Kubectl, KubectlError
+from harness.tools.exec import Result
+from harness.tools.kubectl import Kubectl, KubectlError
 
 
 class Fake:

@@ -5,10 +5,18 @@ import re
 
 import pytest
 
-from harness.diagnostics import artifact_dir, safe_name
-from harness.errors import UsageError
-from harness.namespaces import (RUN_LABEL, TEST_ANNOTATION, TEST_LABEL, label_value, namespace_body,
-                                namespace_name, new_run_id, should_keep)
+from harness.core.errors import UsageError
+from harness.k8s.diagnostics import artifact_dir, safe_name
+from harness.k8s.namespaces import (
+    RUN_LABEL,
+    TEST_ANNOTATION,
+    TEST_LABEL,
+    label_value,
+    namespace_body,
+    namespace_name,
+    new_run_id,
+    should_keep,
+)
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

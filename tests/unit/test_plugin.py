@@ -1,4 +1,4 @@
-"""The pytest plugin, driven through pytester in subprocesses (a fake harness.cluster stands in
+"""The pytest plugin, driven through pytester in subprocesses (a fake harness.env.cluster stands in
 for kind): options and exit codes, keep policy, kind log export, diagnostics links in JUnit XML,
 timings."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.versions import cache_dir
+from harness.core.pins import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = cache_dir()  # taken before pytester points HOME at its tmp dir
@@ -23,8 +23,8 @@ FAKE_CLUSTER = textwrap.dedent("""\
     from dataclasses import dataclass
     from pathlib import Path
 
-    import harness
-    from harness.errors import EnvironmentNotReady
+    import harness.env
+    from harness.core.errors import EnvironmentNotReady
 
     LOG = Path(__file__).parent / "cluster-calls.jsonl"
 
@@ -57,23 +57,23 @@ FAKE_CLUSTER = textwrap.dedent("""\
     def load_images(cluster, images):
         record(call="load", images=list(images))
 
-    fake = types.ModuleType("harness.cluster")
+    fake = types.ModuleType("harness.env.cluster")
     fake.__dict__.update(Cluster=Cluster, ensure_cluster=ensure_cluster, delete_cluster=delete_cluster,
                          export_logs=export_logs, load_images=load_images)
-    sys.modules["harness.cluster"] = fake
-    harness.cluster = fake
+    sys.modules["harness.env.cluster"] = fake
+    harness.env.cluster = fake
     """)
 
 FAKE_KUBE = textwrap.dedent("""\
     import pytest
-    import harness.diagnostics, harness.namespaces
+    import harness.k8s.diagnostics, harness.k8s.namespaces
 
     @pytest.fixture(scope="session")
     def kube_api(cluster):
         return object()
 
     def create_namespace(api, prefix, *, run_id, test_id):
-        name = harness.namespaces.namespace_name(prefix, "abc123")
+        name = harness.k8s.namespaces.namespace_name(prefix, "abc123")
         record(call="ns-create", name=name, run_id=run_id, test_id=test_id)
         return name
 
@@ -86,9 +86,9 @@ FAKE_KUBE = textwrap.dedent("""\
         record(call="diagnostics", namespace=namespace, dest=str(dest))
         return dest, None
 
-    harness.namespaces.create_namespace = create_namespace
-    harness.namespaces.delete_namespace = delete_namespace
-    harness.diagnostics.collect_safely = collect_safely
+    harness.k8s.namespaces.create_namespace = create_namespace
+    harness.k8s.namespaces.delete_namespace = delete_namespace
+    harness.k8s.diagnostics.collect_safely = collect_safely
     """)
 
 TESTS = textwrap.dedent("""\
@@ -246,7 +246,7 @@ def test_config_file_in_rootdir_is_read(pytester, run):
 def test_background_progress_lines_reach_the_terminal_through_capture(pytester, run):
     pytester.makepyfile(textwrap.dedent("""\
         import time
-        from harness import progress
+        from harness.core import progress
 
         def test_slow():
             with progress.tracking("slow thing", every=0.1, announce=False) as t:
@@ -286,7 +286,7 @@ def test_chart_failing_lint_stops_the_run_with_one_line(helm_bin, pytester, run)
 
 
 def test_unknown_chart_version_stops_the_run_with_one_line(helm_bin, make_chart, pytester, run):
-    from harness.helm import Helm
+    from harness.tools.helm import Helm
 
     repo = pytester.path / "charts-under-test" / "repo"
     h = Helm(None, home=pytester.path / "h", binary=helm_bin)
@@ -304,13 +304,13 @@ def test_unknown_chart_version_stops_the_run_with_one_line(helm_bin, make_chart,
 
 def test_missing_helm_binary_is_environment_exit(pytester, run):
     pytester.makeconftest(textwrap.dedent("""\
-        import harness.tools
-        from harness.errors import EnvironmentNotReady
+        import harness.tools.binaries
+        from harness.core.errors import EnvironmentNotReady
 
         def tool_path(name):
             raise EnvironmentNotReady(f"{name} not found; run `make setup` to install the pinned tools")
 
-        harness.tools.tool_path = tool_path
+        harness.tools.binaries.tool_path = tool_path
         """))
     pytester.makepyfile("def test_x(helm_offline): pass")
     result, _ = run()
@@ -340,7 +340,7 @@ def test_unreachable_kubeconfig_is_environment_exit(pytester, run):
 
 
 def test_contract_released_chart_is_served_and_its_version_checked(helm_bin, make_chart, pytester, run):
-    from harness.helm import Helm
+    from harness.tools.helm import Helm
 
     repo = pytester.path / "charts-under-test" / "repo"
     h = Helm(None, home=pytester.path / "h", binary=helm_bin)
@@ -367,7 +367,8 @@ def test_contract_released_chart_is_served_and_its_version_checked(helm_bin, mak
 
 def test_addons_fixture_installs_configured_addons_and_tears_down(pytester, run):
     pytester.makeconftest(FAKE_CLUSTER + textwrap.dedent("""\
-        fake_addons = types.ModuleType("harness.addons")
+        import harness.env.addons
+        fake_addons = types.ModuleType("harness.env.addons.catalog")
 
         class AddonContext:
             @classmethod
@@ -384,8 +385,8 @@ def test_addons_fixture_installs_configured_addons_and_tears_down(pytester, run)
 
         fake_addons.__dict__.update(AddonContext=AddonContext, install_addons=install_addons,
                                     teardown_addons=teardown_addons)
-        sys.modules["harness.addons"] = fake_addons
-        harness.addons = fake_addons
+        sys.modules["harness.env.addons.catalog"] = fake_addons
+        harness.env.addons.catalog = fake_addons
         """))
     pytester.makepyfile("def test_a(addons): pass\ndef test_b(addons): pass")
     result, calls = run("--cluster-name=fake", "--addons=traefik,postgres")

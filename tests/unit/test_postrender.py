@@ -1,4 +1,4 @@
-"""harness/postrender.py: the scenarios' helm post-renderer, run by the pinned helm on a real chart."""
+"""harness/tools/postrender.py: the scenarios' helm post-renderer, run by the pinned helm on a real chart."""
 from __future__ import annotations
 
 import sys
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from harness.exec import run
-from harness.postrender import main
+from harness.tools.exec import run
+from harness.tools.postrender import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "harness" / "postrender.py"
+SCRIPT = ROOT / "harness" / "tools" / "postrender.py"
 
 
 def _template(helm_bin: str, *ops: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""harness.prober against the real demo service run locally, plus its figures on synthetic samples."""
+"""harness.measure.prober against the real demo service run locally, plus its figures on synthetic samples."""
 from __future__ import annotations
 
 import time
@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from demo_service import TEST_VERSION, DemoService, demo_service_binary, free_port, wait_until
+from demo_service import (
+    TEST_VERSION,
+    DemoService,
+    demo_service_binary,
+    free_port,
+    wait_until,
+)
 
-from harness import plots
-from harness.prober import Mark, Prober, ProbeResult, Sample, percentile
+from harness.measure import plots
+from harness.measure.prober import Mark, Prober, ProbeResult, Sample, percentile
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The gate's report (harness/report.py): reading JUnit XML and scenarios.json, the rows and their
+"""The gate's report (harness/report/render.py): reading JUnit XML and scenarios.json, the rows and their
 key figures, the self-contained HTML page (parsed, not string-matched), the Markdown summary."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
-from harness.diagnostics import artifact_dir
+from harness.k8s.diagnostics import artifact_dir
+from harness.report import render as report
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 

@@ -5,21 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import ChartUnderTest, discover
-from harness.errors import HarnessError
-from harness.helm import ChartRef
-from harness.scenario import (
-    REPORT,
-    ReportRow,
-    ScenarioReport,
-    Settings,
+from harness.core.contract import ChartUnderTest, discover
+from harness.core.errors import HarnessError
+from harness.core.values import ChartRef
+from harness.plugin.report_rows import REPORT, ReportRow, ScenarioReport
+from harness.scenario.manifests import (
     ingress_has_tls,
     ingress_read_timeout,
     probe_bounds,
-    targets_for,
-    variants,
     workload_images,
 )
+from harness.scenario.settings import Settings
+from harness.scenario.targets import targets_for, variants
 
 ROOT = Path(__file__).resolve().parents[2]
 

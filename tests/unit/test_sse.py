@@ -1,4 +1,4 @@
-"""harness.sse against the real demo service run locally (no database: clock-based event ids),
+"""harness.measure.sse against the real demo service run locally (no database: clock-based event ids),
 plus the parser and the figures on synthetic input."""
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import pytest
 from demo_service import TEST_VERSION, DemoService, demo_service_binary, free_port
 from demo_service import wait_until as _wait_until
 
-from harness import plots
-from harness.sse import Record, SseClient, SseGroup, SseResult, event_data, iter_lines
+from harness.measure import plots
+from harness.measure.sse import (
+    Record,
+    SseClient,
+    SseGroup,
+    SseResult,
+    event_data,
+    iter_lines,
+)
 
 
 def wait_until(pred, timeout: float = 15.0) -> None:

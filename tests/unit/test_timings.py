@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from harness import progress
-from harness.timings import Timings
+from harness.core import progress
+from harness.core.timings import Timings
 
 
 class Clock:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UsageError
-from harness.helm import effective_values, load_values_file, merge_values, parse_set
+from harness.core.errors import UsageError
+from harness.core.values import load_values_file, merge_values, parse_set
 
 
 def test_merge_maps_recursively_later_wins_lists_replace():
@@ -41,14 +41,6 @@ def test_parse_set_rejects(expr):
     with pytest.raises(UsageError):
         parse_set(expr)
 
-
-def test_effective_values_order_files_then_sets(tmp_path):
-    f1 = tmp_path / "1.yaml"
-    f2 = tmp_path / "2.yaml"
-    f1.write_text("a: {x: 1, y: 1}\nb: file1\n")
-    f2.write_text("a: {y: 2}\n")
-    got = effective_values([f1, f2], ["a.x=9", "c=true"], base={"b": "default", "d": 4})
-    assert got == {"a": {"x": 9, "y": 2}, "b": "file1", "c": True, "d": 4}
 
 
 def test_load_values_file_errors(tmp_path):

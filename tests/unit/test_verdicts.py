@@ -1,4 +1,4 @@
-"""harness.verdicts on synthetic measurements: each verdict passes on good figures and fails, with
+"""harness.scenario.verdicts on synthetic measurements: each verdict passes on good figures and fails, with
 its one-line reason, on each kind of bad figure."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from harness.sse import Record, SseResult
-from harness.verdicts import (
+from harness.measure.sse import Record, SseResult
+from harness.scenario.verdicts import (
     EXPECTED_FAILURE,
     Availability,
     DataFacts,
@@ -319,6 +319,6 @@ def test_db_outage_negative_pattern(kw):
 
 
 def test_every_scenario_has_a_negative_pattern():
-    from harness.contract import SCENARIOS
+    from harness.core.contract import SCENARIOS
 
     assert set(EXPECTED_FAILURE) == set(SCENARIOS)

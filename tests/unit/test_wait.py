@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-
-from harness import conditions as cond
-from harness.errors import WaitFailed, WaitTimeout
-from harness.wait import Named, all_of, gone, wait_for, watch_until
-
 from unit_helpers import kobj
+
+from harness.core.errors import WaitFailed, WaitTimeout
+from harness.k8s import conditions as cond
+from harness.k8s.wait import Named, all_of, gone, wait_for, watch_until
 
 
 class FakeClock:

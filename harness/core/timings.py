@@ -1,0 +1,134 @@
+"""How long each phase of a run took: ``with timings.phase("cluster create"): ...``.
+
+Every phase is recorded (name, start offset, duration, outcome) in the default :class:`Timings`
+recorder. The pytest plugin prints :func:`table` in the terminal summary and writes
+``<artifacts>/timings.json`` at session end. A phase also prints progress lines (start, end, and a
+"still waiting" line at most every 15 s; see harness.core.progress).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.core import progress
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One recorded phase.
+
+    Attributes:
+        name: e.g. ``"cluster create"``, ``"helm upgrade realtime-x1y2"``.
+        start: seconds since the recorder was created (or reset).
+        duration: seconds.
+        outcome: ``"ok"`` or ``"failed: <ExceptionName>"``.
+        depth: nesting level (0 = top level).
+    """
+
+    name: str
+    start: float
+    duration: float
+    outcome: str
+    depth: int = 0
+
+
+class Timings:
+    """A thread-safe list of phases.
+
+    Args:
+        clock: monotonic clock in seconds (tests pass a fake).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.origin = clock()
+        self.phases: list[Phase] = []
+        self._lock = threading.Lock()
+        self._depth = threading.local()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.phases.clear()
+            self.origin = self.clock()
+
+    @contextmanager
+    def phase(self, name: str, *, announce: bool = True) -> Iterator[None]:
+        """Record the enclosed block as phase ``name``; exceptions propagate and mark it failed.
+
+        Args:
+            name: what the phase does, read in the table.
+            announce: print progress lines (start/end and "still waiting" every 15 s).
+        """
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        start = self.clock()
+        outcome = "ok"
+        try:
+            if announce:
+                with progress.tracking(name):
+                    yield
+            else:
+                yield
+        except BaseException as exc:
+            outcome = f"failed: {type(exc).__name__}"
+            raise
+        finally:
+            self._depth.value = depth
+            end = self.clock()
+            with self._lock:
+                self.phases.append(Phase(name, round(start - self.origin, 3), round(end - start, 3), outcome, depth))
+
+    def record(self, name: str, duration: float, outcome: str = "ok") -> None:
+        """Add a phase measured elsewhere (``duration`` seconds, ending now)."""
+        with self._lock:
+            now = self.clock()
+            self.phases.append(Phase(name, round(now - duration - self.origin, 3), round(duration, 3), outcome, 0))
+
+    def ordered(self) -> list[Phase]:
+        """Phases in start order (a parent before its children)."""
+        with self._lock:
+            return sorted(self.phases, key=lambda p: (p.start, p.depth))
+
+    def table(self) -> str:
+        """A plain-text table: phase (indented by depth), seconds, outcome; total of top-level phases last."""
+        rows = self.ordered()
+        if not rows:
+            return "(no phases recorded)"
+        names = ["  " * p.depth + p.name for p in rows]
+        total_label = "total (top-level phases)"
+        width = max(len(total_label), *(len(n) for n in names))
+        lines = [f"{'phase':<{width}}  {'seconds':>8}  outcome", f"{'-' * width}  {'-' * 8}  -------"]
+        for n, p in zip(names, rows, strict=True):
+            lines.append(f"{n:<{width}}  {p.duration:>8.1f}  {p.outcome}")
+        total = sum(p.duration for p in rows if p.depth == 0)
+        lines.append(f"{total_label:<{width}}  {total:>8.1f}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"phases": [asdict(p) for p in self.ordered()]}
+
+    def write_json(self, path: Path) -> Path:
+        """Write ``{"phases": [{name, start, duration, outcome, depth}]}`` to ``path`` (dirs created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        return path
+
+
+RECORDER = Timings()
+"""The run-wide recorder the module-level functions use."""
+
+
+def phase(name: str, *, announce: bool = True):
+    """``with timings.phase("cluster create"):`` on the run-wide recorder; see :meth:`Timings.phase`."""
+    return RECORDER.phase(name, announce=announce)
+
+
+def table() -> str:
+    """The run-wide recorder's table."""
+    return RECORDER.table()

@@ -1,0 +1,637 @@
+"""Platform add-ons: what a session installs into the cluster before the charts under test.
+
+An add-on (:class:`Addon`) has a name, a chart source (:class:`ChartSource`: Helm repository, OCI
+reference or a local directory) at a pinned version, values, the images it needs, a readiness check
+and a smoke check. The built-in ones register themselves here:
+
+================  ==================================================================================
+``traefik``       ingress controller (the project's chart in ``addons/traefik``, image built here);
+                  serves Ingresses of class ``nginx`` through Traefik's Kubernetes Ingress NGINX provider
+``ingress-nginx`` the retired upstream controller, for users who can pull its images
+``cert-manager``  the jetstack chart plus ClusterIssuer ``harness-ca``; needs pulled images
+``postgres``      PostgreSQL outside the cluster (testcontainers on the ``kind`` network), one
+                  database and Secret per test namespace, fault controls
+================  ==================================================================================
+
+Installing is idempotent (:func:`install_addons`): an add-on already installed at the same version
+with the same values is left alone. Every requested add-on is checked first (:meth:`Addon.preflight`:
+unknown name, conflicting add-ons, unreachable chart source, images missing on a machine that cannot
+pull, host port taken), so a bad request fails with one line before anything is installed.
+
+Typical use (what the pytest plugin does)::
+
+    ctx = AddonContext.from_config(cfg, cluster)
+    seconds = install_addons(cfg.addons, ctx)        # {"traefik": 21.3, "postgres": 4.2}
+    pg = ctx.addon_state("postgres")                 # harness.env.addons.postgres.PostgresServer
+    dsn = pg.create_database(namespace)              # and a Secret "postgres" (key dsn) in it
+    ...
+    teardown_addons(ctx, keep=False)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+
+from harness.core import progress
+from harness.core.errors import (
+    CommandError,
+    EnvironmentNotReady,
+    HarnessError,
+    UsageError,
+)
+from harness.core.pins import cache_dir, pinned
+from harness.tools.exec import run as _run
+from harness.tools.kubectl_addons import Kubectl
+
+log = logging.getLogger("harness.env.addons.engine")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+ADDON_CHARTS = PROJECT_ROOT / "addon-charts"
+"""The project's own add-on charts (``addons/<name>``)."""
+
+MANAGED_LABELS = {"app.kubernetes.io/managed-by": "helm-e2e-harness"}
+INGRESS_NODE_LABEL = "ingress-ready"
+
+ImageSource = Literal["local", "pull"]
+Action = Literal["install", "upgrade", "present"]
+
+
+# --------------------------------------------------------------------------- chart sources
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """Where an add-on's chart comes from.
+
+    Attributes:
+        kind: ``"repo"`` (a Helm repository URL), ``"oci"`` (``oci://registry/path/chart``) or
+            ``"dir"`` (a chart directory in this project).
+        location: the repository URL, the OCI reference, or the directory.
+        chart: the chart's name (in the repository; for ``dir`` the Chart.yaml name).
+        version: the pinned chart version (for ``dir``: the Chart.yaml version, checked by tests).
+    """
+
+    kind: Literal["repo", "oci", "dir"]
+    location: str
+    chart: str
+    version: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("repo", "oci", "dir"):
+            raise UsageError(f"chart source kind must be repo, oci or dir, not {self.kind!r}")
+        if self.kind == "oci" and not self.location.startswith("oci://"):
+            raise UsageError(f"OCI chart source {self.location!r} must start with oci://")
+        if self.kind == "repo" and not self.location.startswith(("https://", "http://")):
+            raise UsageError(f"chart repository {self.location!r} must be an http(s) URL")
+        if not self.version:
+            raise UsageError(f"chart {self.chart}: a pinned version is required")
+
+    def describe(self) -> str:
+        if self.kind == "repo":
+            return f"chart {self.chart} {self.version} from {self.location}"
+        if self.kind == "oci":
+            return f"chart {self.location}:{self.version}"
+        return f"chart {self.chart} {self.version} in {self.location}"
+
+    @property
+    def repo_name(self) -> str:
+        """The name the private helm home knows a ``repo`` source by (``harness-<hash of URL>``)."""
+        return "harness-" + hashlib.sha1(self.location.encode()).hexdigest()[:8]
+
+
+# --------------------------------------------------------------------------- context and results
+
+
+@dataclass(frozen=True)
+class AddonResult:
+    """What :func:`ensure_addon` did for one add-on.
+
+    Attributes:
+        name: the add-on.
+        action: ``"install"`` (new), ``"upgrade"`` (present at another version/values, or failed
+            before) or ``"present"`` (already installed at this version: left alone).
+        seconds: wall time of the whole step (images, install, readiness, smoke).
+        version: the version now installed.
+        smoke: True when the smoke check ran and passed, False when it was skipped.
+    """
+
+    name: str
+    action: Action
+    seconds: float
+    version: str
+    smoke: bool
+
+
+@dataclass
+class AddonContext:
+    """Everything an add-on needs to install itself into one cluster.
+
+    Attributes:
+        cluster: harness.env.cluster.Cluster (``name`` "" for an external kubeconfig).
+        image_source: ``auto``, ``local`` (every image must be in the local Docker store) or
+            ``pull`` (missing images are pulled by ``docker pull`` before anything is installed).
+            ``auto`` means ``local`` when the cluster runs the locally built node image.
+        artifacts_dir: where exported files go (the cert-manager CA certificate).
+        timeout: seconds for one add-on's ``helm upgrade --install --wait``.
+        wait_timeout: seconds for other readiness waits and the smoke check.
+        http_port, https_port: host ports (127.0.0.1) that reach the ingress node's ports 80/443.
+        run_id: labels what this session creates (PostgreSQL containers).
+        settings: per add-on overrides, ``{"traefik": {"values": {...}}, "postgres": {"image": ...}}``.
+        kubectl, helm: injectable (tests); default built from the cluster's kubeconfig.
+        runner: process runner with harness.tools.exec.run's signature (tests pass a fake).
+        results: filled by :func:`ensure_addon`, one :class:`AddonResult` per add-on.
+        state: live objects add-ons leave for the session (``state["postgres"]`` is the server).
+    """
+
+    cluster: Any
+    image_source: str = "auto"
+    artifacts_dir: Path = field(default_factory=lambda: Path("artifacts").resolve())
+    timeout: float = 300.0
+    wait_timeout: float = 120.0
+    http_port: int = 18080
+    https_port: int = 18443
+    run_id: str = ""
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kubectl: Kubectl | None = None
+    helm: Any = None
+    runner: Callable[..., Any] = _run
+    results: list[AddonResult] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            from harness.k8s.namespaces import new_run_id
+
+            self.run_id = new_run_id()
+        if self.kubectl is None:
+            self.kubectl = Kubectl(self.cluster.kubeconfig, self.cluster.context or None, runner=self.runner)
+
+    @classmethod
+    def from_config(cls, cfg: Any, cluster: Any, **overrides: Any) -> AddonContext:
+        """Build the context from a HarnessConfig (fields it lacks keep their defaults).
+
+        Reads ``image_source``, ``artifacts_dir``, ``timeouts.install``/``timeouts.wait``,
+        ``ingress_http_port``/``ingress_https_port``, ``postgres_image`` and ``addon_values``
+        (a mapping add-on name -> values overrides) when the config has them.
+        """
+        timeouts = getattr(cfg, "timeouts", None)
+        settings: dict[str, dict[str, Any]] = {}
+        for name, values in dict(getattr(cfg, "addon_values", None) or {}).items():
+            settings.setdefault(name, {})["values"] = values
+        if getattr(cfg, "postgres_image", None):
+            settings.setdefault("postgres", {})["image"] = cfg.postgres_image
+        kwargs: dict[str, Any] = {
+            "cluster": cluster,
+            "image_source": getattr(cfg, "image_source", "auto") or "auto",
+            "artifacts_dir": Path(getattr(cfg, "artifacts_dir", None) or "artifacts").resolve(),
+            "timeout": float(getattr(timeouts, "install", 300.0)),
+            "wait_timeout": float(getattr(timeouts, "wait", 120.0)),
+            "http_port": int(getattr(cfg, "ingress_http_port", None) or 18080),
+            "https_port": int(getattr(cfg, "ingress_https_port", None) or 18443),
+            "settings": settings,
+        }
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # -- helpers shared by the add-ons
+
+    def setting(self, addon: str, key: str, default: Any = None) -> Any:
+        return self.settings.get(addon, {}).get(key, default)
+
+    def addon_state(self, name: str) -> Any:
+        """The live object an installed add-on left (``"postgres"``: its PostgresServer).
+
+        Raises:
+            UsageError: the add-on was not installed in this session.
+        """
+        if name not in self.state:
+            raise UsageError(f"add-on {name!r} is not installed in this session (addons: "
+                             f"{', '.join(r.name for r in self.results) or 'none'})")
+        return self.state[name]
+
+    def effective_image_source(self) -> ImageSource:
+        """``local`` or ``pull``: ``auto`` follows the node image (a locally built one means no registry)."""
+        if self.image_source in ("local", "pull"):
+            return self.image_source  # type: ignore[return-value]
+        if self.image_source != "auto":
+            raise UsageError(f"image-source must be auto, pull or local, not {self.image_source!r}")
+        node_image = getattr(self.cluster, "node_image", "") or ""
+        if node_image:
+            return "local" if node_image.startswith("harness/") else "pull"
+        from harness.env.cluster import local_node_image
+
+        try:
+            return "local" if local_node_image() else "pull"
+        except HarnessError:
+            return "pull"
+
+    def get_helm(self) -> Any:
+        if self.helm is None:
+            from harness.tools.helm import Helm
+
+            home = cache_dir() / "helm-home" / "addons"
+            self.helm = Helm(self.cluster.kubeconfig, home=home, kube_context=self.cluster.context or None,
+                             default_timeout=self.timeout, runner=self.runner)
+        return self.helm
+
+    @property
+    def is_kind(self) -> bool:
+        return bool(getattr(self.cluster, "name", ""))
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class Addon:
+    """One add-on. Subclasses set the class attributes and override what differs.
+
+    Class attributes:
+        name: the name used in configuration (``addons: [traefik, postgres]``).
+        summary: one line for docs and ``--help``.
+        namespace: where it is installed. release: its helm release name.
+        chart: its :class:`ChartSource` (None for add-ons that are not helm releases).
+        conflicts: add-ons that cannot be installed together with this one.
+        ingress: True for ingress controllers (they need the ingress node's ports 80/443).
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    namespace: ClassVar[str] = ""
+    release: ClassVar[str] = ""
+    chart: ClassVar[ChartSource | None] = None
+    conflicts: ClassVar[tuple[str, ...]] = ()
+    ingress: ClassVar[bool] = False
+
+    # -- what it needs
+
+    def version(self, ctx: AddonContext) -> str:
+        """The version this add-on installs (for results and idempotency)."""
+        return self.chart.version if self.chart else ""
+
+    def values(self, ctx: AddonContext) -> dict[str, Any]:
+        """Helm values: the add-on's defaults merged with ``ctx.settings[name]["values"]``."""
+        from harness.core.values import merge_values
+
+        return merge_values(self.default_values(ctx), ctx.setting(self.name, "values") or {})
+
+    def default_values(self, ctx: AddonContext) -> dict[str, Any]:
+        return {}
+
+    def images(self, ctx: AddonContext) -> list[str]:
+        """Images the nodes need (preloaded; only missing ones are loaded)."""
+        return []
+
+    def host_images(self, ctx: AddonContext) -> list[str]:
+        """Images the local Docker engine runs itself (not loaded into the nodes)."""
+        return []
+
+    def offline_hint(self) -> str:
+        """Why the images may be missing and what to do, for the "images missing" error."""
+        return "build them with `make images`"
+
+    # -- lifecycle
+
+    def preflight(self, ctx: AddonContext) -> None:
+        """Fast checks before anything is installed; raise UsageError / EnvironmentNotReady."""
+
+    def decide(self, ctx: AddonContext) -> Action:
+        """``install``, ``upgrade`` or ``present`` for the current cluster."""
+        return "install"
+
+    def install(self, ctx: AddonContext) -> None:
+        raise NotImplementedError
+
+    def ready(self, ctx: AddonContext) -> None:
+        """Return when the add-on is ready; raise WaitTimeout/WaitFailed otherwise."""
+
+    def smoke(self, ctx: AddonContext) -> None:
+        """Prove the add-on does its job end to end (bounded in time); raise on failure."""
+
+    def teardown(self, ctx: AddonContext, *, keep: bool) -> None:
+        """End of session: release what the session holds (``keep``: the cluster is kept)."""
+
+
+class HelmAddon(Addon):
+    """An add-on that is one helm release of :attr:`chart` with :meth:`values`.
+
+    For a chart directory of this project the values also carry ``harnessChartDigest`` (a hash of
+    the chart's files): editing a template without bumping the chart version still changes the
+    values, so a reused cluster gets the edited chart instead of "already present".
+    """
+
+    wait_for_jobs: ClassVar[bool] = False
+
+    def values(self, ctx: AddonContext) -> dict[str, Any]:
+        vals = super().values(ctx)
+        if self.chart is not None and self.chart.kind == "dir":
+            vals["harnessChartDigest"] = chart_digest(Path(self.chart.location))
+        return vals
+
+    def chart_ref(self, ctx: AddonContext) -> Any:
+        """The harness.core.values.ChartRef for ``helm upgrade --install`` (adds the private repo entry)."""
+        from harness.core.values import ChartRef
+
+        src = self.chart
+        assert src is not None
+        if src.kind == "dir":
+            return ChartRef(str(Path(src.location).resolve()), "dir")
+        if src.kind == "oci":
+            return ChartRef(src.location, "oci", src.version)
+        return ChartRef(f"{src.repo_name}/{src.chart}", "repo", src.version)
+
+    def check_chart_source(self, ctx: AddonContext) -> None:
+        """Prove the pinned chart version is reachable (repo: ``helm repo add`` + ``helm show chart``).
+
+        Raises:
+            EnvironmentNotReady: one line naming the add-on, the source and helm's error.
+            UsageError: a local chart directory is missing or has another version than pinned.
+        """
+        src = self.chart
+        assert src is not None
+        if src.kind == "dir":
+            chart_yaml = Path(src.location) / "Chart.yaml"
+            if not chart_yaml.is_file():
+                raise UsageError(f"{self.name}: chart directory {src.location} has no Chart.yaml")
+            meta = yaml.safe_load(chart_yaml.read_text()) or {}
+            if str(meta.get("version")) != src.version:
+                raise UsageError(f"{self.name}: {chart_yaml} says version {meta.get('version')}, "
+                                 f"the add-on pins {src.version}")
+            return
+        helm = ctx.get_helm()
+        try:
+            if src.kind == "repo":
+                helm.repo_add(src.repo_name, src.location)
+            helm.show_chart(self.chart_ref(ctx))
+        except (CommandError, HarnessError) as exc:
+            raise EnvironmentNotReady(
+                f"{self.name}: {src.describe()} is not reachable ({_first_line(exc)}); "
+                f"this machine cannot install {self.name}, remove it from the addons setting"
+            ) from None
+
+    def preflight(self, ctx: AddonContext) -> None:
+        self.check_chart_source(ctx)
+
+    def installed_release(self, ctx: AddonContext) -> dict[str, Any] | None:
+        """The release as ``helm list`` shows it, or None."""
+        for rel in ctx.get_helm().list(namespace=self.namespace):
+            if rel.get("name") == self.release:
+                return rel
+        return None
+
+    def decide(self, ctx: AddonContext) -> Action:
+        rel = self.installed_release(ctx)
+        current = None
+        if rel and rel.get("status") == "deployed":
+            current = ctx.get_helm().get_values(self.release, namespace=self.namespace)
+        return decide_release(rel, self.chart_label(), self.values(ctx), current, name=self.name)
+
+    def chart_label(self) -> str:
+        """``name-version`` as helm list prints it in the ``chart`` column."""
+        assert self.chart is not None
+        return f"{self.chart.chart}-{self.chart.version}"
+
+    def install(self, ctx: AddonContext) -> None:
+        helm = ctx.get_helm()
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"{self.name}-values-", delete=False) as f:
+            yaml.safe_dump(self.values(ctx), f, sort_keys=True)
+            values_file = f.name
+        try:
+            helm.upgrade(self.release, self.chart_ref(ctx), namespace=self.namespace, values=[values_file],
+                         install=True, wait=True, wait_for_jobs=self.wait_for_jobs, timeout=ctx.timeout,
+                         extra=["--create-namespace"])
+        finally:
+            Path(values_file).unlink(missing_ok=True)
+
+    def render(self, ctx: AddonContext) -> list[dict[str, Any]]:
+        """The release's manifests as ``helm template`` renders them with :meth:`values` (offline for dir charts)."""
+        from harness.tools.helm import manifest_objects
+
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(self.values(ctx), f, sort_keys=True)
+            values_file = f.name
+        try:
+            text = ctx.get_helm().template(self.release, self.chart_ref(ctx), namespace=self.namespace,
+                                           values=[values_file], kube_version=pinned().get("KUBERNETES_VERSION"))
+        finally:
+            Path(values_file).unlink(missing_ok=True)
+        return manifest_objects(text)
+
+
+def decide_release(release: Mapping[str, Any] | None, chart_label: str, want_values: Mapping[str, Any],
+                   current_values: Mapping[str, Any] | None, *, name: str = "add-on") -> Action:
+    """The idempotency decision for a helm add-on.
+
+    Args:
+        release: the ``helm list`` row (``name``, ``status``, ``chart``) or None when absent.
+        chart_label: ``<chart>-<version>`` wanted.
+        want_values: the values the harness would install with.
+        current_values: the deployed release's user values (``helm get values``), if deployed.
+
+    Returns:
+        ``install`` (absent), ``present`` (deployed, same chart version, same values) or ``upgrade``.
+
+    Raises:
+        EnvironmentNotReady: the release is stuck in a pending-* state (another helm operation
+            is running or was killed); helm would refuse to touch it.
+    """
+    if release is None:
+        return "install"
+    status = str(release.get("status", ""))
+    if status.startswith("pending"):
+        ns = release.get("namespace", "")
+        raise EnvironmentNotReady(
+            f"{name}: release {release.get('name')} in namespace {ns} is {status} (another helm operation "
+            f"is running or was killed); wait for it or run `helm rollback {release.get('name')} -n {ns}`")
+    if status == "deployed" and release.get("chart") == chart_label and \
+            _canonical(current_values or {}) == _canonical(want_values):
+        return "present"
+    return "upgrade"
+
+
+def chart_digest(chart_dir: Path) -> str:
+    """A short hash of every file in ``chart_dir`` (paths and contents)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(chart_dir).rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(chart_dir)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _canonical(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def check_images(ctx: AddonContext, addons: Sequence[Addon]) -> dict[str, list[str]]:
+    """Make sure every image the add-ons need can reach the nodes, before anything is installed.
+
+    ``local``: each image must be in the local Docker store. ``pull``: missing ones are pulled now
+    (``docker pull``) so a registry problem shows up before any install.
+
+    Returns:
+        add-on name -> the images its nodes need (``Addon.images``; ``Addon.host_images`` are only checked).
+
+    Raises:
+        EnvironmentNotReady: one line per add-on naming the missing images and what to do.
+    """
+    from harness.tools import docker
+
+    source = ctx.effective_image_source()
+    wanted = {a.name: a.images(ctx) for a in addons}
+    for a in addons:
+        needed = list(dict.fromkeys([*wanted[a.name], *a.host_images(ctx)]))
+        missing = [i for i in needed if not docker.image_exists(i)]
+        if not missing:
+            continue
+        if source == "local":
+            raise EnvironmentNotReady(
+                f"{a.name}: image{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in the local Docker "
+                f"store and image-source is local (no registry); {a.offline_hint()}")
+        for image in missing:
+            progress.say(f"pulling {image} for add-on {a.name}")
+            try:
+                ctx.runner(["docker", "pull", image], timeout=600)
+            except CommandError as exc:
+                raise EnvironmentNotReady(f"{a.name}: cannot pull {image} ({_first_line(exc)}); "
+                                          "check the registry is reachable or build the image locally") from None
+    return wanted
+
+
+def ensure_addon(addon: Addon, ctx: AddonContext, *, images: Sequence[str] | None = None,
+                 smoke: bool = True) -> AddonResult:
+    """Install ``addon`` unless it is already present, wait until ready, run its smoke check.
+
+    Call after :meth:`Addon.preflight` (``install_addons`` does both).
+
+    Args:
+        images: the images to preload (default: ``addon.images(ctx)``); only missing ones load.
+        smoke: run the smoke check (always after an install or upgrade; also for a present add-on).
+
+    Returns:
+        the :class:`AddonResult`, also appended to ``ctx.results``.
+    """
+    from harness.env.cluster import load_images
+
+    start = time.monotonic()
+    action = addon.decide(ctx)
+    images = list(addon.images(ctx) if images is None else images)
+    if images and ctx.is_kind:
+        loaded = load_images(ctx.cluster, images)
+        if loaded:
+            log.info("%s: loaded %s into the nodes", addon.name, ", ".join(loaded))
+    if action == "present":
+        progress.say(f"add-on {addon.name} {addon.version(ctx)} already installed; left alone")
+    else:
+        addon.install(ctx)
+    addon.ready(ctx)
+    ran_smoke = False
+    if smoke:
+        addon.smoke(ctx)
+        ran_smoke = True
+    result = AddonResult(addon.name, action, round(time.monotonic() - start, 3), addon.version(ctx), ran_smoke)
+    ctx.results.append(result)
+    return result
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+def ingress_node(ctx: AddonContext) -> str:
+    """The name of the node labelled ``ingress-ready=true``.
+
+    Raises:
+        EnvironmentNotReady: no such node (the kind config must label one and map its ports 80/443).
+    """
+    nodes = ctx.kubectl.get_json("nodes", "-l", f"{INGRESS_NODE_LABEL}=true") or {}
+    items = nodes.get("items") or []
+    if not items:
+        raise EnvironmentNotReady(
+            f"no node is labelled {INGRESS_NODE_LABEL}=true; the ingress controller runs there with host ports "
+            "80/443 (the default kind config labels the control-plane; a custom --kind-config must too)")
+    return str(items[0]["metadata"]["name"])
+
+
+def check_host_ports(ctx: AddonContext, *, owner_namespace: str, owner_release: str,
+                     ports: Sequence[int] = (80, 443)) -> str:
+    """Check the ingress node can give ``ports`` to the release, and the host reaches them.
+
+    1. Another pod on the ingress node holding hostPort 80/443 (another ingress controller):
+       UsageError naming it.
+    2. kind clusters: the node container must publish 80 and 443 on 127.0.0.1 (kind
+       ``extraPortMappings``); otherwise EnvironmentNotReady. The published ports become
+       ``ctx.http_port`` / ``ctx.https_port`` (a custom kind config may choose other ones).
+
+    Returns:
+        the ingress node's name.
+    """
+    node = ingress_node(ctx)
+    pods = ctx.kubectl.get_json("pods", "--all-namespaces", "--field-selector", f"spec.nodeName={node}") or {}
+    for pod in pods.get("items") or []:
+        meta = pod.get("metadata", {})
+        if meta.get("namespace") == owner_namespace and \
+                (meta.get("labels") or {}).get("app.kubernetes.io/instance") == owner_release:
+            continue
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            for p in c.get("ports") or []:
+                if p.get("hostPort") in ports:
+                    raise UsageError(
+                        f"host port {p['hostPort']} on node {node} is taken by pod {meta.get('namespace')}/"
+                        f"{meta.get('name')}; uninstall that ingress controller or choose it as the add-on")
+    if ctx.is_kind:
+        for port in ports:
+            host_port = published_port(ctx, node, port)
+            if port == 80:
+                ctx.http_port = host_port
+            elif port == 443:
+                ctx.https_port = host_port
+    return node
+
+
+def published_port(ctx: AddonContext, node: str, port: int) -> int:
+    """The 127.0.0.1 port that kind node container ``node`` publishes for its ``port``.
+
+    Raises:
+        EnvironmentNotReady: the port is not published on 127.0.0.1 (kind config lacks the mapping).
+    """
+    want = {80: ctx.http_port, 443: ctx.https_port}.get(port)
+    res = ctx.runner(["docker", "port", node, f"{port}/tcp"], timeout=30, check=False)
+    published = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
+    loopback = [int(p.rsplit(":", 1)[1]) for p in published if p.startswith("127.0.0.1:")]
+    if not loopback:
+        raise EnvironmentNotReady(
+            f"node {node} does not publish port {port} on 127.0.0.1 (docker port says "
+            f"{', '.join(published) or 'nothing'}); the kind config needs extraPortMappings containerPort "
+            f"{port} -> hostPort {want or 'N'}, listenAddress 127.0.0.1")
+    if want in loopback:
+        return want
+    log.info("node %s publishes port %s on 127.0.0.1:%s (not %s): using that", node, port, loopback[0], want)
+    return loopback[0]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def pinned_version(key: str) -> str:
+    """A version from images/versions.env, with a clear error when the key is missing."""
+    v = pinned().get(key)
+    if not v:
+        raise EnvironmentNotReady(f"{key} is not set in images/versions.env")
+    return v
+
+
+# Built-in add-ons register themselves on import (after the model above is defined).

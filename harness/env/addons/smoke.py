@@ -1,0 +1,126 @@
+"""What the ingress add-ons share: the echo backend and the smoke check through 127.0.0.1.
+
+The smoke check deploys a tiny echo service (``harness/toolbox``: static busybox, ``httpd``) with an
+Ingress of class ``nginx`` for host ``<addon>.smoke.harness.test`` and polls
+``http://127.0.0.1:<http_port>/`` with that Host header until the echo's unique token comes back,
+within a bounded time. Traffic goes to loopback only (the kind node publishes its port 80 there).
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from harness.k8s.wait import wait_for
+
+TOOLBOX_IMAGE = "harness/toolbox:latest"
+SMOKE_NAMESPACE = "harness-addons-smoke"
+INGRESS_CLASS = "nginx"
+
+
+def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str = TOOLBOX_IMAGE,
+                 with_endpoints: bool = True) -> list[dict[str, Any]]:
+    """Deployment + Service + Ingress (class nginx) of an echo server answering ``token`` on ``/``.
+
+    Args:
+        with_endpoints: False gives the Deployment 0 replicas: the Service has no ready endpoints
+            (what a backend looks like mid-outage).
+    """
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "helm-e2e-harness"}
+    script = f"mkdir -p /www && echo {token} > /www/index.html && exec httpd -f -p 8080 -h /www"
+    return [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "helm-e2e-harness"}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": name, "namespace": namespace, "labels": labels},
+         "spec": {"replicas": 1 if with_endpoints else 0,
+                  "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"terminationGracePeriodSeconds": 1,
+                                        "containers": [{"name": "echo", "image": image, "imagePullPolicy": "Never",
+                                                        "command": ["sh", "-c", script],
+                                                        "ports": [{"name": "http", "containerPort": 8080}],
+                                                        "readinessProbe": {"tcpSocket": {"port": 8080},
+                                                                           "periodSeconds": 1}}]}}}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": name, "namespace": namespace, "labels": labels},
+         "spec": {"selector": {"app.kubernetes.io/name": name},
+                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+         "metadata": {"name": name, "namespace": namespace, "labels": labels},
+         "spec": {"ingressClassName": INGRESS_CLASS,
+                  "rules": [{"host": host, "http": {"paths": [
+                      {"path": "/", "pathType": "Prefix",
+                       "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}]}},
+    ]
+
+
+def http_get(port: int, host: str, path: str = "/", *, timeout: float = 5.0) -> tuple[int, str]:
+    """GET ``http://127.0.0.1:<port><path>`` with ``Host: host``; returns (status, body)."""
+    import requests
+
+    resp = requests.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=timeout,
+                        allow_redirects=False)
+    return resp.status_code, resp.text
+
+
+def wait_for_response(port: int, host: str, *, want_status: int, want_body: str | None = None,
+                      timeout: float, what: str) -> tuple[int, str]:
+    """Poll ``http_get`` until it answers ``want_status`` (and ``want_body`` within the body)."""
+    import requests
+
+    seen: dict[str, Any] = {}
+
+    def check() -> tuple[bool, str]:
+        try:
+            status, body = http_get(port, host)
+        except requests.RequestException as exc:
+            return False, f"request failed: {type(exc).__name__}"
+        seen["r"] = (status, body)
+        ok = status == want_status and (want_body is None or want_body in body)
+        return ok, f"HTTP {status}: {body.strip()[:80]!r}"
+
+    wait_for(check, timeout=timeout, interval=1.0, what=what,
+             hint="check the ingress controller's pod logs and that the kind config maps port 80 to 127.0.0.1",
+             transient=lambda exc: False)
+    return seen["r"]
+
+
+def smoke(ctx: Any, addon: str, *, timeout: float | None = None) -> None:
+    """The ingress smoke check: an echo service behind an Ingress of class nginx answers through
+    ``127.0.0.1:<http_port>`` with the right Host header within ``timeout`` (default ctx.wait_timeout).
+
+    The echo objects are removed afterwards (without waiting); the namespace stays for the next run.
+
+    Raises:
+        WaitTimeout: no correct answer in time (the message holds the last status seen).
+    """
+    name = f"echo-{addon}"
+    host = f"{addon}.smoke.harness.test"
+    token = f"harness-smoke-{secrets.token_hex(6)}"
+    ctx.kubectl.apply(echo_objects(name, SMOKE_NAMESPACE, host, token))
+    try:
+        wait_for_response(ctx.http_port, host, want_status=200, want_body=token,
+                          timeout=timeout or ctx.wait_timeout,
+                          what=f"{addon} to route http://127.0.0.1:{ctx.http_port}/ (Host {host}) to the echo service")
+    finally:
+        ctx.kubectl.delete("-n", SMOKE_NAMESPACE, "ingress,service,deployment", name)
+
+
+def https_get(port: int, host: str, path: str = "/", *, ca_file: str, timeout: float = 5.0) -> tuple[int, str]:
+    """GET ``https://<host><path>`` through ``127.0.0.1:<port>``, verifying the certificate.
+
+    The TLS handshake sends ``host`` as SNI and checks the certificate against ``host`` and
+    ``ca_file`` (e.g. the cert-manager add-on's exported ``harness-ca.crt``): never verify=False.
+
+    Returns:
+        (status, body).
+    """
+    import urllib3
+
+    pool = urllib3.HTTPSConnectionPool("127.0.0.1", port, server_hostname=host, assert_hostname=host,
+                                       cert_reqs="CERT_REQUIRED", ca_certs=ca_file, timeout=timeout, retries=False)
+    try:
+        resp = pool.request("GET", path, headers={"Host": host}, redirect=False)
+        return resp.status, resp.data.decode(errors="replace")
+    finally:
+        pool.close()

@@ -1,0 +1,340 @@
+"""Where the cluster gets created: kind config, node image choice, create/reuse/delete, image loading.
+
+Environment functions in the style of e2e-framework's envfuncs (CreateCluster, LoadImageToCluster,
+ExportClusterLogs, DestroyCluster): small, sharing the cluster through a `Cluster` value.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.core.pins import cache_dir, pinned
+from harness.tools import docker
+from harness.tools.exec import run
+from harness.tools.kind import Kind
+
+log = logging.getLogger("harness.env.cluster")
+
+LOCAL_NODE_REPOSITORY = "harness/kind-node"
+UPSTREAM_NODE_REPOSITORY = "kindest/node"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster the session uses.
+
+    Attributes:
+        name: kind cluster name ("" for an external cluster given by kubeconfig).
+        kubeconfig: private kubeconfig file (mode 0600), never ~/.kube/config.
+        context: the context to use in it.
+        created: True when this session created the cluster (False: reused or external).
+        node_image: the node image it runs ("" when unknown).
+    """
+
+    name: str
+    kubeconfig: Path
+    context: str
+    created: bool
+    node_image: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What ensure_cluster needs, taken from HarnessConfig by `spec_from_config`.
+
+    Ports are host ports published on 127.0.0.1 only: ``http_port``/``https_port`` reach the
+    ingress controller (containerPorts 80/443 of the node labelled ``ingress-ready=true``) and
+    ``nodeport_port`` reaches NodePort ``nodeport_port`` of that node.
+    """
+
+    name: str = "harness"
+    workers: int = 2
+    kind_config: Path | None = None
+    node_image: str | None = None
+    image_source: str = "auto"  # auto | pull | local
+    reuse: bool = False
+    kubeconfig: Path | None = None  # an existing cluster: no kind at all
+    http_port: int = 18080
+    https_port: int = 18443
+    nodeport_port: int = 30080
+    create_timeout: float = 600.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def spec_from_config(cfg: Any) -> ClusterSpec:
+    """Build a ClusterSpec from a HarnessConfig (fields missing there keep their defaults)."""
+    names = {f for f in ClusterSpec.__dataclass_fields__ if f != "extra"}
+    mapping = {"cluster_name": "name", "reuse_cluster": "reuse", "cluster_workers": "workers",
+               "ingress_http_port": "http_port", "ingress_https_port": "https_port"}
+    values: dict[str, Any] = {}
+    for attr in dir(cfg):
+        key = mapping.get(attr, attr)
+        if key in names and not attr.startswith("_"):
+            value = getattr(cfg, attr)
+            if value is not None:
+                values[key] = value
+    if values.get("kind_config"):
+        values["kind_config"] = Path(values["kind_config"])
+    if values.get("kubeconfig"):
+        values["kubeconfig"] = Path(values["kubeconfig"])
+    return ClusterSpec(**values)
+
+
+def render_kind_config(spec: ClusterSpec) -> str:
+    """The default kind config: 1 control-plane (ingress-ready, host ports) + ``spec.workers`` workers.
+
+    The API server and every host port listen on 127.0.0.1 only
+    (https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings).
+    """
+    workers = "".join("  - role: worker\n" for _ in range(spec.workers))
+    return textwrap.dedent(f"""\
+        kind: Cluster
+        apiVersion: kind.x-k8s.io/v1alpha4
+        networking:
+          apiServerAddress: "127.0.0.1"
+        nodes:
+          - role: control-plane
+            labels:
+              ingress-ready: "true"
+            extraPortMappings:
+              - {{containerPort: 80, hostPort: {spec.http_port}, listenAddress: "127.0.0.1", protocol: TCP}}
+              - {{containerPort: 443, hostPort: {spec.https_port}, listenAddress: "127.0.0.1", protocol: TCP}}
+              - {{containerPort: {spec.nodeport_port}, hostPort: {spec.nodeport_port}, listenAddress: "127.0.0.1", protocol: TCP}}
+        """) + workers.replace("  - role", "  - role", 1)
+
+
+def local_node_image() -> str | None:
+    """The newest locally built node image for the pinned Kubernetes version, if any."""
+    version = pinned()["KUBERNETES_VERSION"]
+    for ref in docker.images_matching(LOCAL_NODE_REPOSITORY):
+        if ref.split(":", 1)[1].startswith(version + "-"):
+            return ref
+    return None
+
+
+def resolve_node_image(spec: ClusterSpec) -> str:
+    """Choose the node image: explicit ``node_image``; else by ``image_source``.
+
+    ``local`` needs a node image built by `make images`; ``pull`` uses kindest/node:<pinned version>;
+    ``auto`` prefers the local build and falls back to pulling.
+
+    Raises:
+        EnvironmentNotReady: ``local`` was asked for and no local node image exists.
+        UsageError: unknown image_source.
+    """
+    if spec.node_image:
+        return spec.node_image
+    if spec.image_source not in ("auto", "pull", "local"):
+        raise UsageError(f"image_source must be auto, pull or local, not {spec.image_source!r}")
+    local = local_node_image() if spec.image_source != "pull" else None
+    if local:
+        return local
+    if spec.image_source == "local":
+        raise EnvironmentNotReady(
+            f"no local node image {LOCAL_NODE_REPOSITORY}:{pinned()['KUBERNETES_VERSION']}-*; run `make images`"
+        )
+    return f"{UPSTREAM_NODE_REPOSITORY}:{pinned()['KUBERNETES_VERSION']}"
+
+
+def kubeconfig_path(name: str) -> Path:
+    """The private kubeconfig file of kind cluster ``name`` (its directory is mode 0700)."""
+    d = cache_dir() / "clusters" / name
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    return d / "kubeconfig"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def check_ports_free(ports: list[int]) -> None:
+    """Raise UsageError naming the first of ``ports`` already bound on 127.0.0.1."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                raise UsageError(
+                    f"host port 127.0.0.1:{port} is already in use; free it or choose other ports "
+                    "(HARNESS_INGRESS_HTTP_PORT, HARNESS_INGRESS_HTTPS_PORT, HARNESS_NODEPORT_PORT)"
+                ) from None
+
+
+def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
+    """Create the kind cluster described by ``spec``, reuse it, or adopt an external kubeconfig.
+
+    ``spec`` is a ClusterSpec, or a HarnessConfig (converted by `spec_from_config`).
+
+    - ``spec.kubeconfig`` set: no kind; the kubeconfig's current context is used (checked reachable).
+    - a cluster named ``spec.name`` exists: reused when ``spec.reuse``, else UsageError.
+    - otherwise created; a failed create is deleted again so nothing half-made stays behind.
+
+    Returns:
+        Cluster with a private kubeconfig.
+
+    Raises:
+        EnvironmentNotReady: Docker not answering, node image missing.
+        UsageError: name taken without reuse, host port in use, kind config file missing.
+        CommandError: kind create failed (its last output line in the message).
+    """
+    if not isinstance(spec, ClusterSpec):
+        spec = spec_from_config(spec)
+    if spec.kubeconfig:
+        return _external(spec.kubeconfig)
+    kind = kind or Kind()
+    docker.require_engine()
+    kubeconfig = kubeconfig_path(spec.name)
+    existing = kind.get_clusters()
+    if spec.name in existing:
+        if not spec.reuse:
+            raise UsageError(
+                f"a kind cluster named {spec.name!r} already exists; pass --reuse-cluster to use it, "
+                f"or delete it: kind delete cluster --name {spec.name}"
+            )
+        _write_private(kubeconfig, kind.get_kubeconfig(spec.name))
+        reused = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False)
+        wait_ready(reused, timeout=120)
+        return reused
+
+    if spec.kind_config:
+        if not spec.kind_config.is_file():
+            raise UsageError(f"kind config {spec.kind_config} does not exist; fix --kind-config")
+        config_path = spec.kind_config
+    else:
+        check_ports_free([spec.http_port, spec.https_port, spec.nodeport_port])
+        config_path = kubeconfig.parent / "kind-config.yaml"
+        config_path.write_text(render_kind_config(spec))
+    image = resolve_node_image(spec)
+    log.info("creating kind cluster %s (node image %s)", spec.name, image)
+    try:
+        kind.create(spec.name, config=config_path, image=image, kubeconfig=kubeconfig, timeout=spec.create_timeout)
+    except BaseException:
+        # kind --retain=false cleans its own failures; this also covers our timeout and Ctrl-C.
+        try:
+            kind.delete(spec.name)
+        except CommandError:
+            pass
+        raise
+    os.chmod(kubeconfig, 0o600)
+    made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image)
+    try:
+        wait_ready(made, timeout=spec.create_timeout)
+    except BaseException:
+        kind.delete(spec.name)
+        raise
+    return made
+
+
+def wait_ready(cluster: Cluster, timeout: float = 300.0) -> None:
+    """Wait until every node is Ready and every kube-system pod (CNI, CoreDNS, kube-proxy) is Ready.
+
+    `kind create cluster` returns once kubeadm has joined the nodes, before they are Ready
+    (kind's --wait covers the control plane only), and a workload scheduled then lands on
+    whichever node happens to be Ready first.
+
+    Raises:
+        CommandError / CommandTimeout: a node or system pod did not become Ready within ``timeout`` seconds.
+    """
+    kubectl = [_kubectl(), "--kubeconfig", str(cluster.kubeconfig)]
+    budget = f"{int(timeout)}s"
+    run([*kubectl, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={budget}"], timeout=timeout + 30,
+        hint="nodes not Ready: see `kubectl describe nodes` and `kind export logs`")
+    run([*kubectl, "-n", "kube-system", "wait", "--for=condition=Ready", "pods", "--all", f"--timeout={budget}"],
+        timeout=timeout + 30, hint="kube-system pods not Ready: see `kubectl -n kube-system get pods`")
+
+
+def _external(path: Path) -> Cluster:
+    if not path.is_file():
+        raise UsageError(f"kubeconfig {path} does not exist; fix --kubeconfig")
+    try:
+        context = run([_kubectl(), "--kubeconfig", str(path), "config", "current-context"], timeout=20).stdout.strip()
+        run([_kubectl(), "--kubeconfig", str(path), "--request-timeout=10s", "get", "--raw", "/readyz"], timeout=30)
+    except CommandError as exc:
+        raise EnvironmentNotReady(f"the cluster in {path} is not reachable: {exc}") from exc
+    return Cluster("", path, context, created=False)
+
+
+def _kubectl() -> str:
+    from harness.tools.binaries import tool_path
+
+    return tool_path("kubectl")
+
+
+def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
+    """Delete a cluster this session created (kind delete) and its private kubeconfig."""
+    if not cluster.name:
+        return
+    (kind or Kind()).delete(cluster.name)
+    cluster.kubeconfig.unlink(missing_ok=True)
+
+
+def node_images(cluster: Cluster, node: str) -> set[str]:
+    """Image references present in ``node``'s containerd (k8s.io namespace)."""
+    out = run(["docker", "exec", node, "ctr", "--namespace=k8s.io", "images", "list", "-q"], timeout=60).stdout
+    return set(out.split())
+
+
+def normalize_ref(ref: str) -> str:
+    """containerd's full name for an image reference (docker.io/library/ for bare names)."""
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
+
+
+def load_images(cluster: Cluster, images: list[str], kind: Kind | None = None) -> list[str]:
+    """Load ``images`` from the local Docker store into the nodes that lack them.
+
+    Returns:
+        The images that were loaded (empty when every node had them all).
+
+    Raises:
+        EnvironmentNotReady: an image is not in the local Docker store (build it first).
+    """
+    kind = kind or Kind()
+    loaded = []
+    nodes = kind.get_nodes(cluster.name)
+    present = {n: node_images(cluster, n) for n in nodes}
+    for image in images:
+        missing = [n for n in nodes if normalize_ref(image) not in present[n]]
+        if not missing:
+            continue
+        if not docker.image_exists(image):
+            raise EnvironmentNotReady(f"image {image} is not in the local Docker store; build or pull it first")
+        kind.load_image(cluster.name, image, nodes=missing)
+        loaded.append(image)
+    return loaded
+
+
+def export_logs(cluster: Cluster, dest: Path, kind: Kind | None = None) -> None:
+    """`kind export logs` of the cluster into ``dest`` (skipped for external clusters).
+
+    kind exits non-zero when any one collector fails (on the registry-less node image, the
+    `crictl images` listing: crictl is absent) after writing everything else; that partial
+    export is kept, and only an export that wrote nothing raises.
+
+    Raises:
+        CommandError: kind wrote nothing into ``dest``.
+    """
+    if not cluster.name:
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        (kind or Kind()).export_logs(cluster.name, dest)
+    except CommandError:
+        if not any(p.is_file() for p in dest.rglob("*")):
+            raise
+        log.warning("kind export logs was partial (see %s)", dest)

@@ -1,0 +1,220 @@
+"""The gate's pytest half, loaded into the pytest subprocess with ``-p harness.gate.plugin``: progress
+lines with elapsed time, and the status file the gate reads back for its exit code."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import EnvironmentNotReady
+from harness.gate.command import fmt_elapsed
+
+
+def pytest_addoption(parser: Any) -> None:
+    g = parser.getgroup("harness-gate", "harness gate (set by python -m harness gate)")
+    g.addoption("--gate-status", default=None, metavar="FILE", help="write the gate status JSON here")
+    g.addoption("--gate-started", default=None, type=float, metavar="EPOCH", help="when the gate started")
+    g.addoption("--gate-scenarios", default="", metavar="NAMES", help="scenarios to keep (comma-separated)")
+    g.addoption("--gate-controls", action="store_true", default=False, help="keep negative controls")
+    g.addoption("--gate-heartbeat", default=60.0, type=float, metavar="SECONDS",
+                help="print a 'still running' line after this long without output")
+
+
+def pytest_configure(config: Any) -> None:
+    if config.getoption("gate_status", None) is None and config.getoption("gate_started", None) is None:
+        return
+    if config.option.help or getattr(config.option, "version", False):
+        return
+    config.pluginmanager.register(GatePlugin(config), "harness-gate-recorder")
+
+
+class GatePlugin:
+    """Selection, progress lines and the status record of one gate run (see the module docstring)."""
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.status_path = config.getoption("gate_status")
+        self.started = config.getoption("gate_started") or time.time()
+        self.scenarios = {s for s in (config.getoption("gate_scenarios") or "").split(",") if s}
+        self.controls = bool(config.getoption("gate_controls"))
+        self.heartbeat = float(config.getoption("gate_heartbeat") or 60.0)
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.collect_errors: list[str] = []
+        self.exit: dict[str, Any] | None = None
+        self.total = 0
+        self.index = 0
+        self.current = ""
+        self.test_started = 0.0
+        self.last_line = time.monotonic()
+        self._stop = threading.Event()
+        self._previous_sink: Callable[[str], None] | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- progress
+
+    def stamp(self) -> str:
+        return fmt_elapsed(time.time() - self.started)
+
+    def _fresh_line(self, line: str) -> str:
+        """``line``, preceded by a newline when pytest's progress characters left the line open
+        (its ``write_line`` only breaks the line after a file name)."""
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        tw = getattr(tr, "_tw", None)
+        if (threading.current_thread() is threading.main_thread() and getattr(tw, "width_of_current_line", 0)
+                and not getattr(tr, "currentfspath", None)):
+            return "\n" + line
+        return line
+
+    def _wrap(self, line: str) -> None:
+        from harness.core import progress
+
+        self.last_line = time.monotonic()
+        if line.startswith(progress.PREFIX):
+            line = f"[harness {self.stamp()}] " + line[len(progress.PREFIX):]
+        if self._previous_sink is not None:
+            self._previous_sink(self._fresh_line(line))
+
+    def say(self, message: str) -> None:
+        """``[gate M:SS] message`` through the harness's terminal sink (reaches the terminal
+        through pytest's capture)."""
+        from harness.core import progress
+
+        if self._previous_sink is None:
+            progress.say(message)
+            return
+        self.last_line = time.monotonic()
+        try:
+            self._previous_sink(self._fresh_line(f"[gate {self.stamp()}] {message}"))
+        except Exception:  # noqa: BLE001, S110 - progress output must never break a run
+            pass
+
+    def _ticker(self) -> None:
+        while not self._stop.wait(min(5.0, self.heartbeat)):
+            if time.monotonic() - self.last_line >= self.heartbeat:
+                what = (f"{self._short(self.current)} (test {self.index} of {self.total}, "
+                        f"{fmt_elapsed(time.time() - self.test_started)} in)" if self.current else "the session setup")
+                self.say(f"still running {what}")
+
+    @staticmethod
+    def _short(nodeid: str) -> str:
+        """``scenarios/upgrade/test_upgrade.py::test_upgrade[realtime-default]`` -> ``upgrade realtime-default``."""
+        path, _, rest = nodeid.partition("::")
+        module = Path(path).stem.removeprefix("test_")
+        func, _, param = rest.partition("[")
+        control = " (control)" if "catches_broken" in func else ""
+        return f"{module} {param.rstrip(']')}{control}".strip()
+
+    # -- hooks
+
+    def pytest_sessionstart(self, session: Any) -> None:
+        from harness.core import progress
+
+        self._previous_sink = progress.set_sink(self._wrap)
+        self._thread = threading.Thread(target=self._ticker, name="gate heartbeat", daemon=True)
+        self._thread.start()
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid or 'collection'}: "
+                                       f"{str(report.longrepr).strip().splitlines()[-1][:300] if report.longrepr else ''}")
+
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        keep, drop = [], []
+        for item in items:
+            scenario = getattr(getattr(item, "module", None), "SCENARIO", None)
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            negative = "broken_target" in params
+            ok = (not self.scenarios or scenario in self.scenarios) and (self.controls or not negative)
+            (keep if ok else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.total = len(session.items)
+        self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected: "
+                 + ", ".join(self._short(i.nodeid) for i in session.items[:12])
+                 + (f" (+{self.total - 12} more)" if self.total > 12 else ""))
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.index += 1
+        self.current = nodeid
+        self.test_started = time.time()
+        self.tests[nodeid] = {"outcome": "running", "index": self.index}
+        self.say(f"[{self.index}/{self.total}] {self._short(nodeid)}: started")
+
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
+        if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
+            t = self.tests.setdefault(item.nodeid, {})
+            t["environment"] = True
+            t["message"] = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        t = self.tests.setdefault(report.nodeid, {"outcome": "running"})
+        if report.when == "call" or report.failed or report.skipped:
+            if report.failed:
+                t["outcome"] = "failed" if report.when == "call" else "error"
+                t["when"] = report.when
+                t.setdefault("message", _longrepr_line(report))
+            elif report.skipped and t.get("outcome") in ("running", None):
+                t["outcome"] = "skipped"
+                t["message"] = _skip_reason(report)
+            elif report.passed and report.when == "call" and t.get("outcome") == "running":
+                t["outcome"] = "passed"
+        if report.when == "teardown":
+            if t.get("outcome") == "running":
+                t["outcome"] = "passed"
+            props = dict(report.user_properties or [])
+            t["verdict"] = props.get("verdict", "")
+            took = fmt_elapsed(report.start - self.test_started + report.duration) if self.test_started else ""
+            status = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}[t["outcome"]]
+            why = t.get("message") if status != "PASS" else props.get("reason", "")
+            why = str(why or "").removeprefix("PASS: ")
+            self.say(f"[{t.get('index', self.index)}/{self.total}] {self._short(report.nodeid)}: {status}"
+                     f"{' in ' + took if took else ''}" + (f" — {why[:200]}" if why else ""))
+            self.current = ""
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        import pytest
+
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            self.exit = {"kind": "Exit", "returncode": excinfo.value.returncode, "message": str(excinfo.value.msg)}
+        else:
+            self.exit = {"kind": "KeyboardInterrupt", "returncode": 2, "message": "interrupted"}
+
+    def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
+        self._stop.set()
+        if self.status_path:
+            doc = {"exitstatus": int(exitstatus), "exit": self.exit, "collect_errors": self.collect_errors,
+                   "selected": self.total, "tests": self.tests}
+            try:
+                Path(self.status_path).write_text(json.dumps(doc, indent=2, default=str))
+            except OSError as exc:
+                self.say(f"could not write the status file: {exc}")
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        from harness.core import progress
+
+        self._stop.set()
+        current = progress.set_sink(None)
+        if current is not self._wrap:
+            progress.set_sink(current)  # someone else's sink is in place: leave it
+
+
+def _longrepr_line(report: Any) -> str:
+    text = str(getattr(report, "longreprtext", "") or report.longrepr or "")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    errs = [ln for ln in lines if ln.startswith("E ")]
+    line = errs[0][2:].strip() if errs else (lines[-1] if lines else "")
+    return line[:400]
+
+
+def _skip_reason(report: Any) -> str:
+    lr = report.longrepr
+    if isinstance(lr, tuple) and len(lr) == 3:
+        return str(lr[2]).removeprefix("Skipped: ")
+    return str(lr or "")[:400]
+

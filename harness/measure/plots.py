@@ -1,0 +1,121 @@
+"""Timeline pictures of a scenario's measurements, for reports (matplotlib, Agg backend: no display).
+
+* :func:`probe_timeline` — one point per request (latency over time; failures in red on a band
+  of their own, labelled by error class), the answering version as a coloured strip, phase
+  markers as vertical lines.
+* :func:`sse_timeline` — one row per stream: events, heartbeats, disconnects and failed
+  reconnects over time, with the same phase markers.
+
+Both return the written path, or None when matplotlib is missing (a plot never fails a scenario).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("harness.measure.plots")
+
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        log.warning("matplotlib is not installed; no plots")
+        return None
+    return plt
+
+
+def _marks(ax: Any, marks: Sequence[tuple[float, str]], *, label: bool) -> None:
+    for t, text in marks:
+        ax.axvline(t, color="#555555", linestyle="--", linewidth=0.8)
+        if label:
+            ax.annotate(text, xy=(t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", rotation=90, va="top", ha="left", fontsize=7, color="#333333")
+
+
+def probe_timeline(result: Any, path: Path | str, *, title: str = "") -> Path | None:
+    """Plot a :class:`harness.measure.prober.ProbeResult` to ``path`` (PNG)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sent = result.sent
+    fig, (ax_lat, ax_ver) = plt.subplots(2, 1, figsize=(11, 5), sharex=True,
+                                         gridspec_kw={"height_ratios": [4, 1]})
+    ok = [s for s in sent if s.ok]
+    bad = [s for s in sent if not s.ok]
+    ax_lat.scatter([s.t for s in ok], [s.latency * 1000 for s in ok], s=4, color="#2ca02c", label=f"ok ({len(ok)})")
+    if bad:
+        top = max([s.latency * 1000 for s in sent] + [1.0])
+        kinds = sorted({s.error or "" for s in bad})
+        for i, kind in enumerate(kinds):
+            pts = [s for s in bad if s.error == kind]
+            ax_lat.scatter([s.t for s in pts], [max(s.latency * 1000, top * 1.05) for s in pts], s=10, marker="x",
+                           color=["#d62728", "#9467bd", "#8c564b", "#e377c2"][i % 4], label=f"{kind} ({len(pts)})")
+    skipped = [s for s in result.samples if s.skipped]
+    if skipped:
+        ax_lat.scatter([s.t for s in skipped], [0] * len(skipped), s=6, marker="|", color="#999999",
+                       label=f"skipped ({len(skipped)})")
+    ax_lat.set_ylabel("latency (ms)")
+    ax_lat.set_yscale("symlog", linthresh=10)
+    ax_lat.legend(loc="upper left", fontsize=7, markerscale=2)
+    _marks(ax_lat, [(m.t, m.label) for m in result.marks], label=True)
+    run_n, run_s = result.longest_failure_run()
+    ax_lat.set_title(title or (f"{result.url} (Host {result.host}): {result.total} requests, "
+                               f"{result.failed_count} failed, longest failure run {run_n} ({run_s:.1f} s)"),
+                     fontsize=9)
+
+    versions = result.versions_seen()
+    colors = {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(versions)}
+    for v in versions:
+        pts = [s.t for s in sent if s.version == v]
+        ax_ver.scatter(pts, [0] * len(pts), s=12, marker="|", color=colors[v], label=v)
+    ax_ver.set_yticks([])
+    ax_ver.set_xlabel("seconds since the prober started")
+    if versions:
+        ax_ver.legend(loc="upper left", fontsize=7, ncol=len(versions), title="version answering", title_fontsize=7)
+    _marks(ax_ver, [(m.t, m.label) for m in result.marks], label=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def sse_timeline(results: Sequence[Any], path: Path | str, *, title: str = "",
+                 marks: Sequence[tuple[float, str]] | None = None) -> Path | None:
+    """Plot :class:`harness.measure.sse.SseResult` recordings (one row each) to ``path`` (PNG)."""
+    plt = _pyplot()
+    if plt is None or not results:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.6 * len(results)))
+    styles = {"event": ("o", "#1f77b4", 14), "comment": ("|", "#aaaaaa", 30), "connect": ("^", "#2ca02c", 30),
+              "disconnect": ("v", "#d62728", 40), "attempt-failed": ("x", "#ff7f0e", 30)}
+    labelled: set[str] = set()
+    for row, res in enumerate(results):
+        for kind, (marker, color, size) in styles.items():
+            pts = [r.t for r in res.records if r.kind == kind]
+            if pts:
+                ax.scatter(pts, [row] * len(pts), marker=marker, color=color, s=size,
+                           label=None if kind in labelled else kind)
+                labelled.add(kind)
+    ax.set_yticks(range(len(results)), [r.name for r in results])
+    ax.set_ylim(-0.7, len(results) - 0.3)
+    ax.set_xlabel("seconds since the streams started")
+    all_marks = list(marks if marks is not None else (results[0].marks if results else []))
+    _marks(ax, all_marks, label=True)
+    ax.legend(loc="upper left", fontsize=7, ncol=5, bbox_to_anchor=(0, -0.35 if len(results) < 3 else -0.2))
+    ax.set_title(title or f"{results[0].url}: {len(results)} streams", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

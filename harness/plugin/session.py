@@ -1,0 +1,477 @@
+"""The pytest plugin: hooks and fixtures only (the work lives in the harness modules).
+
+Loaded through the ``pytest11`` entry point ``harness`` (or the repository's root conftest.py).
+
+Fixtures (scope, what they yield):
+
+* ``harness_config`` (session) -> :class:`harness.core.config.HarnessConfig`
+* ``harness_run_id`` (session) -> str, label-safe id of this run
+* ``cluster`` (session) -> ``harness.env.cluster.Cluster`` (created, reused or external)
+* ``kube_api`` (session) -> ``kubernetes.client.ApiClient`` for the cluster's kubeconfig
+* ``helm_home`` (session) -> Path of the run's private helm home
+* ``helm_offline`` (session) -> :class:`harness.tools.helm.Helm` without a cluster (lint, template, repo)
+* ``chart_repo`` (session) -> :class:`harness.tools.chartrepo.ChartRepo` serving charts-under-test/repo,
+  already added to the private helm home as ``harness-charts``
+* ``charts_under_test`` (session) -> list[:class:`harness.core.contract.ChartUnderTest`], linted
+* ``chart_images`` (session) -> list[str], the contracts' images, loaded into the kind nodes
+* ``namespace`` (function) -> str, a fresh namespace; diagnostics on failure, deleted per policy
+* ``helm`` (function) -> :class:`harness.tools.helm.Helm` bound to the cluster and ``namespace``
+* ``addons`` (session) -> ``harness.env.addons.engine.AddonContext`` after installing ``harness_config.addons``
+  (``addons.addon_state("postgres")`` is the PostgreSQL server)
+* ``kubectl`` (session) -> :class:`harness.tools.kubectl.Kubectl` bound to the cluster (drain, cordon, apply)
+
+Exit codes: a bad option value or config file stops pytest in ``pytest_configure`` with
+``ERROR: harness: <key> (<source>): ...`` and pytest's usage-error exit code **4**. A
+HarnessError in a session fixture (missing tool, Docker down, unreachable kubeconfig, a chart
+that fails ``helm lint``, an unknown chart version) stops the run with one ``harness: ...`` line
+and the error's own exit code: 2 for bad input (UsageError), 3 for the environment
+(EnvironmentNotReady), 1 otherwise.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.core import progress, timings
+from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
+from harness.core.errors import HarnessError
+
+CONFIG_KEY = pytest.StashKey[HarnessConfig]()
+STATE_KEY = pytest.StashKey["RunState"]()
+ARTIFACT_PROPERTY = "harness_artifacts"
+
+
+@dataclass
+class RunState:
+    """What the plugin remembers across a run: run id, artifacts written, resources kept."""
+
+    run_id: str
+    artifacts: list[tuple[str, Path]] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "helm e2e harness (each option also: HARNESS_<NAME> env var, "
+                                       "harness.yaml key)")
+    group.addoption("--harness-config", dest="harness_config_file", default=None, metavar="PATH",
+                    help="config file (default: harness.yaml in the rootdir) [env HARNESS_CONFIG]")
+    add_arguments(group.addoption)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster: needs a real kind cluster (created by the session fixture)")
+    if config.option.help or config.option.version:
+        return
+    try:
+        cfg = load_config(cli_values(config.option), config_file=config.option.harness_config_file,
+                          rootdir=config.rootpath, cwd=config.invocation_params.dir)
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
+    from harness.k8s.namespaces import new_run_id
+
+    config.stash[CONFIG_KEY] = cfg
+    config.stash[STATE_KEY] = RunState(run_id=new_run_id())
+    # Runs before junitxml's own pytest_configure (tryfirst), which reads xmlpath.
+    if not getattr(config.option, "xmlpath", None) and not hasattr(config, "workerinput"):
+        config.option.xmlpath = str(cfg.artifacts_dir / "junit.xml")
+    sink = _TerminalSink(config)
+    config.stash[_SINK_KEY] = (sink, progress.set_sink(sink))
+    timings.RECORDER.reset()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pair = config.stash.get(_SINK_KEY, None)
+    if pair is not None:
+        sink, previous = pair
+        progress.set_sink(previous)
+        sink.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """Store each phase's report on the item (``item.rep_setup``, ``rep_call``, ``rep_teardown``)
+    so fixtures can tell in their teardown whether the test failed."""
+    report = yield
+    setattr(item, "rep_" + report.when, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    cfg = session.config.stash.get(CONFIG_KEY, None)
+    if cfg is not None and timings.RECORDER.phases:
+        try:
+            timings.RECORDER.write_json(cfg.artifacts_dir / "timings.json")
+        except OSError as exc:
+            progress.say(f"could not write timings.json: {exc}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    cfg = config.stash.get(CONFIG_KEY, None)
+    state = config.stash.get(STATE_KEY, None)
+    if cfg is None or state is None:
+        return
+    tr = terminalreporter
+    if timings.RECORDER.phases:
+        tr.write_sep("-", "harness timings")
+        for line in timings.table().splitlines():
+            tr.write_line(line)
+        tr.write_line(f"(also in {cfg.artifacts_dir / 'timings.json'})")
+    from harness.plugin.report_rows import REPORT as SCENARIO_REPORT
+
+    if SCENARIO_REPORT.rows:
+        tr.write_sep("-", "harness scenarios")
+        for line in SCENARIO_REPORT.table().splitlines():
+            tr.write_line(line)
+        tr.write_line(f"(also in {cfg.artifacts_dir / 'scenarios.json'})")
+    if state.artifacts:
+        tr.write_sep("-", "harness diagnostics of failed tests")
+        for nodeid, path in state.artifacts:
+            tr.write_line(f"{nodeid}: {path}")
+    if state.kept or state.notes:
+        tr.write_sep("-", "harness: kept for inspection")
+        for line in [*state.kept, *state.notes]:
+            tr.write_line(line)
+
+
+# --------------------------------------------------------------------------- progress sink
+
+
+_SINK_KEY = pytest.StashKey[tuple[Any, Any]]()
+
+
+class _TerminalSink:
+    """Progress lines to the terminal even while pytest captures output.
+
+    Main thread: the terminal reporter's ``write_line`` with capture briefly suspended (what
+    pytest's live logging does). Other threads (the "still waiting" ticker): a duplicate of the
+    original stderr, taken while capture was suspended, so they never toggle capture state.
+    """
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.capman = config.pluginmanager.getplugin("capturemanager")
+        self.fd: int | None = None
+        try:
+            if self.capman is not None:
+                with self.capman.global_and_fixture_disabled():
+                    self.fd = os.dup(2)
+            else:
+                self.fd = os.dup(2)
+        except OSError:
+            self.fd = None
+        self.lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        with self.lock:
+            if threading.current_thread() is threading.main_thread() and reporter is not None:
+                if self.capman is not None:
+                    with self.capman.global_and_fixture_disabled():
+                        reporter.write_line(line)
+                else:
+                    reporter.write_line(line)
+            elif self.fd is not None:
+                os.write(self.fd, (line + "\n").encode(errors="replace"))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _exit_on_harness_error(what: str) -> Iterator[None]:
+    """Turn a HarnessError in session setup into one ``harness: ...`` line and its exit code."""
+    try:
+        yield
+    except HarnessError as exc:
+        pytest.exit(f"harness: {what}: {exc}", returncode=exc.exit_code)
+
+
+def _failed(item: pytest.Item) -> bool:
+    return any(getattr(getattr(item, f"rep_{w}", None), "failed", False) for w in ("setup", "call"))
+
+
+def _state(config: pytest.Config) -> RunState:
+    return config.stash[STATE_KEY]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
+    """The resolved configuration (CLI > HARNESS_* env > harness.yaml > defaults)."""
+    return pytestconfig.stash[CONFIG_KEY]
+
+
+@pytest.fixture(scope="session")
+def harness_run_id(pytestconfig: pytest.Config) -> str:
+    """This run's id; every namespace the harness creates carries it as label helm-e2e-harness/run-id."""
+    return _state(pytestconfig).run_id
+
+
+@pytest.fixture(scope="session")
+def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The session's cluster: ``harness.env.cluster.ensure_cluster(harness_config)``.
+
+    At the end: after any failure the kind logs are exported to ``<artifacts>/kind-logs``; then
+    the cluster is deleted unless keep-cluster keeps it (``always``, or ``on-failure`` after a
+    failure). A reused or external cluster is never deleted. What is kept is printed with its
+    context, kubeconfig and the delete command.
+    """
+    try:
+        from harness.env import cluster as cluster_mod
+    except ImportError as exc:
+        pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
+    with _exit_on_harness_error("cluster"):
+        with timings.phase(f"cluster {harness_config.cluster_name or 'external'} ready"):
+            c = cluster_mod.ensure_cluster(harness_config)
+    yield c
+
+    failed = request.session.testsfailed > 0
+    state = _state(request.config)
+    is_kind = not harness_config.external_cluster and bool(getattr(c, "name", ""))
+    if failed and is_kind:
+        dest = harness_config.artifacts_dir / "kind-logs"
+        try:
+            with timings.phase("kind export logs"):
+                cluster_mod.export_logs(c, dest)
+            state.notes.append(f"kind logs: {dest}")
+        except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures
+            state.notes.append(f"kind export logs failed: {exc}")
+    from harness.k8s.namespaces import should_keep
+
+    keep = should_keep(harness_config.keep_cluster, failed)
+    if c.created and not keep:
+        try:
+            with timings.phase(f"cluster {c.name} delete"):
+                cluster_mod.delete_cluster(c)
+        except Exception as exc:  # noqa: BLE001
+            state.notes.append(f"deleting cluster {c.name} failed: {exc}; run: kind delete cluster --name {c.name}")
+        return
+    why = ("created by this run, kept: keep-cluster=" + harness_config.keep_cluster +
+           (" and tests failed" if failed else "")) if c.created else "not created by this run, left as it was"
+    lines = [f"cluster {c.name or '(external)'} ({why})",
+             f"  context:    {c.context}",
+             f"  kubeconfig: {c.kubeconfig}",
+             f"  try:        kubectl --kubeconfig {shlex.quote(str(c.kubeconfig))} get ns "
+             f"-l helm-e2e-harness/run-id={state.run_id}"]
+    if is_kind:
+        lines.append(f"  delete:     kind delete cluster --name {c.name}")
+    state.kept[:0] = lines
+
+
+@pytest.fixture(scope="session")
+def kube_api(cluster: Any) -> Iterator[Any]:
+    """An official-client ``ApiClient`` for the cluster's own kubeconfig (never ~/.kube/config);
+    a kubeconfig the harness created is made mode 0600. Unreachable API server: exit 3."""
+    from harness.k8s import client as kube
+
+    with _exit_on_harness_error("kube_api"):
+        if cluster.created:
+            kube.make_private(cluster.kubeconfig)
+        api = kube.api_client(cluster.kubeconfig, context=cluster.context or None)
+        kube.check_reachable(api, kubeconfig=cluster.kubeconfig)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's private helm home (repositories.yaml, caches, registry config)."""
+    return tmp_path_factory.mktemp("helm-home")
+
+
+@pytest.fixture(scope="session")
+def helm_offline(helm_home: Path, harness_config: HarnessConfig) -> Any:
+    """A Helm without a cluster, for lint/template/package/repo commands. Missing or non-v3 helm: exit 3."""
+    from harness.tools.helm import Helm
+
+    with _exit_on_harness_error("helm"):
+        return Helm(None, home=helm_home, default_timeout=harness_config.timeouts.install)
+
+
+@pytest.fixture(scope="session")
+def chart_repo(harness_config: HarnessConfig, helm_offline: Any) -> Iterator[Any]:
+    """charts-under-test/repo served on 127.0.0.1 and added to the private helm home as
+    ``harness-charts`` (so ``harness-charts/<name>`` with a version installs the released chart).
+    No index.yaml there: exit 2."""
+    from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo
+
+    repo = ChartRepo(harness_config.rootdir / "charts-under-test" / "repo", name=DEFAULT_REPO_NAME)
+    with _exit_on_harness_error("chart repository"):
+        repo.start()
+        try:
+            helm_offline.repo_add(repo.name, repo.url)
+        except BaseException:
+            repo.stop()
+            raise
+    yield repo
+    repo.stop()
+
+
+@pytest.fixture(scope="session")
+def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
+                      request: pytest.FixtureRequest) -> list[Any]:
+    """The charts under test, checked before any cluster work: ``--chart`` values, or every
+    charts-under-test/* with a harness-contract.yaml.
+
+    Local charts are linted with the configured values and sets; repo/oci charts and each
+    contract's released chart are resolved (``helm show chart``), so an unknown version fails
+    here. A contract's ``released.repository`` is added to the private helm home under the
+    chart's repo name (a local directory is served like ``chart_repo``). Any problem: one line, exit 2.
+    """
+    from harness.core.contract import resolve_charts_under_test
+    from harness.core.errors import UsageError
+    from harness.tools.helm import HelmError
+
+    with _exit_on_harness_error("charts under test"):
+        charts = resolve_charts_under_test(harness_config)
+        repos: dict[str, Any] = {}
+        if any(c.ref.kind == "repo" and c.ref.ref.startswith("harness-charts/") for c in charts):
+            repos["harness-charts"] = request.getfixturevalue("chart_repo")
+        for c in charts:
+            released = c.contract.released if c.contract else None
+            try:
+                with timings.phase(f"check chart {c.name}", announce=False):
+                    if released and released.kind == "repo" and released.repo_name not in repos:
+                        repos[released.repo_name] = _add_repository(request, helm_offline, released)
+                    if c.ref.is_local:
+                        helm_offline.lint(c.ref, values=harness_config.values, sets=harness_config.sets)
+                    else:
+                        helm_offline.show_chart(c.ref)
+                    if released and released.kind in ("repo", "oci"):
+                        helm_offline.show_chart(released.ref)
+            except HelmError as exc:  # the chart (or its version) is bad input: exit 2, not 1
+                raise UsageError(f"{c.ref}: {exc}") from exc
+        return charts
+
+
+def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released: Any) -> Any:
+    """Make ``released.repo_name`` resolvable: an URL is added as it is; a local directory is
+    served on 127.0.0.1 for the session (charts-under-test/repo as ``harness-charts`` is the
+    ``chart_repo`` fixture itself)."""
+    from harness.tools.chartrepo import ChartRepo
+
+    cfg: HarnessConfig = request.getfixturevalue("harness_config")
+    if isinstance(released.repository, str):
+        helm_offline.repo_add(released.repo_name, released.repository)
+        return released.repository
+    default_dir = (cfg.rootdir / "charts-under-test" / "repo").resolve()
+    if released.repo_name == "harness-charts" and released.repository == default_dir:
+        return request.getfixturevalue("chart_repo")
+    repo = ChartRepo(released.repository, name=released.repo_name).start()
+    request.addfinalizer(repo.stop)
+    helm_offline.repo_add(repo.name, repo.url)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: HarnessConfig) -> list[str]:
+    """Every image the contracts list, loaded into the kind nodes (only those missing there)."""
+    images = sorted({img for c in charts_under_test if c.contract for img in c.contract.images})
+    if images and not harness_config.external_cluster:
+        from harness.env import cluster as cluster_mod
+
+        with _exit_on_harness_error("load images"), timings.phase(f"load {len(images)} images"):
+            cluster_mod.load_images(cluster, images)
+    return images
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harness_config: HarnessConfig,
+              harness_run_id: str, helm_home: Path) -> Iterator[str]:
+    """A fresh namespace ``<test-name>-<random>`` labelled with the run id and test id.
+
+    After a failed test, diagnostics go to ``<artifacts>/<test-id-safe>/`` (linked from the JUnit
+    XML property ``harness_artifacts`` and the terminal summary) before anything is deleted; the
+    namespace is then kept or deleted per keep-cluster.
+    """
+    from harness.k8s import diagnostics, namespaces
+
+    name = namespaces.create_namespace(kube_api, request.node.originalname or request.node.name,
+                                       run_id=harness_run_id, test_id=request.node.nodeid)
+    yield name
+
+    state = _state(request.config)
+    failed = _failed(request.node)
+    if failed:
+        dest = diagnostics.artifact_dir(harness_config.artifacts_dir, request.node.nodeid)
+        helm_for_diag = None
+        try:
+            from harness.tools.helm import Helm
+
+            helm_for_diag = Helm(cluster.kubeconfig, home=helm_home, kube_context=cluster.context or None)
+        except HarnessError:
+            pass
+        with timings.phase(f"diagnostics {name}", announce=False):
+            path, error = diagnostics.collect_safely(kube_api, name, dest, helm=helm_for_diag)
+        if path is not None:
+            request.node.user_properties.append((ARTIFACT_PROPERTY, str(path)))
+            state.artifacts.append((request.node.nodeid, path))
+        else:
+            state.notes.append(f"diagnostics for {request.node.nodeid} failed:\n{error}")
+    if namespaces.should_keep(harness_config.keep_cluster, failed) and failed:
+        state.kept.append(f"namespace {name} ({request.node.nodeid}): "
+                          f"kubectl --kubeconfig {shlex.quote(str(cluster.kubeconfig))} -n {name} get all")
+        return
+    namespaces.delete_namespace(kube_api, name, wait=False)
+
+
+@pytest.fixture
+def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessConfig) -> Any:
+    """A :class:`harness.tools.helm.Helm` bound to the cluster's kubeconfig/context and the test's
+    namespace, sharing the run's private helm home (so ``harness-charts`` from ``chart_repo`` resolves)."""
+    from harness.tools.helm import Helm
+
+    with _exit_on_harness_error("helm"):
+        return Helm(cluster.kubeconfig, home=helm_home, namespace=namespace, kube_context=cluster.context or None,
+                    default_timeout=harness_config.timeouts.install)
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Any) -> Any:
+    """A :class:`harness.tools.kubectl.Kubectl` bound to the cluster's kubeconfig and context."""
+    from harness.tools.kubectl import Kubectl
+
+    with _exit_on_harness_error("kubectl"):
+        return Kubectl(cluster.kubeconfig, context=cluster.context or None)
+
+
+@pytest.fixture(scope="session")
+def addons(cluster: Any, harness_config: HarnessConfig, harness_run_id: str,
+           request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Install ``harness_config.addons`` into the cluster (harness.env.addons.catalog.install_addons, idempotent)
+    and yield the AddonContext; at the end the add-ons release what they hold, kept per keep-cluster."""
+    from harness.env.addons import catalog as addons_mod
+    from harness.k8s.namespaces import should_keep
+
+    with _exit_on_harness_error("add-ons"):
+        ctx = addons_mod.AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)
+        addons_mod.install_addons(harness_config.addons, ctx)
+    yield ctx
+    failed = request.session.testsfailed > 0
+    try:
+        addons_mod.teardown_addons(ctx, keep=should_keep(harness_config.keep_cluster, failed))
+    except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures
+        _state(request.config).notes.append(f"add-on teardown failed: {exc}")

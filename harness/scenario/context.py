@@ -1,0 +1,459 @@
+"""The context a scenario procedure runs in: the namespace, a bound Helm, the API client, the add-ons,
+and helpers to install the released or candidate chart, wait for rollouts, reach the ingress, probe
+it, read pods and write/read data."""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.core import progress, timings
+from harness.core.errors import HarnessError, WaitFailed
+from harness.k8s.client import REQUEST_TIMEOUT
+from harness.k8s.wait import wait_for
+from harness.scenario.manifests import WORKLOAD_KINDS, ingress_has_tls, manifest_objects
+from harness.scenario.settings import Settings
+from harness.scenario.targets import Target
+from harness.scenario.verdicts import DataFacts, PodsFacts, Verdict
+
+POSTRENDER = Path(__file__).resolve().parents[1] / "tools" / "postrender.py"
+
+@dataclass
+class Env:
+    """The session-wide pieces a scenario needs (built once by scenarios/conftest.py)."""
+
+    cfg: Any
+    api: Any
+    cluster: Any
+    kubectl: Any
+    addons: Any
+    settings: Settings
+    helm_home: Path
+
+
+class ScenarioContext:
+    """One scenario run against one target in one namespace; see the module docstring.
+
+    Args:
+        scenario: ``upgrade`` ... target: the :class:`Target`. namespace: created for it.
+        env: :class:`Env`. helm: a :class:`harness.tools.helm.Helm` bound to the namespace.
+        artifacts: directory for CSV/PNG/JSON evidence (created on first write).
+        record: ``(name, value) -> None`` (JUnit property); figures are also kept in :attr:`figures`.
+    """
+
+    def __init__(self, scenario: str, target: Target, namespace: str, env: Env, helm: Any, artifacts: Path,
+                 record: Callable[[str, Any], None] | None = None):
+        from harness.k8s.namespaces import random_suffix
+        from harness.tools.helm import release_name
+
+        self.scenario = scenario
+        self.target = target
+        self.namespace = namespace
+        self.env = env
+        self.helm = helm
+        self.artifacts = artifacts
+        self._record = record
+        self.figures: dict[str, Any] = {}
+        self.release = release_name(target.chart.release_prefix, random_suffix(5))
+        self.settings = env.settings
+        self._db_ready = False
+        self._base: tuple[str, Any, Any] | None = None
+
+    # -- bookkeeping
+
+    @property
+    def cfg(self) -> Any:
+        return self.env.cfg
+
+    @property
+    def api(self) -> Any:
+        return self.env.api
+
+    @property
+    def contract(self) -> Any:
+        return self.target.contract
+
+    def record(self, name: str, value: Any) -> None:
+        self.figures[name] = value
+        if self._record is not None:
+            self._record(name, value)
+
+    def record_all(self, figures: Mapping[str, Any]) -> None:
+        for k, v in figures.items():
+            self.record(k, v)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A named step: a timings phase (printed at the end) and progress lines."""
+        with timings.phase(f"{self.scenario} {self.target.id}: {name}"):
+            yield
+
+    def say(self, message: str) -> None:
+        progress.say(f"{self.scenario} {self.target.id}: {message}")
+
+    # -- values and charts
+
+    @property
+    def candidate(self) -> Any:
+        return self.target.chart.ref
+
+    @property
+    def candidate_version(self) -> str | None:
+        """The candidate's appVersion (Chart.yaml of a chart directory), else None."""
+        ref = self.candidate
+        if ref.kind == "dir":
+            meta = yaml.safe_load((Path(ref.ref) / "Chart.yaml").read_text()) or {}
+            v = meta.get("appVersion")
+            return str(v) if v is not None else None
+        return None
+
+    def values(self, *, candidate: bool) -> list[Path]:
+        """Configured values, the variant's values, and (candidate only) the broken overlay."""
+        out = [*self.target.chart.values, *self.target.values]
+        if candidate and self.target.broken is not None:
+            out.append(self.target.broken.values)
+        return out
+
+    def sets(self) -> list[str]:
+        return [*self.target.chart.sets, *self._db_sets()]
+
+    def _db_sets(self) -> list[str]:
+        pg = self.contract.postgres if self.contract else None
+        if pg is None:
+            return []
+        self.ensure_database()
+        return [f"{pg.secret_value}={self._db_secret}", f"{pg.secret_key_value}={pg.secret_key}"]
+
+    def ensure_database(self) -> None:
+        """A database for this namespace on the postgres add-on, and the Secret the chart reads."""
+        if self._db_ready:
+            return
+        pg = self.contract.postgres
+        server = self.postgres
+        server.create_database(self.namespace)
+        self._db_secret = "postgres"
+        if pg.secret_key != "dsn":  # the add-on's Secret has key "dsn"; give the chart its own key
+            import base64
+
+            self._db_secret = "harness-db"
+            dsn = server.databases[self.namespace].dsn
+            self.env.addons.kubectl.apply([{
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": self._db_secret, "namespace": self.namespace},
+                "data": {pg.secret_key: base64.b64encode(dsn.encode()).decode()}}])
+        self._db_ready = True
+
+    @property
+    def postgres(self) -> Any:
+        """The postgres add-on's server (harness.env.addons.postgres.PostgresServer)."""
+        return self.env.addons.addon_state("postgres")
+
+    # -- release operations
+
+    @property
+    def cert_manager_ca(self) -> Path | None:
+        """The cert-manager add-on's CA certificate, when the add-on is installed in this session."""
+        state = getattr(self.env.addons, "state", {}) or {}
+        ca = state.get("cert-manager")
+        return Path(ca) if ca else None
+
+    def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
+        """Skip (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
+        nothing would write its Secret, so the ingress controller serves the host only with its
+        default certificate, which no client can verify, and redirects plain HTTP to HTTPS
+        (docs/addons.md): no availability could be measured the way users reach it."""
+        if self.cert_manager_ca is not None:
+            return
+        try:
+            objs = manifest_objects(self.helm.template(self.release, chart, namespace=self.namespace,
+                                                       values=values, sets=self.sets()))
+        except HarnessError:
+            return  # the install itself will report a rendering problem
+        if ingress_has_tls(objs):
+            import pytest
+
+            pytest.skip(f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
+                        "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
+                        "default (unverifiable) certificate and redirects HTTP to it "
+                        "(add cert-manager to addons to run this variant)")
+
+    @property
+    def host(self) -> str:
+        """This release's own ingress host, ``<release>.<contract host>`` (see :meth:`postrender`)."""
+        return f"{self.release}.{self.contract.ingress.host}"
+
+    def postrender(self, *ops: str) -> list[str]:
+        """helm flags running harness/tools/postrender.py on the rendered manifests: always the host
+        rename (contract host -> :attr:`host`, so releases of one chart never share a route, not
+        even with a release whose namespace is still being deleted), plus ``ops``."""
+        import sys
+
+        args = ["--post-renderer", sys.executable, "--post-renderer-args", str(POSTRENDER)]
+        for op in (f"host:{self.contract.ingress.host}={self.host}", *ops):
+            args += ["--post-renderer-args", op]
+        return args
+
+    def install_released(self) -> Any:
+        """``helm install`` the contract's released chart with the variant's values (not the overlay)."""
+        rel = self.contract.released
+        if rel is None:
+            raise HarnessError(f"{self.target.chart.name}: the contract has no released chart")
+        self.require_reachable_ingress(rel.ref, self.values(candidate=False))
+        with self.step(f"install released {rel.chart} {rel.version or ''}".strip()):
+            return self.helm.install(self.release, rel.ref, values=self.values(candidate=False), sets=self.sets(),
+                                     wait=True, timeout=self.cfg.timeouts.install, extra=self.postrender())
+
+    def install_candidate(self) -> Any:
+        """``helm install`` the candidate with the variant's values and, for a negative control, its overlay."""
+        self.require_reachable_ingress(self.candidate, self.values(candidate=True))
+        with self.step("install candidate"):
+            return self.helm.install(self.release, self.candidate, values=self.values(candidate=True),
+                                     sets=self.sets(), wait=True, timeout=self.cfg.timeouts.install,
+                                     extra=self.postrender())
+
+    def upgrade_to_candidate(self, *, timeout: float | None = None, ops: Sequence[str] = ()) -> Any:
+        """``helm upgrade --wait`` to the candidate (post-render ``ops`` besides the host rename)."""
+        return self.helm.upgrade(self.release, self.candidate, values=self.values(candidate=True), sets=self.sets(),
+                                 wait=True, timeout=timeout or self.cfg.timeouts.upgrade,
+                                 extra=self.postrender(*ops))
+
+    def manifest(self, revision: int | None = None) -> list[dict[str, Any]]:
+        return manifest_objects(self.helm.get_manifest(self.release, revision=revision))
+
+    # -- workloads and pods
+
+    def workloads(self, objs: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+        """``[(kind, name)]`` of the release's Deployments/StatefulSets/DaemonSets."""
+        objs = objs if objs is not None else self.manifest()
+        return [(o["kind"], o["metadata"]["name"]) for o in objs if o.get("kind") in WORKLOAD_KINDS]
+
+    def wait_rolled_out(self, *, timeout: float | None = None) -> None:
+        from harness.k8s import conditions
+        from harness.k8s.wait import all_of
+
+        conds = []
+        for kind, name in self.workloads():
+            if kind == "Deployment":
+                conds.append(conditions.deployment_rolled_out(self.api, self.namespace, name))
+            elif kind == "StatefulSet":
+                conds.append(conditions.statefulset_rolled_out(self.api, self.namespace, name))
+        if conds:
+            wait_for(all_of(*conds), timeout=timeout or self.cfg.timeouts.rollout, interval=1.0)
+
+    def selectors(self) -> list[str]:
+        from kubernetes import client
+
+        apps = client.AppsV1Api(self.api)
+        out = []
+        for kind, name in self.workloads():
+            read = {"Deployment": apps.read_namespaced_deployment, "StatefulSet": apps.read_namespaced_stateful_set,
+                    "DaemonSet": apps.read_namespaced_daemon_set}[kind]
+            obj = read(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+            ml = obj.spec.selector.match_labels or {}
+            out.append(",".join(f"{k}={v}" for k, v in sorted(ml.items())))
+        return out
+
+    def pods(self, *, include_terminating: bool = False) -> list[Any]:
+        """The workloads' pods (not Jobs')."""
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.api)
+        seen: dict[str, Any] = {}
+        for sel in self.selectors():
+            for p in core.list_namespaced_pod(self.namespace, label_selector=sel,
+                                              _request_timeout=REQUEST_TIMEOUT).items:
+                if include_terminating or p.metadata.deletion_timestamp is None:
+                    seen[p.metadata.name] = p
+        return list(seen.values())
+
+    def desired_replicas(self) -> int:
+        from kubernetes import client
+
+        apps = client.AppsV1Api(self.api)
+        n = 0
+        for kind, name in self.workloads():
+            if kind == "Deployment":
+                n += apps.read_namespaced_deployment(name, self.namespace,
+                                                     _request_timeout=REQUEST_TIMEOUT).spec.replicas or 0
+            elif kind == "StatefulSet":
+                n += apps.read_namespaced_stateful_set(name, self.namespace,
+                                                       _request_timeout=REQUEST_TIMEOUT).spec.replicas or 0
+        return n
+
+    def pods_facts(self, versions: Sequence[str] = ()) -> PodsFacts:
+        from harness.k8s.conditions import pod_is_ready
+
+        pods = self.pods()
+        return PodsFacts({p.metadata.name: [c.image for c in p.spec.containers] for p in pods},
+                         sum(1 for p in pods if pod_is_ready(p)), self.desired_replicas(), list(versions))
+
+    def wait_no_terminating(self, timeout: float = 90.0) -> None:
+        """Until no workload pod is terminating (old pods of a rollout finished their shutdown)."""
+        def check() -> tuple[bool, str]:
+            term = [p.metadata.name for p in self.pods(include_terminating=True) if p.metadata.deletion_timestamp]
+            return not term, f"terminating: {', '.join(term) or 'none'}"
+
+        wait_for(check, timeout=timeout, interval=1.0, what=f"old pods of {self.release} to finish terminating")
+
+    def restart_counts(self) -> dict[str, int]:
+        from harness.k8s.conditions import restart_counts
+
+        return restart_counts(self.pods(include_terminating=True))
+
+    # -- the ingress
+
+    def ingress_base(self) -> tuple[str, Any, Any]:
+        """``(base_url, verify, session_factory)`` to reach the chart's Ingress from the host.
+
+        HTTPS through 127.0.0.1:<https port> (SNI = the contract's host, verified against the
+        cert-manager add-on's CA) when the rendered Ingress has TLS and that CA exists; otherwise
+        plain HTTP through 127.0.0.1:<http port>.
+        """
+        if self._base is not None:
+            return self._base
+        from harness.measure.prober import https_session_factory
+
+        addons = self.env.addons
+        http_port = getattr(addons, "http_port", 18080)
+        https_port = getattr(addons, "https_port", 18443)
+        ca = self.cert_manager_ca
+        try:
+            tls = ingress_has_tls(self.manifest())
+        except HarnessError:
+            tls = False
+        if tls and ca is not None and ca.is_file():
+            self._base = (f"https://127.0.0.1:{https_port}", str(ca), https_session_factory(self.host))
+        else:
+            self._base = (f"http://127.0.0.1:{http_port}", True, None)
+        self.record("ingress_url", self._base[0])
+        return self._base
+
+    def http(self, method: str, path: str, *, json_body: Any = None, timeout: float = 10.0) -> Any:
+        """One request through the ingress with the contract's Host header (no redirects followed)."""
+        import requests
+
+        base, verify, factory = self.ingress_base()
+        s = factory() if factory else requests.Session()
+        s.trust_env = False
+        try:
+            return s.request(method, base + path, headers={"Host": self.host}, json=json_body,
+                             timeout=timeout, verify=verify, allow_redirects=False)
+        finally:
+            s.close()
+
+    def wait_serving(self, path: str | None = None, *, timeout: float | None = None, want: int = 200) -> None:
+        """Until ``path`` (default: the probe path) answers ``want`` through the ingress: an
+        Ingress reaches the controller a moment after helm returns."""
+        import requests
+
+        path = path or self.contract.ingress.probe_path
+
+        def check() -> tuple[bool, str]:
+            try:
+                r = self.http("GET", path, timeout=10)
+            except requests.RequestException as exc:
+                return False, type(exc).__name__
+            if r.status_code in (301, 302, 307, 308):
+                raise WaitFailed(f"the ingress redirects {path} to {r.headers.get('Location')} (HTTP "
+                                 f"{r.status_code}); serve HTTP, or install the cert-manager add-on so the harness "
+                                 "can verify HTTPS")
+            return r.status_code == want, f"HTTP {r.status_code}"
+
+        wait_for(check, timeout=timeout or self.cfg.timeouts.wait, interval=0.5,
+                 what=f"{self.host}{path} to answer {want} through the ingress",
+                 transient=lambda exc: False)
+
+    def prober(self, path: str | None = None, **kw: Any) -> Any:
+        from harness.measure.prober import Prober
+
+        base, verify, factory = self.ingress_base()
+        s = self.settings
+        opts = {"host": self.host, "rate": s.probe_rate, "concurrency": s.probe_concurrency,
+                    "max_duration": 1800, "verify": verify, "session_factory": factory, "name": f"probe-{self.target.id}"}
+        opts.update(kw)
+        return Prober(base, path or self.contract.ingress.probe_path, **opts)
+
+    def sse_group(self, count: int | None = None, **kw: Any) -> Any:
+        from harness.measure.sse import SseGroup
+
+        base, verify, factory = self.ingress_base()
+        opts = {"host": self.host, "verify": verify, "session_factory": factory, "max_duration": 1800,
+                    "read_timeout": 900}
+        opts.update(kw)
+        return SseGroup(count or self.settings.sse_streams, base + self.contract.sse.path, **opts)
+
+    # -- data through the ingress
+
+    def write_items(self, n: int = 2, *, timeout: float = 30.0) -> dict[str, str]:
+        """POST ``n`` items through the ingress (retried within ``timeout``); ``{id: value}``."""
+        import requests
+
+        out: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            value = f"{self.scenario}-{secrets.token_hex(6)}"
+            try:
+                r = self.http("POST", "/items", json_body={"value": value})
+                if r.status_code == 201:
+                    out[str(r.json()["id"])] = value
+                    continue
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            time.sleep(1.0)
+        return out
+
+    def read_items(self, written: Mapping[str, str]) -> dict[str, tuple[int | None, str | None]]:
+        import requests
+
+        out: dict[str, tuple[int | None, str | None]] = {}
+        for k in written:
+            try:
+                r = self.http("GET", f"/items/{k}")
+                value = r.json().get("value") if r.status_code == 200 else None
+                out[k] = (r.status_code, value)
+            except (requests.RequestException, ValueError):
+                out[k] = (None, None)
+        return out
+
+    def data_facts(self, written: Mapping[str, str], *, write_after: bool = True) -> DataFacts:
+        read = self.read_items(written)
+        status = None
+        if write_after:
+            try:
+                status = self.http("POST", "/items", json_body={"value": "after"}).status_code
+            except Exception:  # noqa: BLE001 - a failed write is reported as its status (None)
+                status = None
+        return DataFacts(dict(written), read, status)
+
+    # -- evidence
+
+    def save_probe(self, result: Any, name: str = "probe", title: str = "") -> None:
+        from harness.measure import plots
+
+        result.write_csv(self.artifacts / f"{name}.csv")
+        plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title)
+
+    def save_streams(self, results: Sequence[Any], name: str = "sse", title: str = "") -> None:
+        from harness.measure import plots
+
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        (self.artifacts / f"{name}.json").write_text(json.dumps([r.to_json() for r in results], default=str))
+        plots.sse_timeline(results, self.artifacts / f"{name}.png", title=title)
+
+    def finish(self, verdict: Verdict) -> Verdict:
+        """Record the verdict's figures and write ``verdict.json`` into the artifacts directory."""
+        self.record_all(verdict.figures)
+        self.record("verdict", "PASS" if verdict.passed else "FAIL")
+        self.record("reason", verdict.reason)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        (self.artifacts / "verdict.json").write_text(json.dumps(
+            {"passed": verdict.passed, "reason": verdict.reason, "failed": list(verdict.failed),
+             "figures": self.figures}, indent=2, default=str) + "\n")
+        return verdict

@@ -1,0 +1,633 @@
+"""Each scenario's verdict as a pure function of its measurements.
+
+A scenario collects facts (prober samples, stream recordings, Kubernetes observations, helm
+history) into the small dataclasses below and hands them to ``<scenario>_verdict(...)``, which
+returns a :class:`Verdict`: ``passed``, a one-line ``reason`` and the ``figures`` for the report.
+No I/O happens here, so every criterion is unit-tested on synthetic measurements, including the
+way each one fails (tests/unit/test_verdicts.py).
+
+The reason names every failed criterion, most important first, separated by ``"; "``; a passed
+verdict's reason summarises the figures that prove it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Check:
+    """One criterion: ``name`` (stable, for tests and reports), ``ok``, ``detail`` (why it failed)."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A scenario's outcome.
+
+    Attributes:
+        passed: every criterion held.
+        reason: one line: ``"PASS: ..."`` or the failed criteria's details joined by ``"; "``.
+        figures: numbers for JUnit properties and the session summary.
+        failed: names of the failed criteria (empty when passed).
+    """
+
+    passed: bool
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+
+    @classmethod
+    def from_checks(cls, checks: Iterable[Check], figures: Mapping[str, Any], summary: str) -> Verdict:
+        checks = list(checks)
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            reason = "; ".join(c.detail or c.name for c in bad)
+        else:
+            reason = "PASS: " + summary
+        return cls(not bad, _one_line(reason), dict(figures), tuple(c.name for c in bad))
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def _one_line(text: str, limit: int = 900) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
+def _names(items: Iterable[str], limit: int = 4) -> str:
+    items = list(items)
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+# --------------------------------------------------------------------------- shared facts
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What the prober saw in the window that matters.
+
+    Attributes:
+        total: requests sent; failed: requests that failed.
+        longest_run, longest_seconds: the longest run of consecutive failures.
+        classes: e.g. ``"HTTP 503 x10, ChunkedEncodingError x2"``.
+        window: what the window was (``"during the upgrade"``).
+    """
+
+    total: int
+    failed: int
+    longest_run: int = 0
+    longest_seconds: float = 0.0
+    classes: str = ""
+    window: str = "during the disruption"
+
+    @classmethod
+    def from_probe(cls, result: Any, window: str) -> Availability:
+        """From a :class:`harness.measure.prober.ProbeResult` (or its ``between(...)`` window)."""
+        n, s = result.longest_failure_run()
+        return cls(result.total, result.failed_count, n, s, result.describe_failures(), window)
+
+
+def availability_check(a: Availability, budget: int, *, min_requests: int = 1) -> Check:
+    """``failed <= budget`` and at least ``min_requests`` were sent (a prober that sent nothing proves nothing)."""
+    if a.total < min_requests:
+        return Check("availability", False, f"the prober sent only {a.total} requests {a.window} "
+                                            f"(at least {min_requests} needed to judge availability)")
+    if a.failed > budget:
+        return Check("availability", False,
+                     f"{a.failed} of {a.total} requests failed {a.window} (budget {budget}): {a.classes}; "
+                     f"longest outage {a.longest_run} requests / {a.longest_seconds:.1f} s")
+    return Check("availability", True)
+
+
+def availability_figures(a: Availability, budget: int) -> dict[str, Any]:
+    return {"requests": a.total, "failed_requests": a.failed, "failure_budget": budget,
+            "longest_failure_run": a.longest_run, "longest_failure_seconds": a.longest_seconds,
+            "failure_classes": a.classes}
+
+
+@dataclass(frozen=True)
+class PodsFacts:
+    """The release's pods after the operation.
+
+    Attributes:
+        images: ``{pod: [image, ...]}`` of the workload pods (not Jobs), terminating ones excluded.
+        ready: Ready pods; desired: replicas the workloads want.
+        versions: versions the last answers through the ingress reported (may be empty when the
+            service does not say).
+    """
+
+    images: Mapping[str, Sequence[str]]
+    ready: int
+    desired: int
+    versions: Sequence[str] = ()
+
+
+def runs_version_check(name: str, pods: PodsFacts, *, want_images: Iterable[str], want_version: str | None,
+                       which: str) -> Check:
+    """Every pod runs only ``want_images``, all are Ready, and the answers report ``want_version``."""
+    want = set(want_images)
+    wrong = {p: [i for i in imgs if i not in want] for p, imgs in pods.images.items()}
+    wrong = {p: v for p, v in wrong.items() if v}
+    problems = []
+    if wrong:
+        problems.append(f"pods not running the {which} images ({_names(sorted(want))}): "
+                        + _names(f"{p} ({', '.join(v)})" for p, v in sorted(wrong.items())))
+    if pods.ready < pods.desired or not pods.images:
+        problems.append(f"{pods.ready}/{pods.desired} pods Ready")
+    if want_version and pods.versions:
+        other = sorted({v for v in pods.versions if v != want_version})
+        if other:
+            problems.append(f"answers still report version {', '.join(other)} (want {want_version})")
+    return Check(name, not problems, "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """Data written through the ingress before the disruption and read back after it.
+
+    Attributes:
+        written: ``{id: value}`` written before.
+        read: ``{id: (status, value or None)}`` read after.
+        write_after: status of a fresh write after the disruption (None: not attempted).
+    """
+
+    written: Mapping[str, str]
+    read: Mapping[str, tuple[int | None, str | None]]
+    write_after: int | None = None
+
+
+def data_check(d: DataFacts | None) -> Check:
+    if d is None:
+        return Check("data", True)
+    if not d.written:
+        return Check("data", False, "no data could be written before the disruption, so its survival is unproven")
+    lost = []
+    for k, v in d.written.items():
+        status, got = d.read.get(k, (None, None))
+        if status != 200 or got != v:
+            lost.append(f"item {k}: {'HTTP ' + str(status) if status else 'no answer'}"
+                        + (f", value {got!r} != {v!r}" if status == 200 else ""))
+    problems = []
+    if lost:
+        problems.append(f"data written before is not intact: {_names(lost)}")
+    if d.write_after is not None and d.write_after not in (200, 201):
+        problems.append(f"a write after the disruption answered HTTP {d.write_after}")
+    return Check("data", not problems, "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- upgrade
+
+
+@dataclass(frozen=True)
+class MigrationFacts:
+    """The migration hook during an upgrade.
+
+    Attributes:
+        jobs: hook Jobs created during the upgrade: ``[(name, outcome)]`` with outcome
+            ``succeeded`` / ``failed`` / ``unknown``.
+        completed_at: wall time the (last) migration Job completed (None: never seen completing).
+        first_new_ready_at: wall time the first pod of the new version was seen Ready.
+        table_rows: rows the migration recorded in the service's own table during the upgrade
+            (None: not readable / not applicable).
+    """
+
+    jobs: Sequence[tuple[str, str]]
+    completed_at: float | None
+    first_new_ready_at: float | None
+    table_rows: int | None = None
+
+
+def migration_check(m: MigrationFacts | None) -> Check:
+    if m is None:
+        return Check("migration", True)
+    problems = []
+    ran = len(m.jobs)
+    failed = [n for n, o in m.jobs if o == "failed"]
+    if ran != 1:
+        problems.append(f"the migration hook ran {ran} times during the upgrade (want exactly once"
+                        + (f": {_names(n for n, _ in m.jobs)})" if m.jobs else ")"))
+    if failed:
+        problems.append(f"migration Job failed: {_names(failed)}")
+    if m.table_rows is not None and m.table_rows != 1:
+        problems.append(f"the migrations table recorded {m.table_rows} runs during the upgrade (want 1)")
+    if ran >= 1 and not failed:
+        if m.completed_at is None:
+            problems.append("the migration Job was never seen completing")
+        elif m.first_new_ready_at is None:
+            problems.append("no pod of the new version was seen becoming Ready")
+        elif m.completed_at > m.first_new_ready_at:
+            problems.append(f"a new pod was Ready {m.completed_at - m.first_new_ready_at:.1f} s before the "
+                            "migration completed")
+    return Check("migration", not problems, "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """``status`` and ``revision`` of the release after the operation; ``expected_revision``."""
+
+    status: str
+    revision: int
+    expected_revision: int
+
+
+def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts, candidate_images: Iterable[str],
+                    candidate_version: str | None, release: ReleaseFacts, migration: MigrationFacts | None = None,
+                    upgrade_error: str | None = None, extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+    """Upgrade from the released version to the candidate while serving.
+
+    Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
+    before the first new pod was Ready; every pod runs the candidate; the release is ``deployed`` at
+    the next revision.
+    """
+    checks = [
+        Check("helm upgrade", upgrade_error is None, f"helm upgrade failed: {upgrade_error}"),
+        availability_check(availability, budget),
+        migration_check(migration),
+        runs_version_check("candidate everywhere", pods, want_images=candidate_images,
+                           want_version=candidate_version, which="candidate"),
+        Check("release", release.status == "deployed" and release.revision == release.expected_revision,
+              f"release is {release.status} at revision {release.revision} "
+              f"(want deployed at {release.expected_revision})"),
+    ]
+    figures = {**availability_figures(availability, budget), "release_revision": release.revision,
+               "release_status": release.status, **(extra_figures or {})}
+    if migration is not None:
+        figures["migration_jobs"] = len(migration.jobs)
+        if migration.completed_at and migration.first_new_ready_at:
+            figures["migration_lead_seconds"] = round(migration.first_new_ready_at - migration.completed_at, 2)
+    return Verdict.from_checks(checks, figures,
+                               f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
+                               f"{len(pods.images)} pods on {candidate_version or 'the candidate'}; "
+                               f"revision {release.revision} deployed")
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+@dataclass(frozen=True)
+class FailedUpgrade:
+    """How the deliberately failing upgrade ended.
+
+    Attributes:
+        kind: ``readiness`` (helm gave up waiting for the new pods: the intended failure),
+            ``hook`` (a pre-upgrade hook failed before any pod changed), ``other`` (another helm
+            error), ``succeeded`` (helm reported success although the new pods cannot be Ready).
+        error: helm's error line (None when it succeeded).
+    """
+
+    kind: str
+    error: str | None = None
+
+
+def classify_upgrade_error(error: str | None) -> FailedUpgrade:
+    """Sort a helm upgrade error into :class:`FailedUpgrade` kinds from helm's message."""
+    if error is None:
+        return FailedUpgrade("succeeded")
+    e = error.lower()
+    if "pre-upgrade hook" in e or ("hook" in e and "fail" in e):
+        return FailedUpgrade("hook", error)
+    if any(s in e for s in ("timed out waiting", "context deadline exceeded", "not ready", "deadline",
+                            "progress deadline", "resource not ready")):
+        return FailedUpgrade("readiness", error)
+    return FailedUpgrade("other", error)
+
+
+def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade: FailedUpgrade,
+                     history: Sequence[Mapping[str, Any]], failed_revision: int, rollback_to: int,
+                     pods: PodsFacts, released_images: Iterable[str], released_version: str | None,
+                     data: DataFacts | None, rollback_error: str | None = None,
+                     extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+    """An upgrade to a candidate whose new pods never become Ready, then ``helm rollback``.
+
+    Pass when: the upgrade failed the intended way (the candidate's own hooks and manifests were
+    applied, only readiness failed), availability held throughout, history shows the failed
+    revision and a deployed "Rollback to <n>" revision after it, the released version serves
+    everywhere afterwards, and data written before the upgrade is intact.
+    """
+    fu = failed_upgrade
+    if fu.kind == "readiness":
+        upgrade = Check("failed upgrade", True)
+    elif fu.kind == "hook":
+        upgrade = Check("failed upgrade", False,
+                        f"the upgrade to the candidate failed in a pre-upgrade hook before any pod was replaced "
+                        f"({fu.error}): the candidate cannot be upgraded to, so there is nothing of it to roll back")
+    elif fu.kind == "succeeded":
+        upgrade = Check("failed upgrade", False,
+                        "the upgrade whose new pods can never become Ready reported success: helm did not wait "
+                        "for readiness, so the failure to roll back from never showed")
+    else:
+        upgrade = Check("failed upgrade", False, f"the upgrade failed for another reason than readiness: {fu.error}")
+
+    by_rev = {int(h.get("revision", 0)): h for h in history}
+    failed_h = by_rev.get(failed_revision)
+    last = by_rev[max(by_rev)] if by_rev else {}
+    hist_problems = []
+    if failed_h is None or failed_h.get("status") != "failed":
+        hist_problems.append(f"revision {failed_revision} is "
+                             f"{failed_h.get('status') if failed_h else 'missing'} (want failed)")
+    if not last or int(last.get("revision", 0)) <= failed_revision or last.get("status") != "deployed" \
+            or not str(last.get("description", "")).startswith(f"Rollback to {rollback_to}"):
+        hist_problems.append("the last revision is "
+                             + (f"{last.get('revision')} {last.get('status')} ({last.get('description')!r})"
+                                if last else "missing")
+                             + f" (want deployed 'Rollback to {rollback_to}' after revision {failed_revision})")
+    checks = [
+        upgrade,
+        Check("helm rollback", rollback_error is None, f"helm rollback failed: {rollback_error}"),
+        availability_check(availability, budget),
+        Check("history", not hist_problems, "history: " + "; ".join(hist_problems)),
+        runs_version_check("released everywhere", pods, want_images=released_images, want_version=released_version,
+                           which="released"),
+        data_check(data),
+    ]
+    figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind,
+               "history": " ".join(f"{h.get('revision')}:{h.get('status')}" for h in history),
+               **(extra_figures or {})}
+    return Verdict.from_checks(checks, figures,
+                               f"upgrade failed on readiness, rolled back to revision {rollback_to}; "
+                               f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
+                               f"{len(pods.images)} pods on {released_version or 'the released version'}")
+
+
+# --------------------------------------------------------------------------- drain
+
+
+@dataclass(frozen=True)
+class DrainFacts:
+    """What :func:`harness.k8s.drain.drain_node` did.
+
+    Attributes:
+        node: the drained node. outcome: ``done``, ``blocked`` (a PDB never allowed), ``timeout``
+        or ``error``. seconds: how long it took; budget: its time budget.
+        evicted: pods evicted. refusals: 429 answers (retried). pdb: the PDB that refused last.
+        message: the drain's own one-line message when it did not finish.
+        refusals_expected: the PDBs allowed fewer disruptions at the start than there were pods
+            to evict, so a correct drain must have been refused at least once.
+    """
+
+    node: str
+    outcome: str
+    seconds: float
+    budget: float
+    evicted: int
+    refusals: int
+    pdb: str | None = None
+    message: str = ""
+    refusals_expected: bool = False
+
+
+@dataclass(frozen=True)
+class RescheduleFacts:
+    """After the drain: ``ready``/``desired`` replicas, pods still on the drained node, seconds waited."""
+
+    ready: int
+    desired: int
+    on_drained_node: Sequence[str] = ()
+    seconds: float = 0.0
+
+
+def drain_verdict(*, availability: Availability, budget: int, drain: DrainFacts, after: RescheduleFacts,
+                  extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+    """Cordon a worker and evict the release's pods there through the Eviction API.
+
+    Pass when: the drain finished within its budget (a PDB that never allows fails with "drain
+    blocked by PodDisruptionBudget <name>"), the PDB was respected (refused evictions were retried;
+    when the PDB allowed fewer disruptions than pods on the node, at least one refusal was seen),
+    availability held, and the pods are Ready elsewhere.
+    """
+    if drain.outcome == "done" and drain.seconds <= drain.budget:
+        finished = Check("drain finished", True)
+    elif drain.outcome == "blocked" or (drain.outcome == "timeout" and drain.pdb):
+        head = f"drain blocked by PodDisruptionBudget {drain.pdb}"
+        msg = drain.message or "every eviction refused"
+        finished = Check("drain finished", False, msg if msg.startswith(head) else f"{head}: {msg}")
+    else:
+        finished = Check("drain finished", False, f"drain of {drain.node} did not finish within "
+                                                  f"{drain.budget:.0f} s ({drain.outcome}): {drain.message}")
+    respected = Check("PDB respected", not (drain.refusals_expected and drain.refusals == 0 and drain.outcome == "done"),
+                      "no eviction was refused although the PodDisruptionBudget allowed fewer disruptions than "
+                      "pods on the node: the budget did not protect the replicas")
+    resched_problems = []
+    if after.ready < after.desired:
+        resched_problems.append(f"{after.ready}/{after.desired} replicas Ready after the drain")
+    if after.on_drained_node:
+        resched_problems.append(f"pods still on {drain.node}: {_names(after.on_drained_node)}")
+    checks = [finished, respected, availability_check(availability, budget),
+              Check("rescheduled", not resched_problems, "; ".join(resched_problems))]
+    figures = {**availability_figures(availability, budget), "drain_node": drain.node,
+               "drain_outcome": drain.outcome, "drain_seconds": round(drain.seconds, 2),
+               "drain_budget_seconds": drain.budget, "evicted": drain.evicted, "eviction_refusals_429": drain.refusals,
+               "reschedule_seconds": round(after.seconds, 2), **(extra_figures or {})}
+    return Verdict.from_checks(checks, figures,
+                               f"{drain.evicted} pods evicted from {drain.node} in {drain.seconds:.1f} s "
+                               f"(budget {drain.budget:.0f} s, {drain.refusals} refusals retried); "
+                               f"{availability.total} requests, {availability.failed} failed (budget {budget})")
+
+
+# --------------------------------------------------------------------------- sse
+
+
+def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, read_timeout: float, margin: float,
+                reconnect_bound: float, hold_seconds: float,
+                extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+    """Streams held through the ingress, then a rolling restart while they are open.
+
+    Args:
+        hold: :class:`harness.measure.sse.SseResult` windows covering the hold, one per stream.
+        rollout: windows covering the rollout (None: the rollout phase did not run).
+        read_timeout: the ingress's proxy read timeout for the chart (seconds).
+        margin: a stream must carry a byte at least every ``read_timeout - margin`` seconds.
+        reconnect_bound: longest acceptable time from a disconnect to the next connect.
+        hold_seconds: how long the hold lasted.
+
+    Pass when: during the hold no stream was cut and none was silent for ``read_timeout - margin``
+    or longer (an nginx ingress would cut it there, whatever the ingress in front of the test
+    does); during the rollout every disconnect was followed by a reconnect within the bound, no
+    reconnect was refused, and no event id was missed or duplicated across a reconnect.
+    """
+    allowed_silence = max(1.0, read_timeout - margin)
+    problems_cut, problems_quiet = [], []
+    silences = []
+    for s in hold:
+        cuts = s.disconnects + s.failed_attempts
+        if cuts:
+            problems_cut.append(f"{s.name} cut {s.describe_disconnects() or cuts[0].data}")
+        silence, at = s.longest_silence(connected_only=True)
+        silences.append(silence)
+        if silence >= allowed_silence:
+            problems_quiet.append(f"{s.name} silent {silence:.0f} s from {at:.0f} s")
+    checks = [
+        Check("no cut during hold", not problems_cut,
+              f"streams were cut during the {hold_seconds:.0f} s hold: {_names(problems_cut)}"),
+        Check("heartbeat", not problems_quiet,
+              f"streams went silent for at least {allowed_silence:.0f} s (ingress proxy read timeout "
+              f"{read_timeout:.0f} s - {margin:.0f} s margin), so a proxy cuts them: {_names(problems_quiet)}"),
+    ]
+    figures: dict[str, Any] = {"streams": len(hold), "hold_seconds": round(hold_seconds, 1),
+                               "proxy_read_timeout": read_timeout,
+                               "hold_longest_silence_s": max(silences) if silences else None,
+                               "hold_disconnects": sum(len(s.disconnects) for s in hold)}
+    if rollout is not None:
+        slow, refused, missed, dups, never = [], [], [], [], []
+        latencies = []
+        for s in rollout:
+            for lat, d in zip(s.reconnect_latencies(), s.disconnects, strict=False):
+                if lat is None:
+                    never.append(f"{s.name} (cut at {d.t:.1f} s: {d.data})")
+                else:
+                    latencies.append(lat)
+                    if lat > reconnect_bound:
+                        slow.append(f"{s.name} {lat:.1f} s")
+            if s.failed_attempts:
+                refused.append(f"{s.name}: {', '.join(sorted({r.data for r in s.failed_attempts}))}")
+            g = s.gaps_at_reconnect()
+            if g:
+                missed.append(f"{s.name} missed {s.missed_count(g)} ids ({_names(f'{a}-{b}' if a != b else str(a) for a, b in g)})")
+            d = s.duplicates()
+            if d:
+                dups.append(f"{s.name} got {len(d)} ids twice ({_names(str(i) for i in d)})")
+        checks += [
+            Check("reconnected", not never, f"streams never reconnected after the rollout cut them: {_names(never)}"),
+            Check("reconnect time", not slow, f"reconnects took longer than {reconnect_bound:.0f} s: {_names(slow)}"),
+            Check("reconnect accepted", not refused, f"reconnects were refused during the rollout: {_names(refused)}"),
+            Check("no missed ids", not missed, f"event ids missed across reconnects: {_names(missed)}"),
+            Check("no duplicate ids", not dups, f"event ids delivered twice: {_names(dups)}"),
+        ]
+        figures.update({"rollout_disconnects": sum(len(s.disconnects) for s in rollout),
+                        "rollout_max_reconnect_s": max(latencies) if latencies else None,
+                        "rollout_events": sum(len(s.events) for s in rollout),
+                        "rollout_missed_ids": sum(s.missed_count(s.gaps_at_reconnect()) for s in rollout),
+                        "rollout_duplicate_ids": sum(len(s.duplicates()) for s in rollout)})
+    else:
+        checks.append(Check("rollout", False, "the rolling restart did not run"))
+    figures.update(extra_figures or {})
+    worst = max(silences) if silences else 0.0
+    return Verdict.from_checks(checks, figures,
+                               f"{len(hold)} streams held {hold_seconds:.0f} s uncut (longest silence {worst:.0f} s, "
+                               f"proxy timeout {read_timeout:.0f} s); rollout: "
+                               f"{figures.get('rollout_disconnects', 0)} reconnects, max "
+                               f"{_s(figures.get('rollout_max_reconnect_s'))}, no ids missed or repeated")
+
+
+# --------------------------------------------------------------------------- db outage
+
+
+@dataclass(frozen=True)
+class IngressAnswers:
+    """Answers through the ingress once the pods should be out of the Service.
+
+    Attributes:
+        total: requests sent in the judged window.
+        proxy_503: 503s generated by the ingress controller (not the service's own JSON).
+        passed_through: answers that came from the pods (2xx, or the service's own error bodies).
+        other: other statuses / errors, e.g. ``{"HTTP 502": 3, "ReadTimeout": 1}``.
+    """
+
+    total: int
+    proxy_503: int
+    passed_through: int = 0
+    other: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutageFacts:
+    """One database outage as one release saw it.
+
+    Attributes:
+        fault: ``stop``, ``pause`` or ``disconnect``.
+        duration: seconds the database was away.
+        not_ready_bound: seconds within which every pod must be NotReady (from the rendered
+            readiness probe: periodSeconds x failureThreshold + timeoutSeconds + margin).
+        not_ready_after: ``{pod: seconds after the fault until seen NotReady, or None}``.
+        endpoints_empty_after: seconds until the Service had no ready endpoints (None: never).
+        ingress: answers in the judged window.
+        restarts: ``{"pod/container": added restarts}`` over the outage and recovery.
+        recovery_bound: seconds within which every pod must be Ready again after the database returned.
+        ready_after_recovery: seconds until all pods were Ready again (None: not within the wait).
+        data: data written before the outage, read after it.
+    """
+
+    fault: str
+    duration: float
+    not_ready_bound: float
+    not_ready_after: Mapping[str, float | None]
+    endpoints_empty_after: float | None
+    ingress: IngressAnswers
+    restarts: Mapping[str, int]
+    recovery_bound: float
+    ready_after_recovery: float | None
+    data: DataFacts | None = None
+
+
+def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+    """Readiness during a PostgreSQL outage.
+
+    Pass when: every pod became NotReady within the bound, the Service had no ready endpoints, the
+    ingress answered 503 itself (no hanging, no 5xx or 2xx passed through from the pods), no
+    container restarted, every pod was Ready again within the recovery bound after the database
+    returned, and data written before the outage is intact.
+    """
+    stayed = sorted(p for p, t in f.not_ready_after.items() if t is None)
+    late = sorted(f"{p} after {t:.1f} s" for p, t in f.not_ready_after.items() if t is not None and t > f.not_ready_bound)
+    nr_problems = []
+    if stayed:
+        nr_problems.append(f"pods stayed Ready through the {f.duration:.0f} s {f.fault} outage: {_names(stayed)}")
+    if late:
+        nr_problems.append(f"pods went NotReady later than {f.not_ready_bound:.0f} s: {_names(late)}")
+    if not f.not_ready_after:
+        nr_problems.append("no pods were observed")
+    ep_ok = f.endpoints_empty_after is not None
+    ing = f.ingress
+    bad_ing = []
+    if ing.passed_through:
+        bad_ing.append(f"{ing.passed_through} answered by the pods")
+    bad_ing += [f"{k} x{v}" for k, v in ing.other.items()]
+    ing_ok = ing.total > 0 and not bad_ing
+    checks = [
+        Check("NotReady", not nr_problems, "; ".join(nr_problems)),
+        Check("no endpoints", ep_ok, "the Service kept ready endpoints during the outage"),
+        Check("ingress 503", ing_ok,
+              (f"the ingress did not answer 503 once the pods should be out ({_names(bad_ing)} of {ing.total} requests)"
+               if ing.total else "no requests were judged during the outage")),
+        Check("no restarts", not f.restarts,
+              f"containers restarted during the outage: {_names(f'{k} +{v}' for k, v in sorted(f.restarts.items()))}"),
+        Check("recovered", f.ready_after_recovery is not None and f.ready_after_recovery <= f.recovery_bound,
+              f"pods not all Ready within {f.recovery_bound:.0f} s after the database returned "
+              f"({'after ' + _s(f.ready_after_recovery) if f.ready_after_recovery is not None else 'not at all'})"),
+        data_check(f.data),
+    ]
+    seen = [t for t in f.not_ready_after.values() if t is not None]
+    figures = {"fault": f.fault, "outage_seconds": round(f.duration, 1), "not_ready_bound_s": f.not_ready_bound,
+               "slowest_not_ready_s": max(seen) if seen else None, "endpoints_empty_after_s": f.endpoints_empty_after,
+               "ingress_requests": ing.total, "ingress_503": ing.proxy_503, "ingress_passed_through": ing.passed_through,
+               "restarts": sum(f.restarts.values()), "recovery_bound_s": f.recovery_bound,
+               "ready_after_recovery_s": f.ready_after_recovery, **(extra_figures or {})}
+    return Verdict.from_checks(checks, figures,
+                               f"{f.fault}: {len(f.not_ready_after)} pods NotReady within "
+                               f"{_s(max(seen) if seen else None)} (bound {f.not_ready_bound:.0f} s), ingress 503 x"
+                               f"{ing.proxy_503}, no restarts, Ready {_s(f.ready_after_recovery)} after the database "
+                               "returned")
+
+
+# --------------------------------------------------------------------------- negative controls
+
+EXPECTED_FAILURE = {
+    "upgrade": r"requests failed",
+    "rollback": r"pre-upgrade hook|requests failed|history:|not running the released|data written before",
+    "drain": r"drain blocked by PodDisruptionBudget \S+|requests failed during the drain",
+    "sse": r"streams were cut|streams went silent",
+    "db_outage": r"restarted|stayed Ready|NotReady later|kept ready endpoints|did not answer 503",
+}
+"""Per scenario, a pattern a negative control's reason must match: the failure must come from one of
+the scenario's own criteria about the chart (never from the harness breaking, which raises instead)."""
