@@ -73,3 +73,11 @@ class WaitTimeout(HarnessError):
 
 class WaitFailed(HarnessError):
     """A wait gave up early because its target can no longer succeed (CrashLoopBackOff, failed Job)."""
+
+
+class ScenarioSkipped(HarnessError):
+    """A scenario cannot run for this target here (e.g. a TLS variant without cert-manager).
+
+    The scenario library raises it instead of calling ``pytest.skip`` (it knows nothing of pytest);
+    the pytest layer turns it into a skip with the same reason, printed.
+    """

@@ -110,3 +110,16 @@ def check_verdict(verdict: Verdict, target: Target, scenario: str) -> None:
     assert re.search(pattern, verdict.reason), (
         f"negative control {target.broken.name} failed {scenario}, but not for the expected reason "
         f"(/{pattern}/; contract: {target.broken.reason}): {verdict.reason}")
+
+
+def record_result(item: Any, result: Any) -> None:
+    """Hand one test's :class:`harness.scenario.result.ScenarioResult` to the session (written once
+    at the end into ``scenarios.json``; JUnit properties and the summary are rendered from it).
+
+    Interface stub: the pytest layer's owner replaces the body; callers keep this signature.
+    """
+    records = getattr(item.config, "_harness_results", None)
+    if records is None:
+        records = []
+        item.config._harness_results = records  # type: ignore[attr-defined]
+    records.append(result)
