@@ -92,7 +92,7 @@ def _cluster_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_parser(p: argparse.ArgumentParser) -> None:
-    from harness.gate.command import add_arguments
+    from harness.gate.cli import add_arguments
 
     add_arguments(p, add_config_arguments)
 

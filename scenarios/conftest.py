@@ -16,6 +16,7 @@ plugin's ``namespace`` fixture.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,11 +24,19 @@ from typing import Any
 
 import pytest
 
-from harness.core import progress
 from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import HarnessError
 from harness.k8s import diagnostics
-from harness.plugin.report_rows import REPORT, report_row
+from harness.plugin.cell import matrix_cell
+from harness.plugin.report_rows import (
+    artifact_paths,
+    complete_result,
+    fallback_result,
+    record_result,
+    remember_cell,
+    scenario_params,
+    session_cell,
+)
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
@@ -41,7 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # the xunit2 schema does not list them (they are what a scenario reports, so keep them).
     config.addinivalue_line("filterwarnings",
                             "ignore:record_property is incompatible with junit_family:pytest.PytestWarning")
-    REPORT.reset()
 
 
 def _charts(config: pytest.Config) -> list[Any]:
@@ -89,17 +97,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             i.add_marker(pytest.mark.scenario(scenario))
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from harness.plugin.session import CONFIG_KEY
-
-    cfg = session.config.stash.get(CONFIG_KEY, None)
-    if cfg is not None and REPORT.rows:
-        try:
-            REPORT.write_json(Path(cfg.artifacts_dir) / "scenarios.json")
-        except OSError as exc:
-            progress.say(f"could not write scenarios.json: {exc}")
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -113,36 +110,54 @@ def scenario_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def scenario_env(harness_config: Any, kube_api: Any, cluster: Any, kubectl: Any, addons: Any, chart_images: Any,
-                 charts_under_test: Any, helm_home: Path, scenario_settings: Settings) -> Env:
-    """Cluster, add-ons (ingress, PostgreSQL) and images ready; the charts checked."""
-    return Env(harness_config, kube_api, cluster, kubectl, addons, scenario_settings, helm_home)
+def scenario_env(request: pytest.FixtureRequest, harness_config: Any, kube_api: Any, cluster: Any, kubectl: Any,
+                 addons: Any, chart_images: Any, charts_under_test: Any, helm_home: Path, helm_offline: Any,
+                 scenario_settings: Settings) -> Env:
+    """Cluster, add-ons (ingress, PostgreSQL) and images ready; the charts checked; the session's
+    matrix cell (Kubernetes version, helm version, edge) worked out once."""
+    cell = matrix_cell(harness_config, helm_offline.binary)
+    remember_cell(request.config, cell)
+    extra = {"cell": cell} if _ENV_HAS_CELL else {}
+    return Env(harness_config, kube_api, cluster, kubectl, addons, scenario_settings, helm_home, **extra)
+
+
+# Env gains its ``cell`` field with the scenario library's record work; until then the session's
+# cell reaches the records through the plugin (remember_cell) alone.
+_ENV_HAS_CELL = "cell" in {f.name for f in dataclasses.fields(Env)}
 
 
 @pytest.fixture
-def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: str, helm: Any,
-                 record_property: Callable[[str, Any], None]) -> Iterator[Callable[[Target], ScenarioContext]]:
-    """``make(target) -> ScenarioContext`` in the test's own namespace. At the end the scenario's
-    wall time and figures go to the JUnit properties and the session summary."""
+def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: str,
+                 helm: Any) -> Iterator[Callable[[Target], ScenarioContext]]:
+    """``make(target) -> ScenarioContext`` in the test's own namespace.
+
+    At the end each context's record (``ctx.result``, set by ``ctx.finish(verdict)``) is completed
+    with the test's node id, wall time, evidence files and the session's matrix cell, and recorded
+    (:func:`harness.plugin.report_rows.record_result`: JUnit properties, scenarios.json, the
+    summary). A context that reached no verdict gets an ERROR or SKIP record from the test's reports.
+    """
     scenario = request.module.SCENARIO
     made: list[ScenarioContext] = []
-    start = time.monotonic()
+    start, started_wall = time.monotonic(), time.time()
+    root = Path(scenario_env.cfg.artifacts_dir)
 
     def make(target: Target) -> ScenarioContext:
-        art = diagnostics.artifact_dir(scenario_env.cfg.artifacts_dir, request.node.nodeid)
-        ctx = ScenarioContext(scenario, target, namespace, scenario_env, helm, art, record_property)
+        art = diagnostics.artifact_dir(root, request.node.nodeid)
+        ctx = ScenarioContext(scenario, target, namespace, scenario_env, helm, art)
         made.append(ctx)
         return ctx
 
     yield make
     seconds = time.monotonic() - start
-    record_property("scenario_seconds", round(seconds, 1))
+    cell = session_cell(request.config)
     for ctx in made:
-        verdict = getattr(ctx, "verdict", None)
-        rep = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
-        err = None
-        if verdict is None and rep is not None and rep.skipped:
-            err = "skipped: " + (rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr))
-        elif verdict is None and rep is not None and rep.failed:
-            err = str(rep.longrepr).strip().splitlines()[-1][:300]
-        report_row(request.node, scenario, ctx.target, verdict, seconds, ctx.figures, err)
+        files = artifact_paths(ctx.artifacts, root, since=started_wall)
+        result = getattr(ctx, "result", None)
+        if result is not None:
+            record_result(request.node, complete_result(result, test_id=request.node.nodeid, seconds=seconds,
+                                                        cell=cell, artifacts=files))
+            continue
+        reports = [getattr(request.node, "rep_setup", None), getattr(request.node, "rep_call", None)]
+        record_result(request.node, fallback_result(scenario, ctx.target, key=scenario_params(request.node)[2],
+                                                    reports=reports, test_id=request.node.nodeid, seconds=seconds,
+                                                    cell=cell, artifacts=files))

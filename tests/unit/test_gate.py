@@ -1,4 +1,4 @@
-"""The release gate (harness/gate/command.py) without a cluster: option errors, the plan, exit-code mapping,
+"""The release gate (harness/gate/) without a cluster: option errors, the plan, exit-code mapping,
 Docker unreachable, and whole gate runs over fake scenario modules (the real pytest subprocess, the
 gate plugin, the report) with the preflight stubbed."""
 from __future__ import annotations
@@ -15,7 +15,11 @@ import pytest
 
 from harness.__main__ import build_parser
 from harness.core.errors import EnvironmentNotReady, UsageError
-from harness.gate import command as gate
+from harness.core.fmt import duration
+from harness.gate.exitcode import exit_code
+from harness.gate.plan import make_plan
+from harness.gate.preflight import check_released_version
+from harness.gate.run import build_pytest_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 REALTIME = ROOT / "charts-under-test" / "realtime"
@@ -71,14 +75,14 @@ def test_bad_contract_is_a_usage_error(tmp_path):
 
 
 def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
-    plan = gate.make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
+    plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
                                 "--set", "a=1", "--artifacts-dir", str(tmp_path / "art"), "--", "-x"))
     assert plan.scenarios == ("upgrade", "drain", "sse") and not plan.controls and plan.broken is None
     assert plan.forwarded == ["--reuse-cluster", f"--chart={REALTIME}", "--from-version=1.0.0", "--set=a=1",
                               f"--artifacts-dir={tmp_path / 'art'}"]
     assert plan.pytest_args == ["-x"] and plan.junit == tmp_path / "art" / "junit.xml"
     assert plan.report_dir == ROOT / "report"
-    argv = gate.build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
+    argv = build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
     assert argv[:3] == [sys.executable, "-m", "pytest"]
     assert argv[3:6] == [str(ROOT / "scenarios" / s) for s in ("upgrade", "drain", "sse")]
     assert "-p" in argv and "harness.gate.plugin" in argv and "--gate-scenarios=upgrade,drain,sse" in argv
@@ -86,36 +90,36 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
 
 
 def test_plan_scenario_selection_and_controls():
-    plan = gate.make_plan(parse("--chart", str(HA), "--scenarios", "upgrade", "--scenarios", "drain,rollback",
+    plan = make_plan(parse("--chart", str(HA), "--scenarios", "upgrade", "--scenarios", "drain,rollback",
                                 "--controls"))
     assert plan.scenarios == ("upgrade", "rollback", "drain") and plan.controls
     with pytest.raises(UsageError, match=r"--scenarios: sse is not enabled by the contract of ha-service "
                                          r"\(enabled: upgrade, rollback, drain, db_outage\)"):
-        gate.make_plan(parse("--chart", str(HA), "--scenarios", "sse"))
+        make_plan(parse("--chart", str(HA), "--scenarios", "sse"))
     with pytest.raises(UsageError, match=r"'upgrades' is not one of"):
-        gate.make_plan(parse("--chart", str(HA), "--scenarios", "upgrades"))
+        make_plan(parse("--chart", str(HA), "--scenarios", "upgrades"))
 
 
 def test_broken_entry_becomes_a_values_overlay_on_its_scenario():
-    plan = gate.make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--controls"))
+    plan = make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--controls"))
     overlay = (ROOT / "charts-under-test" / "broken" / "max-unavailable-all.yaml").resolve()
     assert plan.scenarios == ("upgrade",) and not plan.controls  # controls make no sense on a broken chart
     assert plan.charts[0].values == (overlay,)
     assert f"--values={overlay}" in plan.forwarded
     with pytest.raises(UsageError, match=r"no broken entry 'nope' \(known: liveness-checks-db, max-unavailable-all"):
-        gate.make_plan(parse("--chart", str(HA), "--broken", "nope"))
+        make_plan(parse("--chart", str(HA), "--broken", "nope"))
     with pytest.raises(UsageError, match=r"--broken max-unavailable-all must fail upgrade, which --scenarios \(drain\)"):
-        gate.make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--scenarios", "drain"))
+        make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--scenarios", "drain"))
 
 
 def test_from_version_replaces_the_released_version_and_is_checked_in_the_index():
-    plan = gate.make_plan(parse("--chart", str(REALTIME), "--from-version", "0.9.0"))
+    plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "0.9.0"))
     assert plan.charts[0].contract.released.version == "0.9.0"
     with pytest.raises(UsageError, match=r"released chart harness-charts/realtime has no version 0.9.0 in .*index.yaml "
                                          r"\(versions: 1.0.0\); check --from-version"):
-        gate.check_released_version(plan.charts[0])
-    ok = gate.make_plan(parse("--chart", str(REALTIME)))
-    assert gate.check_released_version(ok.charts[0]) == "harness-charts/realtime 1.0.0"
+        check_released_version(plan.charts[0])
+    ok = make_plan(parse("--chart", str(REALTIME)))
+    assert check_released_version(ok.charts[0]) == "harness-charts/realtime 1.0.0"
 
 
 def test_from_version_cannot_apply_to_a_tgz_released_chart(tmp_path):
@@ -127,14 +131,14 @@ def test_from_version_cannot_apply_to_a_tgz_released_chart(tmp_path):
                                                  "ingress: {host: c.test}\nscenarios: [upgrade]\n")
     with pytest.raises(UsageError, match=r"from-version: '0.0.9' cannot apply to .*: its released chart .*c-0.1.0.tgz "
                                          r"is a .tgz archive, which has one version"):
-        gate.make_plan(parse("--chart", str(chart), "--from-version", "0.0.9"))
+        make_plan(parse("--chart", str(chart), "--from-version", "0.0.9"))
 
 
 def test_a_chart_that_is_not_a_directory_is_refused(tmp_path):
     tgz = tmp_path / "c-0.1.0.tgz"
     tgz.write_bytes(b"")
     with pytest.raises(UsageError, match=r"is not a chart directory; the gate tests a chart's working tree"):
-        gate.make_plan(parse("--chart", str(tgz)))
+        make_plan(parse("--chart", str(tgz)))
 
 
 # --------------------------------------------------------------------------- exit codes
@@ -169,15 +173,15 @@ SKIP = {"outcome": "skipped", "message": "no cert-manager"}
     (1, {}, 1), (0, {}, 0), (3, {}, 3),                          # no status recorded: pytest's code
 ])
 def test_exit_code_mapping(rc, status, code):
-    got, why, _ = gate.exit_code(rc, status)
+    got, why, _ = exit_code(rc, status)
     assert got == code, why
 
 
 def test_exit_code_explains_itself():
-    code, why, details = gate.exit_code(1, st({"a": PASS, "b": FAIL}))
+    code, why, details = exit_code(1, st({"a": PASS, "b": FAIL}))
     assert (code, why) == (1, "1 of 2 scenario tests failed")
     assert details == ["b: AssertionError: 3 of 100 requests failed"]
-    code, why, _ = gate.exit_code(0, st({"a": SKIP}))
+    code, why, _ = exit_code(0, st({"a": SKIP}))
     assert why == "nothing ran: all 1 selected scenario tests were skipped"
 
 
@@ -221,8 +225,12 @@ def test_docker_unreachable_exits_3_before_touching_anything(tmp_path):
 
 FAKE_UPGRADE = textwrap.dedent('''\
     import os, time, pytest
+    from types import SimpleNamespace as NS
     from harness.core.errors import EnvironmentNotReady
+    from harness.plugin.report_rows import record_result
+    from harness.scenario.result import ScenarioResult, figures_from
     SCENARIO = "upgrade"
+    DEFAULT, TLS = NS(id="demo-default", variant="default"), NS(id="demo-tls", variant="tls")
 
     @pytest.fixture
     def env_fixture():
@@ -231,40 +239,44 @@ FAKE_UPGRADE = textwrap.dedent('''\
         if os.environ.get("FAKE_EXIT"):
             pytest.exit("harness: cluster: kind create failed", returncode=int(os.environ["FAKE_EXIT"]))
 
-    @pytest.mark.parametrize("target", ["demo-default", "demo-tls"])
-    def test_upgrade(target, env_fixture, record_property, harness_config):
-        if target == "demo-tls":
-            pytest.skip("demo-tls: no cert-manager")
+    @pytest.mark.parametrize("target", [DEFAULT, TLS], ids=["demo-default", "demo-tls"])
+    def test_upgrade(request, target, env_fixture, harness_config):
+        if target is TLS:
+            pytest.skip("demo-tls: no cert-manager")  # the plugin records the SKIP
         time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
         verdict = os.environ.get("FAKE_VERDICT", "PASS")
         failed = 0 if verdict == "PASS" else 3
-        for k, v in {"requests": 100, "failed_requests": failed, "longest_failure_seconds": 0.5 * failed,
-                     "values": ",".join(p.name for p in harness_config.values), "verdict": verdict,
-                     "reason": "PASS: 100 requests" if not failed else "3 of 100 requests failed"}.items():
-            record_property(k, v)
+        figures = {"requests": 100, "failed_requests": failed, "longest_failure_seconds": 0.5 * failed,
+                   "values": ",".join(p.name for p in harness_config.values)}
+        reason = "PASS: 100 requests" if not failed else "3 of 100 requests failed"
+        record_result(request.node, ScenarioResult("upgrade", "demo", target.variant, None, verdict, reason,
+                                                   figures=figures_from(figures)))
         assert not failed, "3 of 100 requests failed"
 
-    @pytest.mark.parametrize("broken_target", ["demo-broken-bad"])
-    def test_upgrade_catches_broken(broken_target):
-        pass
+    @pytest.mark.parametrize("broken_target", [NS(id="demo-broken-bad")], ids=["demo-broken-bad"])
+    def test_upgrade_catches_broken(request, broken_target):
+        record_result(request.node, ScenarioResult("upgrade", "demo", "default", "bad", "FAIL", "3 requests failed"))
     ''')
 
 FAKE_DRAIN = textwrap.dedent('''\
     import pytest
+    from harness.plugin.report_rows import record_result
+    from harness.scenario.result import ScenarioResult
     SCENARIO = "drain"
 
     @pytest.mark.parametrize("target", ["demo-default"])
-    def test_drain(target):
-        pass
+    def test_drain(request, target):
+        record_result(request.node, ScenarioResult("drain", "demo", "default", None, "PASS", "PASS: drained"))
     ''')
 
 DRIVER = textwrap.dedent('''\
     import sys
     from pathlib import Path
-    import harness.gate.command as g
+    import harness.gate.preflight as p
+    import harness.gate.run as r
     from harness.__main__ import main
-    g.SCENARIOS_DIR = Path(sys.argv[1])
-    g.preflight = lambda plan, clock: clock.say("preflight: stubbed")
+    r.SCENARIOS_DIR = Path(sys.argv[1])
+    p.preflight = lambda plan, clock: clock.say("preflight: stubbed")
     sys.exit(main(["gate", *sys.argv[2:]]))
     ''')
 
@@ -357,7 +369,7 @@ def test_broken_overlay_reaches_the_run(fake, tmp_path):
     doc = json.loads((rep / "gate.json").read_text())
     assert doc["info"]["broken"].startswith("bad (") and doc["info"]["scenarios"] == ["upgrade"]
     row = next(x for x in doc["rows"] if x["status"] == "PASS")
-    assert row["figures"]["values"] == "bad.yaml"
+    assert row["figures"]["values"] == {"value": "bad.yaml", "unit": ""}
 
 
 @pytest.mark.parametrize(("env", "code", "why"), [
@@ -390,4 +402,4 @@ def test_a_quiet_test_still_prints_a_line(fake):
 
 
 def test_elapsed_format():
-    assert [gate.fmt_elapsed(s) for s in (0, 7.9, 61, 754, 3723)] == ["0:00", "0:07", "1:01", "12:34", "1:02:03"]
+    assert [duration(s, "clock") for s in (0, 7.9, 61, 754, 3723)] == ["0:00", "0:07", "1:01", "12:34", "1:02:03"]
