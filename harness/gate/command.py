@@ -59,10 +59,20 @@ from harness.scenario.targets import targets_for
 __all__ = ["add_arguments", "cmd_gate", "write_gate_report"]
 
 
+def load_records(plan: Plan, *, since: float | None, clock: Clock) -> list[ScenarioResult]:
+    """The run's records (:func:`harness.report.render.load_results`); an unreadable scenarios.json
+    is said in one line and reported as no records (the exit code still comes from the run)."""
+    try:
+        return report.load_results(plan.cfg.artifacts_dir, since=since)
+    except ValueError as exc:
+        clock.say(f"the run's records cannot be read: {exc}")
+        return []
+
+
 def write_gate_report(plan: Plan, *, started: float, code: int, why: str, details: Sequence[str],
                       since: float | None, clock: Clock) -> list[ScenarioResult]:
     """Read the run's records and write the report; prints where it went. Returns the records."""
-    results = report.load_results(plan.cfg.artifacts_dir, since=since)
+    results = load_records(plan, since=since, clock=clock)
     info = gate_info(plan, started=started, exit_code_=code, why=why, errors=details)
     written = report.write_report(results, info, report_dir=plan.report_dir, artifacts_dir=plan.cfg.artifacts_dir,
                                   junit_sources=[plan.junit] if plan.junit else [], since=since)
@@ -74,7 +84,7 @@ def write_gate_report(plan: Plan, *, started: float, code: int, why: str, detail
 def _report_only(plan: Plan, clock: Clock) -> int:
     """Rebuild the report from the last run's records. No status from the run: the records alone
     decide (no pass without a passed test)."""
-    results = report.load_results(plan.cfg.artifacts_dir)
+    results = load_records(plan, since=None, clock=clock)
     c = report.counts(results)
     code = 0 if c["PASS"] and not c["FAIL"] and not c["ERROR"] else 1
     info = gate_info(plan, started=clock.started, exit_code_=code, why="report rebuilt from the last run's artifacts")

@@ -403,3 +403,18 @@ def test_a_quiet_test_still_prints_a_line(fake):
 
 def test_elapsed_format():
     assert [duration(s, "clock") for s in (0, 7.9, 61, 754, 3723)] == ["0:00", "0:07", "1:01", "12:34", "1:02:03"]
+
+
+def test_unreadable_records_are_one_line_and_no_rows(tmp_path):
+    import io
+    from types import SimpleNamespace
+
+    from harness.gate.clock import Clock
+    from harness.gate.command import load_records
+
+    (tmp_path / "scenarios.json").write_text('{"scenarios": []}')
+    out = io.StringIO()
+    plan = SimpleNamespace(cfg=SimpleNamespace(artifacts_dir=tmp_path))
+    assert load_records(plan, since=None, clock=Clock(stream=out)) == []
+    assert out.getvalue().endswith("the run's records cannot be read: "
+                                   f"{tmp_path / 'scenarios.json'}: no 'results' list\n")
