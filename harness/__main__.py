@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from harness.core.errors import HarnessError
+from harness.core.fmt import duration
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,14 +73,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             return 0
         start = time.monotonic()
         cluster_mod.delete_cluster(cluster_mod.Cluster(name, cluster_mod.kubeconfig_path(name), f"kind-{name}", True))
-        print(f"cluster {name}: deleted in {time.monotonic() - start:.0f} s")
+        print(f"cluster {name}: deleted in {duration(time.monotonic() - start)}")
         return 0
     spec = cluster_mod.spec_from_config(cfg)
     print(f"==> cluster {name}: node image {cluster_mod.resolve_node_image(spec)}", flush=True)
     start = time.monotonic()
     c = cluster_mod.ensure_cluster(spec)
     verb = "created" if c.created else "reused"
-    print(f"cluster {name}: {verb} in {time.monotonic() - start:.0f} s")
+    print(f"cluster {name}: {verb} in {duration(time.monotonic() - start)}")
     print(f"  kubeconfig: {c.kubeconfig}\n  context:    {c.context}")
     print(f"  use it:     kubectl --kubeconfig {c.kubeconfig} get nodes")
     print(f"  delete it:  make cluster-down CLUSTER={name}   (or: kind delete cluster --name {name})")
@@ -92,7 +93,7 @@ def _cluster_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_parser(p: argparse.ArgumentParser) -> None:
-    from harness.gate.command import add_arguments
+    from harness.gate.cli import add_arguments
 
     add_arguments(p, add_config_arguments)
 

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from harness.core.fmt import duration
+
 TICK_EVERY = 15.0
 PREFIX = "[harness] "
 
@@ -49,14 +51,9 @@ def say(message: str) -> None:
         pass
 
 
-def fmt_seconds(seconds: float) -> str:
-    """``7.2 s``, ``95 s`` or ``2m05s``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}m{s:02d}s"
+fmt_seconds = duration
+"""Deprecated name of :func:`harness.core.fmt.duration` (``7.2 s``, ``95 s``, ``2m05s``), kept for
+callers outside the reporting layer (harness/env/addons/catalog.py); new code imports harness.core.fmt."""
 
 
 class Tracker:
@@ -88,7 +85,7 @@ class Tracker:
         if not innermost:
             return None
         self.last_line = now
-        return f"still waiting for {self.what} ({fmt_seconds(now - self.started)})"
+        return f"still waiting for {self.what} ({duration(now - self.started)})"
 
 
 @contextmanager
@@ -130,5 +127,5 @@ def tracking(what: str, *, announce: bool = True, every: float = TICK_EVERY) -> 
             if tracker in _stack:
                 _stack.remove(tracker)
         if announce:
-            took = fmt_seconds(tracker.elapsed())
+            took = duration(tracker.elapsed())
             say(f"{what}: done in {took}" if ok else f"{what}: failed after {took}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import EnvironmentNotReady
-from harness.gate.command import fmt_elapsed
+from harness.core.fmt import duration
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -42,6 +42,7 @@ class GatePlugin:
         self.controls = bool(config.getoption("gate_controls"))
         self.heartbeat = float(config.getoption("gate_heartbeat") or 60.0)
         self.tests: dict[str, dict[str, Any]] = {}
+        self.labels: dict[str, str] = {}
         self.collect_errors: list[str] = []
         self.exit: dict[str, Any] | None = None
         self.total = 0
@@ -56,7 +57,7 @@ class GatePlugin:
     # -- progress
 
     def stamp(self) -> str:
-        return fmt_elapsed(time.time() - self.started)
+        return duration(time.time() - self.started, "clock")
 
     def _fresh_line(self, line: str) -> str:
         """``line``, preceded by a newline when pytest's progress characters left the line open
@@ -95,17 +96,13 @@ class GatePlugin:
         while not self._stop.wait(min(5.0, self.heartbeat)):
             if time.monotonic() - self.last_line >= self.heartbeat:
                 what = (f"{self._short(self.current)} (test {self.index} of {self.total}, "
-                        f"{fmt_elapsed(time.time() - self.test_started)} in)" if self.current else "the session setup")
+                        f"{duration(time.time() - self.test_started, 'clock')} in)" if self.current else "the session setup")
                 self.say(f"still running {what}")
 
-    @staticmethod
-    def _short(nodeid: str) -> str:
-        """``scenarios/upgrade/test_upgrade.py::test_upgrade[realtime-default]`` -> ``upgrade realtime-default``."""
-        path, _, rest = nodeid.partition("::")
-        module = Path(path).stem.removeprefix("test_")
-        func, _, param = rest.partition("[")
-        control = " (control)" if "catches_broken" in func else ""
-        return f"{module} {param.rstrip(']')}{control}".strip()
+    def _short(self, nodeid: str) -> str:
+        """How progress lines name a test: ``upgrade realtime-default``, ``db_outage ha-service-default stop``,
+        ``upgrade ha-service-broken-pdb (control)`` (from its parameters at collection; else its node id)."""
+        return self.labels.get(nodeid, nodeid)
 
     # -- hooks
 
@@ -134,6 +131,7 @@ class GatePlugin:
             items[:] = keep
 
     def pytest_collection_finish(self, session: Any) -> None:
+        self.labels = {i.nodeid: label(i) for i in session.items}
         self.total = len(session.items)
         self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected: "
                  + ", ".join(self._short(i.nodeid) for i in session.items[:12])
@@ -169,7 +167,8 @@ class GatePlugin:
                 t["outcome"] = "passed"
             props = dict(report.user_properties or [])
             t["verdict"] = props.get("verdict", "")
-            took = fmt_elapsed(report.start - self.test_started + report.duration) if self.test_started else ""
+            took = (duration(report.start - self.test_started + report.duration, "clock")
+                    if self.test_started else "")
             status = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}[t["outcome"]]
             why = t.get("message") if status != "PASS" else props.get("reason", "")
             why = str(why or "").removeprefix("PASS: ")
@@ -202,6 +201,20 @@ class GatePlugin:
         current = progress.set_sink(None)
         if current is not self._wrap:
             progress.set_sink(current)  # someone else's sink is in place: leave it
+
+
+def label(item: Any) -> str:
+    """A scenario test's name for people, from its module's SCENARIO and its parameters (the
+    target's id, the fault, whether it is a negative control); other tests by their node id."""
+    scenario = getattr(getattr(item, "module", None), "SCENARIO", None)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    target = params.get("target", params.get("broken_target"))
+    if scenario is None or target is None:
+        return item.nodeid
+    parts = [scenario, str(getattr(target, "id", target))]
+    if params.get("fault") is not None:
+        parts.append(str(params["fault"]))
+    return " ".join(parts) + (" (control)" if "broken_target" in params else "")
 
 
 def _longrepr_line(report: Any) -> str:

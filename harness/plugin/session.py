@@ -129,13 +129,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in timings.table().splitlines():
             tr.write_line(line)
         tr.write_line(f"(also in {cfg.artifacts_dir / 'timings.json'})")
-    from harness.plugin.report_rows import REPORT as SCENARIO_REPORT
-
-    if SCENARIO_REPORT.rows:
-        tr.write_sep("-", "harness scenarios")
-        for line in SCENARIO_REPORT.table().splitlines():
-            tr.write_line(line)
-        tr.write_line(f"(also in {cfg.artifacts_dir / 'scenarios.json'})")
     if state.artifacts:
         tr.write_sep("-", "harness diagnostics of failed tests")
         for nodeid, path in state.artifacts:

@@ -1,20 +1,14 @@
 """The gate's report: the run's JUnit XML (copied, or merged from several), one self-contained HTML
-page and a short Markdown summary.
+page and a short Markdown summary, all drawn from the run's scenario records.
 
-Where the numbers come from (everything under one run's artifacts directory):
+Where the rows come from: ``<artifacts>/scenarios.json``, the :class:`harness.scenario.result.ScenarioResult`
+records the pytest layer wrote once at the end of the run (:func:`load_results`). A record says which
+scenario, chart, variant, key and control it is, the matrix cell it ran in, its verdict and reason,
+its figures with their units, its named steps and the paths of its plots and diagnostics; nothing
+here re-reads JUnit properties, parses node ids or guesses a value's type. Besides the records, the
+report reads only ``timings.json`` (the harness's own phases) and the JUnit XML it copies.
 
-* ``junit.xml`` — one ``<testcase>`` per test with its outcome and, as ``<properties>``, what the
-  scenario recorded (``record_property``: figures, ``verdict``, ``reason``, ``scenario_seconds``,
-  ``harness_artifacts`` for the diagnostics of a failed test);
-* ``scenarios.json`` — the scenario report collector (:data:`harness.plugin.report_rows.REPORT`): the same
-  figures with their types, and the scenario's own verdict (for a negative control, the verdict is
-  FAIL while the test passes);
-* per test, ``<artifacts>/<test-id-safe>/`` (per-test scenarios) or ``<artifacts>/test_<scenario>__<target>/``
-  (shared runs: sse, db_outage): the timeline plots (``probe*.png``, ``sse.png``) and ``verdict.json``;
-  after a failure, the diagnostics (``summary.txt``, events, logs, helm history).
-
-:func:`collect_rows` joins them into :class:`Row` objects (one per test: scenario x chart variant
-[x fault]); :func:`render_html` and :func:`render_markdown` draw them; :func:`write_report` writes
+:func:`render_html` and :func:`render_markdown` draw the records; :func:`write_report` writes
 ``index.html``, ``summary.md``, ``gate.json`` and ``junit.xml`` into the report directory. Files
 older than the run (``since``) are ignored, so a crashed run never reports a previous run's results.
 """
@@ -29,12 +23,19 @@ import re
 import shutil
 import string
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.k8s.diagnostics import artifact_dir
+from harness.core.fmt import MISSING, duration
+from harness.report.figures import format_cell, format_figure, number
+from harness.scenario.result import (
+    ScenarioResult,
+    figure_values,
+    gate_status,
+    read_results,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATUSES = ("PASS", "FAIL", "ERROR", "SKIP")
@@ -53,57 +54,29 @@ EXIT_MEANING = {
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass
-class JunitCase:
-    """One ``<testcase>``: ``nodeid`` (rebuilt from classname and name), outcome
-    (``passed``/``failed``/``error``/``skipped``), ``message`` (first line of the failure, error or
-    skip), ``seconds`` and the ``properties`` (all strings)."""
-
-    nodeid: str
-    classname: str
-    name: str
-    outcome: str
-    message: str
-    seconds: float
-    properties: dict[str, str]
+def _fresh(path: Path, since: float | None) -> bool:
+    """The file exists and (when ``since`` is given) was written during this run."""
+    try:
+        return path.is_file() and (since is None or path.stat().st_mtime >= since - 1)
+    except OSError:
+        return False
 
 
-def nodeid_of(classname: str, name: str) -> str:
-    """``scenarios.upgrade.test_upgrade`` + ``test_upgrade[x]`` -> ``scenarios/upgrade/test_upgrade.py::test_upgrade[x]``
-    (pytest's junit classname is the module path with dots; a class inside the module is kept as ``::Class``)."""
-    parts = classname.split(".")
-    # a test class: ClassName starts upper case
-    cls = []
-    while parts and parts[-1][:1].isupper():
-        cls.insert(0, parts.pop())
-    return "/".join(parts) + ".py::" + "::".join([*cls, name])
+def load_results(artifacts_dir: Path | str, *, since: float | None = None) -> list[ScenarioResult]:
+    """The run's records: ``<artifacts_dir>/scenarios.json`` (:func:`harness.scenario.result.read_results`).
 
+    Args:
+        artifacts_dir: the run's artifacts directory.
+        since: epoch seconds the run started; an older scenarios.json is not this run's (None: any).
 
-def read_junit(path: Path | str) -> list[JunitCase]:
-    """Every testcase of a JUnit XML file (``testsuites`` or a single ``testsuite`` root)."""
-    root = ET.parse(path).getroot()
-    out: list[JunitCase] = []
-    for tc in root.iter("testcase"):
-        classname, name = tc.get("classname", ""), tc.get("name", "")
-        props = {p.get("name", ""): p.get("value", "") for p in tc.iter("property")}
-        outcome, message = "passed", ""
-        for tag in ("failure", "error", "skipped"):
-            el = tc.find(tag)
-            if el is not None:
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                message = _first_line(el.get("message") or el.text or "")
-                break
-        try:
-            seconds = float(tc.get("time", "0") or 0)
-        except ValueError:
-            seconds = 0.0
-        out.append(JunitCase(nodeid_of(classname, name), classname, name, outcome, message, seconds, props))
-    return out
+    Returns:
+        the records in the order the tests ran; [] when there is no (fresh) file.
 
-
-def _first_line(text: str, limit: int = 400) -> str:
-    line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    Raises:
+        ValueError: the file is not a records document.
+    """
+    path = Path(artifacts_dir) / "scenarios.json"
+    return read_results(path) if _fresh(path, since) else []
 
 
 def merge_junit(sources: Sequence[Path | str], dest: Path | str) -> Path | None:
@@ -137,299 +110,112 @@ def merge_junit(sources: Sequence[Path | str], dest: Path | str) -> Path | None:
     return dest
 
 
-def _fresh(path: Path, since: float | None) -> bool:
-    """The file exists and (when ``since`` is given) was written during this run."""
-    try:
-        return path.is_file() and (since is None or path.stat().st_mtime >= since - 1)
-    except OSError:
-        return False
+# --------------------------------------------------------------------------- what a record points at
 
 
-# --------------------------------------------------------------------------- rows
+def _resolve(path: str, artifacts: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or artifacts is None else artifacts / p
 
 
-@dataclass
-class Row:
-    """One scenario test, as the report shows it.
-
-    Attributes:
-        nodeid: pytest node id. scenario: ``upgrade``... target: chart + variant (``realtime-default``,
-            ``ha-service-broken-pdb-blocks-drain``). control: ``positive`` or ``broken:<name>``.
-        fault: the db_outage fault, else "".
-        outcome: the test's outcome (``passed``, ``failed``, ``error``, ``skipped``).
-        verdict: the scenario's own verdict (``PASS``/``FAIL``), "" when it reached none.
-        seconds: wall time. reason: the verdict's reason, else the failure/skip message.
-        figures: what the scenario recorded (typed where scenarios.json had it).
-        plots: timeline PNGs written during this run. evidence: the directory holding them.
-        diagnostics: the failed test's diagnostics directory, when there is one.
-    """
-
-    nodeid: str
-    scenario: str
-    target: str
-    control: str = "positive"
-    fault: str = ""
-    outcome: str = "passed"
-    verdict: str = ""
-    seconds: float = 0.0
-    reason: str = ""
-    figures: dict[str, Any] = field(default_factory=dict)
-    plots: list[Path] = field(default_factory=list)
-    evidence: Path | None = None
-    diagnostics: Path | None = None
-
-    @property
-    def status(self) -> str:
-        """The gate's view: PASS (the test passed: a positive scenario's verdict was PASS, a
-        negative control's FAIL as expected), FAIL (it did not), ERROR (no verdict: the harness or
-        the environment broke first), SKIP."""
-        if self.outcome == "skipped":
-            return "SKIP"
-        if self.outcome == "passed":
-            return "PASS"
-        if self.outcome == "failed" and self.verdict:
-            return "FAIL"
-        return "ERROR"  # a setup/teardown error, or the test raised before reaching a verdict
-
-    @property
-    def is_control(self) -> bool:
-        return self.control != "positive"
-
-    @property
-    def variant(self) -> str:
-        """The chart variant as the table shows it: ``ha-service-default``; for a negative control
-        the chart alone (``ha-service``), its overlay being shown as the control."""
-        name = self.control.removeprefix("broken:")
-        if self.is_control and name and self.target.endswith("-broken-" + name):
-            return self.target[: -len("-broken-" + name)]
-        return self.target
-
-    @property
-    def anchor(self) -> str:
-        return "row-" + re.sub(r"[^A-Za-z0-9_-]+", "-", self.nodeid).strip("-")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"nodeid": self.nodeid, "scenario": self.scenario, "target": self.target, "control": self.control,
-                "fault": self.fault, "status": self.status, "outcome": self.outcome, "verdict": self.verdict,
-                "seconds": self.seconds, "reason": self.reason, "figures": self.figures,
-                "plots": [str(p) for p in self.plots], "diagnostics": str(self.diagnostics or "") or None}
+def plots(result: ScenarioResult, artifacts: Path | None) -> list[Path]:
+    """The record's timeline plots (its ``.png`` artifacts) that exist, resolved against ``artifacts``."""
+    return [p for p in (_resolve(a, artifacts) for a in result.artifacts if a.endswith(".png")) if p.is_file()]
 
 
-def _typed(value: str) -> Any:
-    """A JUnit property string back to a number where it is one."""
-    if value in ("None", ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        return float(value)
-    except ValueError:
-        return value
+def diagnostics(result: ScenarioResult, artifacts: Path | None) -> Path | None:
+    """The record's diagnostics: the artifact that is a directory (collected after a failure), else None."""
+    return next((p for p in (_resolve(a, artifacts) for a in result.artifacts) if p.is_dir()), None)
 
 
-def _module_and_param(nodeid: str) -> tuple[str, str, str]:
-    """``scenarios/sse/test_sse.py::test_sse[realtime-default]`` -> (``test_sse``, ``test_sse``, ``realtime-default``)."""
-    path, _, rest = nodeid.partition("::")
-    module = Path(path).stem
-    func, _, param = rest.partition("[")
-    return module, func.split("::")[-1], param.rstrip("]")
+def _anchor(result: ScenarioResult, index: int) -> str:
+    name = "-".join(x for x in (result.scenario, result.target, result.key or "") if x)
+    return f"row-{index}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
 
 
-def _evidence_dir(artifacts: Path, nodeid: str, target: str, since: float | None) -> tuple[Path | None, list[Path]]:
-    """Where the test's plots are: its own directory, else the shared run's ``<module>__<target>``."""
-    module, _, _ = _module_and_param(nodeid)
-    for d in (artifact_dir(artifacts, nodeid), artifacts / f"{module}__{target}"):
-        pngs = sorted(p for p in d.glob("*.png") if _fresh(p, since)) if d.is_dir() else []
-        if pngs:
-            return d, pngs
-    return None, []
+def _title(result: ScenarioResult) -> str:
+    return result.scenario + (f" ({result.key})" if result.key else "")
 
 
-def collect_rows(artifacts_dir: Path | str, *, since: float | None = None,
-                 junit: Path | str | None = None) -> list[Row]:
-    """One :class:`Row` per test of the run in ``artifacts_dir``.
-
-    Args:
-        artifacts_dir: the run's artifacts directory.
-        since: epoch seconds the run started; older files are ignored (None: use whatever is there).
-        junit: the JUnit XML (default ``<artifacts_dir>/junit.xml``).
-
-    Returns:
-        rows in the JUnit order, enriched from scenarios.json; tests only in scenarios.json come last.
-    """
-    artifacts = Path(artifacts_dir)
-    junit_path = Path(junit) if junit else artifacts / "junit.xml"
-    cases = read_junit(junit_path) if _fresh(junit_path, since) else []
-    collected: dict[str, dict[str, Any]] = {}
-    sj = artifacts / "scenarios.json"
-    if _fresh(sj, since):
-        try:
-            for r in json.loads(sj.read_text()).get("scenarios", []):
-                collected[r["nodeid"]] = r
-        except (ValueError, KeyError, AttributeError):
-            collected = {}
-    rows: list[Row] = []
-    seen: set[str] = set()
-    for case in cases:
-        rows.append(_row(artifacts, case, collected.get(case.nodeid), since))
-        seen.add(case.nodeid)
-    for nodeid, r in collected.items():
-        if nodeid not in seen:
-            outcome = {"PASS": "passed", "SKIP": "skipped"}.get(r.get("outcome", ""), "failed")
-            rows.append(_row(artifacts, JunitCase(nodeid, "", "", outcome, "", float(r.get("seconds") or 0), {}),
-                             r, since))
-    return rows
-
-
-def _row(artifacts: Path, case: JunitCase, collected: Mapping[str, Any] | None, since: float | None) -> Row:
-    module, func, param = _module_and_param(case.nodeid)
-    props = {k: _typed(v) for k, v in case.properties.items()}
-    figures: dict[str, Any] = {k: v for k, v in props.items()
-                               if k not in ("verdict", "reason", "harness_artifacts", "scenario_seconds")}
-    if collected:
-        scenario = str(collected.get("scenario") or "")
-        target = str(collected.get("target") or param)
-        control = str(collected.get("control") or "positive")
-        figures.update(collected.get("figures") or {})
-        verdict = collected.get("outcome") if collected.get("outcome") in ("PASS", "FAIL") else ""
-        reason = str(collected.get("reason") or "")
-        seconds = float(collected.get("seconds") or 0) or case.seconds
-    else:
-        scenario = module.removeprefix("test_")
-        target = param or func
-        control = "broken" if "catches_broken" in func else "positive"
-        verdict = str(props.get("verdict") or "") if props.get("verdict") in ("PASS", "FAIL") else ""
-        reason = str(props.get("reason") or "")
-        seconds = float(props.get("scenario_seconds") or 0) or case.seconds
-    fault = str(figures.get("fault") or "")
-    if fault and target.endswith("-" + fault):
-        target = target[: -len(fault) - 1]
-    if not reason or case.outcome in ("error", "skipped") and not verdict:
-        reason = case.message or reason
-    evidence, plots = _evidence_dir(artifacts, case.nodeid, target, since)
-    if fault:
-        plots = [p for p in plots if fault in p.stem] or plots
-    diag = None
-    if props.get("harness_artifacts"):
-        diag = Path(str(props["harness_artifacts"]))
-    else:
-        d = artifact_dir(artifacts, case.nodeid)
-        if _fresh(d / "summary.txt", since):
-            diag = d
-    if not figures.get("shared_run_seconds"):
-        figures.pop("shared_run_seconds", None)
-    return Row(case.nodeid, scenario, target, control, fault, case.outcome, verdict, round(seconds, 1), reason,
-               figures, plots, evidence, diag)
+def _variant(result: ScenarioResult) -> str:
+    """The chart variant as the table shows it: ``ha-service-default``; a negative control's chart alone."""
+    return result.chart if result.is_control else result.target
 
 
 # --------------------------------------------------------------------------- key figures
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        return None
-
-
-def fmt_seconds(value: Any) -> str:
-    v = _num(value)
-    if v is None:
-        return "–"
-    if v < 10:
-        return f"{v:.1f} s"
-    if v < 120:
-        return f"{v:.0f} s"
-    m, s = divmod(round(v), 60)
-    return f"{m}m{s:02d}s"
-
-
-def fmt_ms(value: Any) -> str:
-    v = _num(value)
-    if v is None:
-        return "–"
-    if v < 10:
-        return f"{v:.1f} ms"
-    if v < 1000:
-        return f"{v:.0f} ms"
-    return f"{v / 1000:.2f} s"
 
 
 @dataclass(frozen=True)
 class Figure:
     """One cell: ``text`` (short), ``detail`` (a second, smaller line), ``bad`` (highlight it)."""
 
-    text: str = "–"
+    text: str = MISSING
     detail: str = ""
     bad: bool = False
 
     @property
     def empty(self) -> bool:
-        return self.text == "–"
+        return self.text == MISSING
 
 
-def key_figures(row: Row) -> dict[str, Figure]:
-    """The :data:`COLUMNS` for one row, from the figures the scenarios record: success ratio,
+def key_figures(result: ScenarioResult) -> dict[str, Figure]:
+    """The :data:`COLUMNS` for one record, from the figures the scenarios record: success ratio,
     longest outage, p99 latency (the availability prober), reconnects and missed ids (SSE streams),
     drain time (drain) and time to NotReady / back to Ready (db_outage). A column a scenario does
     not measure is ``–``."""
-    f = row.figures
+    f = figure_values(result)
     out = {c: Figure() for c in COLUMNS}
-    requests, failed = _num(f.get("requests")), _num(f.get("failed_requests"))
-    budget = _num(f.get("failure_budget")) or 0
+    requests, failed = number(f.get("requests")), number(f.get("failed_requests"))
+    budget = number(f.get("failure_budget")) or 0
     if requests:
         failed = failed or 0
-        ratio = _num(f.get("probe_success_ratio"))
+        ratio = number(f.get("probe_success_ratio"))
         ratio = ratio if ratio is not None else (requests - failed) / requests
         out["success"] = Figure(f"{ratio * 100:.2f} %".replace("100.00 %", "100 %"),
                                 f"{int(failed)} of {int(requests)} failed", failed > budget)
         if f.get("longest_failure_seconds") is not None:
-            run, secs = _num(f.get("longest_failure_run")) or 0, _num(f.get("longest_failure_seconds")) or 0
-            out["longest outage"] = Figure(fmt_seconds(secs), f"{int(run)} request{'s' if run != 1 else ''}" if run
+            run, secs = number(f.get("longest_failure_run")) or 0, number(f.get("longest_failure_seconds")) or 0
+            out["longest outage"] = Figure(duration(secs), f"{int(run)} request{'s' if run != 1 else ''}" if run
                                            else "no failed request", failed > budget and secs > 0)
-        if f.get("probe_p99_ms") is not None:
-            out["p99 latency"] = Figure(fmt_ms(f.get("probe_p99_ms")), f"p50 {fmt_ms(f.get('probe_p50_ms'))}")
-    elif row.scenario == "db_outage" and f.get("ingress_requests") is not None:
-        n, n503 = _num(f.get("ingress_requests")) or 0, _num(f.get("ingress_503")) or 0
-        through = _num(f.get("ingress_passed_through")) or 0
+        p99 = number(f.get("probe_p99_ms"))
+        if p99 is not None:
+            p50 = number(f.get("probe_p50_ms"))
+            out["p99 latency"] = Figure(duration(p99 / 1000, "latency"),
+                                        f"p50 {duration(None if p50 is None else p50 / 1000, 'latency')}")
+    elif result.scenario == "db_outage" and f.get("ingress_requests") is not None:
+        n, n503 = number(f.get("ingress_requests")) or 0, number(f.get("ingress_503")) or 0
+        through = number(f.get("ingress_passed_through")) or 0
         out["success"] = Figure(f"503 × {int(n503)}", f"of {int(n)} during the outage"
                                 + (f", {int(through)} from pods" if through else ""), bool(through))
     # streams: the sse scenario's rollout, or the streams an upgrade holds (sse1_, sse2_ ...)
     if f.get("rollout_disconnects") is not None or f.get("hold_longest_silence_s") is not None:
-        missed = (_num(f.get("rollout_missed_ids")) or 0) + (_num(f.get("rollout_duplicate_ids")) or 0)
-        silence = f.get("hold_longest_silence_s")
-        out["streams"] = Figure(f"max {fmt_seconds(f.get('rollout_max_reconnect_s'))}",
-                                f"{int(_num(f.get('rollout_disconnects')) or 0)} reconnects, {int(missed)} ids "
-                                f"missed/dup, silence {fmt_seconds(silence)}",
-                                bool(missed) or (row.verdict == "FAIL" and "stream" in row.reason))
+        missed = (number(f.get("rollout_missed_ids")) or 0) + (number(f.get("rollout_duplicate_ids")) or 0)
+        out["streams"] = Figure(f"max {duration(number(f.get('rollout_max_reconnect_s')))}",
+                                f"{int(number(f.get('rollout_disconnects')) or 0)} reconnects, {int(missed)} ids "
+                                f"missed/dup, silence {duration(number(f.get('hold_longest_silence_s')))}",
+                                bool(missed) or (result.outcome == "FAIL" and "stream" in result.reason))
     else:
         idx = sorted({m.group(1) for k in f for m in [re.match(r"^(sse\d+)_max_reconnect_s$", k)] if m})
         if idx:
-            lat = [v for v in (_num(f.get(f"{i}_max_reconnect_s")) for i in idx) if v is not None]
-            missed = sum(int(_num(f.get(f"{i}_missed_ids")) or 0) + int(_num(f.get(f"{i}_duplicates")) or 0)
+            lat = [v for v in (number(f.get(f"{i}_max_reconnect_s")) for i in idx) if v is not None]
+            missed = sum(int(number(f.get(f"{i}_missed_ids")) or 0) + int(number(f.get(f"{i}_duplicates")) or 0)
                          for i in idx)
-            disc = sum(int(_num(f.get(f"{i}_disconnects")) or 0) for i in idx)
-            out["streams"] = Figure(f"max {fmt_seconds(max(lat)) if lat else '–'}",
+            disc = sum(int(number(f.get(f"{i}_disconnects")) or 0) for i in idx)
+            out["streams"] = Figure(f"max {duration(max(lat)) if lat else MISSING}",
                                     f"{len(idx)} streams, {disc} reconnects, {missed} ids missed/dup", bool(missed))
     if f.get("drain_seconds") is not None:
-        refusals = int(_num(f.get("eviction_refusals_429")) or 0)
+        refusals = int(number(f.get("eviction_refusals_429")) or 0)
         outcome = str(f.get("drain_outcome") or "")
-        out["drain"] = Figure(fmt_seconds(f.get("drain_seconds")),
+        out["drain"] = Figure(duration(number(f.get("drain_seconds"))),
                               f"{outcome}, {refusals} × 429" if outcome else f"{refusals} × 429",
                               bool(outcome) and outcome != "done")
     if f.get("slowest_not_ready_s") is not None or f.get("ready_after_recovery_s") is not None:
-        nr, rb = _num(f.get("slowest_not_ready_s")), _num(f.get("not_ready_bound_s"))
-        ready, rcb = _num(f.get("ready_after_recovery_s")), _num(f.get("recovery_bound_s"))
+        nr, rb = number(f.get("slowest_not_ready_s")), number(f.get("not_ready_bound_s"))
+        ready, rcb = number(f.get("ready_after_recovery_s")), number(f.get("recovery_bound_s"))
         bad = (nr is None or (rb is not None and nr > rb)) or (ready is None or (rcb is not None and ready > rcb))
-        restarts = int(_num(f.get("restarts")) or 0)
-        out["NotReady / Ready"] = Figure(f"{fmt_seconds(nr)} / {fmt_seconds(ready)}",
-                                         f"bounds {fmt_seconds(rb)} / {fmt_seconds(rcb)}"
+        restarts = int(number(f.get("restarts")) or 0)
+        out["NotReady / Ready"] = Figure(f"{duration(nr)} / {duration(ready)}",
+                                         f"bounds {duration(rb)} / {duration(rcb)}"
                                          + (f", {restarts} restarts" if restarts else ""), bad or bool(restarts))
     return out
 
@@ -470,16 +256,38 @@ class GateInfo:
     command: str = ""
 
 
-def counts(rows: Iterable[Row]) -> dict[str, int]:
+@dataclass(frozen=True)
+class _Shown:
+    """What one record shows, worked out once per render: its gate status, anchor and files."""
+
+    result: ScenarioResult
+    status: str
+    anchor: str
+    plots: tuple[Path, ...]
+    diagnostics: Path | None
+
+    @property
+    def evidence(self) -> Path | None:
+        return self.plots[0].parent if self.plots else None
+
+
+def _shown(results: Sequence[ScenarioResult], artifacts: Path | None) -> list[_Shown]:
+    return [_Shown(r, gate_status(r), _anchor(r, i), tuple(plots(r, artifacts)), diagnostics(r, artifacts))
+            for i, r in enumerate(results, 1)]
+
+
+def counts(results: Iterable[ScenarioResult]) -> dict[str, int]:
+    """``{status: number of records}`` for PASS, FAIL, ERROR, SKIP as the gate counts them
+    (:func:`harness.scenario.result.gate_status`)."""
     out = dict.fromkeys(STATUSES, 0)
-    for r in rows:
-        out[r.status] += 1
+    for r in results:
+        out[gate_status(r)] += 1
     return out
 
 
-def verdict_line(rows: Sequence[Row], exit_code: int) -> str:
+def verdict_line(results: Sequence[ScenarioResult], exit_code: int) -> str:
     """``Gate: PASS|FAIL — N of M scenarios passed`` (M: the tests that ran, skipped ones excluded)."""
-    c = counts(rows)
+    c = counts(results)
     ran = c["PASS"] + c["FAIL"] + c["ERROR"]
     return f"Gate: {'PASS' if exit_code == 0 else 'FAIL'} — {c['PASS']} of {ran} scenarios passed"
 
@@ -491,6 +299,24 @@ def _rel(path: Path | None, base: Path) -> str:
         return os.path.relpath(path, base)
     except ValueError:
         return str(path)
+
+
+def _ordered(shown: Sequence[_Shown]) -> tuple[list[_Shown], list[_Shown], list[_Shown]]:
+    """(positive tests, negative controls, skipped): failures first within each, then run order."""
+    rank = {"FAIL": 0, "ERROR": 0, "PASS": 1}
+    ran = [s for s in shown if s.status != "SKIP"]
+    positives = sorted((s for s in ran if not s.result.is_control), key=lambda s: rank[s.status])
+    controls = sorted((s for s in ran if s.result.is_control), key=lambda s: rank[s.status])
+    return positives, controls, [s for s in shown if s.status == "SKIP"]
+
+
+def _took(r: ScenarioResult) -> tuple[str, bool]:
+    """The test's time, or the shared run's when the test took part in one that ran longer."""
+    fig = r.figures.get("shared_run_seconds")
+    shared = number(fig.value) if fig is not None else None
+    if shared and shared > r.seconds:
+        return duration(shared), True
+    return duration(r.seconds), False
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -508,9 +334,15 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_markdown(rows: Sequence[Row], info: GateInfo, *, report_dir: Path | None = None) -> str:
-    """The summary for ``$GITHUB_STEP_SUMMARY`` or a PR comment; its first line is :func:`verdict_line`."""
-    lines = [verdict_line(rows, info.exit_code), ""]
+def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
+                    artifacts_dir: Path | None = None) -> str:
+    """The summary for ``$GITHUB_STEP_SUMMARY`` or a PR comment; its first line is :func:`verdict_line`.
+
+    Args:
+        results: the run's records. info: the gate's header. report_dir: where the summary goes
+            (paths are shown relative to its parent). artifacts_dir: what the records' paths are relative to.
+    """
+    lines = [verdict_line(results, info.exit_code), ""]
     meaning = EXIT_MEANING.get(info.exit_code, "")
     head = [f"**exit {info.exit_code}**" + (f": {meaning}" if meaning else "")]
     for c in info.charts:
@@ -519,7 +351,7 @@ def render_markdown(rows: Sequence[Row], info: GateInfo, *, report_dir: Path | N
     if info.node_image:
         head.append(f"`{info.node_image}`")
     if info.duration:
-        head.append(fmt_seconds(info.duration))
+        head.append(duration(info.duration))
     lines.append(" · ".join(head))
     if info.broken:
         lines += ["", f"Broken overlay applied: {_md(info.broken)}, so this gate is expected to FAIL."]
@@ -527,29 +359,32 @@ def render_markdown(rows: Sequence[Row], info: GateInfo, *, report_dir: Path | N
         lines += ["", f"> {_md(info.why)}"]
     for e in info.errors:
         lines.append(f"> {_md(_cut(e, 400))}")
-    positives, controls, skipped = _ordered(rows)
-    shown = [*positives, *controls]
-    if shown:
-        lines += ["", "| result | scenario | chart variant | " + " | ".join(COLUMNS) + " | reason |",
-                  "|---|---|---|" + "---|" * len(COLUMNS) + "---|"]
-        for r in shown:
+    shown = _shown(results, artifacts_dir)
+    positives, controls, skipped = _ordered(shown)
+    if positives or controls:
+        lines += ["", "| result | scenario | chart variant | cell | " + " | ".join(COLUMNS) + " | reason |",
+                  "|---|---|---|---|" + "---|" * len(COLUMNS) + "---|"]
+        for s in [*positives, *controls]:
+            r = s.result
             figs = key_figures(r)
-            cells = [f"{_ICON[r.status]} {r.status}", _md(r.scenario + (f" ({r.fault})" if r.fault else "")),
-                     _md(f"{r.variant}, control {r.control.removeprefix('broken:')}" if r.is_control else r.target)]
+            cells = [f"{_ICON[s.status]} {s.status}", _md(_title(r)),
+                     _md(f"{_variant(r)}, control {r.control}" if r.is_control else r.target),
+                     _md(format_cell(r.cell))]
             cells += [_md(figs[c].text) for c in COLUMNS]
-            caught = ("caught: " if r.status == "PASS" else "not caught: ") if r.is_control else ""
+            caught = ("caught: " if s.status == "PASS" else "not caught: ") if r.is_control else ""
             cells.append(_md(caught + _cut(r.reason.removeprefix("PASS: "), 220)))
             lines.append("| " + " | ".join(cells) + " |")
     if skipped:
         lines += ["", f"Skipped ({len(skipped)}):"]
-        lines += [f"- {_md(r.scenario)} {_md(r.target)}{' (' + r.fault + ')' if r.fault else ''}: "
-                  f"{_md(_cut(r.reason.removeprefix('skipped: '), 200))}" for r in skipped]
-    failed = [r for r in rows if r.status in ("FAIL", "ERROR") and r.diagnostics]
+        lines += [f"- {_md(s.result.scenario)} {_md(s.result.target)}"
+                  f"{' (' + s.result.key + ')' if s.result.key else ''}: "
+                  f"{_md(_cut(s.result.reason.removeprefix('skipped: '), 200))}" for s in skipped]
+    failed = [s for s in shown if s.status in ("FAIL", "ERROR") and s.diagnostics]
     if failed:
         lines += ["", "Diagnostics of failed tests (in the uploaded artifacts):"]
-        lines += [f"- `{_md(r.nodeid)}`: `{_md(_rel(r.diagnostics, report_dir.parent) if report_dir else r.diagnostics)}/`"
-                  for r in failed]
-    if report_dir is not None and rows:
+        lines += [f"- {_md(_title(s.result))} {_md(s.result.target)}: "
+                  f"`{_md(_rel(s.diagnostics, report_dir.parent) if report_dir else s.diagnostics)}/`" for s in failed]
+    if report_dir is not None and results:
         lines += ["", f"Full report: `{report_dir.name}/index.html` (timeline plots, every figure)."]
     return "\n".join(lines) + "\n"
 
@@ -567,14 +402,6 @@ def _img(path: Path) -> str:
             f'<figcaption>{_e(path.name)}</figcaption></figure>')
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, list | dict):
-        return json.dumps(v, default=str)
-    return str(v)
-
-
 def _figure_cell(fig: Figure) -> str:
     if fig.empty:
         return '<td class="num empty">–</td>'
@@ -587,10 +414,10 @@ def _pill(status: str) -> str:
     return f'<span class="pill {status.lower()}">{status}</span>'
 
 
-def _header(rows: Sequence[Row], info: GateInfo) -> str:
-    c = counts(rows)
+def _header(results: Sequence[ScenarioResult], info: GateInfo) -> str:
+    c = counts(results)
     ok = info.exit_code == 0
-    line = verdict_line(rows, info.exit_code)
+    line = verdict_line(results, info.exit_code)
     meaning = EXIT_MEANING.get(info.exit_code, "")
     facts: list[tuple[str, str]] = []
     for ch in info.charts:
@@ -611,7 +438,7 @@ def _header(rows: Sequence[Row], info: GateInfo) -> str:
         facts.append(("ran on", where))
     if info.started:
         started = dt.datetime.fromtimestamp(info.started, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        facts.append(("started", f"{started}, took {fmt_seconds(info.duration)}"))
+        facts.append(("started", f"{started}, took {duration(info.duration)}"))
     facts.append(("exit code", f"{info.exit_code}" + (f" — {meaning}" if meaning else "")))
     if info.command:
         facts.append(("command", info.command))
@@ -625,76 +452,88 @@ def _header(rows: Sequence[Row], info: GateInfo) -> str:
             f'{why}<dl class="facts">{dl}</dl>')
 
 
-def _table(rows: Sequence[Row], base: Path, *, controls: bool = False) -> str:
+def _table(shown: Sequence[_Shown], base: Path, *, controls: bool = False) -> str:
     head = "".join(f"<th class=\"num\">{_e(c)}</th>" for c in COLUMNS)
     second = "broken overlay" if controls else "chart variant"
     out = [(f'<table class="rows{" controls" if controls else ""}"><thead><tr><th>result</th><th>scenario</th>'
             f'<th>{second}</th>{head}<th class="num">time</th><th>evidence</th></tr></thead><tbody>')]
-    for r in rows:
+    for s in shown:
+        r = s.result
         figs = key_figures(r)
         links = []
-        if r.plots:
-            links.append(f'<a href="#{r.anchor}">{len(r.plots)} plot{"s" if len(r.plots) > 1 else ""}</a>')
-        if r.diagnostics:
-            links.append(f'<a href="{_e(_rel(r.diagnostics, base))}/">diagnostics</a>')
+        if s.plots:
+            links.append(f'<a href="#{s.anchor}">{len(s.plots)} plot{"s" if len(s.plots) > 1 else ""}</a>')
+        if s.diagnostics:
+            links.append(f'<a href="{_e(_rel(s.diagnostics, base))}/">diagnostics</a>')
+        cell = format_cell(r.cell)
         if controls:
-            who = (f'{_e(r.control.removeprefix("broken:"))}<span class="sub">on {_e(r.variant)}</span>')
+            who = f'{_e(r.control)}<span class="sub">on {_e(_variant(r))}</span>'
         else:
             who = _e(r.target)
-        fault = f' <span class="fault">{_e(r.fault)}</span>' if r.fault else ""
-        shared = _num(r.figures.get("shared_run_seconds"))
-        took = fmt_seconds(shared if shared and shared > r.seconds else r.seconds)
-        took_detail = '<span class="detail">shared run</span>' if shared and shared > r.seconds else ""
-        out.append(f'<tr class="{r.status.lower()}"><td>{_pill(r.status)}</td>'
-                   f'<td class="scenario"><a href="#{r.anchor}">{_e(r.scenario)}</a>{fault}</td>'
+        if cell:
+            who += f'<span class="sub">{_e(cell)}</span>'
+        key = f' <span class="fault">{_e(r.key)}</span>' if r.key else ""
+        took, shared = _took(r)
+        took_detail = '<span class="detail">shared run</span>' if shared else ""
+        out.append(f'<tr class="{s.status.lower()}"><td>{_pill(s.status)}</td>'
+                   f'<td class="scenario"><a href="#{s.anchor}">{_e(r.scenario)}</a>{key}</td>'
                    f'<td class="target">{who}</td>'
                    + "".join(_figure_cell(figs[c]) for c in COLUMNS)
                    + f'<td class="num">{_e(took)}{took_detail}</td><td class="links">{" · ".join(links)}</td></tr>')
         reason = r.reason.removeprefix("PASS: ")
         expect = ""
         if controls:
-            expect = ("caught — " if r.status == "PASS" else "NOT caught as expected — ")
-        out.append(f'<tr class="reason {r.status.lower()}"><td></td><td colspan="{len(COLUMNS) + 4}">'
+            expect = ("caught — " if s.status == "PASS" else "NOT caught as expected — ")
+        out.append(f'<tr class="reason {s.status.lower()}"><td></td><td colspan="{len(COLUMNS) + 4}">'
                    f'{_e(expect)}{_e(reason)}</td></tr>')
     out.append("</tbody></table>")
     return "".join(out)
 
 
-def _skipped(rows: Sequence[Row]) -> str:
-    if not rows:
+def _skipped(shown: Sequence[_Shown]) -> str:
+    if not shown:
         return ""
-    items = "".join(f'<li><b>{_e(r.scenario)}</b> {_e(r.target)}{" (" + _e(r.fault) + ")" if r.fault else ""}: '
-                    f'<span class="muted">{_e(r.reason.removeprefix("skipped: "))}</span></li>' for r in rows)
-    return f'<details class="skipped"><summary>{len(rows)} skipped</summary><ul>{items}</ul></details>'
+    items = "".join(f'<li><b>{_e(s.result.scenario)}</b> {_e(s.result.target)}'
+                    f'{" (" + _e(s.result.key) + ")" if s.result.key else ""}: '
+                    f'<span class="muted">{_e(s.result.reason.removeprefix("skipped: "))}</span></li>' for s in shown)
+    return f'<details class="skipped"><summary>{len(shown)} skipped</summary><ul>{items}</ul></details>'
 
 
-def _ordered(rows: Sequence[Row]) -> tuple[list[Row], list[Row], list[Row]]:
-    """(positive tests, negative controls, skipped): failures first within each, then JUnit order."""
-    rank = {"FAIL": 0, "ERROR": 0, "PASS": 1}
-    ran = [r for r in rows if r.status != "SKIP"]
-    positives = sorted((r for r in ran if not r.is_control), key=lambda r: rank[r.status])
-    controls = sorted((r for r in ran if r.is_control), key=lambda r: rank[r.status])
-    return positives, controls, [r for r in rows if r.status == "SKIP"]
+def _steps(r: ScenarioResult) -> str:
+    """The record's named steps: when each started, how long it took, how it ended."""
+    if not r.steps:
+        return ""
+    body = "".join(f'<tr class="{"" if st.outcome == "ok" else "bad"}"><td>{_e(st.name)}</td>'
+                   f'<td class="num">+{_e(duration(st.started))}</td><td class="num">{_e(duration(st.seconds))}</td>'
+                   f'<td>{_e(st.outcome if not st.error else st.outcome + ": " + st.error)}</td></tr>'
+                   for st in r.steps)
+    return ('<table class="figs steps"><thead><tr><th>step</th><th class="num">at</th><th class="num">took</th>'
+            f'<th>outcome</th></tr></thead><tbody>{body}</tbody></table>')
 
 
-def _details(rows: Sequence[Row], base: Path) -> str:
+def _details(shown: Sequence[_Shown], base: Path) -> str:
     out = []
-    for r in rows:
-        if r.status == "SKIP":
+    for s in shown:
+        r = s.result
+        if s.status == "SKIP":
             continue
-        title = f"{r.scenario} · {r.target}" + (f" · {r.fault}" if r.fault else "")
-        figs = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt_value(v))}</td></tr>" for k, v in sorted(r.figures.items())
-                       if v not in (None, ""))
+        title = f"{r.scenario} · {r.target}" + (f" · {r.key}" if r.key else "")
+        figs = "".join(f"<tr><th>{_e(k)}</th><td>{_e(format_figure(v))}</td></tr>" for k, v in sorted(r.figures.items())
+                       if v.value not in (None, ""))
         links = []
-        if r.diagnostics:
-            links.append(f'diagnostics: <a href="{_e(_rel(r.diagnostics, base))}/">{_e(_rel(r.diagnostics, base))}/</a>')
-        if r.evidence and r.evidence != r.diagnostics:
-            links.append(f'evidence: <a href="{_e(_rel(r.evidence, base))}/">{_e(_rel(r.evidence, base))}/</a>')
-        plots = "".join(_img(p) for p in r.plots) or '<p class="muted">no timeline plot was written</p>'
-        out.append(f'<section class="test {r.status.lower()}" id="{r.anchor}"><h3>{_pill(r.status)} {_e(title)}'
+        if s.diagnostics:
+            links.append(f'diagnostics: <a href="{_e(_rel(s.diagnostics, base))}/">{_e(_rel(s.diagnostics, base))}/</a>')
+        if s.evidence and s.evidence != s.diagnostics:
+            links.append(f'evidence: <a href="{_e(_rel(s.evidence, base))}/">{_e(_rel(s.evidence, base))}/</a>')
+        imgs = "".join(_img(p) for p in s.plots) or '<p class="muted">no timeline plot was written</p>'
+        cell = format_cell(r.cell)
+        out.append(f'<section class="test {s.status.lower()}" id="{s.anchor}"><h3>{_pill(s.status)} {_e(title)}'
                    f'{" (negative control)" if r.is_control else ""}</h3>'
-                   f'<p class="nodeid">{_e(r.nodeid)}</p><p class="reason">{_e(r.reason)}</p>'
-                   f'<div class="plots">{plots}</div>'
+                   f'<p class="nodeid">{_e(r.test_id)}</p>'
+                   + (f'<p class="cell muted">{_e(cell)}</p>' if cell else "")
+                   + f'<p class="reason">{_e(r.reason)}</p>'
+                   + _steps(r)
+                   + f'<div class="plots">{imgs}</div>'
                    + (f'<p class="links">{" · ".join(links)}</p>' if links else "")
                    + (f'<details><summary>all {len(r.figures)} figures</summary><table class="figs">{figs}</table>'
                       "</details>" if figs else "")
@@ -713,20 +552,21 @@ def _timings(artifacts: Path, since: float | None) -> str:
     if not phases:
         return ""
     body = "".join(f'<tr class="{"" if p.get("outcome") == "ok" else "bad"}"><td>{_e(p.get("name"))}</td>'
-                   f'<td class="num">{_e(fmt_seconds(p.get("duration")))}</td><td>{_e(p.get("outcome"))}</td></tr>'
+                   f'<td class="num">{_e(duration(number(p.get("duration"))))}</td><td>{_e(p.get("outcome"))}</td></tr>'
                    for p in phases)
     return (f'<details class="timings"><summary>timings ({len(phases)} phases)</summary>'
             f'<table class="figs"><thead><tr><th>phase</th><th class="num">time</th><th>outcome</th></tr></thead>'
             f"<tbody>{body}</tbody></table></details>")
 
 
-def render_html(rows: Sequence[Row], info: GateInfo, *, report_dir: Path, artifacts_dir: Path | None = None,
-                since: float | None = None) -> str:
-    """The self-contained page (inline CSS, plots as base64 PNG); links are relative to ``report_dir``."""
+def render_html(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
+                artifacts_dir: Path | None = None, since: float | None = None) -> str:
+    """The self-contained page (inline CSS, plots as base64 PNG); links are relative to ``report_dir``,
+    the records' artifact paths relative to ``artifacts_dir``."""
     tpl = string.Template((TEMPLATES / "report.html").read_text())
     css = (TEMPLATES / "report.css").read_text()
-    if rows:
-        positives, controls, skipped = _ordered(rows)
+    if results:
+        positives, controls, skipped = _ordered(_shown(results, artifacts_dir))
         body = ""
         if positives:
             body += '<h2>Scenarios</h2>' + _table(positives, report_dir)
@@ -743,17 +583,18 @@ def render_html(rows: Sequence[Row], info: GateInfo, *, report_dir: Path, artifa
         body += (f'<footer>JUnit XML: <a href="junit.xml">junit.xml</a> · figures: <a href="gate.json">gate.json</a> · '
                  f'artifacts: <a href="{_e(_rel(Path(artifacts_dir), report_dir))}/">'
                  f'{_e(_rel(Path(artifacts_dir), report_dir))}/</a></footer>')
-    return tpl.substitute(title=_e(verdict_line(rows, info.exit_code)), css=css, header=_header(rows, info),
+    return tpl.substitute(title=_e(verdict_line(results, info.exit_code)), css=css, header=_header(results, info),
                           body=body)
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def write_report(rows: Sequence[Row], info: GateInfo, *, report_dir: Path | str,
+def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | str,
                  artifacts_dir: Path | str | None = None, junit_sources: Sequence[Path | str] = (),
                  since: float | None = None) -> dict[str, Path]:
-    """Write ``index.html``, ``summary.md``, ``gate.json`` and (when there is any) ``junit.xml``.
+    """Write ``index.html``, ``summary.md``, ``gate.json`` (the records, each with its gate
+    ``status``) and (when there is any) ``junit.xml``.
 
     Returns:
         name -> written path.
@@ -767,21 +608,20 @@ def write_report(rows: Sequence[Row], info: GateInfo, *, report_dir: Path | str,
     else:  # never leave a previous run's JUnit XML beside this run's verdict
         (report_dir / "junit.xml").unlink(missing_ok=True)
     art = Path(artifacts_dir).resolve() if artifacts_dir else None
-    (report_dir / "index.html").write_text(render_html(rows, info, report_dir=report_dir, artifacts_dir=art,
+    (report_dir / "index.html").write_text(render_html(results, info, report_dir=report_dir, artifacts_dir=art,
                                                        since=since))
     written["html"] = report_dir / "index.html"
-    (report_dir / "summary.md").write_text(render_markdown(rows, info, report_dir=report_dir))
+    (report_dir / "summary.md").write_text(render_markdown(results, info, report_dir=report_dir, artifacts_dir=art))
     written["markdown"] = report_dir / "summary.md"
-    c = counts(rows)
-    doc = {"verdict": "PASS" if info.exit_code == 0 else "FAIL", "line": verdict_line(rows, info.exit_code),
+    c = counts(results)
+    doc = {"verdict": "PASS" if info.exit_code == 0 else "FAIL", "line": verdict_line(results, info.exit_code),
            "exit_code": info.exit_code, "why": info.why, "errors": info.errors, "counts": c,
            "info": {k: v for k, v in info.__dict__.items() if k not in ("errors",)},
-           "rows": [r.to_json() for r in rows]}
+           "rows": [{**r.to_json(), "status": gate_status(r)} for r in results]}
     (report_dir / "gate.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     written["json"] = report_dir / "gate.json"
     return written
 
 
-__all__ = ["COLUMNS", "EXIT_MEANING", "Figure", "GateInfo", "JunitCase", "Row", "collect_rows", "counts",
-           "key_figures", "merge_junit", "nodeid_of", "read_junit", "render_html", "render_markdown",
-           "verdict_line", "write_report"]
+__all__ = ["COLUMNS", "EXIT_MEANING", "Figure", "GateInfo", "counts", "diagnostics", "key_figures", "load_results",
+           "merge_junit", "plots", "render_html", "render_markdown", "verdict_line", "write_report"]

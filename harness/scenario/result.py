@@ -9,6 +9,7 @@ steps with their timings, and where its evidence lies.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -201,3 +202,26 @@ def read_results(path: Path | str) -> list[ScenarioResult]:
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ValueError(f"{path}: no 'results' list")
     return [ScenarioResult.from_json(r) for r in data["results"]]
+
+
+def gate_status(result: ScenarioResult) -> Outcome:
+    """The test's outcome as the gate counts it, from the record alone.
+
+    A positive test PASSes when its verdict did; a negative control PASSes when the scenario FAILED
+    the broken chart, for one of the scenario's own criteria (its reason matches
+    ``expected_reason`` when the record has one). ERROR and SKIP stay what they are.
+    """
+    if result.outcome in ("ERROR", "SKIP"):
+        return result.outcome
+    if not result.is_control:
+        return result.outcome
+    if result.outcome == "PASS":
+        return "FAIL"  # the scenario did not catch the broken chart
+    if result.expected_reason and not re.search(result.expected_reason, result.reason):
+        return "FAIL"  # caught, but not for the scenario's own reason
+    return "PASS"
+
+
+def figure_values(result: ScenarioResult) -> dict[str, FigureValue]:
+    """``{name: value}`` of the record's figures (units dropped), for code that reads figures by name."""
+    return {name: fig.value for name, fig in result.figures.items()}

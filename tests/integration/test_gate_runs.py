@@ -1,6 +1,7 @@
-"""The release gate run as `python -m harness gate` (a subprocess): option errors, Docker unreachable, and
-whole gate runs over fake scenario modules (the real pytest subprocess, the gate plugin, the report) with
-the preflight stubbed."""
+"""The release gate as a command, end to end without a cluster: option errors, Docker unreachable,
+and whole gate runs over fake scenario modules (the real pytest subprocess, the gate plugin, the
+report) with the preflight stubbed. In-process parts: tests/unit/test_gate.py."""
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,7 @@ import pytest
 from harness.core.errors import EnvironmentNotReady
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
 REALTIME = ROOT / "charts-under-test" / "realtime"
-
-
-@pytest.fixture(autouse=True)
-def _no_harness_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("HARNESS_"):
-            monkeypatch.delenv(name)
 
 
 def gate_cli(*args: str, env: dict | None = None, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -33,6 +25,13 @@ def gate_cli(*args: str, env: dict | None = None, cwd: Path = ROOT, timeout: flo
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "harness", "gate", *args], capture_output=True, text=True,
                           cwd=cwd, env=e, timeout=timeout, check=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_harness_env(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("HARNESS_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -96,8 +95,12 @@ def test_docker_unreachable_exits_3_before_touching_anything(tmp_path):
 
 FAKE_UPGRADE = textwrap.dedent('''\
     import os, time, pytest
+    from types import SimpleNamespace as NS
     from harness.core.errors import EnvironmentNotReady
+    from harness.plugin.report_rows import record_result
+    from harness.scenario.result import ScenarioResult, figures_from
     SCENARIO = "upgrade"
+    DEFAULT, TLS = NS(id="demo-default", variant="default"), NS(id="demo-tls", variant="tls")
 
     @pytest.fixture
     def env_fixture():
@@ -106,42 +109,46 @@ FAKE_UPGRADE = textwrap.dedent('''\
         if os.environ.get("FAKE_EXIT"):
             pytest.exit("harness: cluster: kind create failed", returncode=int(os.environ["FAKE_EXIT"]))
 
-    @pytest.mark.parametrize("target", ["demo-default", "demo-tls"])
-    def test_upgrade(target, env_fixture, record_property, harness_config):
-        if target == "demo-tls":
-            pytest.skip("demo-tls: no cert-manager")
+    @pytest.mark.parametrize("target", [DEFAULT, TLS], ids=["demo-default", "demo-tls"])
+    def test_upgrade(request, target, env_fixture, harness_config):
+        if target is TLS:
+            pytest.skip("demo-tls: no cert-manager")  # the plugin records the SKIP
         time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
         verdict = os.environ.get("FAKE_VERDICT", "PASS")
         failed = 0 if verdict == "PASS" else 3
-        for k, v in {"requests": 100, "failed_requests": failed, "longest_failure_seconds": 0.5 * failed,
-                     "values": ",".join(p.name for p in harness_config.values), "verdict": verdict,
-                     "reason": "PASS: 100 requests" if not failed else "3 of 100 requests failed"}.items():
-            record_property(k, v)
+        figures = {"requests": 100, "failed_requests": failed, "longest_failure_seconds": 0.5 * failed,
+                   "values": ",".join(p.name for p in harness_config.values)}
+        reason = "PASS: 100 requests" if not failed else "3 of 100 requests failed"
+        record_result(request.node, ScenarioResult("upgrade", "demo", target.variant, None, verdict, reason,
+                                                   figures=figures_from(figures)))
         assert not failed, "3 of 100 requests failed"
 
-    @pytest.mark.parametrize("broken_target", ["demo-broken-bad"])
-    def test_upgrade_catches_broken(broken_target):
-        pass
+    @pytest.mark.parametrize("broken_target", [NS(id="demo-broken-bad")], ids=["demo-broken-bad"])
+    def test_upgrade_catches_broken(request, broken_target):
+        record_result(request.node, ScenarioResult("upgrade", "demo", "default", "bad", "FAIL", "3 requests failed"))
     ''')
 
 
 FAKE_DRAIN = textwrap.dedent('''\
     import pytest
+    from harness.plugin.report_rows import record_result
+    from harness.scenario.result import ScenarioResult
     SCENARIO = "drain"
 
     @pytest.mark.parametrize("target", ["demo-default"])
-    def test_drain(target):
-        pass
+    def test_drain(request, target):
+        record_result(request.node, ScenarioResult("drain", "demo", "default", None, "PASS", "PASS: drained"))
     ''')
 
 
 DRIVER = textwrap.dedent('''\
     import sys
     from pathlib import Path
-    import harness.gate.command as g
+    import harness.gate.preflight as p
+    import harness.gate.run as r
     from harness.__main__ import main
-    g.SCENARIOS_DIR = Path(sys.argv[1])
-    g.preflight = lambda plan, clock: clock.say("preflight: stubbed")
+    r.SCENARIOS_DIR = Path(sys.argv[1])
+    p.preflight = lambda plan, clock: clock.say("preflight: stubbed")
     sys.exit(main(["gate", *sys.argv[2:]]))
     ''')
 
@@ -234,7 +241,7 @@ def test_broken_overlay_reaches_the_run(fake, tmp_path):
     doc = json.loads((rep / "gate.json").read_text())
     assert doc["info"]["broken"].startswith("bad (") and doc["info"]["scenarios"] == ["upgrade"]
     row = next(x for x in doc["rows"] if x["status"] == "PASS")
-    assert row["figures"]["values"] == "bad.yaml"
+    assert row["figures"]["values"] == {"value": "bad.yaml", "unit": ""}
 
 
 @pytest.mark.parametrize(("env", "code", "why"), [

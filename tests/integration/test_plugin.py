@@ -394,3 +394,188 @@ def test_addons_fixture_installs_configured_addons_and_tears_down(pytester, run)
     assert [c["call"] for c in calls] == ["ensure", "addon-ctx", "addons-install", "addons-teardown", "delete"]
     assert calls[1] == {"call": "addon-ctx", "cluster": "fake", "run_id": True}
     assert calls[2]["requested"] == ["traefik", "postgres"] and calls[3]["keep"] is False
+
+
+# --------------------------------------------------------------------------- scenario records
+
+
+SCENARIO_TESTS = textwrap.dedent("""\
+    import pytest
+    from pathlib import Path
+    from harness.core.contract import Broken, ChartUnderTest
+    from harness.core.values import ChartRef
+    from harness.plugin.report_rows import record_result
+    from harness.scenario.result import Cell, ScenarioResult, StepRecord, figures_from
+    from harness.scenario.targets import Target
+
+    SCENARIO = "upgrade"
+    CHART = ChartUnderTest(ChartRef("charts/demo", "dir"), None)
+    OK, TLS, BROKE, TORN = (Target(CHART, "default"), Target(CHART, "tls"), Target(CHART, "slow"),
+                            Target(CHART, "torn"))
+    BAD = Target(CHART, "default", broken=Broken("bad", Path("bad.yaml"), "upgrade", "breaks upgrades"))
+
+    def result(target, outcome, reason, **figures):
+        return ScenarioResult("upgrade", "demo", target.variant, target.broken.name if target.broken else None,
+                              outcome, reason, cell=Cell("v1.33.1", "v3.18.6", "traefik-nginx"),
+                              figures=figures_from(figures), steps=(StepRecord("helm upgrade", 1.0, 2.5),),
+                              seconds=3.0)
+
+    @pytest.fixture
+    def torn():
+        yield
+        raise RuntimeError("cleanup broke")
+
+    @pytest.mark.parametrize("target", [OK, TLS, BROKE], ids=lambda t: t.id)
+    def test_upgrade(request, target, cluster, namespace):
+        if target is TLS:
+            pytest.skip("demo-tls: no cert-manager")
+        if target is BROKE:
+            raise RuntimeError("helm install failed")
+        record_result(request.node, result(target, "PASS", "PASS: 100 requests", requests=100,
+                                           failed_requests=0, probe_p99_ms=48.2))
+
+    @pytest.mark.parametrize("target", [TORN], ids=lambda t: t.id)
+    def test_upgrade_torn(request, target, torn):
+        record_result(request.node, result(target, "PASS", "PASS: fine until teardown"))
+
+    @pytest.mark.parametrize("broken_target", [BAD], ids=lambda t: t.id)
+    def test_upgrade_catches_broken(request, broken_target, cluster, namespace):
+        record_result(request.node, result(broken_target, "PASS", "PASS: 0 of 100 requests failed", requests=100))
+        assert False, "negative control bad PASSED upgrade"
+    """)
+
+
+def test_records_drive_junit_scenarios_json_and_the_summary(pytester, run):
+    from harness.scenario.result import gate_status, read_results
+
+    pytester.makeconftest(FAKE_CLUSTER + FAKE_KUBE)
+    pytester.makepyfile(test_records=SCENARIO_TESTS)
+    result, _ = run("--cluster-name=fake")
+    assert result.ret == 1
+    result.assert_outcomes(passed=2, failed=2, skipped=1, errors=1)
+    art = pytester.path / "artifacts"
+    # scenarios.json: one record per scenario test, written once at the end, in the order they ran
+    records = {r.test_id.split("::")[1]: r for r in read_results(art / "scenarios.json")}
+    assert list(records) == ["test_upgrade[demo-default]", "test_upgrade[demo-tls]", "test_upgrade[demo-slow]",
+                             "test_upgrade_torn[demo-torn]", "test_upgrade_catches_broken[demo-broken-bad]"]
+    ok = records["test_upgrade[demo-default]"]
+    assert (ok.outcome, ok.cell.edge, ok.figures["probe_p99_ms"].unit) == ("PASS", "traefik-nginx", "ms")
+    skip = records["test_upgrade[demo-tls]"]
+    assert (skip.outcome, skip.reason, skip.variant) == ("SKIP", "demo-tls: no cert-manager", "tls")
+    err = records["test_upgrade[demo-slow]"]
+    assert (err.outcome, err.reason, err.chart) == ("ERROR", "RuntimeError: helm install failed", "demo")
+    assert err.artifacts == ("test_records.py__test_upgrade-demo-slow",)  # its diagnostics directory
+    torn = records["test_upgrade_torn[demo-torn]"]
+    assert (torn.outcome, torn.reason) == ("ERROR", "teardown: RuntimeError: cleanup broke")
+    ctl = records["test_upgrade_catches_broken[demo-broken-bad]"]
+    assert (ctl.control, ctl.outcome, ctl.expected_reason) == ("bad", "PASS", r"requests failed")
+    assert gate_status(ctl) == "FAIL"  # the control was not caught
+    assert ctl.artifacts == ("test_records.py__test_upgrade_catches_broken-demo-broken-bad",)
+    # JUnit properties rendered from the records, under the names the harness always used
+    junit = ET.parse(art / "junit.xml")
+    props = {tc.get("name"): [(p.get("name"), p.get("value")) for p in tc.iter("property")]
+             for tc in junit.iter("testcase")}
+    assert props["test_upgrade[demo-default]"] == [
+        ("requests", "100"), ("failed_requests", "0"), ("probe_p99_ms", "48.2"), ("verdict", "PASS"),
+        ("reason", "PASS: 100 requests"), ("scenario_seconds", "3.0")]
+    assert ("reason", "demo-tls: no cert-manager") in props["test_upgrade[demo-tls]"]
+    assert ("verdict", "PASS") not in props["test_upgrade[demo-slow]"]
+    assert ("reason", "RuntimeError: helm install failed") in props["test_upgrade[demo-slow]"]
+    # the terminal summary: one table from the same records
+    out = result.stdout.str()
+    assert "harness scenarios" in out and f"(also in {art / 'scenarios.json'})" in out
+    table = out[out.index("harness scenarios"):].splitlines()
+    assert any(ln.split()[:4] == ["upgrade", "demo-default", "positive", "PASS"] for ln in table)
+    assert any(ln.split()[:4] == ["upgrade", "demo-broken-bad", "broken:bad", "PASS"] for ln in table)
+    assert any(ln.split()[:4] == ["upgrade", "demo-slow", "positive", "ERROR"] for ln in table)
+
+
+def test_no_scenario_tests_no_records(pytester, run):
+    pytester.makepyfile("def test_x(): pass")
+    result, _ = run()
+    assert result.ret == 0
+    assert not (pytester.path / "artifacts" / "scenarios.json").exists()
+    assert "harness scenarios" not in result.stdout.str()
+
+
+def test_junit_properties_of_a_record():
+    from harness.plugin.report_rows import junit_properties
+    from harness.scenario.result import ScenarioResult, figures_from
+
+    r = ScenarioResult("drain", "c", "default", None, "FAIL", "drain blocked", seconds=12.345,
+                       figures=figures_from({"drain_seconds": 9.5, "drain_outcome": "blocked"}))
+    assert junit_properties(r) == [("drain_seconds", 9.5), ("drain_outcome", "blocked"), ("verdict", "FAIL"),
+                                   ("reason", "drain blocked"), ("scenario_seconds", 12.3)]
+    skipped = ScenarioResult("drain", "c", "default", None, "SKIP", "")
+    assert junit_properties(skipped) == [("scenario_seconds", 0.0)]
+
+
+def _report(when: str, outcome: str, longrepr=None):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(when=when, skipped=outcome == "skipped", failed=outcome == "failed",
+                           longrepr=longrepr, longreprtext=longrepr if isinstance(longrepr, str) else "")
+
+
+def test_fallback_records_name_their_target_and_why():
+    from harness.core.contract import Broken, ChartUnderTest
+    from harness.core.values import ChartRef
+    from harness.plugin.report_rows import fallback_result, outcome_of
+    from harness.scenario.result import Cell
+    from harness.scenario.targets import Target
+
+    chart = ChartUnderTest(ChartRef("charts/demo", "dir"), None)
+    ctl = Target(chart, "default", broken=Broken("pdb", Path("pdb.yaml"), "drain", "blocks drains"))
+    setup_err = _report("setup", "failed", "def f():\nE   HarnessError: helm install failed\nmore")
+    r = fallback_result("drain", ctl, reports=[setup_err, None], test_id="t", seconds=4.26, cell=Cell(edge="e"))
+    assert (r.chart, r.variant, r.control, r.outcome) == ("demo", "default", "pdb", "ERROR")
+    assert r.reason == "setup: HarnessError: helm install failed" and r.seconds == 4.3 and r.cell.edge == "e"
+    assert r.expected_reason and r.target == "demo-broken-pdb"
+    skip = _report("setup", "skipped", ("f.py", 3, "Skipped: no cert-manager"))
+    assert outcome_of([skip]) == ("SKIP", "no cert-manager")
+    call_err = _report("call", "failed", "E   AssertionError: boom")
+    assert outcome_of([_report("setup", "passed"), call_err]) == ("ERROR", "AssertionError: boom")
+    assert outcome_of([_report("setup", "passed"), _report("call", "passed")]) == \
+        ("ERROR", "the scenario did not reach a verdict")
+    keyed = fallback_result("db_outage", Target(chart, "tls"), key="stop", reports=[skip])
+    assert (keyed.key, keyed.target, keyed.control, keyed.expected_reason) == ("stop", "demo-tls", None, None)
+
+
+def test_completing_a_contexts_record(tmp_path):
+    import os
+    import time
+
+    from harness.plugin.report_rows import artifact_paths, complete_result
+    from harness.scenario.result import Cell, ScenarioResult
+
+    d = tmp_path / "art" / "t1"
+    d.mkdir(parents=True)
+    for name in ("probe.png", "probe.csv", "verdict.json", "old.png"):
+        (d / name).write_text("x")
+    old = time.time() - 3600
+    os.utime(d / "old.png", (old, old))
+    files = artifact_paths(d, tmp_path / "art", since=time.time() - 60)
+    assert files == ["t1/probe.csv", "t1/probe.png", "t1/verdict.json"]  # a previous run's file left out
+    assert artifact_paths(tmp_path / "nowhere", tmp_path) == []
+    r = ScenarioResult("upgrade", "c", "default", None, "PASS", "ok", artifacts=("t1/probe.png", "elsewhere.log"))
+    done = complete_result(r, test_id="scenarios/x.py::t[c-default]", seconds=41.26, cell=Cell("v1", "v3", "e"),
+                           artifacts=files)
+    assert (done.test_id, done.seconds, done.cell) == ("scenarios/x.py::t[c-default]", 41.3, Cell("v1", "v3", "e"))
+    assert done.artifacts == ("t1/probe.png", "elsewhere.log", "t1/probe.csv", "t1/verdict.json")
+    own = ScenarioResult("upgrade", "c", "default", None, "PASS", "ok", cell=Cell("v2", "v3", "x"))
+    assert complete_result(own, test_id="t", seconds=1, cell=Cell("v1", "v3", "e")).cell == Cell("v2", "v3", "x")
+
+
+def test_matrix_cell(monkeypatch):
+    from types import SimpleNamespace
+
+    import harness.tools.helm as helm_mod
+    from harness.plugin.cell import edge_for, matrix_cell
+    from harness.scenario.result import Cell
+
+    assert edge_for(["traefik", "postgres"]) == "traefik-nginx"
+    assert edge_for(["ingress-nginx", "cert-manager"]) == "ingress-nginx"
+    assert edge_for(["postgres"]) == ""
+    monkeypatch.setitem(helm_mod._VERSION_CACHE, "/fake/helm", "v3.18.6")  # no helm process in a unit test
+    cfg = SimpleNamespace(kubernetes_version="v1.33.1", addons=("traefik", "postgres"))
+    assert matrix_cell(cfg, "/fake/helm") == Cell("v1.33.1", "v3.18.6", "traefik-nginx")

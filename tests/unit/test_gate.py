@@ -1,5 +1,6 @@
-"""The release gate (harness/gate/command.py) in-process: the plan and the exit-code mapping (the gate as
-a command, Docker unreachable and whole gate runs: tests/integration/test_gate_runs.py)."""
+"""The release gate (harness/gate/) without a cluster: option errors, the plan, exit-code mapping,
+Docker unreachable, and whole gate runs over fake scenario modules (the real pytest subprocess, the
+gate plugin, the report) with the preflight stubbed."""
 from __future__ import annotations
 
 import os
@@ -10,15 +11,14 @@ import pytest
 
 from harness.__main__ import build_parser
 from harness.core.errors import UsageError
-from harness.gate import command as gate
+from harness.core.fmt import duration
+from harness.gate.exitcode import exit_code
+from harness.gate.plan import make_plan
+from harness.gate.preflight import check_released_version
+from harness.gate.run import build_pytest_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 REALTIME = ROOT / "charts-under-test" / "realtime"
-HA = ROOT / "charts-under-test" / "ha-service"
-
-
-def parse(*args: str):
-    return build_parser().parse_args(["gate", *args])
 
 
 @pytest.fixture(autouse=True)
@@ -28,18 +28,22 @@ def _no_harness_env(monkeypatch):
             monkeypatch.delenv(name)
 
 
-# --------------------------------------------------------------------------- options and the plan
+HA = ROOT / "charts-under-test" / "ha-service"
+
+
+def parse(*args: str):
+    return build_parser().parse_args(["gate", *args])
 
 
 def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
-    plan = gate.make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
+    plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
                                 "--set", "a=1", "--artifacts-dir", str(tmp_path / "art"), "--", "-x"))
     assert plan.scenarios == ("upgrade", "drain", "sse") and not plan.controls and plan.broken is None
     assert plan.forwarded == ["--reuse-cluster", f"--chart={REALTIME}", "--from-version=1.0.0", "--set=a=1",
                               f"--artifacts-dir={tmp_path / 'art'}"]
     assert plan.pytest_args == ["-x"] and plan.junit == tmp_path / "art" / "junit.xml"
     assert plan.report_dir == ROOT / "report"
-    argv = gate.build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
+    argv = build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
     assert argv[:3] == [sys.executable, "-m", "pytest"]
     assert argv[3:6] == [str(ROOT / "scenarios" / s) for s in ("upgrade", "drain", "sse")]
     assert "-p" in argv and "harness.gate.plugin" in argv and "--gate-scenarios=upgrade,drain,sse" in argv
@@ -47,36 +51,36 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
 
 
 def test_plan_scenario_selection_and_controls():
-    plan = gate.make_plan(parse("--chart", str(HA), "--scenarios", "upgrade", "--scenarios", "drain,rollback",
+    plan = make_plan(parse("--chart", str(HA), "--scenarios", "upgrade", "--scenarios", "drain,rollback",
                                 "--controls"))
     assert plan.scenarios == ("upgrade", "rollback", "drain") and plan.controls
     with pytest.raises(UsageError, match=r"--scenarios: sse is not enabled by the contract of ha-service "
                                          r"\(enabled: upgrade, rollback, drain, db_outage\)"):
-        gate.make_plan(parse("--chart", str(HA), "--scenarios", "sse"))
+        make_plan(parse("--chart", str(HA), "--scenarios", "sse"))
     with pytest.raises(UsageError, match=r"'upgrades' is not one of"):
-        gate.make_plan(parse("--chart", str(HA), "--scenarios", "upgrades"))
+        make_plan(parse("--chart", str(HA), "--scenarios", "upgrades"))
 
 
 def test_broken_entry_becomes_a_values_overlay_on_its_scenario():
-    plan = gate.make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--controls"))
+    plan = make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--controls"))
     overlay = (ROOT / "charts-under-test" / "broken" / "max-unavailable-all.yaml").resolve()
     assert plan.scenarios == ("upgrade",) and not plan.controls  # controls make no sense on a broken chart
     assert plan.charts[0].values == (overlay,)
     assert f"--values={overlay}" in plan.forwarded
     with pytest.raises(UsageError, match=r"no broken entry 'nope' \(known: liveness-checks-db, max-unavailable-all"):
-        gate.make_plan(parse("--chart", str(HA), "--broken", "nope"))
+        make_plan(parse("--chart", str(HA), "--broken", "nope"))
     with pytest.raises(UsageError, match=r"--broken max-unavailable-all must fail upgrade, which --scenarios \(drain\)"):
-        gate.make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--scenarios", "drain"))
+        make_plan(parse("--chart", str(HA), "--broken", "max-unavailable-all", "--scenarios", "drain"))
 
 
 def test_from_version_replaces_the_released_version_and_is_checked_in_the_index():
-    plan = gate.make_plan(parse("--chart", str(REALTIME), "--from-version", "0.9.0"))
+    plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "0.9.0"))
     assert plan.charts[0].contract.released.version == "0.9.0"
     with pytest.raises(UsageError, match=r"released chart harness-charts/realtime has no version 0.9.0 in .*index.yaml "
                                          r"\(versions: 1.0.0\); check --from-version"):
-        gate.check_released_version(plan.charts[0])
-    ok = gate.make_plan(parse("--chart", str(REALTIME)))
-    assert gate.check_released_version(ok.charts[0]) == "harness-charts/realtime 1.0.0"
+        check_released_version(plan.charts[0])
+    ok = make_plan(parse("--chart", str(REALTIME)))
+    assert check_released_version(ok.charts[0]) == "harness-charts/realtime 1.0.0"
 
 
 def test_from_version_cannot_apply_to_a_tgz_released_chart(tmp_path):
@@ -88,17 +92,14 @@ def test_from_version_cannot_apply_to_a_tgz_released_chart(tmp_path):
                                                  "ingress: {host: c.test}\nscenarios: [upgrade]\n")
     with pytest.raises(UsageError, match=r"from-version: '0.0.9' cannot apply to .*: its released chart .*c-0.1.0.tgz "
                                          r"is a .tgz archive, which has one version"):
-        gate.make_plan(parse("--chart", str(chart), "--from-version", "0.0.9"))
+        make_plan(parse("--chart", str(chart), "--from-version", "0.0.9"))
 
 
 def test_a_chart_that_is_not_a_directory_is_refused(tmp_path):
     tgz = tmp_path / "c-0.1.0.tgz"
     tgz.write_bytes(b"")
     with pytest.raises(UsageError, match=r"is not a chart directory; the gate tests a chart's working tree"):
-        gate.make_plan(parse("--chart", str(tgz)))
-
-
-# --------------------------------------------------------------------------- exit codes
+        make_plan(parse("--chart", str(tgz)))
 
 
 def st(tests=None, exit=None, collect_errors=()):
@@ -106,9 +107,17 @@ def st(tests=None, exit=None, collect_errors=()):
 
 
 PASS = {"outcome": "passed"}
+
+
 FAIL = {"outcome": "failed", "message": "AssertionError: 3 of 100 requests failed"}
+
+
 ERROR = {"outcome": "error", "message": "HarnessError: helm install failed"}
+
+
 ENV = {"outcome": "error", "environment": True, "message": "EnvironmentNotReady: image x is not in the local store"}
+
+
 SKIP = {"outcome": "skipped", "message": "no cert-manager"}
 
 
@@ -130,26 +139,32 @@ SKIP = {"outcome": "skipped", "message": "no cert-manager"}
     (1, {}, 1), (0, {}, 0), (3, {}, 3),                          # no status recorded: pytest's code
 ])
 def test_exit_code_mapping(rc, status, code):
-    got, why, _ = gate.exit_code(rc, status)
+    got, why, _ = exit_code(rc, status)
     assert got == code, why
 
 
 def test_exit_code_explains_itself():
-    code, why, details = gate.exit_code(1, st({"a": PASS, "b": FAIL}))
+    code, why, details = exit_code(1, st({"a": PASS, "b": FAIL}))
     assert (code, why) == (1, "1 of 2 scenario tests failed")
     assert details == ["b: AssertionError: 3 of 100 requests failed"]
-    code, why, _ = gate.exit_code(0, st({"a": SKIP}))
+    code, why, _ = exit_code(0, st({"a": SKIP}))
     assert why == "nothing ran: all 1 selected scenario tests were skipped"
 
 
-# --------------------------------------------------------------------------- Docker unreachable
-
-
-# --------------------------------------------------------------------------- whole runs over fake scenarios
-
-
-# --------------------------------------------------------------------------- the pytest plugin alone
-
-
 def test_elapsed_format():
-    assert [gate.fmt_elapsed(s) for s in (0, 7.9, 61, 754, 3723)] == ["0:00", "0:07", "1:01", "12:34", "1:02:03"]
+    assert [duration(s, "clock") for s in (0, 7.9, 61, 754, 3723)] == ["0:00", "0:07", "1:01", "12:34", "1:02:03"]
+
+
+def test_unreadable_records_are_one_line_and_no_rows(tmp_path):
+    import io
+    from types import SimpleNamespace
+
+    from harness.gate.clock import Clock
+    from harness.gate.command import load_records
+
+    (tmp_path / "scenarios.json").write_text('{"scenarios": []}')
+    out = io.StringIO()
+    plan = SimpleNamespace(cfg=SimpleNamespace(artifacts_dir=tmp_path))
+    assert load_records(plan, since=None, clock=Clock(stream=out)) == []
+    assert out.getvalue().endswith("the run's records cannot be read: "
+                                   f"{tmp_path / 'scenarios.json'}: no 'results' list\n")

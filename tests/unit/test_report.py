@@ -1,5 +1,7 @@
-"""The gate's report (harness/report/render.py): reading JUnit XML and scenarios.json, the rows and their
-key figures, the self-contained HTML page (parsed, not string-matched), the Markdown summary."""
+"""The gate's report (harness/report/) drawn from scenario records alone: records written and read
+back (scenarios.json), key figures, figures with their units, the terminal table, the
+self-contained HTML page (parsed, not string-matched) and the Markdown summary, for pass, fail,
+error, skip and negative-control rows. Records are built directly; no node id is parsed anywhere."""
 from __future__ import annotations
 
 import base64
@@ -7,23 +9,28 @@ import json
 import os
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from harness.k8s.diagnostics import artifact_dir
 from harness.report import render as report
+from harness.report.figures import format_cell, format_figure
+from harness.report.table import summary_table
+from harness.scenario.result import (
+    Cell,
+    Figure,
+    ScenarioResult,
+    StepRecord,
+    figures_from,
+    gate_status,
+    read_results,
+    write_results,
+)
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-
-UPGRADE_OK = "scenarios/upgrade/test_upgrade.py::test_upgrade[realtime-default]"
-UPGRADE_BAD = "scenarios/upgrade/test_upgrade.py::test_upgrade[ha-service-default]"
-UPGRADE_TLS = "scenarios/upgrade/test_upgrade.py::test_upgrade[realtime-hpa-tls]"
-CONTROL = "scenarios/upgrade/test_upgrade.py::test_upgrade_catches_broken[ha-service-broken-max-unavailable-all]"
-DB_STOP = "scenarios/db_outage/test_db_outage.py::test_db_outage[ha-service-default-stop]"
-SSE = "scenarios/sse/test_sse.py::test_sse[realtime-default]"
-DRAIN_ERR = "scenarios/drain/test_drain.py::test_drain[realtime-default]"
+CELL = Cell("v1.33.1", "v3.18.6", "traefik-nginx")
 
 FIG_OK = {"requests": 236, "failed_requests": 0, "failure_budget": 0, "longest_failure_run": 0,
           "longest_failure_seconds": 0.0, "probe_success_ratio": 1.0, "probe_p50_ms": 3.1, "probe_p99_ms": 48.2,
@@ -32,69 +39,59 @@ FIG_OK = {"requests": 236, "failed_requests": 0, "failure_budget": 0, "longest_f
 FIG_BAD = {"requests": 355, "failed_requests": 2, "failure_budget": 0, "longest_failure_run": 1,
            "longest_failure_seconds": 10.01, "probe_success_ratio": 0.99437, "probe_p50_ms": 254.0,
            "probe_p99_ms": 5380.0}
-FIG_DB = {"fault": "stop", "outage_seconds": 26.1, "not_ready_bound_s": 11.0, "slowest_not_ready_s": 3.3,
+FIG_DB = {"outage_seconds": 26.1, "not_ready_bound_s": 11.0, "slowest_not_ready_s": 3.3,
           "ingress_requests": 120, "ingress_503": 116, "ingress_passed_through": 0, "restarts": 0,
           "recovery_bound_s": 14.0, "ready_after_recovery_s": 1.9, "shared_run_seconds": 134.2}
 FIG_SSE = {"streams": 3, "hold_seconds": 120.0, "hold_longest_silence_s": 15.0, "rollout_disconnects": 3,
            "rollout_max_reconnect_s": 6.2, "rollout_missed_ids": 0, "rollout_duplicate_ids": 0}
+STEPS = (StepRecord("install the released chart", 0.0, 12.5), StepRecord("helm upgrade to the candidate", 14.0, 21.3),
+         StepRecord("wait for the rollout", 35.3, 4.0, "failed", "WaitFailed: 1 pod not Ready"))
 
 
-def _testcase(suite: ET.Element, nodeid: str, props: dict, *, outcome: str = "passed", message: str = "",
-              seconds: float = 30.0) -> None:
-    path, _, name = nodeid.partition("::")
-    tc = ET.SubElement(suite, "testcase", classname=path.removesuffix(".py").replace("/", "."), name=name,
-                       time=f"{seconds:.3f}")
-    if props:
-        ps = ET.SubElement(tc, "properties")
-        for k, v in props.items():
-            ET.SubElement(ps, "property", name=k, value=str(v))
-    if outcome != "passed":
-        ET.SubElement(tc, {"failed": "failure", "error": "error", "skipped": "skipped"}[outcome], message=message)
+def rec(scenario: str, chart: str, variant: str, outcome: str, reason: str, figures: dict | None = None, *,
+        control: str | None = None, key: str | None = None, **kw) -> ScenarioResult:
+    return ScenarioResult(scenario, chart, variant, control, outcome, reason, cell=CELL, key=key,
+                          figures=figures_from(figures or {}), test_id=f"id of {scenario} {chart} {variant} {control}",
+                          **kw)
 
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    """An artifacts directory as a scenario run leaves it: junit.xml, scenarios.json, plots, diagnostics."""
+    """An artifacts directory as a scenario run leaves it: scenarios.json (the records), plots,
+    diagnostics, timings.json."""
     art = tmp_path / "artifacts"
-    art.mkdir()
-    bad_diag = artifact_dir(art, UPGRADE_BAD)
-    suites = ET.Element("testsuites")
-    suite = ET.SubElement(suites, "testsuite", name="pytest", tests="7", failures="1", errors="1", skipped="1")
-    _testcase(suite, UPGRADE_OK, {**FIG_OK, "verdict": "PASS", "reason": "PASS: 236 requests, 0 failed"})
-    _testcase(suite, UPGRADE_BAD, {**FIG_BAD, "verdict": "FAIL", "reason": "2 of 355 requests failed during the upgrade",
-                                   "harness_artifacts": str(bad_diag)},
-              outcome="failed", message="AssertionError: 2 of 355 requests failed during the upgrade")
-    _testcase(suite, UPGRADE_TLS, {}, outcome="skipped", message="realtime-hpa-tls: the Ingress has spec.tls")
-    _testcase(suite, CONTROL, {**FIG_BAD, "verdict": "FAIL", "reason": "6 of 277 requests failed"})
-    _testcase(suite, DB_STOP, FIG_DB)
-    _testcase(suite, SSE, FIG_SSE)
-    _testcase(suite, DRAIN_ERR, {}, outcome="error", message="failed on setup with HarnessError: helm install failed")
-    ET.ElementTree(suites).write(art / "junit.xml", encoding="utf-8", xml_declaration=True)
-    rows = [
-        {"nodeid": UPGRADE_OK, "scenario": "upgrade", "target": "realtime-default", "control": "positive",
-         "outcome": "PASS", "seconds": 29.2, "reason": "PASS: 236 requests, 0 failed", "figures": FIG_OK},
-        {"nodeid": UPGRADE_BAD, "scenario": "upgrade", "target": "ha-service-default", "control": "positive",
-         "outcome": "FAIL", "seconds": 39.0, "reason": "2 of 355 requests failed during the upgrade", "figures": FIG_BAD},
-        {"nodeid": CONTROL, "scenario": "upgrade", "target": "ha-service-broken-max-unavailable-all",
-         "control": "broken:max-unavailable-all", "outcome": "FAIL", "seconds": 33.0, "reason": "6 of 277 requests failed",
-         "figures": FIG_BAD},
-        {"nodeid": DB_STOP, "scenario": "db_outage", "target": "ha-service-default", "control": "positive",
-         "outcome": "PASS", "seconds": 0.1, "reason": "PASS: stop: 3 pods NotReady within 3.3 s", "figures": FIG_DB},
-        {"nodeid": SSE, "scenario": "sse", "target": "realtime-default", "control": "positive", "outcome": "PASS",
-         "seconds": 166.0, "reason": "PASS: 3 streams held 120 s uncut", "figures": FIG_SSE},
-    ]
-    (art / "scenarios.json").write_text(json.dumps({"scenarios": rows}))
-    for d, names in ((artifact_dir(art, UPGRADE_OK), ["probe.png", "sse.png"]), (bad_diag, ["probe.png"]),
-                     (art / "test_db_outage__ha-service-default", ["probe-stop.png", "probe-pause.png"]),
-                     (art / "test_sse__realtime-default", ["sse.png"])):
-        d.mkdir(parents=True, exist_ok=True)
-        for n in names:
-            (d / n).write_bytes(PNG)
-    (bad_diag / "summary.txt").write_text("pods ...")
+    files = {"upgrade-ok/probe.png": PNG, "upgrade-ok/sse.png": PNG, "upgrade-bad/probe.png": PNG,
+             "upgrade-bad/summary.txt": b"pods ...", "db/probe-stop.png": PNG, "db/probe-pause.png": PNG,
+             "sse/sse.png": PNG, "upgrade-ok/probe.csv": b"t,status\n"}
+    for name, data in files.items():
+        (art / name).parent.mkdir(parents=True, exist_ok=True)
+        (art / name).write_bytes(data)
+    write_results(art / "scenarios.json", records())
     (art / "timings.json").write_text(json.dumps({"phases": [
         {"name": "cluster harness ready", "start": 0, "duration": 2.0, "outcome": "ok", "depth": 0},
         {"name": "add-ons", "start": 2, "duration": 30.0, "outcome": "ok", "depth": 0}]}))
     return art
+
+
+def records() -> list[ScenarioResult]:
+    """pass, fail (with diagnostics), skip, a caught control, a control that was not caught, a
+    shared run with a key, sse, and an error."""
+    return [
+        rec("upgrade", "realtime", "default", "PASS", "PASS: 236 requests, 0 failed", FIG_OK, steps=STEPS[:2],
+            artifacts=("upgrade-ok/probe.csv", "upgrade-ok/probe.png", "upgrade-ok/sse.png"), seconds=29.2),
+        rec("upgrade", "ha-service", "default", "FAIL", "2 of 355 requests failed during the upgrade", FIG_BAD,
+            steps=STEPS, artifacts=("upgrade-bad/probe.png", "upgrade-bad"), seconds=39.0),
+        rec("upgrade", "realtime", "hpa-tls", "SKIP", "realtime-hpa-tls: the Ingress has spec.tls"),
+        rec("upgrade", "ha-service", "default", "FAIL", "6 of 277 requests failed", FIG_BAD,
+            control="max-unavailable-all", expected_reason="requests failed", seconds=33.0),
+        rec("drain", "ha-service", "default", "PASS", "PASS: 2 pods evicted", {"drain_seconds": 9.5},
+            control="pdb-blocks-drain", expected_reason="drain blocked", seconds=20.0),
+        rec("db_outage", "ha-service", "default", "PASS", "PASS: stop: 3 pods NotReady within 3.3 s", FIG_DB,
+            key="stop", artifacts=("db/probe-stop.png",), seconds=0.1),
+        rec("sse", "realtime", "default", "PASS", "PASS: 3 streams held 120 s uncut", FIG_SSE,
+            artifacts=("sse/sse.png",), seconds=166.0),
+        rec("drain", "realtime", "default", "ERROR", "setup: HarnessError: helm install failed"),
+    ]
 
 
 def info(code: int = 1) -> report.GateInfo:
@@ -102,105 +99,157 @@ def info(code: int = 1) -> report.GateInfo:
                                     "app_version": "1.1.0", "from": "harness-charts/realtime 1.0.0"}],
                            scenarios=["upgrade", "db_outage", "sse", "drain"], node_image="kindest/node:v1.33.1",
                            cluster="harness", addons=["traefik", "postgres"], started=time.time() - 60, duration=60,
-                           exit_code=code, why="2 of 6 scenario tests failed")
+                           exit_code=code, why="3 of 7 scenario tests failed")
 
 
-def by_id(rows: list[report.Row]) -> dict[str, report.Row]:
-    return {r.nodeid: r for r in rows}
+# --------------------------------------------------------------------------- the records
 
 
-# --------------------------------------------------------------------------- reading
+def test_records_round_trip_through_scenarios_json(run_dir):
+    back = report.load_results(run_dir)
+    assert back == records()
+    assert [gate_status(r) for r in back] == ["PASS", "FAIL", "SKIP", "PASS", "FAIL", "PASS", "PASS", "ERROR"]
+    assert back[1].steps[2].error == "WaitFailed: 1 pod not Ready" and back[5].key == "stop"
+    assert back[0].figures["probe_p99_ms"] == Figure(48.2, "ms") and back[0].cell == CELL
 
 
-def test_rows_join_junit_scenarios_json_plots_and_diagnostics(run_dir):
-    rows = by_id(report.collect_rows(run_dir))
-    assert list(rows) == [UPGRADE_OK, UPGRADE_BAD, UPGRADE_TLS, CONTROL, DB_STOP, SSE, DRAIN_ERR]
-    assert {k: r.status for k, r in rows.items()} == {
-        UPGRADE_OK: "PASS", UPGRADE_BAD: "FAIL", UPGRADE_TLS: "SKIP", CONTROL: "PASS", DB_STOP: "PASS", SSE: "PASS",
-        DRAIN_ERR: "ERROR"}
-    ok = rows[UPGRADE_OK]
-    assert (ok.scenario, ok.target, ok.control, ok.verdict) == ("upgrade", "realtime-default", "positive", "PASS")
-    assert [p.name for p in ok.plots] == ["probe.png", "sse.png"] and ok.diagnostics is None
-    bad = rows[UPGRADE_BAD]
-    assert bad.diagnostics == artifact_dir(run_dir, UPGRADE_BAD) and bad.reason.startswith("2 of 355")
-    ctl = rows[CONTROL]
-    assert ctl.is_control and ctl.verdict == "FAIL" and ctl.variant == "ha-service"
-    db = rows[DB_STOP]
-    assert (db.target, db.fault) == ("ha-service-default", "stop")
-    assert [p.name for p in db.plots] == ["probe-stop.png"]  # the shared run's plot for this fault only
-    assert [p.name for p in rows[SSE].plots] == ["sse.png"]
-    err = rows[DRAIN_ERR]
-    assert (err.scenario, err.target) == ("drain", "realtime-default") and "helm install failed" in err.reason
-    assert rows[UPGRADE_TLS].reason.startswith("realtime-hpa-tls: the Ingress has spec.tls")
+def test_gate_status_of_positive_tests_and_controls():
+    assert gate_status(rec("upgrade", "c", "default", "PASS", "ok")) == "PASS"
+    assert gate_status(rec("upgrade", "c", "default", "FAIL", "3 requests failed")) == "FAIL"
+    caught = rec("upgrade", "c", "default", "FAIL", "3 requests failed", control="bad", expected_reason="requests failed")
+    assert gate_status(caught) == "PASS"
+    assert gate_status(replace(caught, reason="the release is failed")) == "FAIL"  # caught, for another reason
+    assert gate_status(replace(caught, outcome="PASS")) == "FAIL"  # not caught at all
+    assert gate_status(replace(caught, outcome="ERROR")) == "ERROR"
+    assert gate_status(replace(caught, outcome="SKIP")) == "SKIP"
 
 
-def test_files_older_than_the_run_are_ignored(run_dir):
+def test_a_scenarios_json_older_than_the_run_is_ignored(run_dir):
     old = time.time() - 3600
-    for p in run_dir.rglob("*"):
-        if p.is_file():
-            os.utime(p, (old, old))
-    assert report.collect_rows(run_dir, since=time.time() - 10) == []
-    assert len(report.collect_rows(run_dir, since=old - 10)) == 7
+    os.utime(run_dir / "scenarios.json", (old, old))
+    assert report.load_results(run_dir, since=time.time() - 10) == []
+    assert len(report.load_results(run_dir, since=old - 10)) == 8
+    assert report.load_results(run_dir / "nowhere") == []
 
 
-def test_nodeid_of_junit_classname():
-    assert report.nodeid_of("scenarios.sse.test_sse", "test_sse[realtime-default]") == SSE
-    assert report.nodeid_of("tests.unit.test_x.TestThing", "test_a") == "tests/unit/test_x.py::TestThing::test_a"
+def test_a_file_that_is_not_records_is_an_error(tmp_path):
+    (tmp_path / "scenarios.json").write_text(json.dumps({"scenarios": []}))  # the old, untyped format
+    with pytest.raises(ValueError, match="no 'results' list"):
+        report.load_results(tmp_path)
+    (tmp_path / "scenarios.json").write_text(json.dumps({"results": [{"scenario": "x", "outcome": "MAYBE"}]}))
+    with pytest.raises(ValueError, match="unknown outcome 'MAYBE'"):
+        read_results(tmp_path / "scenarios.json")
 
 
-def test_merge_junit_copies_one_file_and_merges_several(tmp_path, run_dir):
-    one = report.merge_junit([run_dir / "junit.xml", tmp_path / "missing.xml"], tmp_path / "out" / "junit.xml")
-    assert one.read_bytes() == (run_dir / "junit.xml").read_bytes()
-    other = tmp_path / "other.xml"
-    other.write_text('<testsuites><testsuite name="pytest" tests="2" failures="1" errors="0" skipped="0" time="3.5">'
-                     '<testcase classname="a" name="b"/><testcase classname="a" name="c"><failure message="x"/>'
-                     "</testcase></testsuite></testsuites>")
-    merged = ET.parse(report.merge_junit([run_dir / "junit.xml", other], tmp_path / "m.xml")).getroot()
-    assert (merged.get("tests"), merged.get("failures"), merged.get("errors")) == ("9", "2", "1")
-    assert len(list(merged.iter("testcase"))) == 9
+def test_plots_and_diagnostics_come_from_the_records_paths(run_dir):
+    ok, bad = records()[:2]
+    assert [p.name for p in report.plots(ok, run_dir)] == ["probe.png", "sse.png"]
+    assert report.diagnostics(ok, run_dir) is None
+    assert report.diagnostics(bad, run_dir) == run_dir / "upgrade-bad"
+    gone = replace(ok, artifacts=("upgrade-ok/missing.png",))
+    assert report.plots(gone, run_dir) == []
+
+
+def test_merge_junit_copies_one_file_and_merges_several(tmp_path):
+    a, b = tmp_path / "a.xml", tmp_path / "b.xml"
+    a.write_text('<testsuites><testsuite name="pytest" tests="1" failures="0" errors="1" skipped="0" time="1.5">'
+                 '<testcase classname="x" name="y"><error message="e"/></testcase></testsuite></testsuites>')
+    b.write_text('<testsuite name="pytest" tests="2" failures="1" errors="0" skipped="0" time="3.5">'
+                 '<testcase classname="a" name="b"/><testcase classname="a" name="c"><failure message="x"/>'
+                 "</testcase></testsuite>")
+    one = report.merge_junit([a, tmp_path / "missing.xml"], tmp_path / "out" / "junit.xml")
+    assert one.read_bytes() == a.read_bytes()
+    merged = ET.parse(report.merge_junit([a, b], tmp_path / "m.xml")).getroot()
+    assert (merged.get("tests"), merged.get("failures"), merged.get("errors"), merged.get("time")) == \
+        ("3", "1", "1", "5.000")
+    assert len(list(merged.iter("testcase"))) == 3
     assert report.merge_junit([tmp_path / "none.xml"], tmp_path / "n.xml") is None
 
 
-# --------------------------------------------------------------------------- key figures
+# --------------------------------------------------------------------------- figures
 
 
-def test_key_figures_per_scenario(run_dir):
-    rows = by_id(report.collect_rows(run_dir))
-    ok = report.key_figures(rows[UPGRADE_OK])
-    assert ok["success"].text == "100 %" and not ok["success"].bad
-    assert ok["p99 latency"].text == "48 ms" and ok["streams"].text == "max 1.2 s"
-    assert ok["drain"].empty and ok["NotReady / Ready"].empty
-    bad = report.key_figures(rows[UPGRADE_BAD])
-    assert (bad["success"].text, bad["success"].detail, bad["success"].bad) == ("99.44 %", "2 of 355 failed", True)
-    assert (bad["longest outage"].text, bad["longest outage"].bad) == ("10 s", True)
-    assert bad["p99 latency"].text == "5.38 s"
-    db = report.key_figures(rows[DB_STOP])
-    assert db["NotReady / Ready"].text == "3.3 s / 1.9 s" and not db["NotReady / Ready"].bad
-    assert db["success"].text == "503 × 116"
-    sse = report.key_figures(rows[SSE])
-    assert sse["streams"].text == "max 6.2 s" and "0 ids missed" in sse["streams"].detail
-    drain = report.key_figures(report.Row("n", "drain", "t", figures={"drain_seconds": 17.2, "drain_outcome": "blocked",
-                                                                       "eviction_refusals_429": 6}))
-    assert (drain["drain"].text, drain["drain"].detail, drain["drain"].bad) == ("17 s", "blocked, 6 × 429", True)
-    slow = report.key_figures(report.Row("n", "db_outage", "t", figures={**FIG_DB, "ready_after_recovery_s": 20.0}))
-    assert slow["NotReady / Ready"].bad
+@pytest.mark.parametrize(("fig", "text"), [
+    (Figure(10.01, "s"), "10 s"), (Figure(3.3, "s"), "3.3 s"), (Figure(134.2, "s"), "2m14s"),
+    (Figure(48.2, "ms"), "48 ms"), (Figure(5380.0, "ms"), "5.38 s"), (Figure(3.1, "ms"), "3.1 ms"),
+    (Figure(0.99437, "ratio"), "99.44 %"), (Figure(1.0, "ratio"), "100 %"),
+    (Figure(236, "requests"), "236 requests"), (Figure(2, "restarts"), "2 restarts"), (Figure(4, "count"), "4"),
+    (Figure(0.5, ""), "0.5"), (Figure("blocked", ""), "blocked"), (Figure(None, "s"), "–"), (Figure(True, ""), "True"),
+])
+def test_figures_print_with_their_units(fig, text):
+    assert format_figure(fig) == text
+
+
+def test_cell_text():
+    assert format_cell(CELL) == "Kubernetes v1.33.1 · helm v3.18.6 · traefik-nginx"
+    assert format_cell(Cell(edge="ingress-nginx")) == "ingress-nginx" and format_cell(Cell()) == ""
+
+
+def test_key_figures_per_scenario():
+    ok, bad, _, _, drain_ctl, db, sse, _ = records()
+    k = report.key_figures(ok)
+    assert k["success"].text == "100 %" and not k["success"].bad
+    assert k["p99 latency"].text == "48 ms" and k["p99 latency"].detail == "p50 3.1 ms"
+    assert k["streams"].text == "max 1.2 s" and k["drain"].empty and k["NotReady / Ready"].empty
+    k = report.key_figures(bad)
+    assert (k["success"].text, k["success"].detail, k["success"].bad) == ("99.44 %", "2 of 355 failed", True)
+    assert (k["longest outage"].text, k["longest outage"].bad) == ("10 s", True)
+    assert k["p99 latency"].text == "5.38 s"
+    k = report.key_figures(db)
+    assert k["NotReady / Ready"].text == "3.3 s / 1.9 s" and not k["NotReady / Ready"].bad
+    assert k["success"].text == "503 × 116"
+    k = report.key_figures(sse)
+    assert k["streams"].text == "max 6.2 s" and "0 ids missed" in k["streams"].detail
+    blocked = rec("drain", "c", "default", "FAIL", "drain blocked",
+                  {"drain_seconds": 17.2, "drain_outcome": "blocked", "eviction_refusals_429": 6})
+    k = report.key_figures(blocked)
+    assert (k["drain"].text, k["drain"].detail, k["drain"].bad) == ("17 s", "blocked, 6 × 429", True)
+    assert report.key_figures(drain_ctl)["drain"].text == "9.5 s"
+    slow = rec("db_outage", "c", "default", "FAIL", "slow", {**FIG_DB, "ready_after_recovery_s": 20.0})
+    assert report.key_figures(slow)["NotReady / Ready"].bad
+
+
+# --------------------------------------------------------------------------- the terminal table
+
+
+def test_terminal_table_from_the_records():
+    assert summary_table([]) == "(no scenarios ran)"
+    text = summary_table(records())
+    lines = text.splitlines()
+    assert lines[0].split()[:5] == ["scenario", "target", "control", "outcome", "time"]
+    assert len(lines) == 1 + 2 * 8  # a line of figures and a line of reason per record
+    row = lines[1].split()
+    assert row[:6] == ["upgrade", "realtime-default", "positive", "PASS", "29", "s"]
+    assert "failed_requests=0 requests, requests=236, longest_failure_seconds=0.0 s" in lines[1]
+    assert lines[2].strip() == "PASS: 236 requests, 0 failed"
+    assert any(ln.split()[:4] == ["upgrade", "ha-service-broken-max-unavailable-all", "broken:max-unavailable-all",
+                                  "FAIL"] for ln in lines)
+    assert any(ln.split()[:4] == ["db_outage", "ha-service-default", "(stop)", "positive"] for ln in lines)
+    assert any(ln.split()[:4] == ["drain", "realtime-default", "positive", "ERROR"] for ln in lines)
 
 
 # --------------------------------------------------------------------------- Markdown
 
 
 def test_markdown_starts_with_the_verdict_line(run_dir, tmp_path):
-    rows = report.collect_rows(run_dir)
-    md = report.render_markdown(rows, info(1), report_dir=tmp_path / "report")
+    results = report.load_results(run_dir)
+    md = report.render_markdown(results, info(1), report_dir=tmp_path / "report", artifacts_dir=run_dir)
     lines = md.splitlines()
-    assert lines[0] == "Gate: FAIL — 4 of 6 scenarios passed"  # the skipped test is not counted
+    assert lines[0] == "Gate: FAIL — 4 of 7 scenarios passed"  # the skipped test is not counted
     assert "**exit 1**" in lines[2] and "chart **realtime** 1.1.0 ← harness-charts/realtime 1.0.0" in lines[2]
     table = [ln for ln in lines if ln.startswith("| ")]
-    assert len(table) == 1 + 6  # header + every test that ran
-    assert any(ln.startswith("| ❌ FAIL | upgrade | ha-service-default |") for ln in table)
+    assert len(table) == 1 + 7  # header + every test that ran
+    assert table[0].startswith("| result | scenario | chart variant | cell | success |")
+    cell = "Kubernetes v1.33.1 · helm v3.18.6 · traefik-nginx"
+    assert any(ln.startswith(f"| ❌ FAIL | upgrade | ha-service-default | {cell} | 99.44 % |") for ln in table)
+    assert any(ln.startswith("| ⚠️ ERROR | drain | realtime-default |") and "helm install failed" in ln for ln in table)
+    assert any(ln.startswith("| ✅ PASS | db_outage (stop) | ha-service-default |") for ln in table)
     assert any("control max-unavailable-all" in ln and "caught: 6 of 277" in ln for ln in table)
-    assert "Skipped (1):" in md and f"`{os.path.relpath(artifact_dir(run_dir, UPGRADE_BAD), tmp_path)}/`" in md
-    passed = report.render_markdown([r for r in rows if r.status == "PASS"], info(0))
+    assert any(ln.startswith("| ❌ FAIL | drain | ha-service, control pdb-blocks-drain |")
+               and "not caught: 2 pods evicted" in ln for ln in table)
+    assert "Skipped (1):" in md and "- upgrade realtime-hpa-tls: realtime-hpa-tls: the Ingress has spec.tls" in md
+    assert f"`{os.path.relpath(run_dir / 'upgrade-bad', tmp_path)}/`" in md
+    passed = report.render_markdown([r for r in results if gate_status(r) == "PASS"], info(0))
     assert passed.splitlines()[0] == "Gate: PASS — 4 of 4 scenarios passed"
 
 
@@ -271,45 +320,66 @@ class _Page(HTMLParser):
             self.title += data
 
 
-def test_html_has_one_row_per_test_and_embedded_plots(run_dir, tmp_path):
+def test_html_has_one_row_per_test_steps_units_and_embedded_plots(run_dir, tmp_path):
     rep = tmp_path / "report"
-    written = report.write_report(report.collect_rows(run_dir), info(1), report_dir=rep, artifacts_dir=run_dir,
-                                  junit_sources=[run_dir / "junit.xml"])
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite name="pytest" tests="0"/></testsuites>')
+    written = report.write_report(report.load_results(run_dir), info(1), report_dir=rep, artifacts_dir=run_dir,
+                                  junit_sources=[junit])
     assert set(written) == {"html", "markdown", "json", "junit"}
     page = _Page()
     page.feed((rep / "index.html").read_text())
-    assert page.title == "Gate: FAIL — 4 of 6 scenarios passed"
+    assert page.title == "Gate: FAIL — 4 of 7 scenarios passed"
     assert page.external == []  # self-contained: no scripts, stylesheets or remote images
-    tables = {cls: rows for cls, rows in page.tables}
+    tables: dict[str, list[list[str]]] = {}
+    for cls, rows in page.tables:
+        tables.setdefault(cls, []).extend(rows)
     positives = [r for r in tables["rows"] if r and r[0] in report.STATUSES]
     controls = [r for r in tables["rows controls"] if r and r[0] in report.STATUSES]
-    # result, scenario, variant, the key figures, time, evidence
+    # result, scenario, variant (with its cell), the key figures, time, evidence
     assert all(len(r) == 3 + len(report.COLUMNS) + 2 for r in positives + controls)
+    cell = "Kubernetes v1.33.1 · helm v3.18.6 · traefik-nginx"
     assert [(r[0], r[1], r[2]) for r in positives] == [
-        ("FAIL", "upgrade", "ha-service-default"), ("ERROR", "drain", "realtime-default"),
-        ("PASS", "upgrade", "realtime-default"), ("PASS", "db_outage stop", "ha-service-default"),
-        ("PASS", "sse", "realtime-default")]
-    assert [(r[0], r[2]) for r in controls] == [("PASS", "max-unavailable-allon ha-service")]
-    header = tables["rows"][0]
-    assert header[3:3 + len(report.COLUMNS)] == list(report.COLUMNS)
+        ("FAIL", "upgrade", f"ha-service-default{cell}"), ("ERROR", "drain", f"realtime-default{cell}"),
+        ("PASS", "upgrade", f"realtime-default{cell}"), ("PASS", "db_outage stop", f"ha-service-default{cell}"),
+        ("PASS", "sse", f"realtime-default{cell}")]
+    assert [(r[0], r[2]) for r in controls] == [("FAIL", f"pdb-blocks-drainon ha-service{cell}"),
+                                                ("PASS", f"max-unavailable-allon ha-service{cell}")]
+    assert tables["rows"][0][3:3 + len(report.COLUMNS)] == list(report.COLUMNS)
     fail = positives[0]
     assert fail[3].startswith("99.44 %") and fail[4].startswith("10 s") and fail[5].startswith("5.38 s")
-    # plots: every PNG of the run, embedded (upgrade ok: 2, bad: 1, db stop: 1, sse: 1)
+    assert positives[3][-2] == "2m14sshared run"  # the shared run's time, longer than the test's own
+    # the named steps with their timings, in the details of the rows that have them
+    steps = tables["figs steps"]
+    assert steps[0] == ["step", "at", "took", "outcome"]
+    assert ["helm upgrade to the candidate", "+14 s", "21 s", "ok"] in steps
+    assert ["wait for the rollout", "+35 s", "4.0 s", "failed: WaitFailed: 1 pod not Ready"] in steps
+    assert sum(1 for r in steps if r[0] == "step") == 2  # pass and fail rows have steps, the others none
+    # every figure with its unit
+    figs: dict[str, str] = {}
+    for r in tables["figs"]:  # the first section's figures (failures come first: the FAIL row's)
+        if len(r) == 2:
+            figs.setdefault(r[0], r[1])
+    assert figs["probe_p99_ms"] == "5.38 s" and figs["requests"] == "355" and figs["failed_requests"] == "2 requests"
+    assert figs["shared_run_seconds"] == "2m14s" and figs["probe_success_ratio"] == "99.44 %"
+    assert figs["probe_p50_ms"] == "254 ms" and figs["longest_failure_seconds"] == "10 s"
+    # plots: the records' PNGs, embedded (upgrade ok: 2, bad: 1, db stop: 1, sse: 1)
     assert len(page.images) == 5
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    diag = os.path.relpath(artifact_dir(run_dir, UPGRADE_BAD), rep) + "/"
+    diag = os.path.relpath(run_dir / "upgrade-bad", rep) + "/"
     assert diag in page.links and diag.startswith("../artifacts/")
-    assert "#" + report.Row(UPGRADE_BAD, "", "").anchor in page.links
-    assert len(page.sections) == 6  # one detail section per test that ran
+    assert all(f"#{s}" in page.links for s in page.sections)
+    assert len(page.sections) == 7  # one detail section per test that ran
     assert "junit.xml" in page.links and (rep / "junit.xml").is_file()
     doc = json.loads((rep / "gate.json").read_text())
-    assert doc["exit_code"] == 1 and doc["counts"] == {"PASS": 4, "FAIL": 1, "ERROR": 1, "SKIP": 1}
+    assert doc["exit_code"] == 1 and doc["counts"] == {"PASS": 4, "FAIL": 2, "ERROR": 1, "SKIP": 1}
+    assert [r["status"] for r in doc["rows"]] == ["PASS", "FAIL", "SKIP", "PASS", "FAIL", "PASS", "PASS", "ERROR"]
+    assert ScenarioResult.from_json({k: v for k, v in doc["rows"][1].items() if k != "status"}) == records()[1]
 
 
 def test_html_escapes_what_the_scenarios_wrote(tmp_path):
-    row = report.Row("scenarios/upgrade/test_upgrade.py::test_upgrade[x]", "upgrade", "x", outcome="failed",
-                     verdict="FAIL", reason='<script>alert("x")</script> & more')
-    html = report.render_html([row], info(1), report_dir=tmp_path)
+    r = rec("upgrade", "x", "default", "FAIL", '<script>alert("x")</script> & more')
+    html = report.render_html([r], info(1), report_dir=tmp_path)
     assert "<script>" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in html

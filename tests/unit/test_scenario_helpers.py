@@ -8,7 +8,6 @@ import pytest
 from harness.core.contract import ChartUnderTest, discover
 from harness.core.errors import HarnessError
 from harness.core.values import ChartRef
-from harness.plugin.report_rows import REPORT, ReportRow, ScenarioReport
 from harness.scenario.manifests import (
     ingress_has_tls,
     ingress_read_timeout,
@@ -80,15 +79,3 @@ def test_manifest_readings():
     assert ingress_read_timeout(MANIFEST[:3]) == 3600
     assert ingress_read_timeout([]) == 60
     assert ingress_has_tls(MANIFEST) and not ingress_has_tls(MANIFEST[:3])
-
-
-def test_report_table():
-    r = ScenarioReport()
-    assert r.table() == "(no scenarios ran)"
-    r.add(ReportRow("n", "drain", "ha-service-default", "positive", "PASS", 31.4, "PASS: 2 pods evicted",
-                    {"drain_seconds": 9.5, "failed_requests": 0, "requests": 255}))
-    text = r.table()
-    assert "drain" in text and "failed_requests=0, requests=255, drain_seconds=9.5" in text
-    assert "PASS: 2 pods evicted" in text
-    assert r.to_json()["scenarios"][0]["target"] == "ha-service-default"
-    assert REPORT is not r

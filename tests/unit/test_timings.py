@@ -6,6 +6,7 @@ import json
 import pytest
 
 from harness.core import progress
+from harness.core.fmt import duration
 from harness.core.timings import Timings
 
 
@@ -89,5 +90,9 @@ def test_only_innermost_tracker_ticks(lines):
         assert outer.tick() == "still waiting for helm upgrade (40 s)"
 
 
-def test_fmt_seconds():
-    assert [progress.fmt_seconds(s) for s in (0.25, 42.4, 61, 3600)] == ["0.2 s", "42 s", "61 s", "60m00s"]
+def test_one_duration_formatter():
+    assert [duration(s) for s in (0.25, 42.4, 61, 3600)] == ["0.2 s", "42 s", "61 s", "60m00s"]
+    assert [duration(s, "latency") for s in (0.0031, 0.0482, 5.38)] == ["3.1 ms", "48 ms", "5.38 s"]
+    assert [duration(s, "clock") for s in (-1, 7.9, 754, 3723)] == ["0:00", "0:07", "12:34", "1:02:03"]
+    assert duration(None) == duration(None, "clock") == "–"
+    assert progress.fmt_seconds is duration  # the old name, for callers outside the reporting layer

@@ -1,0 +1,68 @@
+"""The report's header for a gate run: the charts (name, version, path, the version it upgrades
+from), what was applied, where it ran, how it ended (:class:`harness.report.render.GateInfo`)."""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.gate.plan import Plan
+from harness.report.render import GateInfo
+
+
+def chart_info(chart: Any) -> dict[str, str]:
+    """``{"name", "path", "version", "app_version", "from"}`` of a chart directory under test (Chart.yaml, contract)."""
+    meta: dict[str, Any] = {}
+    try:
+        meta = yaml.safe_load((Path(chart.ref.ref) / "Chart.yaml").read_text()) or {}
+    except (OSError, ValueError):
+        pass
+    rel = chart.contract.released if chart.contract else None
+    try:
+        path = os.path.relpath(chart.ref.ref)
+    except ValueError:
+        path = str(chart.ref.ref)
+    return {"name": str(meta.get("name") or chart.name), "path": path, "version": str(meta.get("version") or ""),
+            "app_version": str(meta.get("appVersion") or ""),
+            "from": f"{rel.chart} {rel.version or ''}".strip() if rel else ""}
+
+
+def node_image(cfg: Any) -> str:
+    """The node image the run uses (resolved like the cluster does), or the external cluster's kubeconfig."""
+    if cfg.external_cluster:
+        return f"external cluster ({cfg.kubeconfig})"
+    if cfg.node_image:
+        return cfg.node_image
+    try:
+        # imported here: only the header needs the cluster layer, and only for a kind cluster
+        from harness.env.cluster import resolve_node_image, spec_from_config
+
+        return resolve_node_image(spec_from_config(cfg))
+    except Exception:  # noqa: BLE001 - only the report's header; the run reports real problems
+        return f"kindest/node:{cfg.kubernetes_version}"
+
+
+def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, errors: Sequence[str] = ()) -> GateInfo:
+    """The report's header for ``plan`` (None: the options could not be resolved), ended with ``exit_code_``."""
+    prog = ["python", "-m", "harness"] if sys.argv[0].endswith("__main__.py") else [Path(sys.argv[0]).name]
+    info = GateInfo(started=started, duration=time.time() - started, exit_code=exit_code_, why=why,
+                    errors=list(errors), command=shlex.join([*prog, *sys.argv[1:]]))
+    if plan is not None:
+        cfg = plan.cfg
+        info.charts = [chart_info(c) for c in plan.charts]
+        info.scenarios = list(plan.scenarios)
+        info.controls = plan.controls
+        info.values = [os.path.relpath(v) for v in plan.values]
+        info.sets = list(cfg.sets)
+        info.broken = (f"{plan.broken.name} ({os.path.relpath(plan.broken.values)}): must fail {plan.broken.scenario}"
+                       if plan.broken else "")
+        info.node_image = node_image(cfg)
+        info.cluster = "" if cfg.external_cluster else cfg.cluster_name
+        info.addons = list(cfg.addons)
+    return info

@@ -1,0 +1,144 @@
+"""The gate's plan: the command-line options resolved, before anything runs, into what one gate
+run does (charts and their contracts, scenarios, controls, broken overlay, report directory, the
+options forwarded to pytest)."""
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.core.config import OPTIONS, cli_values, load_config
+from harness.core.contract import CONTRACT_FILE, SCENARIOS, resolve_charts_under_test
+from harness.core.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_DIR_ENV = "HARNESS_REPORT_DIR"
+DEFAULT_REPORT_DIR = "report"
+
+
+@dataclass
+class Plan:
+    """What one gate run does (resolved from the options before anything runs).
+
+    Attributes:
+        cfg: the resolved HarnessConfig. charts: the ChartUnderTest list (contracts loaded,
+            ``from-version`` applied). scenarios: the selected scenarios, in the contract order.
+        controls: negative controls included. broken: the contract's broken entry applied as an
+            overlay (``--broken``), else None. report_dir: where the report goes.
+        forwarded: the harness options passed on to pytest. pytest_args: extra pytest arguments.
+        junit: where pytest writes its JUnit XML.
+    """
+
+    cfg: Any
+    charts: list[Any]
+    scenarios: tuple[str, ...]
+    controls: bool
+    broken: Any
+    report_dir: Path
+    forwarded: list[str]
+    pytest_args: list[str] = field(default_factory=list)
+    junit: Path | None = None
+
+    @property
+    def values(self) -> tuple[Path, ...]:
+        return tuple(self.charts[0].values) if self.charts else ()
+
+
+def _split_names(raw: Sequence[str] | None) -> list[str]:
+    return [n.strip() for item in (raw or []) for n in item.split(",") if n.strip()]
+
+
+def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Plan:
+    """Resolve the options into a :class:`Plan`.
+
+    Raises:
+        UsageError: no or a missing chart, a chart that is not a directory with a contract, an
+            invalid contract or option value, an unknown scenario or broken entry, nothing selected.
+    """
+    env = os.environ if env is None else env
+    cwd = Path(cwd or Path.cwd()).resolve()
+    raw_charts = list(getattr(args, "harness_chart", None) or [])
+    for raw in raw_charts:
+        p = Path(raw).expanduser()
+        p = p if p.is_absolute() else cwd / p
+        if not p.exists():
+            raise UsageError(f"gate: chart directory {raw} does not exist (resolved to {p})")
+    cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT,
+                      cwd=cwd, env=env)
+    if not cfg.charts:
+        raise UsageError("gate: no chart to gate; pass --chart PATH (a chart directory with a "
+                         f"{CONTRACT_FILE})")
+    for ref in cfg.charts:
+        if ref.kind != "dir":
+            raise UsageError(f"gate: chart {ref.ref} is not a chart directory; the gate tests a chart's working "
+                             f"tree (a directory with Chart.yaml and {CONTRACT_FILE})")
+    charts = resolve_charts_under_test(cfg)  # loads (validates) each contract, applies from-version
+
+    requested = _split_names(args.scenarios)
+    for name in requested:
+        if name not in SCENARIOS:
+            raise UsageError(f"gate: --scenarios: {name!r} is not one of {', '.join(SCENARIOS)}")
+    enabled = [s for s in SCENARIOS if any(c.contract.supports(s) for c in charts)]
+    for name in requested:
+        if name not in enabled:
+            raise UsageError(f"gate: --scenarios: {name} is not enabled by the contract of "
+                             f"{', '.join(c.name for c in charts)} (enabled: {', '.join(enabled) or 'none'})")
+    selected = [s for s in enabled if not requested or s in requested]
+
+    broken = None
+    values = list(cfg.values)
+    if args.broken:
+        entries = {b.name: b for c in charts for b in c.contract.broken}
+        broken = entries.get(args.broken)
+        if broken is None:
+            raise UsageError(f"gate: --broken: the contract has no broken entry {args.broken!r} "
+                             f"(known: {', '.join(sorted(entries)) or 'none'})")
+        if requested and broken.scenario not in requested:
+            raise UsageError(f"gate: --broken {broken.name} must fail {broken.scenario}, which --scenarios "
+                             f"({', '.join(requested)}) leaves out")
+        selected = [broken.scenario]
+        values.append(broken.values)
+        charts = [replace(c, values=tuple(values)) for c in charts]
+    if not selected:
+        raise UsageError(f"gate: the contract of {', '.join(c.name for c in charts)} enables no scenario")
+
+    report_raw = args.report_dir or env.get(REPORT_DIR_ENV)
+    report_dir = (cwd / Path(report_raw).expanduser()).resolve() if report_raw else (cfg.rootdir / DEFAULT_REPORT_DIR)
+
+    forwarded: list[str] = []
+    if args.harness_config_file:
+        forwarded.append(f"--harness-config={args.harness_config_file}")
+    if args.rootdir:
+        forwarded.append(f"--rootdir={args.rootdir}")
+    for o in OPTIONS:
+        if o.key == "chart":
+            forwarded += [f"--chart={c.ref.ref}" for c in charts]
+            continue
+        if o.key == "values":
+            if getattr(args, o.dest, None) is not None or broken is not None:
+                forwarded += [f"--values={v}" for v in values]
+            continue
+        if o.key == "artifacts-dir":
+            forwarded.append(f"--artifacts-dir={cfg.artifacts_dir}")
+            continue
+        v = getattr(args, o.dest, None)
+        if v is None:
+            continue
+        if o.kind == "bool":
+            forwarded.append(o.flag)
+        elif isinstance(v, list | tuple):
+            forwarded += [f"{o.flag}={item}" for item in v]
+        else:
+            forwarded.append(f"{o.flag}={v}")
+    pytest_args = list(getattr(args, "pytest_args", None) or [])
+    junit = cfg.artifacts_dir / "junit.xml"
+    for i, a in enumerate(pytest_args):
+        if a.startswith(("--junitxml=", "--junit-xml=")):
+            junit = (cwd / a.split("=", 1)[1]).resolve()
+        elif a in ("--junitxml", "--junit-xml") and i + 1 < len(pytest_args):
+            junit = (cwd / pytest_args[i + 1]).resolve()
+    return Plan(cfg, charts, tuple(selected), bool(args.controls) and broken is None, broken, report_dir,
+                forwarded, pytest_args, junit)

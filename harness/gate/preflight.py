@@ -1,0 +1,106 @@
+"""The gate's preflight: everything that can fail in seconds, checked before any cluster work
+(Docker, the pinned tools, the contract images, ``helm lint``, the released version)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.gate.clock import Clock
+from harness.gate.plan import Plan
+from harness.tools import docker
+from harness.tools.binaries import tool_path
+from harness.tools.helm import Helm, HelmError
+
+
+def check_docker() -> str:
+    """Docker answers (through the docker CLI, so ``DOCKER_HOST`` and contexts apply).
+
+    Raises:
+        EnvironmentNotReady: naming ``DOCKER_HOST`` when it is set, with the CLI's own error line.
+    """
+    try:
+        docker.require_engine()
+    except EnvironmentNotReady as exc:
+        cause = exc.__cause__
+        detail = ""
+        if isinstance(cause, CommandError):
+            lines = [ln.strip() for ln in (cause.stderr or cause.stdout or "").splitlines() if ln.strip()]
+            detail = lines[-1] if lines else ""
+        where = f" at DOCKER_HOST={os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST") else ""
+        msg = str(exc) if not where else str(exc).replace("Docker is not answering", f"Docker is not answering{where}", 1)
+        raise EnvironmentNotReady(msg + (f" [{detail}]" if detail and detail not in msg else "")) from None
+    return "Docker answers"
+
+
+def check_tools(external: bool) -> list[str]:
+    """The pinned tools exist (kind only for a kind cluster). Raises EnvironmentNotReady."""
+    names = ["helm", "kubectl"] + ([] if external else ["kind"])
+    return [tool_path(n) for n in names]
+
+
+def check_images(charts: Sequence[Any]) -> list[str]:
+    """Every contract image is in the local Docker store (kind loads them from there)."""
+    images = sorted({img for c in charts for img in (c.contract.images if c.contract else ())})
+    missing = [img for img in images if not docker.image_exists(img)]
+    if missing:
+        raise EnvironmentNotReady(f"image{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                  f"{'are' if len(missing) > 1 else 'is'} not in the local Docker store; build or "
+                                  "pull them first (`make images` for the charts under test)")
+    return images
+
+
+def check_released_version(chart: Any) -> str | None:
+    """For a released chart served from a local directory, the version exists in its index.yaml.
+
+    Returns:
+        ``"<chart> <version>"`` when checked, else None (URL and OCI repositories are checked by
+        the run itself, with helm).
+
+    Raises:
+        UsageError: the version is not in the index.
+    """
+    rel = chart.contract.released if chart.contract else None
+    if rel is None or rel.kind != "repo" or not isinstance(rel.repository, Path):
+        return None
+    index = yaml.safe_load((rel.repository / "index.yaml").read_text()) or {}
+    name = rel.chart.split("/", 1)[1]
+    versions = [str(e.get("version")) for e in (index.get("entries") or {}).get(name) or []]
+    if rel.version not in versions:
+        raise UsageError(f"gate: {chart.name}: released chart {rel.chart} has no version {rel.version} in "
+                         f"{rel.repository / 'index.yaml'} (versions: {', '.join(versions) or 'none'}); "
+                         "check --from-version or the contract's released.version")
+    return f"{rel.chart} {rel.version}"
+
+
+def lint(plan: Plan) -> None:
+    """``helm lint`` of each chart with the run's values and sets (a failing chart is bad input: exit 2)."""
+    with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home:
+        helm = Helm(None, home=home)
+        for c in plan.charts:
+            try:
+                helm.lint(c.ref, values=c.values, sets=c.sets)
+            except HelmError as exc:
+                raise UsageError(f"gate: {c.name}: {exc}") from None
+
+
+def preflight(plan: Plan, clock: Clock) -> None:
+    """Everything that can fail in seconds, before any cluster work. Raises UsageError/EnvironmentNotReady."""
+    external = plan.cfg.external_cluster
+    if not external:
+        check_docker()
+    check_tools(external)
+    if not external:
+        images = check_images(plan.charts)
+        clock.say(f"preflight: Docker answers; helm, kubectl{'' if external else ', kind'} found; "
+                  f"{len(images)} chart images present")
+    else:
+        clock.say(f"preflight: external cluster {plan.cfg.kubeconfig}; helm, kubectl found")
+    lint(plan)
+    checked = [x for x in (check_released_version(c) for c in plan.charts) if x]
+    clock.say("preflight: helm lint passed" + (f"; released {', '.join(checked)} found" if checked else ""))
