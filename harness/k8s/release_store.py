@@ -232,6 +232,29 @@ class ReleaseStore:
         last = self.revisions()[-1]
         return last.status, last.revision
 
+    def history(self) -> list[dict[str, Any]]:
+        """Every revision, oldest first, shaped like ``helm history -o json``: ``{"revision": int,
+        "updated": str, "status": str, "chart": str, "app_version": str, "description": str}``.
+
+        Read fresh (one GET per revision, not cached): helm rewrites a revision's Secret when its
+        status and description change (``Upgrade "x" failed: ...``, ``superseded``).
+
+        Raises:
+            ReleaseNotFound, ReleaseDecodeError: as :meth:`get`.
+        """
+        out = []
+        for stored in self.revisions():
+            data = self._read(stored)
+            info = data.get("info") or {}
+            meta = (data.get("chart") or {}).get("metadata") or {}
+            out.append({"revision": int(data.get("version", stored.revision) or stored.revision),
+                        "updated": str(info.get("last_deployed", "")),
+                        "status": str(info.get("status", stored.status)),
+                        "chart": f"{meta.get('name', '')}-{meta.get('version', '')}" if meta else "",
+                        "app_version": str(meta.get("appVersion", "") or ""),
+                        "description": str(info.get("description", ""))})
+        return out
+
     def get(self, revision: int | None = None) -> ReleaseRevision:
         """The decoded ``revision`` (default: the latest), decoded at most once per revision.
 
@@ -283,7 +306,7 @@ class ReleaseStore:
             self._decoded.setdefault(key, decoded)
             return stored, self._decoded[key]
 
-    def _decode(self, stored: StoredRevision) -> ReleaseRevision:
+    def _read(self, stored: StoredRevision) -> dict[str, Any]:
         name = stored.name or secret_name(self.release, stored.revision)
         where = f"Secret {self.namespace}/{name}"
         value = self.reader.read_payload(self.namespace, name)
@@ -292,6 +315,11 @@ class ReleaseStore:
         data = decode_release(unwrap_secret_data(value, where=where), where=where)
         with self._lock:
             self.decode_count += 1
+        return data
+
+    def _decode(self, stored: StoredRevision) -> ReleaseRevision:
+        where = f"Secret {self.namespace}/{stored.name or secret_name(self.release, stored.revision)}"
+        data = self._read(stored)
         text = str(data.get("manifest") or "")
         try:
             objs = tuple(d for d in yaml.safe_load_all(text) if isinstance(d, dict))

@@ -73,6 +73,11 @@ class ReleaseObserver:
         reports as ``info.status`` and ``version``). Raises ReleaseNotFound."""
         return self.store.status()
 
+    def history(self) -> list[dict[str, Any]]:
+        """Revisions oldest first, shaped like ``helm history -o json`` (``revision``, ``status``,
+        ``description``, ...): what :func:`harness.scenario.verdicts.rollback_verdict` takes."""
+        return self.store.history()
+
     def manifest(self, revision: int | None = None) -> list[dict[str, Any]]:
         """The rendered objects of ``revision`` (default latest), a copy the caller may change."""
         return copy.deepcopy(self.store.objects(revision))

@@ -72,5 +72,8 @@ def test_reads_after_an_upgrade_start_no_helm_process(cluster, kube_api, namespa
         assert obs.manifest(1) == manifest_objects(helm.get_manifest(release, revision=1))
         st = helm.status(release)
         assert (st["info"]["status"], int(st["version"])) == status
+        keys = ("revision", "status", "chart", "app_version", "description")
+        assert [{k: h[k] for k in keys} for h in obs.history()] == \
+            [{k: (int(h[k]) if k == "revision" else h[k]) for k in keys} for h in helm.history(release)]
     finally:
         obs.close()

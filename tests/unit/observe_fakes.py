@@ -36,9 +36,11 @@ metadata:
 MANIFEST_V2 = MANIFEST_V1.replace("demo:1.0", "demo:2.0")
 
 
-def release_json(name: str, revision: int, manifest: str, status: str = "deployed") -> dict:
+def release_json(name: str, revision: int, manifest: str, status: str = "deployed",
+                 description: str = "Install complete") -> dict:
     return {"name": name, "namespace": "ns", "version": revision, "manifest": manifest,
-            "info": {"status": status, "description": "Install complete"},
+            "info": {"status": status, "description": description,
+                     "last_deployed": f"2026-01-01T00:00:0{revision}Z"},
             "chart": {"metadata": {"name": "demo", "version": f"0.{revision}.0", "appVersion": f"{revision}.0"}},
             "config": {}}
 
@@ -64,9 +66,10 @@ class FakeReader:
         self.reads = 0
         self.lists = 0
 
-    def put(self, release: str, revision: int, manifest: str, status: str = "deployed", uid: str = "") -> None:
-        self.secrets[revision] = (status, uid or f"uid-{revision}",
-                                  api_data(helm_encode(release_json(release, revision, manifest, status))))
+    def put(self, release: str, revision: int, manifest: str, status: str = "deployed", uid: str = "",
+            description: str = "Install complete") -> None:
+        self.secrets[revision] = (status, uid or f"uid-{revision}", api_data(helm_encode(
+            release_json(release, revision, manifest, status, description))))
 
     def list_revisions(self, namespace: str, release: str) -> list[StoredRevision]:
         self.lists += 1

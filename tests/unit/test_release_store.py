@@ -151,3 +151,21 @@ def test_an_undecodable_secret_names_it():
     with pytest.raises(ReleaseDecodeError, match=r"Secret ns/sh\.helm\.release\.v1\.demo\.v1: .*not base64"):
         store.manifest()
     assert store.decode_count == 0
+
+
+def test_history_is_read_fresh_like_helm_history():
+    reader = FakeReader()
+    reader.put("demo", 1, MANIFEST_V1, "deployed")
+    reader.put("demo", 2, MANIFEST_V2, "pending-upgrade", description="Preparing upgrade")
+    store = ReleaseStore(None, "ns", "demo", reader=reader)
+    store.get(2)  # cached while pending
+    reader.put("demo", 2, MANIFEST_V2, "failed", description='Upgrade "demo" failed: context deadline exceeded')
+    reader.put("demo", 1, MANIFEST_V1, "superseded")
+    reader.put("demo", 3, MANIFEST_V1, "deployed", description="Rollback to 1")
+    hist = store.history()
+    assert [(h["revision"], h["status"], h["description"]) for h in hist] == [
+        (1, "superseded", "Install complete"),
+        (2, "failed", 'Upgrade "demo" failed: context deadline exceeded'),
+        (3, "deployed", "Rollback to 1")]
+    assert hist[0]["chart"] == "demo-0.1.0" and hist[2]["app_version"] == "3.0"
+    assert hist[2]["updated"] == "2026-01-01T00:00:03Z"
