@@ -16,9 +16,9 @@ import yaml
 
 from harness.core import progress, timings
 from harness.core.errors import HarnessError, WaitFailed
-from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.wait import wait_for
-from harness.scenario.manifests import WORKLOAD_KINDS, ingress_has_tls, manifest_objects
+from harness.scenario.manifests import ingress_has_tls, manifest_objects
+from harness.scenario.observer import ReleaseObserver
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target
 from harness.scenario.verdicts import DataFacts, PodsFacts, Verdict
@@ -65,6 +65,8 @@ class ScenarioContext:
         self.settings = env.settings
         self._db_ready = False
         self._base: tuple[str, Any, Any] | None = None
+        # release reads from its storage Secrets, pods from a watch: no helm process, no pod lists per poll
+        self.observer = ReleaseObserver(env.api, namespace, self.release)
 
     # -- bookkeeping
 
@@ -225,14 +227,14 @@ class ScenarioContext:
                                  extra=self.postrender(*ops))
 
     def manifest(self, revision: int | None = None) -> list[dict[str, Any]]:
-        return manifest_objects(self.helm.get_manifest(self.release, revision=revision))
+        """The rendered objects of ``revision`` (default latest), read from helm's storage Secret (no helm process)."""
+        return self.observer.manifest(revision)
 
     # -- workloads and pods
 
     def workloads(self, objs: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
         """``[(kind, name)]`` of the release's Deployments/StatefulSets/DaemonSets."""
-        objs = objs if objs is not None else self.manifest()
-        return [(o["kind"], o["metadata"]["name"]) for o in objs if o.get("kind") in WORKLOAD_KINDS]
+        return self.observer.workloads(objs)
 
     def wait_rolled_out(self, *, timeout: float | None = None) -> None:
         from harness.k8s import conditions
@@ -248,64 +250,29 @@ class ScenarioContext:
             wait_for(all_of(*conds), timeout=timeout or self.cfg.timeouts.rollout, interval=1.0)
 
     def selectors(self) -> list[str]:
-        from kubernetes import client
-
-        apps = client.AppsV1Api(self.api)
-        out = []
-        for kind, name in self.workloads():
-            read = {"Deployment": apps.read_namespaced_deployment, "StatefulSet": apps.read_namespaced_stateful_set,
-                    "DaemonSet": apps.read_namespaced_daemon_set}[kind]
-            obj = read(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
-            ml = obj.spec.selector.match_labels or {}
-            out.append(",".join(f"{k}={v}" for k, v in sorted(ml.items())))
-        return out
+        """Each workload's rendered ``matchLabels`` as a label selector (cached per revision)."""
+        return self.observer.selectors()
 
     def pods(self, *, include_terminating: bool = False) -> list[Any]:
-        """The workloads' pods (not Jobs')."""
-        from kubernetes import client
-
-        core = client.CoreV1Api(self.api)
-        seen: dict[str, Any] = {}
-        for sel in self.selectors():
-            for p in core.list_namespaced_pod(self.namespace, label_selector=sel,
-                                              _request_timeout=REQUEST_TIMEOUT).items:
-                if include_terminating or p.metadata.deletion_timestamp is None:
-                    seen[p.metadata.name] = p
-        return list(seen.values())
+        """The workloads' pods (not Jobs'), from a watch of the namespace (listed while it is not in sync)."""
+        return self.observer.pods(include_terminating=include_terminating)
 
     def desired_replicas(self) -> int:
-        from kubernetes import client
-
-        apps = client.AppsV1Api(self.api)
-        n = 0
-        for kind, name in self.workloads():
-            if kind == "Deployment":
-                n += apps.read_namespaced_deployment(name, self.namespace,
-                                                     _request_timeout=REQUEST_TIMEOUT).spec.replicas or 0
-            elif kind == "StatefulSet":
-                n += apps.read_namespaced_stateful_set(name, self.namespace,
-                                                       _request_timeout=REQUEST_TIMEOUT).spec.replicas or 0
-        return n
+        return self.observer.desired_replicas()
 
     def pods_facts(self, versions: Sequence[str] = ()) -> PodsFacts:
-        from harness.k8s.conditions import pod_is_ready
-
-        pods = self.pods()
-        return PodsFacts({p.metadata.name: [c.image for c in p.spec.containers] for p in pods},
-                         sum(1 for p in pods if pod_is_ready(p)), self.desired_replicas(), list(versions))
+        return self.observer.pods_facts(versions)
 
     def wait_no_terminating(self, timeout: float = 90.0) -> None:
         """Until no workload pod is terminating (old pods of a rollout finished their shutdown)."""
         def check() -> tuple[bool, str]:
-            term = [p.metadata.name for p in self.pods(include_terminating=True) if p.metadata.deletion_timestamp]
+            term = self.observer.terminating()
             return not term, f"terminating: {', '.join(term) or 'none'}"
 
         wait_for(check, timeout=timeout, interval=1.0, what=f"old pods of {self.release} to finish terminating")
 
     def restart_counts(self) -> dict[str, int]:
-        from harness.k8s.conditions import restart_counts
-
-        return restart_counts(self.pods(include_terminating=True))
+        return self.observer.restart_counts()
 
     # -- the ingress
 
