@@ -56,6 +56,8 @@ INGRESS_SETTLE = 3.0  # seconds for the ingress controller to act on the Endpoin
 
 @dataclass
 class Prepared:
+    """One release ready for outages: the data written, the Services behind its Ingress, its bounds (seconds)."""
+
     written: dict[str, str]
     services: list[str]
     not_ready_bound: float
@@ -64,6 +66,7 @@ class Prepared:
 
 
 def backend_services(objs: list[dict[str, Any]]) -> list[str]:
+    """The Services the rendered Ingresses route to (default backend and every path), in order, once each."""
     out = []
     for o in objs:
         if o.get("kind") != "Ingress":
@@ -233,14 +236,14 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
     with ExitStack() as stack:
         for ctx, prep in ready_pairs:
             pods = ctx.pods()
+            before = ctx.restart_counts()
+            probing = stack.enter_context(probe_while(
+                ctx, None, baseline=0, name=f"probe-{fault}", title=f"db_outage {fault} {ctx.target.id}",
+                rate=10, concurrency=6, connect_timeout=2, read_timeout=5))
             observer = Observer(ctx, prep.services).start()
-            stack.callback(observer.stop)
-            state[ctx.target.id] = {
-                "before": ctx.restart_counts(), "ready_before": [p.metadata.name for p in pods], "observer": observer,
-                "probing": stack.enter_context(probe_while(
-                    ctx, None, baseline=0, name=f"probe-{fault}", title=f"db_outage {fault} {ctx.target.id}",
-                    rate=10, concurrency=6, connect_timeout=2, read_timeout=5)),
-            }
+            stack.callback(observer.stop)  # on every way out; stopped first (below) when all goes well
+            state[ctx.target.id] = {"before": before, "ready_before": [p.metadata.name for p in pods],
+                                    "observer": observer, "probing": probing}
         try:
             time.sleep(2.0)  # a baseline for every release at once
             with together([c.steps for c, _ in ready_pairs],
@@ -275,6 +278,8 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
                     give()
                 except Exception as exc:  # noqa: BLE001 - reported; the original error wins
                     progress.say(f"db_outage: could not undo {fault}: {exc}")
+            for st in state.values():  # the observations end here, before the probers' evidence is saved
+                st["observer"].stop()
     for ctx, prep in ready_pairs:
         st = state[ctx.target.id]
         with ctx.step("judge"):

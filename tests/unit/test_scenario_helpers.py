@@ -92,3 +92,19 @@ def test_report_table():
     assert "PASS: 2 pods evicted" in text
     assert r.to_json()["scenarios"][0]["target"] == "ha-service-default"
     assert REPORT is not r
+
+
+def test_the_newest_release_record_from_helms_storage_labels():
+    from unit_helpers import kobj
+
+    from harness.scenario.upgrade import latest_revision
+
+    def secret(version: str, status: str):
+        return kobj("V1Secret", {"metadata": {"name": f"sh.helm.release.v1.web-x1.v{version}", "labels": {
+            "owner": "helm", "name": "web-x1", "status": status, "version": version}}})
+
+    assert latest_revision([secret("1", "superseded"), secret("10", "deployed"), secret("2", "superseded")]) == (
+        "deployed", 10)
+    assert latest_revision([secret("1", "superseded"), secret("2", "failed")]) == ("failed", 2)
+    assert latest_revision([]) is None
+    assert latest_revision([kobj("V1Secret", {"metadata": {"name": "other"}})]) is None
