@@ -245,7 +245,7 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             state[ctx.target.id] = {"before": before, "ready_before": [p.metadata.name for p in pods],
                                     "observer": observer, "probing": probing}
         try:
-            time.sleep(2.0)  # a baseline for every release at once
+            time.sleep(ctx0.settings.probe_baseline)  # a baseline for every release at once
             with together([c.steps for c, _ in ready_pairs],
                           f"PostgreSQL {fault} for {duration:.0f} s ({len(ready_pairs)} releases)"):
                 for st in state.values():

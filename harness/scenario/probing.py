@@ -22,9 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-BASELINE_SECONDS = 2.0  # requests before the disruption: the prober reaches the release at all
-
-
 @dataclass
 class Probing:
     """The measurements of one :func:`probe_while` block.
@@ -66,7 +63,7 @@ class Probing:
 
 
 @contextmanager
-def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline: float = BASELINE_SECONDS,
+def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline: float | None = None,
                 name: str = "probe", title: str | None = None, sleep: Callable[[float], None] = time.sleep,
                 **prober_options: Any) -> Iterator[Probing]:
     """Probe the release through the ingress for the duration of the block.
@@ -76,7 +73,8 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
             ``steps``, ``save_probe`` and ``save_streams`` are used).
         start_mark: marked after the baseline; :attr:`Probing.window` starts there. None: no mark.
         streams: SSE streams to hold open alongside (0: none).
-        baseline: seconds of requests before the start mark (a named step "baseline"; 0: none).
+        baseline: seconds of requests before the start mark (a named step "baseline"; 0: none;
+            None: ``ctx.settings.probe_baseline``): they show the prober reaches the release at all.
         name: the evidence files' stem: ``<name>.csv`` and ``<name>.png``; streams: ``sse.json``/``sse.png``.
         title: the plots' title (default ``"<scenario> <target id>"``; streams: ``"<title>: streams"``).
         sleep: for tests.
@@ -89,6 +87,7 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
     errors then do not hide the block's error).
     """
     title = title if title is not None else f"{ctx.scenario} {ctx.target.id}"
+    baseline = ctx.settings.probe_baseline if baseline is None else baseline
     prober = ctx.prober(**prober_options).start()
     group = None
     try:

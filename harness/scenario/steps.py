@@ -145,9 +145,9 @@ class Steps:
     def _recording(self, name: str, done: list[StepRecord] | None = None) -> Iterator[None]:
         start = self.clock()
         index = self._add(StepRecord(name, round(start - self.origin, 3), 0.0))  # in the order steps start
-        self.mark(name)
         error: str | None = None
         try:
+            self.mark(name)
             with ExitStack() as stack:
                 if self.label:
                     stack.enter_context(timings.phase(f"{self.label}: {name}"))
@@ -202,7 +202,7 @@ def together(all_steps: Iterable[Steps], name: str) -> Iterator[None]:
         with lead._recording(name, done):
             yield
     finally:
-        rec = done[0]
+        rec = done[0] if done else StepRecord(name, 0.0, 0.0, "failed", "the step did not start")
         for s, t0, index in others:
             with s._lock:
                 s.records[index] = StepRecord(name, round(t0 - s.origin, 3), rec.seconds, rec.outcome, rec.error)

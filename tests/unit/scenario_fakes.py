@@ -63,7 +63,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/events"):
             self._events()
             return
-        body = json.dumps({"version": "1.0.0", "pod": "local-1"}).encode()
+        body = json.dumps({"version": self.server.version, "pod": "local-1"}).encode()  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -91,12 +91,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def local_server(status: int = 200) -> Iterator[Any]:
-    """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` with a JSON version body,
+def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
+    """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` with a JSON body naming ``version``,
     ``GET /events`` is an event stream (an event every 0.2 s). Yields the server (``.url``)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.status = status  # type: ignore[attr-defined]
+    server.version = version  # type: ignore[attr-defined]
     server.closing = threading.Event()  # type: ignore[attr-defined]
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
