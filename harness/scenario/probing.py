@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+
 @dataclass
 class Probing:
     """The measurements of one :func:`probe_while` block.
