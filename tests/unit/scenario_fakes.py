@@ -63,10 +63,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/events"):
             self._events()
             return
-        body = json.dumps({"version": self.server.version, "pod": "local-1"}).encode()  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]
+        if status == 503:  # what an ingress controller answers itself when a Service has no endpoints
+            body, ctype = b"<html><body>503 Service Temporarily Unavailable</body></html>", "text/html"
+        else:
+            body = json.dumps({"version": self.server.version, "pod": "local-1"}).encode()  # type: ignore[attr-defined]
+            ctype = "application/json"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -92,7 +96,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
-    """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` with a JSON body naming ``version``,
+    """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` (``.status``, may change) with a
+    JSON body naming ``version`` (503: an HTML page, as an ingress controller's own answer),
     ``GET /events`` is an event stream (an event every 0.2 s). Yields the server (``.url``)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True

@@ -33,6 +33,7 @@ def no_plots(monkeypatch):
     from harness.measure import plots
 
     monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: None)
+    monkeypatch.setattr(plots, "sse_timeline", lambda *a, **kw: None)
 
 
 class FakeWatch:
@@ -154,3 +155,130 @@ def test_busiest_worker_picks_the_node_with_most_replicas():
     assert drain.busiest_worker([pod("w1"), pod("w2"), pod("w2"), pod("cp")], ["w1", "w2"]) == ("w2", 2)
     with pytest.raises(Exception, match=r"no replica runs on a worker \(\['cp'\]\)"):
         drain.busiest_worker([pod("cp")], ["w1", "w2"])
+
+
+# --------------------------------------------------------------------------- db_outage, shared
+
+
+class World:
+    """The database and what each release's pods do about it."""
+
+    def __init__(self, server, fail_first_start: bool = False):
+        self.server = server
+        self.db_up = True
+        self.fail_first_start = fail_first_start
+        self.calls: list[str] = []
+
+    def stop(self):
+        self.calls.append("stop")
+        self.db_up = False
+        self.server.status = 503
+
+    def start(self):
+        self.calls.append("start")
+        if self.fail_first_start:
+            self.fail_first_start = False
+            raise ConnectionError("docker start timed out")
+        self.db_up = True
+        self.server.status = 200
+
+
+def _outage_ctx(tmp_path, tgt, world, server, *, stays_ready: bool):
+    from harness.scenario.db_outage import Prepared
+
+    ctx = make_ctx(tmp_path, tgt, scenario="db_outage", base_url=server.url, settings=FAST)
+    ctx.env.addons.addon_state = lambda name: world
+    ctx.pods = lambda **kw: [SimpleNamespace(metadata=SimpleNamespace(name=f"{tgt.id}-1"))]
+    ctx.restart_counts = lambda: {}
+    ctx.data_facts = lambda written: DataFacts(written, {k: (200, v) for k, v in written.items()}, 201)
+    ctx.ready_now = lambda: stays_ready or world.db_up  # read by the fake observer
+    return ctx, Prepared({"1": "a"}, ["web"], not_ready_bound=0.3, recovery_bound=2.0, outage_needed=1.2)
+
+
+@pytest.fixture
+def outage_fakes(monkeypatch):
+    from harness.scenario import db_outage
+
+    class FakeObserver(db_outage.Observer):
+        def _loop(self):  # samples the fake world instead of the API
+            import time
+
+            while not self._stop.is_set():
+                ready = self.ctx.ready_now()
+                self.obs.samples.append((time.time(), {f"{self.ctx.target.id}-1": ready}, 2 if ready else 0))
+                self._stop.wait(0.05)
+
+    monkeypatch.setattr(db_outage, "Observer", FakeObserver)
+    monkeypatch.setattr(db_outage, "all_ready", lambda ctx: (True, "all Ready"))
+    monkeypatch.setattr(db_outage, "INGRESS_SETTLE", 0.2)
+    return db_outage
+
+
+def test_one_outage_judges_every_release_and_each_gets_its_record(tmp_path, outage_fakes):
+    from harness.scenario.shared import SharedRun
+
+    good, control = target("db_outage"), target("db_outage", negative=True)
+    with local_server() as server:
+        world = World(server)
+        made = {good.id: _outage_ctx(tmp_path, good, world, server, stays_ready=False),
+                control.id: _outage_ctx(tmp_path, control, world, server, stays_ready=True)}
+        run = SharedRun("db_outage", [(good, "stop"), (control, "stop")], lambda t: made[t.id][0],
+                        lambda ctx: made[ctx.target.id][1], outage_fakes.run_outage)
+        ok, bad = run.outcome(good, "stop"), run.outcome(control, "stop")
+    assert world.calls == ["stop", "start"] and world.db_up
+    assert ok.verdict.passed, ok.verdict.reason
+    assert ok.result.figures["ingress_503"].value > 0 and ok.result.figures["restarts"].value == 0
+    assert bad.result.outcome == "FAIL" and re.search(EXPECTED_FAILURE["db_outage"], bad.result.reason)
+    assert "stayed Ready" in bad.result.reason
+    assert [s.name for s in ok.result.steps] == [
+        "all pods Ready before the stop outage", "PostgreSQL stop for 1 s (2 releases)", "PostgreSQL start",
+        "pods Ready again", "judge"]
+    assert [a.rsplit("/", 1)[-1] for a in ok.result.artifacts] == [
+        "probe-stop.csv", "observed-stop.csv", "verdict-stop.txt", "verdict-stop.json"]
+
+
+def test_the_database_is_given_back_when_restoring_it_fails(tmp_path, outage_fakes):
+    from harness.scenario.steps import StepFailed
+
+    tgt = target("db_outage")
+    with local_server() as server:
+        world = World(server, fail_first_start=True)
+        ctx, prep = _outage_ctx(tmp_path, tgt, world, server, stays_ready=False)
+        with pytest.raises(StepFailed, match="step 'PostgreSQL start' failed: ConnectionError: docker start timed out"):
+            outage_fakes.run_outage([(ctx, prep)], "stop")
+    assert world.calls == ["stop", "start", "start"] and world.db_up
+    assert (ctx.artifacts / "probe-stop.csv").is_file()  # the evidence is kept for the error too
+
+
+# --------------------------------------------------------------------------- sse, shared
+
+
+def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypatch):
+    from harness.scenario import sse
+    from harness.scenario.shared import SharedRun
+
+    restarted: list[str] = []
+    monkeypatch.setattr(sse, "rolling_restart", lambda ctx: restarted.append(ctx.target.id))
+    settings = Settings(probe_rate=20.0, probe_concurrency=2, settle=0.2, sse_streams=2, sse_hold=1.0,
+                        sse_reconnect_bound=1.0)
+    a, b = target("sse", index=0), target("sse", index=1)
+    with local_server() as server:
+        def make(tgt):
+            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
+            ctx.install_candidate = lambda: None
+            ctx.wait_rolled_out = lambda **kw: None
+            ctx.wait_serving = lambda *a, **kw: None
+            ctx.wait_no_terminating = lambda **kw: None
+            ctx.manifest = lambda revision=None: []
+            return ctx
+
+        run = SharedRun("sse", [(a, None), (b, None)], make, sse.prepare, sse.run_shared, release=sse.release)
+        first, second = run.outcome(a), run.outcome(b)
+        assert run.close() == []
+    assert restarted == [a.id, b.id]
+    assert first.verdict.passed, first.verdict.reason
+    assert second.result.outcome == "PASS" and second.result.figures["streams"].value == 2
+    steps = [s.name for s in first.result.steps]
+    assert steps == ["rolled out", "serving", "open the streams", "hold 4 streams for 1 s",
+                     "rolling restart with the streams open", "reconnect and settle", "judge"]
+    assert [x.rsplit("/", 1)[-1] for x in first.result.artifacts] == ["sse.json", "verdict.json"]
