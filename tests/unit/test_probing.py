@@ -118,3 +118,14 @@ def test_a_shared_key_writes_its_own_verdict_file_and_an_incomplete_run_keeps_it
     error = ctx.incomplete("ERROR", "the shared db_outage run pause failed", key="pause")
     assert (error.outcome, error.key, error.checks) == ("ERROR", "pause", ())
     assert error.steps[-1].error == "TimeoutError: docker pause hung"
+
+
+def test_marks_at_nearly_the_same_time_share_one_label():
+    from harness.measure.plots import label_groups
+
+    marks = [(2.0, "upgrade started"), (2.001, "helm upgrade to the candidate"), (30.0, "helm upgrade returned"),
+             (30.2, "rollout and old pods gone"), (45.0, "settle")]
+    assert label_groups(marks, within=0.5) == [
+        (2.0, "upgrade started · helm upgrade to the candidate"),
+        (30.0, "helm upgrade returned · rollout and old pods gone"), (45.0, "settle")]
+    assert label_groups([], within=0.5) == []
