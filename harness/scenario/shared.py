@@ -28,7 +28,7 @@ from harness.core import progress
 from harness.core.errors import ScenarioSkipped
 from harness.scenario.context import Checkpoint, ScenarioContext, result_record
 from harness.scenario.result import Cell, ScenarioResult, figures_from
-from harness.scenario.steps import describe
+from harness.scenario.steps import describe, explain
 from harness.scenario.targets import Target
 from harness.scenario.verdicts import Verdict
 
@@ -109,8 +109,8 @@ class SharedRun:
                 except ScenarioSkipped as exc:
                     self.skips[t.id] = str(exc)
                 except Exception as exc:  # noqa: BLE001 - one target's preparation must not stop the others
-                    self.prepare_errors[t.id] = describe(exc)
-                    progress.say(f"{self.scenario} {t.id}: preparation failed: {describe(exc)}")
+                    self.prepare_errors[t.id] = explain(exc)
+                    progress.say(f"{self.scenario} {t.id}: preparation failed: {explain(exc)}")
                 if ctx is not None and t.id not in self.states:
                     ctx.prepared = ctx.checkpoint()
 
@@ -165,7 +165,7 @@ class SharedRun:
             verdicts = self.run_fn(pairs, key) if pairs else {}
         except Exception as exc:  # noqa: BLE001 - the phase's error becomes each target's ERROR record
             verdicts = {}
-            self.run_errors[key] = describe(exc)
+            self.run_errors[key] = explain(exc)
         self.seconds[key] = self.clock() - start
         shared = figures_from({"shared_run_seconds": round(self.seconds[key], 1)})
         for tid, verdict in verdicts.items():

@@ -53,6 +53,14 @@ def describe(exc: BaseException, limit: int = 300) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
+def explain(exc: BaseException) -> str:
+    """One line for a record's reason: ``"step '<name>' failed: <Type>: message"`` for a
+    :class:`StepFailed`, else :func:`describe`."""
+    if isinstance(exc, StepFailed):
+        return f"step {exc.step!r} failed: {describe(exc.cause)}"
+    return describe(exc)
+
+
 class StepFailed(HarnessError):
     """A named step raised.
 

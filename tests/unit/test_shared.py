@@ -104,7 +104,8 @@ def test_a_failed_preparation_is_its_targets_error_only(tmp_path):
     assert sc.runs == [(None, [B.id])]
     assert b.result.outcome == "PASS"
     assert a.verdict is None and a.result.outcome == "ERROR"
-    assert a.result.reason == f"{A.id}: preparation failed: RuntimeError: helm install timed out"
+    assert a.result.reason == (f"{A.id}: preparation failed: step 'install candidate' failed: "
+                               "RuntimeError: helm install timed out")
     assert [(s.name, s.outcome, s.error) for s in a.result.steps] == [
         ("install candidate", "failed", "RuntimeError: helm install timed out")]
     assert c.result.outcome == "ERROR" and c.result.reason.endswith("OSError: namespace quota exceeded")
