@@ -226,7 +226,7 @@ class ScenarioContext:
         return Path(ca) if ca else None
 
     def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
-        """Skip (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
+        """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
         nothing would write its Secret, so the ingress controller serves the host only with its
         default certificate, which no client can verify, and redirects plain HTTP to HTTPS
         (docs/addons.md): no availability could be measured the way users reach it."""
@@ -238,10 +238,11 @@ class ScenarioContext:
         except HarnessError:
             return  # the install itself will report a rendering problem
         if ingress_has_tls(objs):
-            raise ScenarioSkipped(f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
-                        "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
-                        "default (unverifiable) certificate and redirects HTTP to it "
-                        "(add cert-manager to addons to run this variant)")
+            raise ScenarioSkipped(
+                f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
+                "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
+                "default (unverifiable) certificate and redirects HTTP to it "
+                "(add cert-manager to addons to run this variant)")
 
     @property
     def host(self) -> str:
