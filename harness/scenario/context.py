@@ -226,10 +226,10 @@ class ScenarioContext:
         return Path(ca) if ca else None
 
     def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
-        """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
-        nothing would write its Secret, so the ingress controller serves the host only with its
-        default certificate, which no client can verify, and redirects plain HTTP to HTTPS
-        (docs/addons.md): no availability could be measured the way users reach it."""
+        """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no
+        cert-manager add-on runs: nothing would write its Secret, so the ingress controller serves
+        the host only with its default certificate, which no client can verify, and redirects plain
+        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it."""
         if self.cert_manager_ca is not None:
             return
         try:

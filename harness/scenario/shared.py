@@ -61,8 +61,8 @@ class SharedRun:
     Thread-safe: :meth:`outcome` may be called from several threads; the phase for a key runs once.
     """
 
-    def __init__(self, scenario: str, wanted: Iterable[tuple[Target, Any]], make_context: Callable[[Target], ScenarioContext],
-                 prepare: Prepare, run: Run, *, cell: Cell = Cell(), release: Callable[[Any], None] | None = None,
+    def __init__(self, scenario: str, wanted: Iterable[tuple[Target, Any]],
+                 make_context: Callable[[Target], ScenarioContext], prepare: Prepare, run: Run, *, cell: Cell = Cell(), release: Callable[[Any], None] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.scenario = scenario
         self.wanted: list[tuple[Target, Any]] = []
