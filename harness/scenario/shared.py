@@ -62,7 +62,8 @@ class SharedRun:
     """
 
     def __init__(self, scenario: str, wanted: Iterable[tuple[Target, Any]],
-                 make_context: Callable[[Target], ScenarioContext], prepare: Prepare, run: Run, *, cell: Cell = Cell(), release: Callable[[Any], None] | None = None,
+                 make_context: Callable[[Target], ScenarioContext], prepare: Prepare, run: Run, *,
+                 cell: Cell = Cell(), release: Callable[[Any], None] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.scenario = scenario
         self.wanted: list[tuple[Target, Any]] = []
