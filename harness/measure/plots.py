@@ -32,12 +32,34 @@ def _pyplot() -> Any:
     return plt
 
 
+def label_groups(marks: Sequence[tuple[float, str]], *, within: float) -> list[tuple[float, str]]:
+    """Marks closer than ``within`` seconds to the previous one share one label (``"a · b"``) at the
+    first one's time: a scenario's named steps often start the moment an earlier phase is marked,
+    and rotated labels at the same x would be drawn over each other."""
+    groups: list[tuple[float, list[str]]] = []
+    last = None
+    for t, text in sorted(marks, key=lambda m: m[0]):
+        if groups and last is not None and t - last < within:
+            groups[-1][1].append(text)
+        else:
+            groups.append((t, [text]))
+        last = t
+    return [(t, " · ".join(texts)) for t, texts in groups]
+
+
 def _marks(ax: Any, marks: Sequence[tuple[float, str]], *, label: bool) -> None:
-    for t, text in marks:
+    for t, _ in marks:
         ax.axvline(t, color="#555555", linestyle="--", linewidth=0.8)
-        if label:
-            ax.annotate(text, xy=(t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
-                        textcoords="offset points", rotation=90, va="top", ha="left", fontsize=7, color="#333333")
+    if not label or not marks:
+        return
+    lo, hi = ax.get_xlim()
+    for t, text in label_groups(marks, within=max(0.5, (hi - lo) / 100)):
+        # read from the top down and clipped to the axes: a label longer than the plot is tall
+        # loses its end, never its start, and never runs over the axis labels (the CSV/JSON keep
+        # every mark's full label)
+        ax.annotate(text, xy=(t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                    textcoords="offset points", rotation=270, va="top", ha="left", fontsize=7, color="#333333",
+                    clip_on=True)
 
 
 def probe_timeline(result: Any, path: Path | str, *, title: str = "") -> Path | None:
@@ -97,7 +119,8 @@ def sse_timeline(results: Sequence[Any], path: Path | str, *, title: str = "",
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.6 * len(results)))
+    # tall enough for the rotated step labels of the timeline marks even with one or two streams
+    fig, ax = plt.subplots(figsize=(11, max(3.2, 1.2 + 0.6 * len(results))))
     styles = {"event": ("o", "#1f77b4", 14), "comment": ("|", "#aaaaaa", 30), "connect": ("^", "#2ca02c", 30),
               "disconnect": ("v", "#d62728", 40), "attempt-failed": ("x", "#ff7f0e", 30)}
     labelled: set[str] = set()

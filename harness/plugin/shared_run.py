@@ -1,24 +1,48 @@
-"""Shared runs: every selected target of one scenario module prepared in its own namespace, the long
-phase run once for all of them, each test handed its own verdict."""
+"""pytest adapters of the scenario library: a scenario test hands its result record to the session
+and turns the library's skip into a pytest skip.
+
+* :func:`scenario_test` for per-test scenarios (upgrade, rollback, drain): run the procedure in
+  the test's context, build the record (``ctx.finish``), return the verdict.
+* :class:`SharedRun` and :func:`shared_test` for shared runs (sse, db_outage): the module's
+  selected tests (``session.items`` and their ``callspec``) say which (target, key) pairs are
+  wanted; :class:`harness.scenario.shared.SharedRun` prepares and runs them; at module teardown
+  diagnostics are collected for targets with a failed test and namespaces deleted or kept.
+"""
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from harness.core import progress
-from harness.core.errors import HarnessError
+from harness.core.errors import HarnessError, ScenarioSkipped
 from harness.k8s import diagnostics, namespaces
-from harness.plugin.report_rows import report_row
+from harness.plugin.report_rows import record_result
+from harness.scenario import shared
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.targets import Target
 from harness.scenario.verdicts import Verdict
 
 
+def scenario_test(procedure: Callable[[ScenarioContext], Verdict], ctx: ScenarioContext) -> Verdict:
+    """Run ``procedure(ctx)``, build its record (``ctx.finish``: :attr:`ScenarioContext.result`) and
+    return the verdict; a :class:`ScenarioSkipped` becomes a pytest skip with its reason.
+
+    The ``scenario_ctx`` fixture hands ``ctx.result`` (or, without one, an ERROR/SKIP record from
+    ``ctx.incomplete``) to the session when the test ends.
+    """
+    import pytest  # the pytest layer: imported where a test runs
+
+    try:
+        verdict = procedure(ctx)
+    except ScenarioSkipped as exc:
+        pytest.skip(str(exc))
+    ctx.finish(verdict)
+    return verdict
+
+
 class SharedRun:
-    """Prepare every selected target of one scenario module in its own namespace, run the shared
-    long phase once, and keep each target's verdicts for its tests.
+    """Adapt :class:`harness.scenario.shared.SharedRun` to one scenario module's tests.
 
     Args:
         request: the module-scoped fixture's request (its module's selected items are the targets).
@@ -27,26 +51,17 @@ class SharedRun:
         prepare: ``(ctx) -> state`` for one target (install, open streams...).
         run: ``(list of (ctx, state), key) -> {target id: Verdict}``: the shared phase for one key
             (``None``, or a fault name) over every target that needs it.
+        release: ``(state) -> None`` at module teardown (close streams...).
     """
 
-    def __init__(self, request: Any, env: Env, scenario: str,
-                 prepare: Callable[[ScenarioContext], Any],
-                 run: Callable[[list[tuple[ScenarioContext, Any]], Any], dict[str, Verdict]]):
+    def __init__(self, request: Any, env: Env, scenario: str, prepare: shared.Prepare, run: shared.Run,
+                 release: Callable[[Any], None] | None = None):
         self.request = request
         self.env = env
         self.scenario = scenario
-        self.prepare_fn = prepare
-        self.run_fn = run
         self.items = [i for i in request.session.items if getattr(i, "module", None) is request.module]
-        self.ctxs: dict[str, ScenarioContext] = {}
-        self.states: dict[str, Any] = {}
-        self.prepare_errors: dict[str, str] = {}
-        self.skips: dict[str, str] = {}
-        self.verdicts: dict[tuple[str, Any], Verdict] = {}
-        self.run_errors: dict[Any, str] = {}
-        self.seconds: dict[Any, float] = {}
-        self._lock = threading.Lock()
-        self._prepared = False
+        wanted = [(t, self._key(i)) for i in self.items if (t := self._target(i)) is not None]
+        self.core = shared.SharedRun(scenario, wanted, self._ctx, prepare, run, cell=env.cell, release=release)
 
     @staticmethod
     def _target(item: Any) -> Target | None:
@@ -56,14 +71,6 @@ class SharedRun:
     @staticmethod
     def _key(item: Any) -> Any:
         return getattr(getattr(item, "callspec", None), "params", {}).get("fault")
-
-    def targets(self) -> list[Target]:
-        out: dict[str, Target] = {}
-        for i in self.items:
-            t = self._target(i)
-            if t is not None:
-                out.setdefault(t.id, t)
-        return list(out.values())
 
     def _ctx(self, target: Target) -> ScenarioContext:
         from harness.tools.helm import Helm
@@ -77,66 +84,19 @@ class SharedRun:
         art = diagnostics.artifact_dir(env.cfg.artifacts_dir, f"{self.request.module.__name__}::{target.id}")
         return ScenarioContext(self.scenario, target, ns, env, helm, art)
 
-    def prepare(self) -> None:
-        if self._prepared:
-            return
-        self._prepared = True
-        for t in self.targets():
-            import pytest
-
-            try:
-                ctx = self._ctx(t)
-                self.ctxs[t.id] = ctx
-                self.states[t.id] = self.prepare_fn(ctx)
-            except pytest.skip.Exception as exc:
-                self.skips[t.id] = str(exc.msg if hasattr(exc, "msg") else exc)
-            except Exception as exc:  # noqa: BLE001 - one target's setup must not stop the others
-                self.prepare_errors[t.id] = f"{type(exc).__name__}: {exc}"
-                progress.say(f"{self.scenario} {t.id}: preparation failed: {exc}")
-
-    def verdict(self, target: Target, key: Any = None) -> Verdict:
-        """The target's verdict for ``key`` (running the shared phase for ``key`` on first use).
-
-        Raises:
-            HarnessError: the target could not be prepared, or the shared phase broke down.
-        """
-        with self._lock:
-            self.prepare()
-            if target.id in self.skips:
-                import pytest
-
-                pytest.skip(self.skips[target.id])
-            if target.id in self.prepare_errors:
-                raise HarnessError(f"{target.id}: preparation failed: {self.prepare_errors[target.id]}")
-            if (target.id, key) not in self.verdicts and key not in self.run_errors:
-                wanted = {self._target(i).id for i in self.items  # type: ignore[union-attr]
-                          if self._target(i) is not None and self._key(i) == key}
-                pairs = [(self.ctxs[tid], self.states[tid]) for tid in self.ctxs if tid in wanted and tid in self.states]
-                start = time.monotonic()
-                try:
-                    for tid, v in self.run_fn(pairs, key).items():
-                        self.verdicts[(tid, key)] = v
-                except Exception as exc:  # noqa: BLE001 - the shared phase's error is reported per test
-                    self.run_errors[key] = f"{type(exc).__name__}: {exc}"
-                self.seconds[key] = time.monotonic() - start
-            if key in self.run_errors and (target.id, key) not in self.verdicts:
-                raise HarnessError(f"the shared {self.scenario} run{'' if key is None else ' ' + str(key)} failed: "
-                                   f"{self.run_errors[key]}")
-            return self.verdicts[(target.id, key)]
+    def outcome(self, target: Target, key: Any = None) -> shared.Outcome:
+        return self.core.outcome(target, key)
 
     def finish(self) -> None:
-        """Diagnostics for targets with a failed test, then delete or keep their namespaces."""
+        """Release the targets' state, then diagnostics for targets with a failed test, then delete
+        or keep their namespaces (per keep-cluster)."""
         from harness.plugin.session import ARTIFACT_PROPERTY, STATE_KEY
         from harness.tools.helm import Helm
 
         state = self.request.config.stash[STATE_KEY]
         cfg = self.env.cfg
-        for tid, ctx in self.ctxs.items():
-            for fin in getattr(ctx, "finalizers", []):
-                try:
-                    fin()
-                except Exception as exc:  # noqa: BLE001 - cleanup must not hide the tests' results
-                    state.notes.append(f"{self.scenario} {tid}: cleanup failed: {exc}")
+        state.notes.extend(self.core.close())
+        for tid, ctx in self.core.ctxs.items():
             failed_items = [i for i in self.items if (self._target(i) is not None and self._target(i).id == tid)
                             and any(getattr(getattr(i, f"rep_{w}", None), "failed", False) for w in ("setup", "call"))]
             failed = bool(failed_items)
@@ -172,30 +132,22 @@ def _run_id(request: Any) -> str:
     return request.config.stash[STATE_KEY].run_id
 
 
-def shared_test(request: Any, run: SharedRun, target: Target, key: Any,
-                record_property: Callable[[str, Any], None]) -> Verdict:
-    """What a shared-run test does: get its verdict, record figures, report, return it."""
-    import pytest
+def shared_test(request: Any, run: SharedRun, target: Target, key: Any = None) -> Verdict:
+    """What a shared-run test does: get its outcome, hand the record to the session
+    (:func:`harness.plugin.report_rows.record_result`), and return the verdict.
+
+    Raises:
+        pytest.skip.Exception: the target was skipped (the record says SKIP and why).
+        HarnessError: no verdict was reached (the record says ERROR and why).
+    """
+    import pytest  # the pytest layer: imported where a test runs
 
     start = time.monotonic()
-    verdict: Verdict | None = None
-    error = "the shared run failed (see the test's error)"
-    try:
-        verdict = run.verdict(target, key)
-        return verdict
-    except pytest.skip.Exception as exc:
-        error = f"skipped: {getattr(exc, 'msg', exc)}"
-        raise
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-        raise
-    finally:
-        seconds = time.monotonic() - start
-        figures = dict(verdict.figures) if verdict else {}
-        figures["shared_run_seconds"] = round(run.seconds.get(key, 0.0), 1)
-        for k, v in figures.items():
-            record_property(k, v)
-        record_property("scenario_seconds", round(seconds, 1))
-        if verdict is not None:
-            record_property("reason", verdict.reason)
-        report_row(request.node, run.scenario, target, verdict, seconds, figures, None if verdict else error)
+    outcome = run.outcome(target, key)
+    result = replace(outcome.result, test_id=request.node.nodeid, seconds=round(time.monotonic() - start, 1))
+    record_result(request.node, result)
+    if result.outcome == "SKIP":
+        pytest.skip(result.reason)
+    if outcome.verdict is None:
+        raise HarnessError(result.reason)
+    return outcome.verdict

@@ -14,20 +14,37 @@ from typing import Any
 
 import yaml
 
-from harness.core import progress, timings
-from harness.core.errors import HarnessError, WaitFailed
+from harness.core import progress
+from harness.core.errors import HarnessError, ScenarioSkipped, WaitFailed
 from harness.k8s.wait import wait_for
 from harness.scenario.manifests import ingress_has_tls, manifest_objects
 from harness.scenario.observer import ReleaseObserver
+from harness.scenario.result import (
+    Cell,
+    CheckResult,
+    Outcome,
+    ScenarioResult,
+    figures_from,
+)
 from harness.scenario.settings import Settings
+from harness.scenario.steps import Attempt, Steps
 from harness.scenario.targets import Target
-from harness.scenario.verdicts import DataFacts, PodsFacts, Verdict
+from harness.scenario.verdicts import EXPECTED_FAILURE, DataFacts, PodsFacts, Verdict
 
 POSTRENDER = Path(__file__).resolve().parents[1] / "tools" / "postrender.py"
 
+# Figures the context records for the JUnit properties and verdict.json that the result record
+# carries as fields of its own (outcome, reason), not as figures.
+_NOT_FIGURES = ("verdict", "reason")
+
+
 @dataclass
 class Env:
-    """The session-wide pieces a scenario needs (built once by scenarios/conftest.py)."""
+    """The session-wide pieces a scenario needs (built once by scenarios/conftest.py).
+
+    ``cell`` is the matrix cell the session runs in (Kubernetes version, helm version, edge); it
+    goes into every result record.
+    """
 
     cfg: Any
     api: Any
@@ -36,6 +53,26 @@ class Env:
     addons: Any
     settings: Settings
     helm_home: Path
+    cell: Cell = Cell()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How many steps and artifacts a context had recorded at one moment (see :meth:`ScenarioContext.checkpoint`)."""
+
+    steps: int = 0
+    artifacts: int = 0
+
+
+def result_record(scenario: str, target: Target, outcome: Outcome, reason: str, *, cell: Cell = Cell(),
+                  key: Any = None, **fields: Any) -> ScenarioResult:
+    """A :class:`ScenarioResult` for ``target`` (chart, variant, control and, for a control, the
+    expected failure pattern filled in); ``fields`` are the record's other fields (checks, steps...)."""
+    return ScenarioResult(
+        scenario=scenario, chart=target.chart.name, variant=target.variant,
+        control=target.broken.name if target.broken is not None else None, outcome=outcome, reason=reason,
+        cell=cell, key=None if key is None else str(key),
+        expected_reason=EXPECTED_FAILURE.get(scenario) if target.broken is not None else None, **fields)
 
 
 class ScenarioContext:
@@ -46,6 +83,12 @@ class ScenarioContext:
         env: :class:`Env`. helm: a :class:`harness.tools.helm.Helm` bound to the namespace.
         artifacts: directory for CSV/PNG/JSON evidence (created on first write).
         record: ``(name, value) -> None`` (JUnit property); figures are also kept in :attr:`figures`.
+
+    Attributes:
+        steps: the run's named steps (:class:`harness.scenario.steps.Steps`).
+        artifact_paths: evidence files written so far (:meth:`artifact`, :meth:`save_probe`...).
+        result: the :class:`ScenarioResult` once :meth:`finish` built it (None before).
+        verdict: the verdict :meth:`finish` was given (None before).
     """
 
     def __init__(self, scenario: str, target: Target, namespace: str, env: Env, helm: Any, artifacts: Path,
@@ -67,6 +110,12 @@ class ScenarioContext:
         self._base: tuple[str, Any, Any] | None = None
         # release reads from its storage Secrets, pods from a watch: no helm process, no pod lists per poll
         self.observer = ReleaseObserver(env.api, namespace, self.release)
+        self.steps = Steps(f"{scenario} {target.id}")
+        self.artifact_paths: list[Path] = []
+        self.started = time.monotonic()
+        self.prepared: Checkpoint | None = None
+        self.result: ScenarioResult | None = None
+        self.verdict: Verdict | None = None
 
     # -- bookkeeping
 
@@ -93,9 +142,21 @@ class ScenarioContext:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """A named step: a timings phase (printed at the end) and progress lines."""
-        with timings.phase(f"{self.scenario} {self.target.id}: {name}"):
+        """A named step (:meth:`harness.scenario.steps.Steps.step`): timed, recorded, marked on the
+        probe timelines, a timings phase with progress lines.
+
+        Raises:
+            harness.scenario.steps.StepFailed: the block raised; names the step, keeps the cause.
+        """
+        with self.steps.step(name):
             yield
+
+    @contextmanager
+    def attempt(self, name: str) -> Iterator[Attempt]:
+        """A named step whose failure is a verdict input: the error is in the yielded
+        :class:`harness.scenario.steps.Attempt` instead of raised."""
+        with self.steps.attempt(name) as outcome:
+            yield outcome
 
     def say(self, message: str) -> None:
         progress.say(f"{self.scenario} {self.target.id}: {message}")
@@ -167,10 +228,10 @@ class ScenarioContext:
         return Path(ca) if ca else None
 
     def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
-        """Skip (with the reason) when the rendered Ingress has TLS but no cert-manager add-on runs:
-        nothing would write its Secret, so the ingress controller serves the host only with its
-        default certificate, which no client can verify, and redirects plain HTTP to HTTPS
-        (docs/addons.md): no availability could be measured the way users reach it."""
+        """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no
+        cert-manager add-on runs: nothing would write its Secret, so the ingress controller serves
+        the host only with its default certificate, which no client can verify, and redirects plain
+        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it."""
         if self.cert_manager_ca is not None:
             return
         try:
@@ -179,12 +240,11 @@ class ScenarioContext:
         except HarnessError:
             return  # the install itself will report a rendering problem
         if ingress_has_tls(objs):
-            import pytest
-
-            pytest.skip(f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
-                        "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
-                        "default (unverifiable) certificate and redirects HTTP to it "
-                        "(add cert-manager to addons to run this variant)")
+            raise ScenarioSkipped(
+                f"{self.target.id}: the Ingress has spec.tls but the cert-manager add-on is not installed; "
+                "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
+                "default (unverifiable) certificate and redirects HTTP to it "
+                "(add cert-manager to addons to run this variant)")
 
     @property
     def host(self) -> str:
@@ -401,26 +461,97 @@ class ScenarioContext:
 
     # -- evidence
 
+    def artifact(self, name: str) -> Path:
+        """The path of evidence file ``name`` in the artifacts directory (created), listed in the
+        result record's artifacts."""
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        path = self.artifacts / name
+        if path not in self.artifact_paths:
+            self.artifact_paths.append(path)
+        return path
+
     def save_probe(self, result: Any, name: str = "probe", title: str = "") -> None:
+        """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run."""
+        # matplotlib is heavy: loaded when a plot is drawn
         from harness.measure import plots
 
-        result.write_csv(self.artifacts / f"{name}.csv")
-        plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title)
+        result.write_csv(self.artifact(f"{name}.csv"))
+        if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title) is not None:
+            self.artifact(f"{name}.png")
 
     def save_streams(self, results: Sequence[Any], name: str = "sse", title: str = "") -> None:
+        """``<name>.json`` (every stream's records) and ``<name>.png`` (one row per stream)."""
+        # matplotlib is heavy: loaded when a plot is drawn
         from harness.measure import plots
 
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        (self.artifacts / f"{name}.json").write_text(json.dumps([r.to_json() for r in results], default=str))
-        plots.sse_timeline(results, self.artifacts / f"{name}.png", title=title)
+        self.artifact(f"{name}.json").write_text(json.dumps([r.to_json() for r in results], default=str))
+        if plots.sse_timeline(results, self.artifacts / f"{name}.png", title=title) is not None:
+            self.artifact(f"{name}.png")
 
-    def finish(self, verdict: Verdict) -> Verdict:
-        """Record the verdict's figures and write ``verdict.json`` into the artifacts directory."""
+    # -- the result record
+
+    def checkpoint(self) -> Checkpoint:
+        """The steps and artifacts recorded so far: a shared run takes one after preparing
+        (:attr:`prepared`) and one before each long phase, so each key's record lists the
+        preparation and its own phase only."""
+        return Checkpoint(len(self.steps.snapshot()), len(self.artifact_paths))
+
+    def _since(self, since: Checkpoint | None) -> tuple[tuple[Any, ...], tuple[Path, ...]]:
+        steps, paths = self.steps.snapshot(), tuple(self.artifact_paths)
+        if since is None:
+            return steps, paths
+        keep = self.prepared or Checkpoint()
+        return (steps[:keep.steps] + steps[max(since.steps, keep.steps):],
+                paths[:keep.artifacts] + paths[max(since.artifacts, keep.artifacts):])
+
+    def _relative(self, path: Path) -> str:
+        base = getattr(self.cfg, "artifacts_dir", None)
+        try:
+            return str(path.relative_to(base)) if base is not None else str(path)
+        except ValueError:
+            return str(path)
+
+    def finish(self, verdict: Verdict, *, key: Any = None, since: Checkpoint | None = None) -> ScenarioResult:
+        """The scenario's result record from its verdict; also sets :attr:`result` and :attr:`verdict`.
+
+        Records the verdict's figures (JUnit properties) and writes ``verdict.json`` (for a shared
+        run's ``key``: ``verdict-<key>.json``) into the artifacts directory, as before the record.
+
+        Args:
+            verdict: the scenario's :class:`Verdict` (its checks become the record's checks).
+            key: the scenario's own parameter (db_outage's fault), None for most scenarios.
+            since: a :meth:`checkpoint`: only steps and artifacts after it (plus the preparation's,
+                :attr:`prepared`) go into the record; None: all of them.
+
+        Returns:
+            The :class:`ScenarioResult`: outcome PASS/FAIL, the reason, one CheckResult per check,
+            figures with units (recorded figures, then the verdict's), the steps, the artifacts,
+            the cell, and for a negative control the failure pattern it must match.
+        """
         self.record_all(verdict.figures)
         self.record("verdict", "PASS" if verdict.passed else "FAIL")
         self.record("reason", verdict.reason)
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        (self.artifacts / "verdict.json").write_text(json.dumps(
+        name = "verdict.json" if key is None else f"verdict-{key}.json"
+        self.artifact(name).write_text(json.dumps(
             {"passed": verdict.passed, "reason": verdict.reason, "failed": list(verdict.failed),
              "figures": self.figures}, indent=2, default=str) + "\n")
-        return verdict
+        steps, paths = self._since(since)
+        figures = {k: v for k, v in self.figures.items() if k not in _NOT_FIGURES}
+        result = result_record(
+            self.scenario, self.target, "PASS" if verdict.passed else "FAIL", verdict.reason, cell=self.env.cell,
+            key=key, checks=tuple(CheckResult(c.name, c.ok, c.detail) for c in verdict.checks),
+            figures=figures_from({**figures, **verdict.figures}), steps=steps,
+            artifacts=tuple(self._relative(p) for p in paths), seconds=round(time.monotonic() - self.started, 1))
+        self.verdict = verdict
+        self.result = result
+        return result
+
+    def incomplete(self, outcome: Outcome, reason: str, *, key: Any = None,
+                   since: Checkpoint | None = None) -> ScenarioResult:
+        """The record of a run that reached no verdict (``ERROR``, or ``SKIP``): the steps so far
+        (the failed one last), the figures and artifacts recorded, no checks."""
+        steps, paths = self._since(since)
+        return result_record(
+            self.scenario, self.target, outcome, reason, cell=self.env.cell, key=key,
+            figures=figures_from({k: v for k, v in self.figures.items() if k not in _NOT_FIGURES}), steps=steps,
+            artifacts=tuple(self._relative(p) for p in paths), seconds=round(time.monotonic() - self.started, 1))

@@ -39,6 +39,7 @@ class Settings:
         rollback_fail_timeout: helm ``--timeout`` of the upgrade that must fail (its new pods never
             become Ready, so helm waits this long).
         settle: seconds the prober keeps running after a rollout finished.
+        probe_baseline: seconds the prober runs before the disruption starts (the baseline).
     """
 
     probe_rate: float = 20.0
@@ -54,6 +55,7 @@ class Settings:
     recovery_margin: float = 10.0
     rollback_fail_timeout: float = 40.0
     settle: float = 3.0
+    probe_baseline: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -34,12 +34,15 @@ class Verdict:
         reason: one line: ``"PASS: ..."`` or the failed criteria's details joined by ``"; "``.
         figures: numbers for JUnit properties and the session summary.
         failed: names of the failed criteria (empty when passed).
+        checks: every criterion judged, in the order the verdict function lists them (the result
+            record carries one :class:`harness.scenario.result.CheckResult` per check).
     """
 
     passed: bool
     reason: str
     figures: dict[str, Any] = field(default_factory=dict)
     failed: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
 
     @classmethod
     def from_checks(cls, checks: Iterable[Check], figures: Mapping[str, Any], summary: str) -> Verdict:
@@ -49,7 +52,7 @@ class Verdict:
             reason = "; ".join(c.detail or c.name for c in bad)
         else:
             reason = "PASS: " + summary
-        return cls(not bad, _one_line(reason), dict(figures), tuple(c.name for c in bad))
+        return cls(not bad, _one_line(reason), dict(figures), tuple(c.name for c in bad), tuple(checks))
 
     def __str__(self) -> str:
         return self.reason

@@ -33,8 +33,8 @@ def test_counts_successes_and_failures_when_the_service_stops(service: DemoServi
         prober.mark("service stopped")
         service.kill()
         wait_until(lambda: prober.snapshot().failed_count >= 20)
-        prober.mark("service started")
-        service.start()
+        service.start()  # returns once the service answers /healthz
+        prober.mark("service started")  # after it: requests sent while it was starting fail, inside the window
         before = prober.snapshot().total
         wait_until(lambda: prober.snapshot().total >= before + 20)
     finally:

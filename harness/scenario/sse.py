@@ -1,0 +1,181 @@
+"""sse: do event streams through the ingress survive a quiet period longer than a proxy's read
+timeout, and a rolling update of the pods serving them?
+
+Steps (per chart): install the candidate (variant values; a negative control adds its overlay);
+rolled out; serving; open ``HARNESS_SCENARIO_SSE_STREAMS`` streams through the ingress; hold them
+``HARNESS_SCENARIO_SSE_HOLD`` seconds (default 120: the realtime chart's events are 90 s apart, so
+a stream without heartbeats goes quiet for longer than nginx's 60 s within that window); roll
+every pod (a rolling restart of the chart's workloads: the same pod replacement a chart upgrade
+does, for any chart) while the streams stay open, until the old pods are gone; reconnect and
+settle; judge.
+
+Pass when (:func:`harness.scenario.verdicts.sse_verdict`): during the hold no stream was cut and
+none was silent for ``proxy-read-timeout - HARNESS_SCENARIO_SSE_MARGIN`` seconds or longer (the
+timeout is read from the rendered Ingress, 60 s when unset: an nginx ingress cuts a stream there,
+even where the test's own ingress would not); during the rollout each cut stream reconnected
+within ``HARNESS_SCENARIO_SSE_RECONNECT_BOUND`` seconds, no reconnect was refused, and with
+``Last-Event-ID`` no event id was missed or repeated.
+
+All selected charts hold their streams in the same window (a shared run,
+:mod:`harness.scenario.shared`), so N charts cost one hold, not N; each still gets its own verdict.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness.core import progress
+from harness.core.errors import HarnessError
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import ingress_read_timeout
+from harness.scenario.steps import together
+from harness.scenario.verdicts import Verdict, sse_verdict
+
+CONNECT_SECONDS = 30.0  # for every stream to connect through the ingress after the release serves
+
+
+@dataclass
+class Prepared:
+    """One chart's open streams and the time marks (seconds on the streams' clock) of its phases."""
+
+    streams: Any
+    read_timeout: float
+    hold_start: float = 0.0
+    hold_end: float = 0.0
+    rollout_end: float = 0.0
+    rollout_error: str | None = None
+
+
+def prepare(ctx: ScenarioContext) -> Prepared:
+    """Install the chart, wait until it serves, open the streams (they start connected).
+
+    Raises:
+        harness.scenario.steps.StepFailed: the install failed, or the streams did not connect.
+    """
+    ctx.install_candidate()
+    with ctx.step("rolled out"):
+        ctx.wait_rolled_out()
+    with ctx.step("serving"):
+        ctx.wait_serving()
+        timeout = ingress_read_timeout(ctx.manifest())
+    with ctx.step("open the streams"):
+        streams = ctx.sse_group().start()
+        ctx.steps.attach(streams)
+        deadline = time.monotonic() + CONNECT_SECONDS
+        while not streams.all_connected() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not streams.all_connected():
+            ctx.steps.detach(streams)
+            res = streams.stop()
+            raise HarnessError("streams did not connect through the ingress: "
+                               f"{[r.failed_attempts[-1].data if r.failed_attempts else 'no answer' for r in res]}")
+    return Prepared(streams, timeout)
+
+
+def release(prep: Prepared) -> None:
+    """Close a chart's streams (the shared run's cleanup; safe after :func:`run_shared` closed them)."""
+    prep.streams.stop()
+
+
+def _decided(prep: Prepared, margin: float) -> bool:
+    """The hold already failed for this chart (a cut, or a silence past the allowed one)."""
+    for s in prep.streams.snapshots():
+        if s.disconnects or s.failed_attempts:
+            return True
+        if s.longest_silence(connected_only=True)[0] >= max(1.0, prep.read_timeout - margin):
+            return True
+    return False
+
+
+def hold(pairs: list[tuple[ScenarioContext, Prepared]], seconds: float, margin: float) -> None:
+    """Keep every chart's streams open ``seconds`` (ends early only when every chart already failed)."""
+    start = time.monotonic()
+    for _, prep in pairs:
+        prep.hold_start = prep.streams.clients[0].snapshot().duration
+        prep.streams.mark("hold")
+    last_note = start
+    while time.monotonic() - start < seconds:
+        if all(_decided(p, margin) for _, p in pairs):
+            break
+        time.sleep(1.0)
+        if time.monotonic() - last_note >= 30:
+            last_note = time.monotonic()
+            progress.say(f"sse: holding {sum(len(p.streams.clients) for _, p in pairs)} streams "
+                         f"({time.monotonic() - start:.0f}/{seconds:.0f} s)")
+    for _, prep in pairs:
+        prep.hold_end = prep.streams.clients[0].snapshot().duration
+
+
+def rolling_restart(ctx: ScenarioContext) -> None:
+    """What ``kubectl rollout restart`` does: a new pod-template annotation
+    (``kubectl.kubernetes.io/restartedAt``), so every pod of every workload is replaced."""
+    # the kubernetes client is heavy: loaded when a scenario runs
+    from kubernetes import client
+
+    apps = client.AppsV1Api(ctx.api)
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
+    for kind, name in ctx.workloads():
+        patch = {"Deployment": apps.patch_namespaced_deployment, "StatefulSet": apps.patch_namespaced_stateful_set,
+                 "DaemonSet": apps.patch_namespaced_daemon_set}[kind]
+        patch(name, ctx.namespace, body)
+
+
+def rollout(ctx: ScenarioContext, prep: Prepared) -> None:
+    """Roll every pod with the streams open; then give cut streams their reconnect bound to come back."""
+    prep.streams.mark("rollout")
+    with ctx.attempt("rolling restart with the streams open") as restart:  # a failure is judged
+        rolling_restart(ctx)
+        time.sleep(1.0)
+        ctx.wait_rolled_out()
+        ctx.wait_no_terminating()
+    prep.rollout_error = restart.error
+    with ctx.step("reconnect and settle"):
+        deadline = time.monotonic() + ctx.settings.sse_reconnect_bound + 2
+        while not prep.streams.all_connected() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(ctx.settings.settle)
+    prep.streams.mark("rolled")
+    prep.rollout_end = prep.streams.clients[0].snapshot().duration
+
+
+def judge(ctx: ScenarioContext, prep: Prepared, results: list[Any]) -> Verdict:
+    """Save the streams' evidence and judge the hold and rollout windows."""
+    s = ctx.settings
+    with ctx.step("judge"):
+        holds = [r.between(prep.hold_start, prep.hold_end) for r in results]
+        rolls = [r.between(prep.hold_end, prep.rollout_end + 1) for r in results]
+        ctx.save_streams(results, title=f"sse {ctx.target.id}")
+        extra: dict[str, Any] = {"sse_connections": sum(len(r.connects) for r in results)}
+        if prep.rollout_error:
+            extra["rollout_error"] = prep.rollout_error
+        return sse_verdict(hold=holds, rollout=None if prep.rollout_error else rolls,
+                           read_timeout=prep.read_timeout, margin=s.sse_margin,
+                           reconnect_bound=s.sse_reconnect_bound, hold_seconds=prep.hold_end - prep.hold_start,
+                           extra_figures=extra)
+
+
+def run_shared(pairs: list[tuple[ScenarioContext, Prepared]], _key: Any = None) -> dict[str, Verdict]:
+    """The hold for every chart at once, then each chart's rollout and verdict: ``{target id: Verdict}``."""
+    if not pairs:
+        return {}
+    s = pairs[0][0].settings
+    with together([c.steps for c, _ in pairs],
+                  f"hold {sum(len(p.streams.clients) for _, p in pairs)} streams for {s.sse_hold:.0f} s"):
+        hold(pairs, s.sse_hold, s.sse_margin)
+    out = {}
+    for ctx, prep in pairs:
+        try:
+            rollout(ctx, prep)
+        finally:
+            ctx.steps.detach(prep.streams)
+            results = prep.streams.stop()
+        out[ctx.target.id] = judge(ctx, prep, results)
+    return out
+
+
+def run_sse(ctx: ScenarioContext) -> Verdict:
+    """The scenario for one chart (what the shared run does for several)."""
+    return run_shared([(ctx, prepare(ctx))])[ctx.target.id]

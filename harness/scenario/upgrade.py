@@ -1,0 +1,150 @@
+"""upgrade: do users of the released chart keep being served while they upgrade to the candidate?
+
+Steps: install the released version (the contract's ``released``, from the local chart
+repository) with the variant's values; rolled out; serving through the ingress; write data;
+a baseline of the prober (and SSE streams when the chart has a stream) through the ingress;
+``helm upgrade`` to the candidate while a watch records Jobs and pods; the rollout and the old
+pods gone; settle; judge.
+
+Pass when (:func:`harness.scenario.verdicts.upgrade_verdict`): failed requests <= the contract's
+budget; the migration hook (contracts with ``postgres.migrationJob``) ran exactly once and
+completed before the first new pod became Ready; every pod runs the candidate's images and
+answers with its version; the release is ``deployed`` at revision 2.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from harness.k8s.client import REQUEST_TIMEOUT
+from harness.k8s.watch import NamespaceWatch
+from harness.scenario.context import ScenarioContext
+from harness.scenario.manifests import workload_images
+from harness.scenario.probing import probe_while
+from harness.scenario.verdicts import (
+    Availability,
+    MigrationFacts,
+    ReleaseFacts,
+    Verdict,
+    upgrade_verdict,
+)
+
+
+def migration_facts(ctx: ScenarioContext, watch: NamespaceWatch, since_wall: float,
+                    new_images: set[str]) -> MigrationFacts | None:
+    """The migration hook's runs during the upgrade, from the watch (and the service's own
+    ``migrations`` table when the postgres add-on serves the chart).
+
+    Args:
+        since_wall: wall time (``time.time()``) the upgrade started; Jobs and pods seen before
+            it (less one second of clock skew) are not the upgrade's.
+        new_images: the candidate's workload images (a new pod runs only these).
+
+    Returns:
+        None when the contract declares no migration Job, else :class:`MigrationFacts`.
+    """
+    pg = ctx.contract.postgres
+    if pg is None or not pg.migration_job:
+        return None
+    pods, jobs = watch.snapshot()
+    hooks = [j for j in jobs.values() if "pre-upgrade" in j.hook and j.created >= since_wall - 1]
+    completed = [j.completed_at or j.completion_time for j in hooks if j.completed_at or j.completion_time]
+    new_ready = [p.ready_at for p in pods.values() if p.ready_at and not p.job and p.first_seen >= since_wall - 1
+                 and set(p.images) <= new_images]
+    rows = None
+    try:
+        db = ctx.postgres.databases[ctx.namespace].database
+        out = ctx.postgres.query(f"SELECT count(*) FROM migrations WHERE ran_at >= to_timestamp({since_wall - 1:.3f})",
+                                 database=db)
+        rows = int(out.splitlines()[-1])
+    except Exception:  # noqa: BLE001 - the table is the demo service's; other charts have none
+        rows = None
+    return MigrationFacts([(j.name, j.outcome) for j in hooks], max(completed) if completed else None,
+                          min(new_ready) if new_ready else None, rows)
+
+
+def latest_revision(records: Iterable[Any]) -> tuple[str, int] | None:
+    """``(status, revision)`` of the newest release record among Helm's storage objects, from their
+    labels alone (no decoding): Helm keeps each revision as a Secret ``sh.helm.release.v1.<release>.v<n>``
+    labelled ``owner=helm``, ``name``, ``status`` and ``version`` (helm.sh/docs/topics/advanced/#storage-backends;
+    pkg/storage/driver/secrets.go). None when there is no record with a numeric version."""
+    best: tuple[str, int] | None = None
+    for r in records:
+        labels = r.metadata.labels or {}
+        version = str(labels.get("version", ""))
+        if version.isdigit() and (best is None or int(version) > best[1]):
+            best = (str(labels.get("status", "")), int(version))
+    return best
+
+
+def release_facts(ctx: ScenarioContext, expected_revision: int) -> ReleaseFacts:
+    """The release's status and revision read from its storage Secrets through the API, so judging
+    starts no helm process after ``helm upgrade`` returned; ``helm status`` when the Secrets cannot
+    be read (another storage driver)."""
+    # the kubernetes client is heavy: loaded when a scenario runs
+    from kubernetes import client
+
+    try:
+        found = latest_revision(client.CoreV1Api(ctx.api).list_namespaced_secret(
+            ctx.namespace, label_selector=f"owner=helm,name={ctx.release}", _request_timeout=REQUEST_TIMEOUT).items)
+    except Exception:  # noqa: BLE001 - fall back to helm's own answer below
+        found = None
+    if found is None:
+        status = ctx.helm.status(ctx.release)
+        found = (status.get("info", {}).get("status", ""), int(status.get("version", 0)))
+    return ReleaseFacts(found[0], found[1], expected_revision)
+
+
+def run_upgrade(ctx: ScenarioContext) -> Verdict:
+    """The upgrade scenario for ``ctx.target``; see the module docstring.
+
+    Raises:
+        harness.scenario.steps.StepFailed: a step that must succeed failed (the install, the
+            release never serving...): no verdict can be reached.
+        harness.core.errors.ScenarioSkipped: the variant cannot be reached here (TLS without cert-manager).
+    """
+    released = ctx.install_released()
+    ctx.record("released_version", released.app_version)
+    with ctx.step("rolled out"):
+        ctx.wait_rolled_out()
+    with ctx.step("serving"):
+        ctx.wait_serving()
+    if ctx.contract.postgres is not None:
+        with ctx.step("write data"):
+            ctx.record("items_written", len(ctx.write_items(2)))
+
+    watch = NamespaceWatch(ctx.api, ctx.namespace).start()
+    try:
+        with probe_while(ctx, "upgrade started", streams=2 if ctx.contract.sse is not None else 0) as probing:
+            since = time.time()
+            with ctx.attempt("helm upgrade to the candidate") as upgrade:
+                ctx.upgrade_to_candidate()
+            probing.mark("helm upgrade returned")
+            with ctx.attempt("rollout and old pods gone") as rollout:
+                ctx.wait_rolled_out()
+                ctx.wait_no_terminating()
+            with ctx.step("settle"):
+                time.sleep(ctx.settings.settle)
+            probing.mark("rollout complete")
+    finally:
+        watch.stop()
+
+    with ctx.step("judge"):
+        probe, window = probing.probe, probing.window
+        new_images = workload_images(ctx.manifest())
+        extra = {**window.figures("probe"), "baseline_requests": probing.baseline.total,
+                 "version_spans": probe.version_spans()}
+        for i, r in enumerate(probing.sse):
+            extra.update(r.figures(f"sse{i + 1}"))
+        return upgrade_verdict(
+            availability=Availability.from_probe(window, "during the upgrade"),
+            budget=ctx.contract.max_failed_requests,
+            pods=ctx.pods_facts(probe.last_versions(20)),
+            candidate_images=new_images,
+            candidate_version=ctx.candidate_version,
+            release=release_facts(ctx, 2),
+            migration=migration_facts(ctx, watch, since, new_images),
+            upgrade_error=upgrade.error or (f"rollout did not complete: {rollout.error}" if rollout.failed else None),
+            extra_figures=extra,
+        )

@@ -1,0 +1,284 @@
+"""The scenario procedures' wiring without a cluster: the cluster-facing methods of a context are
+replaced by fakes, the ingress is a local server, and the procedure's named steps, its verdict and
+its evidence are checked (the verdict functions themselves are tested in test_verdicts.py)."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from scenario_fakes import local_server, make_ctx, target
+
+from harness.core.errors import CommandError, ScenarioSkipped
+from harness.scenario import drain, rollback, upgrade
+from harness.scenario.settings import Settings
+from harness.scenario.verdicts import (
+    EXPECTED_FAILURE,
+    DataFacts,
+    PodsFacts,
+    ReleaseFacts,
+)
+
+# the settle step leaves requests in the judged window; a short baseline keeps the tests quick
+FAST = Settings(probe_rate=20.0, probe_concurrency=2, settle=0.5, probe_baseline=0.3)
+MANIFEST = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {
+    "containers": [{"name": "app", "image": "app:2"}]}}}}]
+OLD_MANIFEST = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {
+    "containers": [{"name": "app", "image": "app:1"}]}}}}]
+
+
+@pytest.fixture(autouse=True)
+def no_plots(monkeypatch):
+    """Plots are drawn in test_probing.py; here they would only cost a second each."""
+    from harness.measure import plots
+
+    monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: None)
+    monkeypatch.setattr(plots, "sse_timeline", lambda *a, **kw: None)
+
+
+class FakeWatch:
+    def __init__(self, *_args):
+        self.stopped = False
+
+    def start(self):
+        return self
+
+    def stop(self):
+        self.stopped = True
+
+    def snapshot(self):
+        return {}, {}
+
+
+def _fake_release(ctx, *, images=("app:2",), upgrade_error=None):
+    ctx.install_released = lambda: SimpleNamespace(app_version="1.0.0")
+    ctx.wait_rolled_out = lambda **kw: None
+    ctx.wait_serving = lambda *a, **kw: None
+    ctx.wait_no_terminating = lambda **kw: None
+    ctx.write_items = lambda n=2: {"1": "a", "2": "b"}
+
+    def upgrade_to_candidate(**kw):
+        if upgrade_error:
+            raise CommandError(["helm", "upgrade"], 1, stderr=f"Error: {upgrade_error}")
+
+    ctx.upgrade_to_candidate = upgrade_to_candidate
+    ctx.pods_facts = lambda versions=(): PodsFacts({"web-1": list(images)}, 1, 1, list(versions))
+
+
+def test_upgrade_reads_as_its_named_steps_and_passes_a_good_upgrade(tmp_path, monkeypatch):
+    monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
+    monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
+    monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("deployed", 2, rev))
+    ctx = make_ctx(tmp_path, settings=FAST)
+    with local_server(version=ctx.candidate_version) as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx)
+        ctx.manifest = lambda revision=None: MANIFEST
+        verdict = upgrade.run_upgrade(ctx)
+    assert verdict.passed, verdict.reason
+    assert [s.name for s in ctx.steps.snapshot()] == [
+        "rolled out", "serving", "write data", "baseline", "helm upgrade to the candidate",
+        "rollout and old pods gone", "settle", "judge"]
+    assert verdict.figures["requests"] > 0 and verdict.figures["baseline_requests"] > 0
+    assert {p.name for p in ctx.artifact_paths} == {"probe.csv"}
+    marks = (ctx.artifacts / "probe.csv").read_text()
+    assert "upgrade started" in marks and "helm upgrade to the candidate" in marks and "rollout complete" in marks
+
+
+def test_a_failed_helm_upgrade_is_a_verdict_not_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
+    monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
+    monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("failed", 2, rev))
+    ctx = make_ctx(tmp_path, settings=FAST)
+    with local_server(version=ctx.candidate_version) as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx, upgrade_error="UPGRADE FAILED: timed out waiting for the condition")
+        ctx.manifest = lambda revision=None: MANIFEST
+        verdict = upgrade.run_upgrade(ctx)
+    assert not verdict.passed and "helm upgrade failed: `helm upgrade` exited 1" in verdict.reason
+    step = next(s for s in ctx.steps.snapshot() if s.name == "helm upgrade to the candidate")
+    assert step.outcome == "failed" and step.error.startswith("CommandError: `helm upgrade` exited 1")
+
+
+def test_rollback_judges_the_failed_upgrade_the_rollback_and_the_data(tmp_path):
+    ctx = make_ctx(tmp_path, settings=FAST)
+    history = [{"revision": 1, "status": "superseded", "description": "Install complete"},
+               {"revision": 2, "status": "failed", "description": "Upgrade failed: context deadline exceeded"},
+               {"revision": 3, "status": "deployed", "description": "Rollback to 1"}]
+    rolled: list[int] = []
+    with local_server(version="1.0.0") as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx, images=("app:1",), upgrade_error="UPGRADE FAILED: context deadline exceeded")
+        ctx.manifest = lambda revision=None: OLD_MANIFEST
+        ctx.helm = SimpleNamespace(rollback=lambda release, rev, **kw: rolled.append(rev),
+                                   history=lambda release: history)
+        ctx.data_facts = lambda written: DataFacts(
+            written, {k: (200, v) for k, v in written.items()}, 201)
+        verdict = rollback.run_rollback(ctx)
+    assert verdict.passed, verdict.reason
+    assert rolled == [1] and verdict.figures["failed_upgrade"] == "readiness"
+    assert [s.name for s in ctx.steps.snapshot()] == [
+        "rolled out", "serving", "write data", "baseline", "upgrade to a candidate that cannot become Ready",
+        "helm rollback to revision 1", "rollout after the rollback", "settle", "judge"]
+
+
+def test_rollback_of_a_candidate_whose_hook_fails_is_the_controls_failure(tmp_path):
+    ctx = make_ctx(tmp_path, target("rollback", negative=True), scenario="rollback", settings=FAST)
+    with local_server(version="1.0.0") as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx, images=("app:1",), upgrade_error="UPGRADE FAILED: pre-upgrade hooks failed: job failed")
+        ctx.manifest = lambda revision=None: OLD_MANIFEST
+        ctx.helm = SimpleNamespace(rollback=lambda *a, **kw: None, history=lambda release: [])
+        ctx.data_facts = lambda written: None
+        verdict = rollback.run_rollback(ctx)
+    assert not verdict.passed
+
+
+    assert re.search(EXPECTED_FAILURE["rollback"], verdict.reason)
+    assert "failed in a pre-upgrade hook" in verdict.reason
+
+
+def test_drain_skips_without_two_workers_before_installing(tmp_path, monkeypatch):
+    ctx = make_ctx(tmp_path, target("drain"), scenario="drain", settings=FAST)
+    installed: list[bool] = []
+    ctx.install_candidate = lambda: installed.append(True)
+    monkeypatch.setattr(drain, "schedulable_workers", lambda api: ["w1"])
+    with pytest.raises(ScenarioSkipped, match="needs 2 schedulable workers, the cluster has 1"):
+        drain.run_drain(ctx)
+    assert installed == []
+
+
+def test_busiest_worker_picks_the_node_with_most_replicas():
+    def pod(node):
+        return SimpleNamespace(spec=SimpleNamespace(node_name=node))
+
+    assert drain.busiest_worker([pod("w1"), pod("w2"), pod("w2"), pod("cp")], ["w1", "w2"]) == ("w2", 2)
+    with pytest.raises(Exception, match=r"no replica runs on a worker \(\['cp'\]\)"):
+        drain.busiest_worker([pod("cp")], ["w1", "w2"])
+
+
+# --------------------------------------------------------------------------- db_outage, shared
+
+
+class World:
+    """The database and what each release's pods do about it."""
+
+    def __init__(self, server, fail_first_start: bool = False):
+        self.server = server
+        self.db_up = True
+        self.fail_first_start = fail_first_start
+        self.calls: list[str] = []
+
+    def stop(self):
+        self.calls.append("stop")
+        self.db_up = False
+        self.server.status = 503
+
+    def start(self):
+        self.calls.append("start")
+        if self.fail_first_start:
+            self.fail_first_start = False
+            raise ConnectionError("docker start timed out")
+        self.db_up = True
+        self.server.status = 200
+
+
+def _outage_ctx(tmp_path, tgt, world, server, *, stays_ready: bool):
+    from harness.scenario.db_outage import Prepared
+
+    ctx = make_ctx(tmp_path, tgt, scenario="db_outage", base_url=server.url, settings=FAST)
+    ctx.env.addons.addon_state = lambda name: world
+    ctx.pods = lambda **kw: [SimpleNamespace(metadata=SimpleNamespace(name=f"{tgt.id}-1"))]
+    ctx.restart_counts = lambda: {}
+    ctx.data_facts = lambda written: DataFacts(written, {k: (200, v) for k, v in written.items()}, 201)
+    ctx.ready_now = lambda: stays_ready or world.db_up  # read by the fake observer
+    return ctx, Prepared({"1": "a"}, ["web"], not_ready_bound=0.3, recovery_bound=2.0, outage_needed=1.2)
+
+
+@pytest.fixture
+def outage_fakes(monkeypatch):
+    from harness.scenario import db_outage
+
+    class FakeObserver(db_outage.Observer):
+        def _loop(self):  # samples the fake world instead of the API
+            import time
+
+            while not self._stop.is_set():
+                ready = self.ctx.ready_now()
+                self.obs.samples.append((time.time(), {f"{self.ctx.target.id}-1": ready}, 2 if ready else 0))
+                self._stop.wait(0.05)
+
+    monkeypatch.setattr(db_outage, "Observer", FakeObserver)
+    monkeypatch.setattr(db_outage, "all_ready", lambda ctx: (True, "all Ready"))
+    monkeypatch.setattr(db_outage, "INGRESS_SETTLE", 0.2)
+    return db_outage
+
+
+def test_one_outage_judges_every_release_and_each_gets_its_record(tmp_path, outage_fakes):
+    from harness.scenario.shared import SharedRun
+
+    good, control = target("db_outage"), target("db_outage", negative=True)
+    with local_server() as server:
+        world = World(server)
+        made = {good.id: _outage_ctx(tmp_path, good, world, server, stays_ready=False),
+                control.id: _outage_ctx(tmp_path, control, world, server, stays_ready=True)}
+        run = SharedRun("db_outage", [(good, "stop"), (control, "stop")], lambda t: made[t.id][0],
+                        lambda ctx: made[ctx.target.id][1], outage_fakes.run_outage)
+        ok, bad = run.outcome(good, "stop"), run.outcome(control, "stop")
+    assert world.calls == ["stop", "start"] and world.db_up
+    assert ok.verdict.passed, ok.verdict.reason
+    assert ok.result.figures["ingress_503"].value > 0 and ok.result.figures["restarts"].value == 0
+    assert bad.result.outcome == "FAIL" and re.search(EXPECTED_FAILURE["db_outage"], bad.result.reason)
+    assert "stayed Ready" in bad.result.reason
+    assert [s.name for s in ok.result.steps] == [
+        "all pods Ready before the stop outage", "PostgreSQL stop for 1 s (2 releases)", "PostgreSQL start",
+        "pods Ready again", "judge"]
+    assert [a.rsplit("/", 1)[-1] for a in ok.result.artifacts] == [
+        "probe-stop.csv", "observed-stop.csv", "verdict-stop.txt", "verdict-stop.json"]
+
+
+def test_the_database_is_given_back_when_restoring_it_fails(tmp_path, outage_fakes):
+    from harness.scenario.steps import StepFailed
+
+    tgt = target("db_outage")
+    with local_server() as server:
+        world = World(server, fail_first_start=True)
+        ctx, prep = _outage_ctx(tmp_path, tgt, world, server, stays_ready=False)
+        with pytest.raises(StepFailed, match="step 'PostgreSQL start' failed: ConnectionError: docker start timed out"):
+            outage_fakes.run_outage([(ctx, prep)], "stop")
+    assert world.calls == ["stop", "start", "start"] and world.db_up
+    assert (ctx.artifacts / "probe-stop.csv").is_file()  # the evidence is kept for the error too
+
+
+# --------------------------------------------------------------------------- sse, shared
+
+
+def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypatch):
+    from harness.scenario import sse
+    from harness.scenario.shared import SharedRun
+
+    restarted: list[str] = []
+    monkeypatch.setattr(sse, "rolling_restart", lambda ctx: restarted.append(ctx.target.id))
+    settings = Settings(probe_rate=20.0, probe_concurrency=2, settle=0.2, sse_streams=2, sse_hold=1.0,
+                        sse_reconnect_bound=1.0)
+    a, b = target("sse", index=0), target("sse", index=1)
+    with local_server() as server:
+        def make(tgt):
+            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
+            ctx.install_candidate = lambda: None
+            ctx.wait_rolled_out = lambda **kw: None
+            ctx.wait_serving = lambda *a, **kw: None
+            ctx.wait_no_terminating = lambda **kw: None
+            ctx.manifest = lambda revision=None: []
+            return ctx
+
+        run = SharedRun("sse", [(a, None), (b, None)], make, sse.prepare, sse.run_shared, release=sse.release)
+        first, second = run.outcome(a), run.outcome(b)
+        assert run.close() == []
+    assert restarted == [a.id, b.id]
+    assert first.verdict.passed, first.verdict.reason
+    assert second.result.outcome == "PASS" and second.result.figures["streams"].value == 2
+    steps = [s.name for s in first.result.steps]
+    assert steps == ["rolled out", "serving", "open the streams", "hold 4 streams for 1 s",
+                     "rolling restart with the streams open", "reconnect and settle", "judge"]
+    assert [x.rsplit("/", 1)[-1] for x in first.result.artifacts] == ["sse.json", "verdict.json"]
