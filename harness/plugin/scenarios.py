@@ -167,6 +167,7 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
     seconds = time.monotonic() - start
     cell = session_cell(request.config)
     for ctx in made:
+        ctx.close()  # the observer's pod watch
         files = artifact_paths(ctx.artifacts, root, since=started_wall)
         result = getattr(ctx, "result", None)
         if result is not None:

@@ -511,6 +511,10 @@ class ScenarioContext:
         except ValueError:
             return str(path)
 
+    def close(self) -> None:
+        """Stop what the context keeps running in the background (the observer's pod watch)."""
+        self.observer.close()
+
     def finish(self, verdict: Verdict, *, key: Any = None, since: Checkpoint | None = None) -> ScenarioResult:
         """The scenario's result record from its verdict; also sets :attr:`result` and :attr:`verdict`.
 

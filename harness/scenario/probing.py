@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.measure.cpu import CpuMeter
+
 
 @dataclass
 class Probing:
@@ -100,6 +102,8 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
     timelines = [prober] + ([group] if group is not None else [])
     ctx.steps.attach(*timelines)
     failed = True
+    # the harness's own CPU share while it measures: a high share means the probe's gaps may be ours
+    cpu = CpuMeter()
     try:
         if baseline > 0:
             with ctx.steps.step("baseline"):
@@ -110,6 +114,7 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
         failed = False
     finally:
         ctx.steps.detach(*timelines)
+        ctx.record_all(cpu.stop().figures())
         probing.probe = prober.stop()
         probing.sse = group.stop() if group is not None else []
         try:

@@ -81,7 +81,7 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
     with ctx.step("judge"):
         probe, window = probing.probe, probing.window
         data = ctx.data_facts(written) if written is not None else None
-        history = ctx.helm.history(ctx.release)
+        history = ctx.observer.history()
         rollback_error = rollback.error or (
             f"rollout after the rollback did not complete: {rollout.error}" if rollout.failed else None)
         return rollback_verdict(

@@ -146,6 +146,8 @@ class SharedRun:
     def close(self) -> list[str]:
         """Release every prepared target's state; returns the errors (cleanup never raises)."""
         notes = []
+        for ctx in self.ctxs.values():
+            ctx.close()
         if self.release_fn is not None:
             for tid, state in self.states.items():
                 try:

@@ -14,10 +14,7 @@ answers with its version; the release is ``deployed`` at revision 2.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
 
-from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.watch import NamespaceWatch
 from harness.scenario.context import ScenarioContext
 from harness.scenario.manifests import workload_images
@@ -64,36 +61,11 @@ def migration_facts(ctx: ScenarioContext, watch: NamespaceWatch, since_wall: flo
                           min(new_ready) if new_ready else None, rows)
 
 
-def latest_revision(records: Iterable[Any]) -> tuple[str, int] | None:
-    """``(status, revision)`` of the newest release record among Helm's storage objects, from their
-    labels alone (no decoding): Helm keeps each revision as a Secret ``sh.helm.release.v1.<release>.v<n>``
-    labelled ``owner=helm``, ``name``, ``status`` and ``version`` (helm.sh/docs/topics/advanced/#storage-backends;
-    pkg/storage/driver/secrets.go). None when there is no record with a numeric version."""
-    best: tuple[str, int] | None = None
-    for r in records:
-        labels = r.metadata.labels or {}
-        version = str(labels.get("version", ""))
-        if version.isdigit() and (best is None or int(version) > best[1]):
-            best = (str(labels.get("status", "")), int(version))
-    return best
-
-
 def release_facts(ctx: ScenarioContext, expected_revision: int) -> ReleaseFacts:
-    """The release's status and revision read from its storage Secrets through the API, so judging
-    starts no helm process after ``helm upgrade`` returned; ``helm status`` when the Secrets cannot
-    be read (another storage driver)."""
-    # the kubernetes client is heavy: loaded when a scenario runs
-    from kubernetes import client
-
-    try:
-        found = latest_revision(client.CoreV1Api(ctx.api).list_namespaced_secret(
-            ctx.namespace, label_selector=f"owner=helm,name={ctx.release}", _request_timeout=REQUEST_TIMEOUT).items)
-    except Exception:  # noqa: BLE001 - fall back to helm's own answer below
-        found = None
-    if found is None:
-        status = ctx.helm.status(ctx.release)
-        found = (status.get("info", {}).get("status", ""), int(status.get("version", 0)))
-    return ReleaseFacts(found[0], found[1], expected_revision)
+    """The release's status and revision from its storage Secrets through the API (the observer's
+    release store), so judging starts no helm process after ``helm upgrade`` returned."""
+    status, revision = ctx.observer.status()
+    return ReleaseFacts(status, revision, expected_revision)
 
 
 def run_upgrade(ctx: ScenarioContext) -> Verdict:

@@ -110,8 +110,8 @@ def test_rollback_judges_the_failed_upgrade_the_rollback_and_the_data(tmp_path):
         ctx._base = (server.url, True, None)
         _fake_release(ctx, images=("app:1",), upgrade_error="UPGRADE FAILED: context deadline exceeded")
         ctx.manifest = lambda revision=None: OLD_MANIFEST
-        ctx.helm = SimpleNamespace(rollback=lambda release, rev, **kw: rolled.append(rev),
-                                   history=lambda release: history)
+        ctx.helm = SimpleNamespace(rollback=lambda release, rev, **kw: rolled.append(rev))
+        ctx.observer.history = lambda: history  # read from helm's storage Secrets on a cluster
         ctx.data_facts = lambda written: DataFacts(
             written, {k: (200, v) for k, v in written.items()}, 201)
         verdict = rollback.run_rollback(ctx)
@@ -128,7 +128,8 @@ def test_rollback_of_a_candidate_whose_hook_fails_is_the_controls_failure(tmp_pa
         ctx._base = (server.url, True, None)
         _fake_release(ctx, images=("app:1",), upgrade_error="UPGRADE FAILED: pre-upgrade hooks failed: job failed")
         ctx.manifest = lambda revision=None: OLD_MANIFEST
-        ctx.helm = SimpleNamespace(rollback=lambda *a, **kw: None, history=lambda release: [])
+        ctx.helm = SimpleNamespace(rollback=lambda *a, **kw: None)
+        ctx.observer.history = lambda: []
         ctx.data_facts = lambda written: None
         verdict = rollback.run_rollback(ctx)
     assert not verdict.passed

@@ -80,18 +80,3 @@ def test_manifest_readings():
     assert ingress_read_timeout([]) == 60
     assert ingress_has_tls(MANIFEST) and not ingress_has_tls(MANIFEST[:3])
 
-
-def test_the_newest_release_record_from_helms_storage_labels():
-    from unit_helpers import kobj
-
-    from harness.scenario.upgrade import latest_revision
-
-    def secret(version: str, status: str):
-        return kobj("V1Secret", {"metadata": {"name": f"sh.helm.release.v1.web-x1.v{version}", "labels": {
-            "owner": "helm", "name": "web-x1", "status": status, "version": version}}})
-
-    assert latest_revision([secret("1", "superseded"), secret("10", "deployed"), secret("2", "superseded")]) == (
-        "deployed", 10)
-    assert latest_revision([secret("1", "superseded"), secret("2", "failed")]) == ("failed", 2)
-    assert latest_revision([]) is None
-    assert latest_revision([kobj("V1Secret", {"metadata": {"name": "other"}})]) is None
