@@ -55,6 +55,7 @@ import yaml
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.pins import pinned
 from harness.core.values import ChartRef
+from harness.tools import postrender
 from harness.tools.exec import Result
 from harness.tools.exec import run as _run
 from harness.tools.helm_plugins import (
@@ -451,9 +452,19 @@ class Helm:
         Returns:
             flags for ``extra=`` of :meth:`install` / :meth:`upgrade` (or :meth:`template`).
 
+        The operations are checked here first: Helm 4 drops a post-renderer plugin's stderr and
+        reports only ``plugin "harness-postrender" exited with error`` (helm.sh/helm/v4
+        ``internal/plugin/runtime_subprocess.go``, ``executeCmd``), so a mistyped operation would
+        otherwise surface without its reason.
+
         Raises:
+            UsageError: an unknown operation (one line naming it and the known ones).
             EnvironmentNotReady: Helm 4 and the plugin directory cannot be written.
         """
+        try:
+            postrender.parse(list(ops))
+        except ValueError as exc:
+            raise UsageError(f"post-renderer: {exc}") from None
         if self.major >= 4:
             install_postrender_plugin(self.plugins_dir)
             args = ["--post-renderer", POSTRENDER_PLUGIN]

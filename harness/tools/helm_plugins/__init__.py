@@ -61,6 +61,7 @@ def install_postrender_plugin(plugins_dir: Path | str) -> Path:
     try:
         plugins_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{POSTRENDER_PLUGIN}.", dir=plugins_dir))
+        staging.chmod(0o755)  # mkdtemp makes it private; the plugin is as readable as a helm install
         for name, data in files.items():
             (staging / name).write_bytes(data)
         (staging / "postrender.py").chmod(0o755)
