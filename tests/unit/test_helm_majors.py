@@ -60,3 +60,27 @@ def test_template_for_a_too_old_kubernetes_fails_naming_the_constraint(helm, tmp
         helm.template("rel", chart, kube_version="v1.29.0")
     assert "helm template rel failed (exit 1): Error:" in str(err.value)
     assert ">=1.30.0-0" in str(err.value) and "v1.29.0" in str(err.value)
+
+
+def test_real_helm_accepts_every_install_flag_the_harness_builds(helm):
+    """``helm install --dry-run=client`` renders without a cluster: the wait strategy, the renamed
+    atomic/force flags, the apply method and the post-renderer of this major are all accepted, and
+    the post-renderer ran on what would be applied."""
+    from harness.tools.helm import manifest_objects
+
+    if helm.major == 3:
+        pytest.skip("Helm 3's install reaches for the cluster even with --dry-run=client; its argv is the "
+                    "one the real-cluster suite has always run")
+    chart = Path(__file__).resolve().parents[2] / "charts-under-test" / "realtime"
+    rel = helm.install("r", chart, namespace="ns1", wait=True, wait_for_jobs=True, atomic=True, force_replace=True,
+                       timeout=30, server_side=False,
+                       extra=[*helm.post_renderer("host:realtime.test=r.realtime.test", "never-ready"),
+                              "--dry-run=client"])
+    assert (rel.name, rel.namespace, rel.revision) == ("r", "ns1", 1)
+    assert rel.apply_method == "csa"  # server_side=False; Helm 4's default would be "ssa"
+    objs = manifest_objects(rel.raw["manifest"])
+    assert next(o for o in objs if o["kind"] == "Ingress")["spec"]["rules"][0]["host"] == "r.realtime.test"
+    dep = next(o for o in objs if o["kind"] == "Deployment")
+    assert dep["spec"]["template"]["metadata"]["annotations"]["helm-e2e-harness/fault"] == "never-ready"
+    # without server_side, Helm 4 installs with server-side apply (its default)
+    assert helm.install("r2", chart, namespace="ns1", extra=["--dry-run=client"]).apply_method == "ssa"
