@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-cluster e2e gate bench clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e gate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,15 +30,21 @@ cluster-up: setup images
 cluster-down: setup
 	$(VENV)/bin/python -m harness cluster down --cluster-name $(CLUSTER)
 
+## test-unit: pure tests (no subprocess; tests/unit/conftest.py enforces it), seconds
 test-unit: setup
 	ci/pytest.sh $(PYTEST) tests/unit -q
 
+## test-integration: helm, go build, pytest subprocesses, the gate as a command (no cluster)
+test-integration: setup
+	ci/pytest.sh $(PYTEST) tests/integration -q
+
+## test-cluster: the harness against a real kind cluster
 test-cluster: setup images
 	ci/pytest.sh $(PYTEST) tests/cluster -q -m cluster
 
-## test: the harness's own tests, unit and real-cluster
+## test: the harness's own tests, all three kinds in one pytest run (its closing line is CI's summary)
 test: setup images
-	ci/pytest.sh $(PYTEST) tests -q
+	ci/pytest.sh $(PYTEST) tests/unit tests/integration tests/cluster -q
 
 ## e2e: every scenario against charts-under-test on a real cluster
 e2e: setup images

@@ -1,6 +1,6 @@
 """Root conftest: load the harness plugin when the package is not installed (no pytest11 entry
 point yet, e.g. a fresh checkout run with `python -m pytest`), and pytester for the plugin's own
-unit tests. Loading it twice would fail, so the entry point is checked first."""
+tests in tests/integration. Loading it twice would fail, so the entry point is checked first."""
 from importlib.metadata import entry_points
 
 

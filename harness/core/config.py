@@ -39,6 +39,12 @@ ENV_PREFIX = "HARNESS_"
 CONFIG_FILE_ENV = "HARNESS_CONFIG"
 
 
+REQUEST_TIMEOUT = 30.0
+"""Seconds for one Kubernetes API request: the API client's ``_request_timeout``
+(harness.k8s.client) and kubectl's ``--request-timeout`` (harness.tools.kubectl), as chart-testing
+bounds every kubectl call. Not a configuration key: it bounds one request, not a wait."""
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Time budgets in seconds: ``install`` / ``upgrade`` (helm --timeout), ``rollout`` (a

@@ -11,10 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.core.config import REQUEST_TIMEOUT  # noqa: F401  (re-exported: k8s callers import it from here)
 from harness.core.errors import EnvironmentNotReady, UsageError
-
-REQUEST_TIMEOUT = 30.0
-"""Seconds for one API request (``_request_timeout``), like ct's ``kubectl --request-timeout``."""
 
 T = TypeVar("T")
 
@@ -108,10 +106,24 @@ def retrying(fn: Callable[..., T], *args: Any, attempts: int = 5, max_delay: flo
 
 
 def api_status(exc: BaseException) -> int | None:
-    """The HTTP status of an ApiException (or a subclass such as NotFoundException), else None."""
+    """The HTTP status of a Kubernetes client error, else None.
+
+    The client raises ``ApiException`` or, for some statuses, a subclass (``NotFoundException``...);
+    both carry ``status``.
+    """
     from kubernetes.client.exceptions import ApiException
 
     return getattr(exc, "status", None) if isinstance(exc, ApiException) else None
+
+
+def typed_api(api: Any, cls_name: str) -> Any:
+    """``kubernetes.client.<cls_name>(api)`` (e.g. ``"CoreV1Api"``) when ``api`` is an ``ApiClient``;
+    anything else is returned as it is, so tests can pass one fake that answers every group's calls."""
+    from kubernetes import client
+
+    if isinstance(api, client.ApiClient):
+        return getattr(client, cls_name)(api)
+    return api
 
 
 def to_dict(api: Any, obj: Any) -> Any:

@@ -13,11 +13,11 @@ when the container exits.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from harness.core.errors import WaitFailed
-from harness.k8s.client import REQUEST_TIMEOUT, api_status
+from harness.k8s.client import REQUEST_TIMEOUT, api_status, typed_api
 from harness.k8s.wait import Named
 
 FATAL_WAITING_REASONS = frozenset({
@@ -28,15 +28,6 @@ FATAL_WAITING_REASONS = frozenset({
 ErrImagePull is excluded: it is the first, possibly transient, pull failure before ImagePullBackOff."""
 
 IMAGE_REASONS = frozenset({"ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"})
-
-
-def _typed(api: Any, cls_name: str) -> Any:
-    """``kubernetes.client.<cls_name>(api)`` for an ApiClient; anything else is used as it is (fakes)."""
-    from kubernetes import client
-
-    if isinstance(api, client.ApiClient):
-        return getattr(client, cls_name)(api)
-    return api
 
 
 def _cond_true(conditions: Iterable[Any] | None, type_: str) -> Any | None:
@@ -107,7 +98,7 @@ def pods_ready(api: Any, namespace: str, selector: str, *, min_count: int = 1,
 
     Fails fast on CrashLoopBackOff/ImagePullBackOff/ErrImageNeverPull (``fatal``).
     """
-    core = _typed(api, "CoreV1Api")
+    core = typed_api(api, "CoreV1Api")
 
     def check() -> tuple[bool, str]:
         pods = core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT).items
@@ -122,7 +113,7 @@ def container_restarts(api: Any, namespace: str, selector: str) -> dict[str, int
     Returns:
         ``{"<pod>/<container>": restartCount}`` (init containers included).
     """
-    core = _typed(api, "CoreV1Api")
+    core = typed_api(api, "CoreV1Api")
     pods = core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT).items
     return restart_counts(pods)
 
@@ -187,6 +178,17 @@ def deployment_state(dep: Any) -> tuple[bool, str]:
     return True, f"{counts}: rolled out"
 
 
+def _read_or_none(read: Callable[..., Any], name: str, namespace: str) -> Any | None:
+    """``read(name, namespace)`` (a client ``read_namespaced_*`` call), None when the API answers 404
+    (the object is not created yet: a wait keeps waiting). Other errors propagate."""
+    try:
+        return read(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+    except Exception as exc:
+        if api_status(exc) == 404:
+            return None
+        raise
+
+
 def deployment_rolled_out(api: Any, namespace: str, name: str,
                           fatal: Iterable[str] = FATAL_WAITING_REASONS) -> Named:
     """The Deployment's rollout is complete (:func:`deployment_state`).
@@ -196,16 +198,13 @@ def deployment_rolled_out(api: Any, namespace: str, name: str,
     fatal state; old ReplicaSets' pods are ignored, so waiting for a rollback away from a crashing
     revision works.
     """
-    apps = _typed(api, "AppsV1Api")
-    core = _typed(api, "CoreV1Api")
+    apps = typed_api(api, "AppsV1Api")
+    core = typed_api(api, "CoreV1Api")
 
     def check() -> tuple[bool, str]:
-        try:
-            dep = apps.read_namespaced_deployment_status(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        except Exception as exc:
-            if api_status(exc) == 404:
-                return False, "deployment not found"
-            raise
+        dep = _read_or_none(apps.read_namespaced_deployment_status, name, namespace)
+        if dep is None:
+            return False, "deployment not found"
         done, state = deployment_state(dep)
         if not done:
             _current_pods_problem(apps, core, dep, fatal)
@@ -253,7 +252,7 @@ def statefulset_state(sts: Any) -> tuple[bool, str]:
 
 def statefulset_rolled_out(api: Any, namespace: str, name: str) -> Named:
     """The StatefulSet has all replicas ready at its update revision (:func:`statefulset_state`)."""
-    apps = _typed(api, "AppsV1Api")
+    apps = typed_api(api, "AppsV1Api")
 
     def check() -> tuple[bool, str]:
         sts = apps.read_namespaced_stateful_set_status(name, namespace, _request_timeout=REQUEST_TIMEOUT)
@@ -288,7 +287,7 @@ def _slices(discovery: Any, namespace: str, service: str) -> list[Any]:
 def endpoints_ready(api: Any, namespace: str, service: str, *, at_least: int = 1) -> Named:
     """The Service has at least ``at_least`` ready endpoints in its EndpointSlices
     (label ``kubernetes.io/service-name``)."""
-    discovery = _typed(api, "DiscoveryV1Api")
+    discovery = typed_api(api, "DiscoveryV1Api")
 
     def check() -> tuple[bool, str]:
         addrs = ready_endpoints(_slices(discovery, namespace, service))
@@ -299,7 +298,7 @@ def endpoints_ready(api: Any, namespace: str, service: str, *, at_least: int = 1
 
 def endpoints_empty(api: Any, namespace: str, service: str) -> Named:
     """The Service has no ready endpoints (e.g. every pod turned unready during a database outage)."""
-    discovery = _typed(api, "DiscoveryV1Api")
+    discovery = typed_api(api, "DiscoveryV1Api")
 
     def check() -> tuple[bool, str]:
         addrs = ready_endpoints(_slices(discovery, namespace, service))
@@ -339,7 +338,7 @@ def _pdb_text(s: Mapping[str, Any]) -> str:
 
 def pdb_disruptions_allowed(api: Any, namespace: str, name: str, *, at_least: int = 1) -> Named:
     """The PDB allows at least ``at_least`` disruptions (so a drain can evict a pod)."""
-    policy = _typed(api, "PolicyV1Api")
+    policy = typed_api(api, "PolicyV1Api")
 
     def check() -> tuple[bool, str]:
         s = pdb_state(policy.read_namespaced_pod_disruption_budget(name, namespace, _request_timeout=REQUEST_TIMEOUT))
@@ -350,7 +349,7 @@ def pdb_disruptions_allowed(api: Any, namespace: str, name: str, *, at_least: in
 
 def pdb_blocks_disruptions(api: Any, namespace: str, name: str) -> Named:
     """The PDB allows no disruption right now (``disruptionsAllowed == 0``), e.g. mid-drain."""
-    policy = _typed(api, "PolicyV1Api")
+    policy = typed_api(api, "PolicyV1Api")
 
     def check() -> tuple[bool, str]:
         s = pdb_state(policy.read_namespaced_pod_disruption_budget(name, namespace, _request_timeout=REQUEST_TIMEOUT))
@@ -388,16 +387,13 @@ def job_complete(api: Any, namespace: str, name: str, *, fatal: Iterable[str] = 
     ``restartPolicy: OnFailure`` may crash until the database answers and still succeed within
     its backoffLimit.
     """
-    batch = _typed(api, "BatchV1Api")
-    core = _typed(api, "CoreV1Api")
+    batch = typed_api(api, "BatchV1Api")
+    core = typed_api(api, "CoreV1Api")
 
     def check() -> tuple[bool, str]:
-        try:
-            job = batch.read_namespaced_job_status(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        except Exception as exc:
-            if api_status(exc) == 404:
-                return False, "job not found"
-            raise
+        job = _read_or_none(batch.read_namespaced_job_status, name, namespace)
+        if job is None:
+            return False, "job not found"
         done, state = job_state(job)
         if not done:
             pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.errors import HarnessError
-from harness.k8s.client import REQUEST_TIMEOUT, is_transient
+from harness.k8s.client import REQUEST_TIMEOUT, api_status, is_transient, typed_api
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -100,22 +100,6 @@ class DrainReport:
         return len(self.pods) > min(self.disruptions_allowed_at_start.values())
 
 
-def api_status(exc: BaseException) -> int | None:
-    """The HTTP status of a Kubernetes client error, subclasses included (the client raises
-    ``NotFoundException`` etc., subclasses of ``ApiException``, for some statuses)."""
-    from kubernetes.client.exceptions import ApiException
-
-    return getattr(exc, "status", None) if isinstance(exc, ApiException) else None
-
-
-def _typed(api: Any, cls_name: str) -> Any:
-    from kubernetes import client
-
-    if isinstance(api, client.ApiClient):
-        return getattr(client, cls_name)(api)
-    return api
-
-
 def cordon(core: Any, node: str, unschedulable: bool = True) -> None:
     """Mark ``node`` (un)schedulable (what ``kubectl cordon/uncordon`` patch)."""
     core.patch_node(node, {"spec": {"unschedulable": unschedulable}}, _request_timeout=REQUEST_TIMEOUT)
@@ -124,7 +108,7 @@ def cordon(core: Any, node: str, unschedulable: bool = True) -> None:
 @contextmanager
 def cordoned(api: Any, node: str) -> Iterator[None]:
     """Cordon ``node`` for the block and uncordon it afterwards, whatever happens."""
-    core = _typed(api, "CoreV1Api")
+    core = typed_api(api, "CoreV1Api")
     cordon(core, node, True)
     try:
         yield
@@ -235,8 +219,8 @@ def drain_node(api: Any, node: str, *, namespaces: Sequence[str] | None = None, 
         DrainBlocked: "drain blocked by PodDisruptionBudget <ns>/<name>: ..." (report attached).
         DrainTimeout: the budget ran out (report attached; ``report.pdb`` names a refusing PDB).
     """
-    core = _typed(api, "CoreV1Api")
-    policy = _typed(api, "PolicyV1Api")
+    core = typed_api(api, "CoreV1Api")
+    policy = typed_api(api, "PolicyV1Api")
     from kubernetes import client
 
     start = clock()

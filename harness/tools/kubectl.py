@@ -1,25 +1,36 @@
-"""kubectl bound to one kubeconfig, shaped like chart-testing's ``pkg/tool/kubectl.go``: every
-call gets ``--kubeconfig``, ``--context`` and ``--request-timeout``. Used where kubectl carries
-logic the API client lacks, above all ``kubectl drain`` (evictions that respect
-PodDisruptionBudgets, retried while a PDB answers 429:
-https://kubernetes.io/docs/tasks/administer-cluster/safely-drain-node/).
+"""kubectl bound to one cluster, shaped like chart-testing's ``pkg/tool/kubectl.go``: every call
+carries ``--kubeconfig``, ``--context`` and ``--request-timeout`` and goes through
+:func:`harness.tools.exec.run`. The add-ons use it for server-side apply, ``get -o json``,
+``delete`` and ``exec``; the ``kubectl`` fixture hands it to tests for what the API client lacks
+(``kubectl drain``: https://kubernetes.io/docs/tasks/administer-cluster/safely-drain-node/).
+
+The global flags come right after the binary, before the subcommand and its arguments: kubectl
+accepts them there for every subcommand, and after a ``--`` (``kubectl exec POD -- psql ...``)
+they would reach the program run in the container instead of kubectl.
 """
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from harness.core.config import REQUEST_TIMEOUT
 from harness.core.errors import CommandError
 from harness.tools.exec import Result
 from harness.tools.exec import run as _run
-from harness.tools.helm import Runner
 
-REQUEST_TIMEOUT = "30s"
+FIELD_MANAGER = "helm-e2e-harness-addons"
+"""Server-side apply's field manager: the harness owns the fields it sets."""
 
 
 class KubectlError(CommandError):
-    """A kubectl command failed; ``action`` is the subcommand (``drain``, ``apply``...)."""
+    """A kubectl command failed; ``action`` is the subcommand (``drain``, ``apply``...).
+
+    The message is kubectl's last ``error:`` line (else its last output line), after the exit code."""
 
     def __init__(self, action: str, res: Result):
         super().__init__(res.argv, res.returncode, res.stdout, res.stderr)
@@ -31,63 +42,109 @@ class KubectlError(CommandError):
 
 
 class Kubectl:
-    """kubectl for one cluster.
+    """kubectl for one kubeconfig and context.
 
     Args:
-        kubeconfig: the cluster's kubeconfig (never ~/.kube/config).
+        kubeconfig: the cluster's private kubeconfig (never ~/.kube/config).
         context: ``--context``; None uses the kubeconfig's current context.
-        binary: default :func:`harness.tools.binaries.tool_path("kubectl")`.
-        runner: :func:`harness.tools.exec.run`-compatible (tests pass a fake).
+        binary: kubectl executable; default the pinned one
+            (:func:`harness.tools.binaries.tool_path`), looked up at the first call.
+        runner: process runner with :func:`harness.tools.exec.run`'s signature (tests pass a fake).
+        request_timeout: seconds for each API request (``--request-timeout``), default
+            :data:`harness.core.config.REQUEST_TIMEOUT`.
     """
 
-    def __init__(self, kubeconfig: Path | str, *, context: str | None = None, binary: str | None = None,
-                 runner: Runner = _run):
-        if binary is None:
-            from harness.tools.binaries import tool_path
-
-            binary = tool_path("kubectl")
-        self.binary = binary
+    def __init__(self, kubeconfig: Path | str, context: str | None = None, *, binary: str | None = None,
+                 runner: Any = _run, request_timeout: float = REQUEST_TIMEOUT):
         self.kubeconfig = Path(kubeconfig)
         self.context = context
-        self._runner = runner
+        self._binary = binary
+        self.runner = runner
+        self.request_timeout = request_timeout
 
-    def argv(self, *args: str, namespace: str | None = None) -> list[str]:
-        return [self.binary, *args, "--kubeconfig", str(self.kubeconfig),
-                *(["--context", self.context] if self.context else []),
-                *(["--namespace", namespace] if namespace else []), f"--request-timeout={REQUEST_TIMEOUT}"]
-
-    def run(self, action: str, *args: str, namespace: str | None = None, timeout: float = 120.0,
-            input: str | None = None) -> str:
-        """Run ``kubectl <args>``; return stdout.
+    @property
+    def binary(self) -> str:
+        """The kubectl executable.
 
         Raises:
-            KubectlError: non-zero exit (message: kubectl's ``error:`` line). CommandTimeout.
+            EnvironmentNotReady: no pinned kubectl; run `make setup`.
         """
-        res = self._runner(self.argv(*args, namespace=namespace), timeout=timeout, check=False, input=input,
-                           env={"KUBECONFIG": str(self.kubeconfig)})
-        if res.returncode != 0:
-            raise KubectlError(action, res)
-        return res.stdout
+        if self._binary is None:
+            # binaries is looked up lazily so that a Kubectl with a fake runner needs no kubectl
+            from harness.tools.binaries import tool_path
 
-    def apply(self, manifest: str, *, namespace: str | None = None) -> str:
-        """``kubectl apply -f -`` with ``manifest`` (YAML) on stdin."""
-        return self.run("apply", "apply", "-f", "-", namespace=namespace, input=manifest)
+            self._binary = tool_path("kubectl")
+        return self._binary
+
+    def argv(self, *args: str, namespace: str | None = None) -> list[str]:
+        """``kubectl --kubeconfig K [--context C] --request-timeout=Ns [--namespace NS] ARGS``."""
+        return [self.binary, "--kubeconfig", str(self.kubeconfig),
+                *(["--context", self.context] if self.context else []),
+                f"--request-timeout={max(1, math.ceil(self.request_timeout))}s",
+                *(["--namespace", namespace] if namespace else []), *args]
+
+    def __call__(self, *args: str, namespace: str | None = None, input: str | None = None, timeout: float = 90.0,
+                 check: bool = True) -> Result:
+        """Run ``kubectl ARGS`` (``input`` on stdin, killed after ``timeout`` seconds).
+
+        Returns:
+            The finished command's :class:`harness.tools.exec.Result`.
+
+        Raises:
+            KubectlError: non-zero exit when ``check`` (a CommandError; message: kubectl's
+                ``error:`` line). CommandTimeout: ``timeout`` passed. EnvironmentNotReady: no kubectl.
+        """
+        res = self.runner(self.argv(*args, namespace=namespace), input=input, timeout=timeout, check=False,
+                          env={"KUBECONFIG": str(self.kubeconfig)})
+        if check and res.returncode != 0:
+            raise KubectlError(args[0] if args else "", res)
+        return res
+
+    def get_json(self, *args: str, timeout: float = 60.0) -> Any:
+        """``kubectl get ARGS -o json`` parsed; None when the object does not exist.
+
+        Raises:
+            KubectlError: any other failure.
+        """
+        res = self("get", *args, "-o", "json", timeout=timeout, check=False)
+        if res.returncode != 0:
+            if "NotFound" in res.stderr or "not found" in res.stderr:
+                return None
+            raise KubectlError("get", res)
+        return json.loads(res.stdout) if res.stdout.strip() else None
+
+    def apply(self, objects: Sequence[Mapping[str, Any]] | str, *, namespace: str | None = None,
+              timeout: float = 90.0) -> Result:
+        """Server-side apply (``apply --server-side --force-conflicts``, idempotent) of ``objects``: API
+        objects as mappings, or a YAML manifest as text.
+        (https://kubernetes.io/docs/reference/using-api/server-side-apply/)"""
+        text = objects if isinstance(objects, str) else yaml.safe_dump_all([dict(o) for o in objects],
+                                                                             sort_keys=False)
+        return self("apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+                    "-f", "-", namespace=namespace, input=text, timeout=timeout)
+
+    def delete(self, *args: str, timeout: float = 90.0, wait: bool = False) -> Result:
+        """``kubectl delete ARGS --ignore-not-found`` (no waiting for finalizers unless ``wait``)."""
+        return self("delete", *args, "--ignore-not-found", f"--wait={'true' if wait else 'false'}",
+                    timeout=timeout)
 
     def cordon(self, node: str) -> None:
-        self.run("cordon", "cordon", node)
+        """Mark ``node`` unschedulable."""
+        self("cordon", node)
 
     def uncordon(self, node: str) -> None:
-        self.run("uncordon", "uncordon", node)
+        """Mark ``node`` schedulable again."""
+        self("uncordon", node)
 
     def drain(self, node: str, *, timeout: float = 180.0, grace_period: int | None = None,
-              extra: Sequence[str] = ()) -> str:
+              extra: Sequence[str] = ()) -> Result:
         """``kubectl drain NODE --ignore-daemonsets --delete-emptydir-data --timeout=Ns``.
 
         Evicts through the Eviction API, so a PodDisruptionBudget that allows no disruption makes
-        kubectl retry until ``timeout`` seconds and then fail (KubectlError): that is how a
-        PDB blocking a drain shows up.
+        kubectl retry until ``timeout`` seconds and then fail (KubectlError): that is how a PDB
+        blocking a drain shows up. The process itself gets 60 s more than ``timeout``.
         """
-        args = ["drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
-                f"--timeout={max(1, math.ceil(timeout))}s",
-                *([f"--grace-period={grace_period}"] if grace_period is not None else []), *extra]
-        return self.run("drain", *args, timeout=timeout + 60)
+        return self("drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
+                    f"--timeout={max(1, math.ceil(timeout))}s",
+                    *([f"--grace-period={grace_period}"] if grace_period is not None else []), *extra,
+                    timeout=timeout + 60)

@@ -1,54 +1,37 @@
-"""Shared fixtures for the unit tests: a tiny chart, the pinned helm."""
+"""Unit tests are pure: no subprocess (helm, go build, docker, a pytest subprocess), no network beyond
+127.0.0.1 servers the test starts in-process. The guard below keeps that true; tests that need a
+program belong in tests/integration."""
 from __future__ import annotations
-
-import textwrap
-from pathlib import Path
 
 import pytest
 
-from harness.core.errors import EnvironmentNotReady
+# --- the unit folder stays pure: no subprocesses (helm, go build, pytester's runpytest_subprocess) ---
+
+_MOVE_HINT = ("unit tests start no subprocess (tests/unit must stay fast and pure); a test that runs "
+              "helm, go build, a pytest subprocess or any other program belongs in tests/integration")
 
 
-@pytest.fixture
-def helm_bin() -> str:
-    """The pinned helm binary (skips with the reason when `make setup` has not run)."""
-    from harness.tools.binaries import tool_path
+class _NoSubprocess:
+    """Stands in for subprocess.Popen (which subprocess.run/check_output and asyncio use too)."""
 
-    try:
-        return tool_path("helm")
-    except EnvironmentNotReady as exc:
-        pytest.skip(str(exc))
+    def __init__(self, args, *rest, **kwargs):
+        raise AssertionError(f"{_MOVE_HINT}: this test started {args!r}")
 
 
-def write_chart(root: Path, name: str = "tiny", version: str = "0.1.0") -> Path:
-    chart = root / name
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: v2
-        name: {name}
-        version: {version}
-        appVersion: "1.0"
-        """))
-    (chart / "values.yaml").write_text("message: hello\nreplicas: 1\nextra: {}\n")
-    (chart / "templates" / "configmap.yaml").write_text(textwrap.dedent("""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {{ .Release.Name }}-cm
-        data:
-          message: {{ .Values.message | quote }}
-          replicas: {{ .Values.replicas | quote }}
-        """))
-    return chart
+def _refuse(name: str):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{_MOVE_HINT}: this test called os.{name}{args[:1]!r}")
+    return refuse
 
 
-@pytest.fixture
-def make_chart():
-    """``make_chart(root, name="tiny", version="0.1.0") -> Path``: write a minimal chart."""
-    return write_chart
+@pytest.fixture(autouse=True)
+def _no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any unit test that starts a process: subprocess.Popen (the root of subprocess.run,
+    check_output and asyncio's subprocesses), os.system and the os spawn/exec family."""
+    import os
+    import subprocess
 
-
-@pytest.fixture
-def tiny_chart(tmp_path: Path) -> Path:
-    """A minimal valid chart (a ConfigMap from .Values.message/.Values.replicas) in tmp_path."""
-    return write_chart(tmp_path / "charts")
+    monkeypatch.setattr(subprocess, "Popen", _NoSubprocess)
+    for name in ("system", "posix_spawn", "posix_spawnp", "execv", "execve", "execvp", "execvpe"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, _refuse(name))

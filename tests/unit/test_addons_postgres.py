@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,6 @@ from harness.env.addons.postgres import (
     remove_leftovers,
 )
 from harness.tools.exec import Result
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pg_ident_is_a_valid_identifier():
@@ -201,12 +198,6 @@ def test_leftovers_of_other_runs_are_removed():
     assert remove_leftovers("harness", keep_run="r1", runner=runner) == ["harness-pg-harness-old"]
     assert ["docker", "rm", "-f", "-v", "harness-pg-harness-old"] in calls
     assert "label=io.helm-e2e-harness.env.cluster=harness" in calls[0]
-
-
-def test_image_scripts_are_valid_bash():
-    for script in ("docker-entrypoint.sh", "harness-pg"):
-        subprocess.run(["bash", "-n", str(ROOT / "images" / "postgres" / script)], check=True)
-    subprocess.run(["bash", "-n", str(ROOT / "images" / "build-addons.sh")], check=True)
 
 
 def test_in_cluster_objects_wire_the_secret_into_the_statefulset():

@@ -50,7 +50,7 @@ from harness.core.errors import (
 )
 from harness.core.pins import cache_dir, pinned
 from harness.tools.exec import run as _run
-from harness.tools.kubectl_addons import Kubectl
+from harness.tools.kubectl import Kubectl
 
 log = logging.getLogger("harness.env.addons.engine")
 

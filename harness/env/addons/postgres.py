@@ -180,7 +180,7 @@ class PostgresServer:
         image: e.g. ``harness/postgres:15`` or ``postgres:16``.
         cluster_name: the kind cluster (labels; the container is named ``harness-pg-<cluster>-<run>-<random>``).
         run_id: labels the container so a cleanup can find it.
-        kubectl: harness.tools.kubectl_addons.Kubectl of the cluster (namespace objects).
+        kubectl: harness.tools.kubectl.Kubectl of the cluster (namespace objects).
         network: the Docker network of the kind nodes.
         runner: harness.tools.exec.run-compatible process runner (docker CLI).
     """

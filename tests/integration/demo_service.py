@@ -1,4 +1,5 @@
-"""The real demo service (charts-under-test/service) as a local subprocess, for the prober and SSE tests.
+"""The real demo service (charts-under-test/service) as a local subprocess, for the prober and SSE
+integration tests.
 
 ``demo_service_binary()`` builds it once per session with the Go toolchain (``go build`` with
 ``-X main.version=<v>``; seconds when Go's build cache is warm) or uses ``$DEMO_SERVICE_BIN``.
@@ -10,22 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from support import free_port
 
 SERVICE_DIR = Path(__file__).resolve().parents[2] / "charts-under-test" / "service"
 TEST_VERSION = "9.9.9-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_service_binary(dest_dir: Path) -> Path:
@@ -93,12 +88,3 @@ class DemoService:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-
-def wait_until(pred, timeout: float = 10.0, interval: float = 0.05) -> None:
-    """Poll ``pred()`` until it is true; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout:.0f} s")

@@ -1,0 +1,1 @@
+"""Rendering results: the gate's HTML and Markdown report, JUnit merging."""
