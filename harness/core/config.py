@@ -137,6 +137,9 @@ OPTIONS: tuple[Option, ...] = (
            "budget for one Deployment rollout, seconds", metavar="SECONDS"),
     Option("wait-timeout", "timeouts.wait", "seconds", Timeouts.wait, "budget for other readiness waits, seconds",
            metavar="SECONDS"),
+    Option("helm", "helm", "path", None,
+           "helm binary the harness runs (Helm 4 or Helm 3); default: the pinned helm (`make setup`)",
+           metavar="PATH"),
     Option("addons", "addons", "choices", ADDONS,
            "cluster add-ons to install, in order (repeatable or comma-separated; 'none' for none)", KNOWN_ADDONS,
            metavar="ADDON"),
@@ -164,6 +167,8 @@ class HarnessConfig:
         artifacts_dir: absolute directory for JUnit XML, timings.json and diagnostics.
         timeouts: :class:`Timeouts` in seconds.
         addons: add-ons to install, in the order given.
+        helm: the helm binary (absolute, an executable file), or None for the pinned one
+            (``harness.tools.binaries.tool_path("helm")``, resolved by harness.tools.helm).
         rootdir: the project root the run uses.
         config_file: the config file that was read, or None.
         sources: key -> where its value came from (``option``, ``env HARNESS_X``, ``file PATH``, ``default``).
@@ -185,6 +190,7 @@ class HarnessConfig:
     artifacts_dir: Path = Path("artifacts").resolve()
     timeouts: Timeouts = Timeouts()
     addons: tuple[str, ...] = ADDONS
+    helm: Path | None = None
     rootdir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -396,6 +402,10 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         p = values[key]
         if p is not None and not p.is_file():
             raise UsageError(f"{src(key)}: file {p} does not exist")
+    helm = values["helm"]
+    if helm is not None and not (helm.is_file() and os.access(helm, os.X_OK)):
+        what = "does not exist" if not helm.exists() else "is not an executable file"
+        raise UsageError(f"{src('helm')}: {helm} {what}; give the path of a helm v4 or v3 binary")
     if values["kubeconfig"] is not None:
         for key in ("kind-config", "node-image", "reuse-cluster"):
             if values[key] and sources[key] != "default":
@@ -439,6 +449,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         artifacts_dir=values["artifacts-dir"],
         timeouts=timeouts,
         addons=tuple(values["addons"]),
+        helm=helm,
         rootdir=rootdir,
         config_file=file_path,
         sources=dict(sources),

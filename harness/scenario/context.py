@@ -254,13 +254,11 @@ class ScenarioContext:
     def postrender(self, *ops: str) -> list[str]:
         """helm flags running harness/tools/postrender.py on the rendered manifests: always the host
         rename (contract host -> :attr:`host`, so releases of one chart never share a route, not
-        even with a release whose namespace is still being deleted), plus ``ops``."""
-        import sys
-
-        args = ["--post-renderer", sys.executable, "--post-renderer-args", str(POSTRENDER)]
-        for op in (f"host:{self.contract.ingress.host}={self.host}", *ops):
-            args += ["--post-renderer-args", op]
-        return args
+        even with a release whose namespace is still being deleted), plus ``ops``. The flags come
+        from :meth:`harness.tools.helm.Helm.post_renderer`: Helm 4 names the harness's
+        ``postrenderer/v1`` plugin (installed into the private helm home on first use), Helm 3
+        passes the script's path."""
+        return self.helm.post_renderer(f"host:{self.contract.ingress.host}={self.host}", *ops)
 
     def install_released(self) -> Any:
         """``helm install`` the contract's released chart with the variant's values (not the overlay)."""

@@ -1,24 +1,27 @@
-"""harness.tools.helm with the pinned helm binary: lint, template, package, a chart repository served on 127.0.0.1."""
+"""harness.tools.helm with real helm binaries of both majors (Helm 4 and Helm 3): lint, template, package,
+a chart repository served on 127.0.0.1."""
 from __future__ import annotations
 
 import pytest
 import requests
 import yaml
+from real_helm import helm_of_major
 
 from harness.core.values import ChartRef
 from harness.tools.chartrepo import ChartRepo
 from harness.tools.helm import Helm, HelmError, manifest_objects
 
 
-@pytest.fixture
-def real(helm_bin, tmp_path) -> Helm:
-    return Helm(None, home=tmp_path / "helm-home", binary=helm_bin)
+@pytest.fixture(params=[4, 3], ids=["helm4", "helm3"])
+def real(request, tmp_path) -> Helm:
+    """A real helm of each major (tests/integration/real_helm.py): the same calls must work on both."""
+    return Helm(None, home=tmp_path / "helm-home", binary=helm_of_major(request.param))
 
 
-def test_real_helm_version_is_pinned(real):
+def test_real_helm_version_is_pinned(helm_bin, tmp_path):
     from harness.core.pins import pinned
 
-    assert real.version == pinned()["HELM_VERSION"]
+    assert Helm(None, home=tmp_path / "helm-home", binary=helm_bin).version == pinned()["HELM_VERSION"]
 
 
 def test_real_lint_and_template_apply_values_and_sets(real, tiny_chart, tmp_path):

@@ -1,4 +1,5 @@
-"""harness/tools/postrender.py called in-process (run by the pinned helm: tests/integration/test_postrender_helm.py)."""
+"""harness/tools/postrender.py called in-process (run by real helm of both majors through
+Helm.post_renderer: tests/integration/test_postrender_helm.py)."""
 from __future__ import annotations
 
 from harness.tools.postrender import main
