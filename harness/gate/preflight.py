@@ -81,7 +81,7 @@ def check_released_version(chart: Any) -> str | None:
 def lint(plan: Plan) -> None:
     """``helm lint`` of each chart with the run's values and sets (a failing chart is bad input: exit 2)."""
     with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home:
-        helm = Helm(None, home=home)
+        helm = Helm(None, home=home, binary=plan.cfg.helm, kube_version=plan.cfg.kubernetes_version)
         for c in plan.charts:
             try:
                 helm.lint(c.ref, values=c.values, sets=c.sets)

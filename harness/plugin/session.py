@@ -301,7 +301,8 @@ def helm_offline(helm_home: Path, harness_config: HarnessConfig) -> Any:
     from harness.tools.helm import Helm
 
     with _exit_on_harness_error("helm"):
-        return Helm(None, home=helm_home, default_timeout=harness_config.timeouts.install)
+        return Helm(None, home=helm_home, default_timeout=harness_config.timeouts.install, binary=harness_config.helm,
+                    kube_version=harness_config.kubernetes_version)
 
 
 @pytest.fixture(scope="session")
@@ -414,7 +415,8 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
         try:
             from harness.tools.helm import Helm
 
-            helm_for_diag = Helm(cluster.kubeconfig, home=helm_home, kube_context=cluster.context or None)
+            helm_for_diag = Helm(cluster.kubeconfig, home=helm_home, kube_context=cluster.context or None,
+                                 binary=harness_config.helm)
         except HarnessError:
             pass
         with timings.phase(f"diagnostics {name}", announce=False):
@@ -439,6 +441,7 @@ def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessC
 
     with _exit_on_harness_error("helm"):
         return Helm(cluster.kubeconfig, home=helm_home, namespace=namespace, kube_context=cluster.context or None,
+                    binary=harness_config.helm, kube_version=harness_config.kubernetes_version,
                     default_timeout=harness_config.timeouts.install)
 
 

@@ -79,7 +79,8 @@ class SharedRun:
         first = next(i for i in self.items if getattr(self._target(i), "id", None) == target.id)
         ns = namespaces.create_namespace(env.api, f"{self.scenario}-{target.id}", run_id=_run_id(self.request),
                                          test_id=first.nodeid)
-        helm = Helm(env.cluster.kubeconfig, home=env.helm_home, namespace=ns,
+        helm = Helm(env.cluster.kubeconfig, home=env.helm_home, namespace=ns, binary=env.cfg.helm,
+                    kube_version=env.cfg.kubernetes_version,
                     kube_context=env.cluster.context or None, default_timeout=env.cfg.timeouts.install)
         art = diagnostics.artifact_dir(env.cfg.artifacts_dir, f"{self.request.module.__name__}::{target.id}")
         return ScenarioContext(self.scenario, target, ns, env, helm, art)
@@ -102,7 +103,7 @@ class SharedRun:
             failed = bool(failed_items)
             if failed:
                 dest = diagnostics.artifact_dir(cfg.artifacts_dir, failed_items[0].nodeid)
-                helm = Helm(self.env.cluster.kubeconfig, home=self.env.helm_home,
+                helm = Helm(self.env.cluster.kubeconfig, home=self.env.helm_home, binary=self.env.cfg.helm,
                             kube_context=self.env.cluster.context or None)
                 path, error = diagnostics.collect_safely(self.env.api, ctx.namespace, dest, helm=helm)
                 if path is not None:
