@@ -16,7 +16,7 @@ and hand each test its own verdict; namespaces follow the same keep policy and d
 plugin's ``namespace`` fixture (harness/plugin/shared_run.py).
 
 Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` through
-:func:`harness.plugin.report_rows.record_result`: per-test scenarios from :func:`scenario_ctx`
+:func:`harness.plugin.results.record_result`: per-test scenarios from :func:`scenario_ctx`
 (``ctx.result``, completed here), shared runs from :func:`harness.plugin.shared_run.shared_test`.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import HarnessError
 from harness.k8s import diagnostics
 from harness.plugin.cell import matrix_cell
-from harness.plugin.report_rows import (
+from harness.plugin.results import (
     artifact_paths,
     complete_result,
     fallback_result,
@@ -149,7 +149,7 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
 
     At the end each context's record (``ctx.result``, set by ``ctx.finish(verdict)``) is completed
     with the test's node id, wall time, evidence files and the session's matrix cell, and recorded
-    (:func:`harness.plugin.report_rows.record_result`: JUnit properties, scenarios.json, the
+    (:func:`harness.plugin.results.record_result`: JUnit properties, scenarios.json, the
     summary). A context that reached no verdict gets an ERROR or SKIP record from the test's reports.
     """
     scenario = request.module.SCENARIO

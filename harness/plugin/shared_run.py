@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.core.errors import HarnessError, ScenarioSkipped
 from harness.k8s import diagnostics, namespaces
-from harness.plugin.report_rows import record_result
+from harness.plugin.results import record_result
 from harness.scenario import shared
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.targets import Target
@@ -135,7 +135,7 @@ def _run_id(request: Any) -> str:
 
 def shared_test(request: Any, run: SharedRun, target: Target, key: Any = None) -> Verdict:
     """What a shared-run test does: get its outcome, hand the record to the session
-    (:func:`harness.plugin.report_rows.record_result`), and return the verdict.
+    (:func:`harness.plugin.results.record_result`), and return the verdict.
 
     Raises:
         pytest.skip.Exception: the target was skipped (the record says SKIP and why).

@@ -7,7 +7,7 @@ each (chart, fault) test gets its own verdict.
 """
 import pytest
 
-from harness.plugin.report_rows import check_verdict
+from harness.plugin.results import check_verdict
 from harness.plugin.shared_run import SharedRun, shared_test
 from harness.scenario import db_outage
 

@@ -2,7 +2,7 @@
 
 The procedure, its steps and its pass criteria: harness/scenario/drain.py.
 """
-from harness.plugin.report_rows import check_verdict
+from harness.plugin.results import check_verdict
 from harness.plugin.shared_run import scenario_test
 from harness.scenario.drain import run_drain
 

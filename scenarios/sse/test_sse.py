@@ -6,7 +6,7 @@ their streams in the same window (a shared run); each test still gets its own ve
 """
 import pytest
 
-from harness.plugin.report_rows import check_verdict
+from harness.plugin.results import check_verdict
 from harness.plugin.shared_run import SharedRun, shared_test
 from harness.scenario import sse
 

@@ -97,7 +97,7 @@ FAKE_UPGRADE = textwrap.dedent('''\
     import os, time, pytest
     from types import SimpleNamespace as NS
     from harness.core.errors import EnvironmentNotReady
-    from harness.plugin.report_rows import record_result
+    from harness.plugin.results import record_result
     from harness.scenario.result import ScenarioResult, figures_from
     SCENARIO = "upgrade"
     DEFAULT, TLS = NS(id="demo-default", variant="default"), NS(id="demo-tls", variant="tls")
@@ -131,7 +131,7 @@ FAKE_UPGRADE = textwrap.dedent('''\
 
 FAKE_DRAIN = textwrap.dedent('''\
     import pytest
-    from harness.plugin.report_rows import record_result
+    from harness.plugin.results import record_result
     from harness.scenario.result import ScenarioResult
     SCENARIO = "drain"
 

@@ -404,7 +404,7 @@ SCENARIO_TESTS = textwrap.dedent("""\
     from pathlib import Path
     from harness.core.contract import Broken, ChartUnderTest
     from harness.core.values import ChartRef
-    from harness.plugin.report_rows import record_result
+    from harness.plugin.results import record_result
     from harness.scenario.result import Cell, ScenarioResult, StepRecord, figures_from
     from harness.scenario.targets import Target
 
@@ -499,7 +499,7 @@ def test_no_scenario_tests_no_records(pytester, run):
 
 
 def test_junit_properties_of_a_record():
-    from harness.plugin.report_rows import junit_properties
+    from harness.plugin.results import junit_properties
     from harness.scenario.result import ScenarioResult, figures_from
 
     r = ScenarioResult("drain", "c", "default", None, "FAIL", "drain blocked", seconds=12.345,
@@ -520,7 +520,7 @@ def _report(when: str, outcome: str, longrepr=None):
 def test_fallback_records_name_their_target_and_why():
     from harness.core.contract import Broken, ChartUnderTest
     from harness.core.values import ChartRef
-    from harness.plugin.report_rows import fallback_result, outcome_of
+    from harness.plugin.results import fallback_result, outcome_of
     from harness.scenario.result import Cell
     from harness.scenario.targets import Target
 
@@ -545,7 +545,7 @@ def test_completing_a_contexts_record(tmp_path):
     import os
     import time
 
-    from harness.plugin.report_rows import artifact_paths, complete_result
+    from harness.plugin.results import artifact_paths, complete_result
     from harness.scenario.result import Cell, ScenarioResult
 
     d = tmp_path / "art" / "t1"
