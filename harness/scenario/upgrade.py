@@ -26,6 +26,7 @@ from harness.scenario.verdicts import (
     Verdict,
     upgrade_verdict,
 )
+from harness.tools.exec import started, started_since
 
 
 def migration_facts(ctx: ScenarioContext, watch: NamespaceWatch, since_wall: float,
@@ -93,6 +94,7 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             with ctx.attempt("helm upgrade to the candidate") as upgrade:
                 ctx.upgrade_to_candidate()
             probing.mark("helm upgrade returned")
+            after_upgrade = started()  # from here on the harness reads the release without helm
             with ctx.attempt("rollout and old pods gone") as rollout:
                 ctx.wait_rolled_out()
                 ctx.wait_no_terminating()
@@ -109,14 +111,19 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
                  "version_spans": probe.version_spans()}
         for i, r in enumerate(probing.sse):
             extra.update(r.figures(f"sse{i + 1}"))
+        pods = ctx.pods_facts(probe.last_versions(20))
+        release = release_facts(ctx, 2)
+        migration = migration_facts(ctx, watch, since, new_images)
+        # a figure, not a criterion: it is the harness's behaviour, not the chart's (tests/cluster checks it)
+        extra["helm_processes_after_upgrade_count"] = started_since(after_upgrade).get("helm", 0)
         return upgrade_verdict(
             availability=Availability.from_probe(window, "during the upgrade"),
             budget=ctx.contract.max_failed_requests,
-            pods=ctx.pods_facts(probe.last_versions(20)),
+            pods=pods,
             candidate_images=new_images,
             candidate_version=ctx.candidate_version,
-            release=release_facts(ctx, 2),
-            migration=migration_facts(ctx, watch, since, new_images),
+            release=release,
+            migration=migration,
             upgrade_error=upgrade.error or (f"rollout did not complete: {rollout.error}" if rollout.failed else None),
             extra_figures=extra,
         )

@@ -10,7 +10,11 @@ SCENARIO = "upgrade"
 
 
 def test_upgrade(target, scenario_ctx):
-    check_verdict(scenario_test(run_upgrade, scenario_ctx(target)), target, SCENARIO)
+    ctx = scenario_ctx(target)
+    check_verdict(scenario_test(run_upgrade, ctx), target, SCENARIO)
+    # the harness's own promise: once `helm upgrade` returned, it observes without starting helm
+    spawned = ctx.result.figures["helm_processes_after_upgrade_count"].value
+    assert spawned == 0, f"the harness started {spawned} helm processes while it measured the rollout"
 
 
 def test_upgrade_catches_broken(broken_target, scenario_ctx):
