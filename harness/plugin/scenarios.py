@@ -9,11 +9,11 @@ skipped). ``FAULTS`` in a module parametrizes ``fault`` as well. A test that par
 these names itself (``@pytest.mark.parametrize("target", ...)``) keeps its own values.
 
 Per-test scenarios (upgrade, rollback, drain) use the plugin's ``namespace`` and ``helm`` fixtures
-through :func:`scenario_ctx`. Shared runs (:class:`SharedRun`, used by sse and db_outage) prepare
-every selected target of the module in its own namespace, run the long phase once for all of them
-(a 120 s stream hold, a database outage: the database is one server for the whole cluster anyway),
-and hand each test its own verdict; namespaces follow the same keep policy and diagnostics as the
-plugin's ``namespace`` fixture (harness/plugin/shared_run.py).
+through :func:`scenario_ctx`. Shared runs (:class:`harness.plugin.shared_run.SharedRun`, used by
+sse and db_outage) prepare every selected target of the module in its own namespace, run the long
+phase once for all of them (a 120 s stream hold, a database outage: the database is one server for
+the whole cluster anyway), and hand each test its own verdict; namespaces follow the same keep
+policy and diagnostics as the plugin's ``namespace`` fixture (harness/plugin/shared_run.py).
 
 Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` through
 :func:`harness.plugin.results.record_result`: per-test scenarios from :func:`scenario_ctx`

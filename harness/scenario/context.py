@@ -40,7 +40,8 @@ _NOT_FIGURES = ("verdict", "reason")
 
 @dataclass
 class Env:
-    """The session-wide pieces a scenario needs (built once by scenarios/conftest.py).
+    """The session-wide pieces a scenario needs (built once by the ``scenario_env`` fixture in
+    harness/plugin/scenarios.py).
 
     ``cell`` is the matrix cell the session runs in (Kubernetes version, helm version, edge); it
     goes into every result record.

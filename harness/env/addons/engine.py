@@ -2,10 +2,11 @@
 
 An add-on (:class:`Addon`) has a name, a chart source (:class:`ChartSource`: Helm repository, OCI
 reference or a local directory) at a pinned version, values, the images it needs, a readiness check
-and a smoke check. The built-in ones register themselves here:
+and a smoke check. The built-in ones, one module each, are listed by name in
+:mod:`harness.env.addons.catalog`:
 
 ================  ==================================================================================
-``traefik``       ingress controller (the project's chart in ``addons/traefik``, image built here);
+``traefik``       ingress controller (the project's chart in ``addon-charts/traefik``, image built here);
                   serves Ingresses of class ``nginx`` through Traefik's Kubernetes Ingress NGINX provider
 ``ingress-nginx`` the retired upstream controller, for users who can pull its images
 ``cert-manager``  the jetstack chart plus ClusterIssuer ``harness-ca``; needs pulled images
@@ -13,12 +14,13 @@ and a smoke check. The built-in ones register themselves here:
                   database and Secret per test namespace, fault controls
 ================  ==================================================================================
 
-Installing is idempotent (:func:`install_addons`): an add-on already installed at the same version
-with the same values is left alone. Every requested add-on is checked first (:meth:`Addon.preflight`:
-unknown name, conflicting add-ons, unreachable chart source, images missing on a machine that cannot
-pull, host port taken), so a bad request fails with one line before anything is installed.
+Installing is idempotent (:func:`harness.env.addons.catalog.install_addons`): an add-on already
+installed at the same version with the same values is left alone. Every requested add-on is
+checked first (:meth:`Addon.preflight`: unknown name, conflicting add-ons, unreachable chart source,
+images missing on a machine that cannot pull, host port taken), so a bad request fails with one line before anything is installed.
 
-Typical use (what the pytest plugin does)::
+Typical use (what the pytest plugin does; ``install_addons`` and ``teardown_addons`` are in the
+catalog)::
 
     ctx = AddonContext.from_config(cfg, cluster)
     seconds = install_addons(cfg.addons, ctx)        # {"traefik": 21.3, "postgres": 4.2}
@@ -56,7 +58,7 @@ log = logging.getLogger("harness.env.addons.engine")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ADDON_CHARTS = PROJECT_ROOT / "addon-charts"
-"""The project's own add-on charts (``addons/<name>``)."""
+"""The project's own add-on charts (``addon-charts/<name>``)."""
 
 MANAGED_LABELS = {"app.kubernetes.io/managed-by": "helm-e2e-harness"}
 INGRESS_NODE_LABEL = "ingress-ready"
