@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from harness.k8s.client import REQUEST_TIMEOUT
-from harness.k8s.drain import api_status
+from harness.k8s.client import REQUEST_TIMEOUT, api_status
 
 
 @dataclass

@@ -21,7 +21,6 @@ Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` t
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,13 +132,7 @@ def scenario_env(request: pytest.FixtureRequest, harness_config: Any, kube_api: 
     matrix cell (Kubernetes version, helm version, edge) worked out once."""
     cell = matrix_cell(harness_config, helm_offline.binary)
     remember_cell(request.config, cell)
-    extra = {"cell": cell} if _ENV_HAS_CELL else {}
-    return Env(harness_config, kube_api, cluster, kubectl, addons, scenario_settings, helm_home, **extra)
-
-
-# Env gains its ``cell`` field with the scenario library's record work; until then the session's
-# cell reaches the records through the plugin (remember_cell) alone.
-_ENV_HAS_CELL = "cell" in {f.name for f in dataclasses.fields(Env)}
+    return Env(harness_config, kube_api, cluster, kubectl, addons, scenario_settings, helm_home, cell=cell)
 
 
 @pytest.fixture

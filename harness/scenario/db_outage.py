@@ -12,7 +12,7 @@ database to restart the pods) while a watch samples pod readiness and the Servic
 twice a second and a prober requests the probe path through the ingress; bring it back; wait for
 the pods; read the data back.
 
-Bounds come from the rendered manifest (``helm get manifest``): NotReady within readiness
+Bounds come from the rendered manifest (read from helm's storage Secret): NotReady within readiness
 ``periodSeconds x failureThreshold + timeoutSeconds + HARNESS_SCENARIO_OUTAGE_MARGIN``; Ready again
 within ``periodSeconds x successThreshold + timeoutSeconds + HARNESS_SCENARIO_RECOVERY_MARGIN``.
 
