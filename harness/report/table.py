@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from harness.core.fmt import duration
 from harness.report.figures import format_figure
@@ -11,6 +12,7 @@ HEADLINE_FIGURES = ("failed_requests", "requests", "longest_failure_seconds", "d
                     "eviction_refusals_429", "hold_longest_silence_s", "rollout_max_reconnect_s",
                     "slowest_not_ready_s", "ready_after_recovery_s", "restarts")
 """The figures the table shows (when a record has them), in this order."""
+COUNTS = ("requests", "count", "restarts")
 
 
 def summary_table(results: Sequence[ScenarioResult]) -> str:
@@ -25,7 +27,8 @@ def summary_table(results: Sequence[ScenarioResult]) -> str:
     head = ["scenario", "target", "control", "outcome", "time"]
     lines = []
     for r in results:
-        figs = ", ".join(f"{k}={format_figure(r.figures[k])}" for k in HEADLINE_FIGURES
+        # the name already says what is counted ("failed_requests=0"); times keep their unit
+        figs = ", ".join(f"{k}={format_figure(replace(r.figures[k], unit='') if r.figures[k].unit in COUNTS else r.figures[k])}" for k in HEADLINE_FIGURES
                          if k in r.figures and r.figures[k].value not in (None, ""))
         target = r.target + (f" ({r.key})" if r.key else "")
         control = f"broken:{r.control}" if r.control else "positive"

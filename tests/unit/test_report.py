@@ -220,7 +220,7 @@ def test_terminal_table_from_the_records():
     assert len(lines) == 1 + 2 * 8  # a line of figures and a line of reason per record
     row = lines[1].split()
     assert row[:6] == ["upgrade", "realtime-default", "positive", "PASS", "29", "s"]
-    assert "failed_requests=0 requests, requests=236, longest_failure_seconds=0.0 s" in lines[1]
+    assert "failed_requests=0, requests=236, longest_failure_seconds=0.0 s" in lines[1]
     assert lines[2].strip() == "PASS: 236 requests, 0 failed"
     assert any(ln.split()[:4] == ["upgrade", "ha-service-broken-max-unavailable-all", "broken:max-unavailable-all",
                                   "FAIL"] for ln in lines)
