@@ -16,7 +16,7 @@ import pytest
 from harness.core.errors import EnvironmentNotReady
 from harness.env.addons import engine as addons_mod
 from harness.env.addons import smoke as ing
-from harness.env.addons.catalog import install_addons
+from harness.env.addons.catalog import install_addons, teardown_addons
 from harness.env.addons.engine import AddonContext
 from harness.env.addons.postgres import PostgresServer, client_pod
 from harness.k8s.wait import wait_for
@@ -32,7 +32,7 @@ def ctx(cluster, harness_config, harness_run_id) -> Any:
     """An add-on context of this module's own; PostgreSQL containers it starts are removed at the end."""
     c = AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)
     yield c
-    addons_mod.teardown_addons(c, keep=False)
+    teardown_addons(c, keep=False)
 
 
 def _install(ctx: AddonContext, name: str) -> addons_mod.AddonResult:
