@@ -12,34 +12,45 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import yaml
 
+from harness.core.config import (
+    add_arguments as add_config_options,
+)
+from harness.core.config import (
+    cli_values,
+    config_as_dict,
+    format_config,
+    load_config,
+)
 from harness.core.errors import HarnessError
 from harness.core.fmt import duration
+from harness.env import cluster as cluster_mod
+from harness.gate.cli import add_arguments as add_gate_arguments
+from harness.gate.command import cmd_gate as run_gate
+from harness.tools.kind import Kind
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The same options the pytest plugin takes, plus --harness-config and --format."""
-    from harness.core.config import add_arguments
 
     p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
                    help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
     p.add_argument("--rootdir", default=None, metavar="DIR", help="project root (default: the current directory)")
-    add_arguments(p.add_argument)
+    add_config_options(p.add_argument)
 
 
 def load_from_args(args: argparse.Namespace):  # -> HarnessConfig
     """Resolve the configuration from parsed CLI args (same precedence as under pytest)."""
-    from harness.core.config import cli_values, load_config
 
     return load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the resolved configuration: each key, its value and where the value came from."""
-    from harness.core.config import config_as_dict, format_config
 
     cfg = load_from_args(args)
     if args.format == "json":
@@ -60,10 +71,7 @@ def _config_parser(p: argparse.ArgumentParser) -> None:
 def cmd_cluster(args: argparse.Namespace) -> int:
     """`cluster up`: create (or with --reuse-cluster, reuse) the configured kind cluster and print how
     to reach it; `cluster down`: delete it (a missing cluster is not an error)."""
-    import time
 
-    from harness.env import cluster as cluster_mod
-    from harness.tools.kind import Kind
 
     cfg = load_from_args(args)
     name = cfg.cluster_name
@@ -93,15 +101,13 @@ def _cluster_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_parser(p: argparse.ArgumentParser) -> None:
-    from harness.gate.cli import add_arguments
 
-    add_arguments(p, add_config_arguments)
+    add_gate_arguments(p, add_config_arguments)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
     """`gate`: every scenario the chart's contract enables, a report, and an exit code CI can act on
     (0 pass, 1 a scenario failed, 2 usage, 3 environment); see harness/gate/command.py and docs/gate.md."""
-    from harness.gate.command import cmd_gate as run_gate
 
     return run_gate(args)
 

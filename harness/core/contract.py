@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from harness.core.errors import UsageError
+from harness.core.values import ChartRef
 
 CONTRACT_FILE = "harness-contract.yaml"
 SCENARIOS = ("upgrade", "rollback", "drain", "sse", "db_outage")
@@ -72,7 +73,6 @@ class Released:
 
         A repo chart resolves only after its repository was added (the ``charts_under_test``
         fixture does that)."""
-        from harness.core.values import ChartRef
 
         return ChartRef(self.chart, self.kind, self.version)  # type: ignore[arg-type]
 
@@ -502,7 +502,6 @@ def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
     Raises:
         UsageError: no charts found, a chart directory without a contract, an invalid contract.
     """
-    from harness.core.values import ChartRef
 
     out: list[ChartUnderTest] = []
     from_version = getattr(cfg, "from_version", None)

@@ -15,7 +15,10 @@ from typing import Any
 
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.pins import cache_dir, pinned
-from harness.tools import docker
+from harness.tools import (
+    binaries,  # a module: tests replace tool_path
+    docker,
+)
 from harness.tools.exec import run
 from harness.tools.kind import Kind
 
@@ -266,9 +269,8 @@ def _external(path: Path) -> Cluster:
 
 
 def _kubectl() -> str:
-    from harness.tools.binaries import tool_path
 
-    return tool_path("kubectl")
+    return binaries.tool_path("kubectl")
 
 
 def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:

@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.core import progress
 from harness.core.errors import EnvironmentNotReady
 from harness.core.fmt import duration
 
@@ -70,7 +73,6 @@ class GatePlugin:
         return line
 
     def _wrap(self, line: str) -> None:
-        from harness.core import progress
 
         self.last_line = time.monotonic()
         if line.startswith(progress.PREFIX):
@@ -81,7 +83,6 @@ class GatePlugin:
     def say(self, message: str) -> None:
         """``[gate M:SS] message`` through the harness's terminal sink (reaches the terminal
         through pytest's capture)."""
-        from harness.core import progress
 
         if self._previous_sink is None:
             progress.say(message)
@@ -107,7 +108,6 @@ class GatePlugin:
     # -- hooks
 
     def pytest_sessionstart(self, session: Any) -> None:
-        from harness.core import progress
 
         self._previous_sink = progress.set_sink(self._wrap)
         self._thread = threading.Thread(target=self._ticker, name="gate heartbeat", daemon=True)
@@ -177,8 +177,6 @@ class GatePlugin:
             self.current = ""
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        import pytest
-
         if isinstance(excinfo.value, pytest.exit.Exception):
             self.exit = {"kind": "Exit", "returncode": excinfo.value.returncode, "message": str(excinfo.value.msg)}
         else:
@@ -195,7 +193,6 @@ class GatePlugin:
                 self.say(f"could not write the status file: {exc}")
 
     def pytest_unconfigure(self, config: Any) -> None:
-        from harness.core import progress
 
         self._stop.set()
         current = progress.set_sink(None)

@@ -11,6 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tenacity
+from kubernetes import client
+from kubernetes import config as kconfig
+from kubernetes.client.exceptions import ApiException
+
 from harness.core.config import REQUEST_TIMEOUT  # noqa: F401  (re-exported: k8s callers import it from here)
 from harness.core.errors import EnvironmentNotReady, UsageError
 
@@ -23,7 +28,6 @@ def api_client(kubeconfig: Path | str, *, context: str | None = None) -> Any:
     Raises:
         UsageError: the kubeconfig does not exist or cannot be parsed (or lacks the context).
     """
-    from kubernetes import config as kconfig
 
     path = Path(kubeconfig)
     if not path.is_file():
@@ -57,7 +61,6 @@ def check_reachable(api: Any, *, timeout: float = 10.0, kubeconfig: Path | str |
     Raises:
         EnvironmentNotReady: one line naming the server (and kubeconfig) and the reason.
     """
-    from kubernetes import client
 
     try:
         info = client.VersionApi(api).get_code(_request_timeout=timeout)
@@ -70,7 +73,6 @@ def check_reachable(api: Any, *, timeout: float = 10.0, kubeconfig: Path | str |
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth retrying: connection problems, HTTP 429 and 5xx from the API server."""
-    from kubernetes.client.exceptions import ApiException
 
     if isinstance(exc, ApiException):
         return exc.status in (429, 500, 502, 503, 504)
@@ -94,7 +96,6 @@ def retrying(fn: Callable[..., T], *args: Any, attempts: int = 5, max_delay: flo
     Raises:
         the last error when it is not transient or the attempts are used up.
     """
-    import tenacity
 
     retryer = tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_transient),
@@ -111,7 +112,6 @@ def api_status(exc: BaseException) -> int | None:
     The client raises ``ApiException`` or, for some statuses, a subclass (``NotFoundException``...);
     both carry ``status``.
     """
-    from kubernetes.client.exceptions import ApiException
 
     return getattr(exc, "status", None) if isinstance(exc, ApiException) else None
 
@@ -119,7 +119,6 @@ def api_status(exc: BaseException) -> int | None:
 def typed_api(api: Any, cls_name: str) -> Any:
     """``kubernetes.client.<cls_name>(api)`` (e.g. ``"CoreV1Api"``) when ``api`` is an ``ApiClient``;
     anything else is returned as it is, so tests can pass one fake that answers every group's calls."""
-    from kubernetes import client
 
     if isinstance(api, client.ApiClient):
         return getattr(client, cls_name)(api)

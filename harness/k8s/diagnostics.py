@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes import client
 
 from harness.k8s.client import REQUEST_TIMEOUT
 
@@ -218,7 +219,6 @@ def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = No
         ``dest``. Never raises for an unreachable cluster or a missing object: every gap is listed
         in ``errors.txt`` instead.
     """
-    from kubernetes import client
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes import client
+
 from harness.core.errors import HarnessError
 from harness.k8s.client import REQUEST_TIMEOUT, api_status, is_transient, typed_api
 
@@ -221,7 +223,6 @@ def drain_node(api: Any, node: str, *, namespaces: Sequence[str] | None = None, 
     """
     core = typed_api(api, "CoreV1Api")
     policy = typed_api(api, "PolicyV1Api")
-    from kubernetes import client
 
     start = clock()
     report = DrainReport(node=node, started_wall=time.time())

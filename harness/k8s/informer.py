@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from kubernetes import client, watch
+
 from harness.k8s.client import REQUEST_TIMEOUT, api_status
 
 Stream = Callable[[str, str | None, int], Iterator[Mapping[str, Any]]]
@@ -205,13 +207,11 @@ class PodInformer:
             stop.set()
 
     def _api_list(self, namespace: str) -> tuple[list[Any], str | None]:
-        from kubernetes import client
 
         listed = client.CoreV1Api(self.api).list_namespaced_pod(namespace, _request_timeout=REQUEST_TIMEOUT)
         return list(listed.items), listed.metadata.resource_version
 
     def _api_stream(self, namespace: str, resource_version: str | None, timeout: int) -> Iterator[Mapping[str, Any]]:
-        from kubernetes import client, watch
 
         w = watch.Watch()
         self._watch = w

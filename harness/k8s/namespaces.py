@@ -11,8 +11,11 @@ import string
 import time
 from typing import Any
 
+from kubernetes import client
+
 from harness.core.errors import UsageError
 from harness.k8s.client import REQUEST_TIMEOUT, api_status, retrying
+from harness.k8s.wait import gone, watch_until
 
 LABEL_PREFIX = "helm-e2e-harness"
 RUN_LABEL = f"{LABEL_PREFIX}/run-id"
@@ -109,7 +112,6 @@ def namespace_body(name: str, *, run_id: str, test_id: str) -> dict[str, Any]:
 
 
 def _core(api: Any) -> Any:
-    from kubernetes import client
 
     return client.CoreV1Api(api) if isinstance(api, client.ApiClient) else api
 
@@ -158,7 +160,6 @@ def delete_namespace(api: Any, name: str, *, wait: bool = False, timeout: float 
             return
         raise
     if wait:
-        from harness.k8s.wait import gone, watch_until
 
         watch_until(core.list_namespace, gone([name]), timeout=timeout, what=f"namespace {name} deleted",
                     hint="a finalizer may be stuck; see `kubectl get ns -o yaml`",

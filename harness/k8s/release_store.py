@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import yaml
+from kubernetes import client
 
 from harness.core.errors import HarnessError
 from harness.k8s.client import REQUEST_TIMEOUT, api_status
@@ -148,7 +149,6 @@ class ApiSecretReader:
         self.api = api
 
     def list_revisions(self, namespace: str, release: str) -> list[StoredRevision]:
-        from kubernetes import client
 
         core = client.CoreV1Api(self.api)
         resp = core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={release}",
@@ -161,7 +161,6 @@ class ApiSecretReader:
         return revisions_from_items(body.get("items") or [])
 
     def read_payload(self, namespace: str, name: str) -> str | None:
-        from kubernetes import client
 
         try:
             sec = client.CoreV1Api(self.api).read_namespaced_secret(name, namespace, _request_timeout=REQUEST_TIMEOUT)

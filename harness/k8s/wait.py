@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from kubernetes import watch
+from kubernetes.client.exceptions import ApiException
+
 from harness.core import progress
 from harness.core.errors import WaitFailed, WaitTimeout
 from harness.k8s.client import REQUEST_TIMEOUT, is_transient
@@ -146,10 +149,8 @@ def watch_until(
     Raises:
         WaitTimeout, WaitFailed.
     """
-    from kubernetes.client.exceptions import ApiException
 
     if watch_factory is None:
-        from kubernetes import watch
 
         watch_factory = watch.Watch
     deadline = clock() + timeout

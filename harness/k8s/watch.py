@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
+from kubernetes import client, watch
+
 from harness.k8s.client import REQUEST_TIMEOUT, api_status
 
 
@@ -66,7 +68,6 @@ class NamespaceWatch:
         self.errors: list[str] = []
 
     def start(self) -> NamespaceWatch:
-        from kubernetes import client
 
         core = client.CoreV1Api(self.api)
         batch = client.BatchV1Api(self.api)
@@ -89,7 +90,6 @@ class NamespaceWatch:
         self.stop()
 
     def _loop(self, kind: str, list_fn: Callable[..., Any]) -> None:
-        from kubernetes import watch
 
         deadline = time.monotonic() + self.max_duration
         rv: str | None = None

@@ -42,6 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import requests
+from requests.adapters import HTTPAdapter
+
 VERSION_HEADERS = ("x-version", "x-app-version", "x-service-version")
 POD_HEADERS = ("x-pod", "x-pod-name", "x-served-by", "x-backend")
 INGRESS_503_BODY_MAX = 4096
@@ -479,14 +482,12 @@ class Prober:
     def _new_session(self) -> Any:
         if self._session_factory is not None:
             return self._session_factory()
-        import requests
 
         s = requests.Session()
         s.trust_env = False  # no proxies from the environment: traffic goes to base_url only
         return s
 
     def _worker(self) -> None:
-        import requests
 
         session = self._new_session()
         headers = {"Host": self.host} if self.host else {}
@@ -554,8 +555,6 @@ def https_session_factory(server_hostname: str) -> Callable[[], Any]:
     as SNI and checks the certificate against it (requests alone would send and check ``127.0.0.1``)."""
 
     def make() -> Any:
-        import requests
-        from requests.adapters import HTTPAdapter
 
         class _SNIAdapter(HTTPAdapter):
             def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import requests
+
 DEFAULT_RECONNECT = 3.0  # seconds; the HTML standard leaves it to the user agent, browsers use ~3 s
 
 
@@ -408,7 +410,6 @@ class SseClient:
     def _new_session(self) -> Any:
         if self._session_factory is not None:
             return self._session_factory()
-        import requests
 
         s = requests.Session()
         s.trust_env = False
@@ -419,7 +420,6 @@ class SseClient:
         self._stop.wait(max(0.0, min(seconds, deadline - self._clock())))
 
     def _run(self) -> None:
-        import requests
 
         session = self._new_session()
         attempts = 0

@@ -42,7 +42,16 @@ import pytest
 
 from harness.core import progress, timings
 from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
-from harness.core.errors import HarnessError
+from harness.core.contract import resolve_charts_under_test
+from harness.core.errors import HarnessError, UsageError
+from harness.env import cluster as cluster_mod
+from harness.env.addons import catalog as addons_mod
+from harness.k8s import client as kube
+from harness.k8s import diagnostics, namespaces
+from harness.k8s.namespaces import new_run_id, should_keep
+from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo
+from harness.tools.helm import Helm, HelmError
+from harness.tools.kubectl import Kubectl
 
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 STATE_KEY = pytest.StashKey["RunState"]()
@@ -80,7 +89,6 @@ def pytest_configure(config: pytest.Config) -> None:
                           rootdir=config.rootpath, cwd=config.invocation_params.dir)
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
-    from harness.k8s.namespaces import new_run_id
 
     config.stash[CONFIG_KEY] = cfg
     config.stash[STATE_KEY] = RunState(run_id=new_run_id())
@@ -252,7 +260,6 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
             state.notes.append(f"kind logs: {dest}")
         except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures
             state.notes.append(f"kind export logs failed: {exc}")
-    from harness.k8s.namespaces import should_keep
 
     keep = should_keep(harness_config.keep_cluster, failed)
     if c.created and not keep:
@@ -278,7 +285,6 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
 def kube_api(cluster: Any) -> Iterator[Any]:
     """An official-client ``ApiClient`` for the cluster's own kubeconfig (never ~/.kube/config);
     a kubeconfig the harness created is made mode 0600. Unreachable API server: exit 3."""
-    from harness.k8s import client as kube
 
     with _exit_on_harness_error("kube_api"):
         if cluster.created:
@@ -298,7 +304,6 @@ def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def helm_offline(helm_home: Path, harness_config: HarnessConfig) -> Any:
     """A Helm without a cluster, for lint/template/package/repo commands. Missing or non-v3 helm: exit 3."""
-    from harness.tools.helm import Helm
 
     with _exit_on_harness_error("helm"):
         return Helm(None, home=helm_home, default_timeout=harness_config.timeouts.install, binary=harness_config.helm,
@@ -310,7 +315,6 @@ def chart_repo(harness_config: HarnessConfig, helm_offline: Any) -> Iterator[Any
     """charts-under-test/repo served on 127.0.0.1 and added to the private helm home as
     ``harness-charts`` (so ``harness-charts/<name>`` with a version installs the released chart).
     No index.yaml there: exit 2."""
-    from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo
 
     repo = ChartRepo(harness_config.rootdir / "charts-under-test" / "repo", name=DEFAULT_REPO_NAME)
     with _exit_on_harness_error("chart repository"):
@@ -335,9 +339,6 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
     here. A contract's ``released.repository`` is added to the private helm home under the
     chart's repo name (a local directory is served like ``chart_repo``). Any problem: one line, exit 2.
     """
-    from harness.core.contract import resolve_charts_under_test
-    from harness.core.errors import UsageError
-    from harness.tools.helm import HelmError
 
     with _exit_on_harness_error("charts under test"):
         charts = resolve_charts_under_test(harness_config)
@@ -365,7 +366,6 @@ def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released:
     """Make ``released.repo_name`` resolvable: an URL is added as it is; a local directory is
     served on 127.0.0.1 for the session (charts-under-test/repo as ``harness-charts`` is the
     ``chart_repo`` fixture itself)."""
-    from harness.tools.chartrepo import ChartRepo
 
     cfg: HarnessConfig = request.getfixturevalue("harness_config")
     if isinstance(released.repository, str):
@@ -385,7 +385,6 @@ def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: Har
     """Every image the contracts list, loaded into the kind nodes (only those missing there)."""
     images = sorted({img for c in charts_under_test if c.contract for img in c.contract.images})
     if images and not harness_config.external_cluster:
-        from harness.env import cluster as cluster_mod
 
         with _exit_on_harness_error("load images"), timings.phase(f"load {len(images)} images"):
             cluster_mod.load_images(cluster, images)
@@ -401,7 +400,6 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
     XML property ``harness_artifacts`` and the terminal summary) before anything is deleted; the
     namespace is then kept or deleted per keep-cluster.
     """
-    from harness.k8s import diagnostics, namespaces
 
     name = namespaces.create_namespace(kube_api, request.node.originalname or request.node.name,
                                        run_id=harness_run_id, test_id=request.node.nodeid)
@@ -437,7 +435,6 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
 def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessConfig) -> Any:
     """A :class:`harness.tools.helm.Helm` bound to the cluster's kubeconfig/context and the test's
     namespace, sharing the run's private helm home (so ``harness-charts`` from ``chart_repo`` resolves)."""
-    from harness.tools.helm import Helm
 
     with _exit_on_harness_error("helm"):
         return Helm(cluster.kubeconfig, home=helm_home, namespace=namespace, kube_context=cluster.context or None,
@@ -448,7 +445,6 @@ def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessC
 @pytest.fixture(scope="session")
 def kubectl(cluster: Any) -> Any:
     """A :class:`harness.tools.kubectl.Kubectl` bound to the cluster's kubeconfig and context."""
-    from harness.tools.kubectl import Kubectl
 
     with _exit_on_harness_error("kubectl"):
         return Kubectl(cluster.kubeconfig, context=cluster.context or None)
@@ -459,8 +455,6 @@ def addons(cluster: Any, harness_config: HarnessConfig, harness_run_id: str,
            request: pytest.FixtureRequest) -> Iterator[Any]:
     """Install ``harness_config.addons`` into the cluster (harness.env.addons.catalog.install_addons, idempotent)
     and yield the AddonContext; at the end the add-ons release what they hold, kept per keep-cluster."""
-    from harness.env.addons import catalog as addons_mod
-    from harness.k8s.namespaces import should_keep
 
     with _exit_on_harness_error("add-ons"):
         ctx = addons_mod.AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)

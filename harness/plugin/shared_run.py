@@ -15,13 +15,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from harness.core.errors import HarnessError, ScenarioSkipped
 from harness.k8s import diagnostics, namespaces
 from harness.plugin.results import record_result
+from harness.plugin.session import ARTIFACT_PROPERTY, STATE_KEY
 from harness.scenario import shared
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.targets import Target
 from harness.scenario.verdicts import Verdict
+from harness.tools.helm import Helm
 
 
 def scenario_test(procedure: Callable[[ScenarioContext], Verdict], ctx: ScenarioContext) -> Verdict:
@@ -31,8 +35,6 @@ def scenario_test(procedure: Callable[[ScenarioContext], Verdict], ctx: Scenario
     The ``scenario_ctx`` fixture hands ``ctx.result`` (or, without one, an ERROR/SKIP record from
     ``ctx.incomplete``) to the session when the test ends.
     """
-    import pytest  # the pytest layer: imported where a test runs
-
     try:
         verdict = procedure(ctx)
     except ScenarioSkipped as exc:
@@ -73,7 +75,6 @@ class SharedRun:
         return getattr(getattr(item, "callspec", None), "params", {}).get("fault")
 
     def _ctx(self, target: Target) -> ScenarioContext:
-        from harness.tools.helm import Helm
 
         env = self.env
         first = next(i for i in self.items if getattr(self._target(i), "id", None) == target.id)
@@ -91,8 +92,6 @@ class SharedRun:
     def finish(self) -> None:
         """Release the targets' state, then diagnostics for targets with a failed test, then delete
         or keep their namespaces (per keep-cluster)."""
-        from harness.plugin.session import ARTIFACT_PROPERTY, STATE_KEY
-        from harness.tools.helm import Helm
 
         state = self.request.config.stash[STATE_KEY]
         cfg = self.env.cfg
@@ -128,7 +127,6 @@ class SharedRun:
 
 
 def _run_id(request: Any) -> str:
-    from harness.plugin.session import STATE_KEY
 
     return request.config.stash[STATE_KEY].run_id
 
@@ -141,8 +139,6 @@ def shared_test(request: Any, run: SharedRun, target: Target, key: Any = None) -
         pytest.skip.Exception: the target was skipped (the record says SKIP and why).
         HarnessError: no verdict was reached (the record says ERROR and why).
     """
-    import pytest  # the pytest layer: imported where a test runs
-
     start = time.monotonic()
     outcome = run.outcome(target, key)
     # the record's own seconds are its target's (its preparation and the shared phase it took part

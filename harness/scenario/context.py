@@ -3,6 +3,7 @@ and helpers to install the released or candidate chart, wait for rollouts, reach
 it, read pods and write/read data."""
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -12,11 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from harness.core import progress
 from harness.core.errors import HarnessError, ScenarioSkipped, WaitFailed
-from harness.k8s.wait import wait_for
+from harness.k8s import conditions
+from harness.k8s.namespaces import random_suffix
+from harness.k8s.wait import all_of, wait_for
+from harness.measure import plots
+from harness.measure.prober import Prober, https_session_factory
+from harness.measure.sse import SseGroup
 from harness.scenario.manifests import ingress_has_tls, manifest_objects
 from harness.scenario.observer import ReleaseObserver
 from harness.scenario.result import (
@@ -30,6 +37,7 @@ from harness.scenario.settings import Settings
 from harness.scenario.steps import Attempt, Steps
 from harness.scenario.targets import Target
 from harness.scenario.verdicts import EXPECTED_FAILURE, DataFacts, PodsFacts, Verdict
+from harness.tools.helm import release_name
 
 POSTRENDER = Path(__file__).resolve().parents[1] / "tools" / "postrender.py"
 
@@ -94,8 +102,6 @@ class ScenarioContext:
 
     def __init__(self, scenario: str, target: Target, namespace: str, env: Env, helm: Any, artifacts: Path,
                  record: Callable[[str, Any], None] | None = None):
-        from harness.k8s.namespaces import random_suffix
-        from harness.tools.helm import release_name
 
         self.scenario = scenario
         self.target = target
@@ -204,7 +210,6 @@ class ScenarioContext:
         server.create_database(self.namespace)
         self._db_secret = "postgres"
         if pg.secret_key != "dsn":  # the add-on's Secret has key "dsn"; give the chart its own key
-            import base64
 
             self._db_secret = "harness-db"
             dsn = server.databases[self.namespace].dsn
@@ -296,8 +301,6 @@ class ScenarioContext:
         return self.observer.workloads(objs)
 
     def wait_rolled_out(self, *, timeout: float | None = None) -> None:
-        from harness.k8s import conditions
-        from harness.k8s.wait import all_of
 
         conds = []
         for kind, name in self.workloads():
@@ -344,7 +347,6 @@ class ScenarioContext:
         """
         if self._base is not None:
             return self._base
-        from harness.measure.prober import https_session_factory
 
         addons = self.env.addons
         http_port = getattr(addons, "http_port", 18080)
@@ -363,7 +365,6 @@ class ScenarioContext:
 
     def http(self, method: str, path: str, *, json_body: Any = None, timeout: float = 10.0) -> Any:
         """One request through the ingress with the contract's Host header (no redirects followed)."""
-        import requests
 
         base, verify, factory = self.ingress_base()
         s = factory() if factory else requests.Session()
@@ -377,7 +378,6 @@ class ScenarioContext:
     def wait_serving(self, path: str | None = None, *, timeout: float | None = None, want: int = 200) -> None:
         """Until ``path`` (default: the probe path) answers ``want`` through the ingress: an
         Ingress reaches the controller a moment after helm returns."""
-        import requests
 
         path = path or self.contract.ingress.probe_path
 
@@ -397,7 +397,6 @@ class ScenarioContext:
                  transient=lambda exc: False)
 
     def prober(self, path: str | None = None, **kw: Any) -> Any:
-        from harness.measure.prober import Prober
 
         base, verify, factory = self.ingress_base()
         s = self.settings
@@ -407,7 +406,6 @@ class ScenarioContext:
         return Prober(base, path or self.contract.ingress.probe_path, **opts)
 
     def sse_group(self, count: int | None = None, **kw: Any) -> Any:
-        from harness.measure.sse import SseGroup
 
         base, verify, factory = self.ingress_base()
         opts = {"host": self.host, "verify": verify, "session_factory": factory, "max_duration": 1800,
@@ -419,7 +417,6 @@ class ScenarioContext:
 
     def write_items(self, n: int = 2, *, timeout: float = 30.0) -> dict[str, str]:
         """POST ``n`` items through the ingress (retried within ``timeout``); ``{id: value}``."""
-        import requests
 
         out: dict[str, str] = {}
         deadline = time.monotonic() + timeout
@@ -436,7 +433,6 @@ class ScenarioContext:
         return out
 
     def read_items(self, written: Mapping[str, str]) -> dict[str, tuple[int | None, str | None]]:
-        import requests
 
         out: dict[str, tuple[int | None, str | None]] = {}
         for k in written:
@@ -472,7 +468,6 @@ class ScenarioContext:
     def save_probe(self, result: Any, name: str = "probe", title: str = "") -> None:
         """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run."""
         # matplotlib is heavy: loaded when a plot is drawn
-        from harness.measure import plots
 
         result.write_csv(self.artifact(f"{name}.csv"))
         if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title) is not None:
@@ -481,7 +476,6 @@ class ScenarioContext:
     def save_streams(self, results: Sequence[Any], name: str = "sse", title: str = "") -> None:
         """``<name>.json`` (every stream's records) and ``<name>.png`` (one row per stream)."""
         # matplotlib is heavy: loaded when a plot is drawn
-        from harness.measure import plots
 
         self.artifact(f"{name}.json").write_text(json.dumps([r.to_json() for r in results], default=str))
         if plots.sse_timeline(results, self.artifacts / f"{name}.png", title=title) is not None:

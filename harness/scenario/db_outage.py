@@ -32,6 +32,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes import client
+
 from harness.core import progress
 from harness.core.errors import HarnessError
 from harness.k8s.client import REQUEST_TIMEOUT
@@ -143,7 +145,6 @@ class Observer:
         return self.obs
 
     def _loop(self) -> None:
-        from kubernetes import client
 
         disc = client.DiscoveryV1Api(self.ctx.api)
         deadline = time.monotonic() + self.max_duration

@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from kubernetes import client
+
 from harness.core.errors import HarnessError, ScenarioSkipped
 from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.drain import DrainError, cordon, drain_node
@@ -44,7 +46,6 @@ def schedulable_workers(api: Any) -> list[str]:
     """Names of the nodes a drained replica can move to: not the control plane, not the node
     labelled ``ingress-ready=true`` (it runs the ingress controller), not cordoned; sorted."""
     # the kubernetes client is heavy: loaded when a scenario runs
-    from kubernetes import client
 
     out = []
     for n in client.CoreV1Api(api).list_node(_request_timeout=REQUEST_TIMEOUT).items:
@@ -77,7 +78,6 @@ def run_drain(ctx: ScenarioContext) -> Verdict:
         harness.scenario.steps.StepFailed: a step that must succeed failed (no verdict).
     """
     # the kubernetes client is heavy: loaded when a scenario runs
-    from kubernetes import client
 
     s = ctx.settings
     workers = schedulable_workers(ctx.api)

@@ -12,6 +12,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from kubernetes import client
+
 from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.conditions import pod_is_ready, restart_counts
 from harness.k8s.informer import PodInformer
@@ -111,7 +113,6 @@ class ReleaseObserver:
                 for p in self.informer.pods(sel):
                     seen[p.metadata.name] = p
         else:
-            from kubernetes import client
 
             core = client.CoreV1Api(self.api)
             for sel in sels:
@@ -123,7 +124,6 @@ class ReleaseObserver:
     def desired_replicas(self) -> int:
         """Sum of ``spec.replicas`` of the live Deployments and StatefulSets (live: an autoscaler may
         have changed them; one GET each)."""
-        from kubernetes import client
 
         apps = client.AppsV1Api(self.api)
         n = 0

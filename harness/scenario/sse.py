@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes import client
+
 from harness.core import progress
 from harness.core.errors import HarnessError
 from harness.scenario.context import ScenarioContext
@@ -112,7 +114,6 @@ def rolling_restart(ctx: ScenarioContext) -> None:
     """What ``kubectl rollout restart`` does: a new pod-template annotation
     (``kubectl.kubernetes.io/restartedAt``), so every pod of every workload is replaced."""
     # the kubernetes client is heavy: loaded when a scenario runs
-    from kubernetes import client
 
     apps = client.AppsV1Api(ctx.api)
     stamp = dt.datetime.now(dt.UTC).isoformat()

@@ -55,7 +55,10 @@ import yaml
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.pins import pinned
 from harness.core.values import ChartRef
-from harness.tools import postrender
+from harness.tools import (
+    binaries,  # a module: tests replace tool_path
+    postrender,
+)
 from harness.tools.exec import Result
 from harness.tools.exec import run as _run
 from harness.tools.helm_plugins import (
@@ -275,9 +278,8 @@ class Helm:
                  kube_context: str | None = None, binary: Path | str | None = None, default_timeout: float = 300.0,
                  runner: Runner = _run, check_version: bool = True, kube_version: str | None = None):
         if binary is None:
-            from harness.tools.binaries import tool_path
 
-            binary = tool_path("helm")
+            binary = binaries.tool_path("helm")
         self.binary = str(binary)
         self.kubeconfig = Path(kubeconfig) if kubeconfig else None
         self.home = Path(home)

@@ -20,6 +20,7 @@ import yaml
 
 from harness.core.config import REQUEST_TIMEOUT
 from harness.core.errors import CommandError
+from harness.tools import binaries  # a module: tests replace tool_path
 from harness.tools.exec import Result
 from harness.tools.exec import run as _run
 
@@ -71,9 +72,8 @@ class Kubectl:
         """
         if self._binary is None:
             # binaries is looked up lazily so that a Kubectl with a fake runner needs no kubectl
-            from harness.tools.binaries import tool_path
 
-            self._binary = tool_path("kubectl")
+            self._binary = binaries.tool_path("kubectl")
         return self._binary
 
     def argv(self, *args: str, namespace: str | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from harness.env.addons.engine import (
     check_images,
     pinned,
 )
+from harness.env.addons.smoke import SMOKE_NAMESPACE
 from harness.k8s.wait import wait_for
 
 REPOSITORY = "https://charts.jetstack.io"
@@ -124,7 +125,6 @@ class CertManager(HelmAddon):
 
     def smoke(self, ctx: AddonContext) -> None:
         """A Certificate issued by harness-ca becomes Ready and its Secret chains to the exported CA."""
-        from harness.env.addons.smoke import SMOKE_NAMESPACE
 
         name = "harness-smoke-cert"
         ctx.kubectl.apply([

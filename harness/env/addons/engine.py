@@ -51,7 +51,12 @@ from harness.core.errors import (
     UsageError,
 )
 from harness.core.pins import cache_dir, pinned
+from harness.core.values import ChartRef, merge_values
+from harness.env import cluster as kind_cluster  # a module: tests replace its functions
+from harness.k8s.namespaces import new_run_id
+from harness.tools import docker
 from harness.tools.exec import run as _run
+from harness.tools.helm import Helm, manifest_objects
 from harness.tools.kubectl import Kubectl
 
 log = logging.getLogger("harness.env.addons.engine")
@@ -171,7 +176,6 @@ class AddonContext:
 
     def __post_init__(self) -> None:
         if not self.run_id:
-            from harness.k8s.namespaces import new_run_id
 
             self.run_id = new_run_id()
         if self.kubectl is None:
@@ -229,16 +233,14 @@ class AddonContext:
         node_image = getattr(self.cluster, "node_image", "") or ""
         if node_image:
             return "local" if node_image.startswith("harness/") else "pull"
-        from harness.env.cluster import local_node_image
 
         try:
-            return "local" if local_node_image() else "pull"
+            return "local" if kind_cluster.local_node_image() else "pull"
         except HarnessError:
             return "pull"
 
     def get_helm(self) -> Any:
         if self.helm is None:
-            from harness.tools.helm import Helm
 
             home = cache_dir() / "helm-home" / "addons"
             self.helm = Helm(self.cluster.kubeconfig, home=home, kube_context=self.cluster.context or None,
@@ -281,7 +283,6 @@ class Addon:
 
     def values(self, ctx: AddonContext) -> dict[str, Any]:
         """Helm values: the add-on's defaults merged with ``ctx.settings[name]["values"]``."""
-        from harness.core.values import merge_values
 
         return merge_values(self.default_values(ctx), ctx.setting(self.name, "values") or {})
 
@@ -340,7 +341,6 @@ class HelmAddon(Addon):
 
     def chart_ref(self, ctx: AddonContext) -> Any:
         """The harness.core.values.ChartRef for ``helm upgrade --install`` (adds the private repo entry)."""
-        from harness.core.values import ChartRef
 
         src = self.chart
         assert src is not None
@@ -415,7 +415,6 @@ class HelmAddon(Addon):
 
     def render(self, ctx: AddonContext) -> list[dict[str, Any]]:
         """The release's manifests as ``helm template`` renders them with :meth:`values` (offline for dir charts)."""
-        from harness.tools.helm import manifest_objects
 
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             yaml.safe_dump(self.values(ctx), f, sort_keys=True)
@@ -487,7 +486,6 @@ def check_images(ctx: AddonContext, addons: Sequence[Addon]) -> dict[str, list[s
     Raises:
         EnvironmentNotReady: one line per add-on naming the missing images and what to do.
     """
-    from harness.tools import docker
 
     source = ctx.effective_image_source()
     wanted = {a.name: a.images(ctx) for a in addons}
@@ -523,13 +521,12 @@ def ensure_addon(addon: Addon, ctx: AddonContext, *, images: Sequence[str] | Non
     Returns:
         the :class:`AddonResult`, also appended to ``ctx.results``.
     """
-    from harness.env.cluster import load_images
 
     start = time.monotonic()
     action = addon.decide(ctx)
     images = list(addon.images(ctx) if images is None else images)
     if images and ctx.is_kind:
-        loaded = load_images(ctx.cluster, images)
+        loaded = kind_cluster.load_images(ctx.cluster, images)
         if loaded:
             log.info("%s: loaded %s into the nodes", addon.name, ", ".join(loaded))
     if action == "present":

@@ -17,6 +17,7 @@ from harness.env.addons.engine import (
     ChartSource,
     HelmAddon,
     check_host_ports,
+    check_images,
     pinned,
 )
 
@@ -76,7 +77,6 @@ class IngressNginx(HelmAddon):
 
     def preflight(self, ctx: AddonContext) -> None:
         # images first: on a registry-less machine that is the clearer message
-        from harness.env.addons.engine import check_images
 
         check_images(ctx, [self])
         super().preflight(ctx)

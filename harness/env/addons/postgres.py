@@ -34,6 +34,7 @@ control                what happens                                   a client i
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -43,9 +44,11 @@ import shlex
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
 from harness.core import progress
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.env import cluster as kind_cluster  # a module: tests replace its functions
 from harness.env.addons.engine import Addon, AddonContext, check_images, pinned
 from harness.k8s.wait import wait_for
 from harness.tools.exec import run as _run
@@ -87,7 +90,6 @@ def pg_ident(prefix: str, namespace: str) -> str:
 
 def dsn_for(user: str, password: str, host: str, database: str, port: int = PORT) -> str:
     """``postgres://user:password@host:port/database?sslmode=disable`` (password URL-quoted)."""
-    from urllib.parse import quote
 
     return f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}?sslmode=disable"
 
@@ -99,7 +101,6 @@ def service_host(namespace: str) -> str:
 def namespace_objects(namespace: str, ip: str, *, user: str, password: str, database: str,
                       labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Service (no selector) + EndpointSlice -> ``ip``:5432 + Secret with the DSN, for one namespace."""
-    import base64
 
     labels = {"app.kubernetes.io/managed-by": "helm-e2e-harness", "app.kubernetes.io/name": "postgres",
               **(labels or {})}
@@ -474,7 +475,6 @@ def in_cluster_objects(namespace: str, image: str, *, password: str, user: str =
     """In-cluster PostgreSQL for charts that expect one: StatefulSet ``postgres`` (1 replica, a PVC
     from the default StorageClass unless ``storage_class``), Service ``postgres`` and Secret
     ``postgres`` (same keys as the external one, ``dsn`` included)."""
-    import base64
 
     labels = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/managed-by": "helm-e2e-harness"}
     host = service_host(namespace)
@@ -516,11 +516,10 @@ def install_in_cluster(ctx: AddonContext, namespace: str, *, image: str | None =
                        timeout: float | None = None) -> str:
     """Run PostgreSQL inside the cluster in ``namespace`` (see :func:`in_cluster_objects`); returns
     the DSN once the StatefulSet's pod is Ready. The image is loaded into the nodes first."""
-    from harness.env.cluster import load_images
 
     image = image or Postgres().image(ctx)
     if ctx.is_kind:
-        load_images(ctx.cluster, [image])
+        kind_cluster.load_images(ctx.cluster, [image])
     password = secrets.token_urlsafe(18)
     objs = in_cluster_objects(namespace, image, password=password)
     ctx.kubectl.apply(objs)

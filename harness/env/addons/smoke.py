@@ -10,6 +10,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import requests
+import urllib3
+
 from harness.k8s.wait import wait_for
 
 TOOLBOX_IMAGE = "harness/toolbox:latest"
@@ -56,7 +59,6 @@ def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str
 
 def http_get(port: int, host: str, path: str = "/", *, timeout: float = 5.0) -> tuple[int, str]:
     """GET ``http://127.0.0.1:<port><path>`` with ``Host: host``; returns (status, body)."""
-    import requests
 
     resp = requests.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=timeout,
                         allow_redirects=False)
@@ -66,7 +68,6 @@ def http_get(port: int, host: str, path: str = "/", *, timeout: float = 5.0) -> 
 def wait_for_response(port: int, host: str, *, want_status: int, want_body: str | None = None,
                       timeout: float, what: str) -> tuple[int, str]:
     """Poll ``http_get`` until it answers ``want_status`` (and ``want_body`` within the body)."""
-    import requests
 
     seen: dict[str, Any] = {}
 
@@ -115,7 +116,6 @@ def https_get(port: int, host: str, path: str = "/", *, ca_file: str, timeout: f
     Returns:
         (status, body).
     """
-    import urllib3
 
     pool = urllib3.HTTPSConnectionPool("127.0.0.1", port, server_hostname=host, assert_hostname=host,
                                        cert_reqs="CERT_REQUIRED", ca_certs=ca_file, timeout=timeout, retries=False)
