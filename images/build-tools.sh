@@ -77,7 +77,7 @@ helm_ldflags() {
 # get_helm TOOL VERSION
 get_helm() {
   local tool=$1 version=$2 major=${2%%.*} tmp sum
-  on_path_at "$tool" "$version+" version --short && return 0
+  on_path_at "$tool" "<$version>" version --template '<{{.Version}}>' && return 0
   if command -v curl >/dev/null && tmp=$(mktemp -d) \
      && curl -fsSL --max-time 120 -o "$tmp/h.tgz" "https://get.helm.sh/helm-$version-$os-$arch.tar.gz" \
      && sum=$(curl -fsSL --max-time 30 "https://get.helm.sh/helm-$version-$os-$arch.tar.gz.sha256sum") \
@@ -108,7 +108,7 @@ check() { # check TOOL WANT VERSION-COMMAND...
   [[ "$out" == *"$want"* ]] || { rm -f "$TOOLS/$tool"; die "$tool in $TOOLS is not $want (it says: ${out%%$'\n'*})"; }
 }
 check kind "kind $K8S_KIND " version
-check helm "$HELM_VERSION+" version --short
-check helm3 "$HELM3_VERSION+" version --short
+check helm "<$HELM_VERSION>" version --template '<{{.Version}}>'
+check helm3 "<$HELM3_VERSION>" version --template '<{{.Version}}>'
 check kubectl "Client Version: $K8S_VERSION"$'\n' version --client
 echo "$TOOLS"

@@ -124,3 +124,7 @@ def test_tool_path_for_another_version_never_falls_back_to_path(tmp_path, monkey
 def test_versions_file_is_key_value_lines_only():
     for line in VERSIONS_FILE.read_text().splitlines():
         assert not line.strip() or line.startswith("#") or "=" in line
+
+
+def test_kind_version_is_the_default_rows_kind():
+    assert pinned()["KIND_VERSION"] == kubernetes_pins().kind
