@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Host packages the image builds need (Debian/Ubuntu CI machines; a no-op where all are present).
+# libseccomp-dev: runc is built with cgo and seccomp (images/build-runtime.sh) for Kubernetes 1.35+ nodes.
 set -euo pipefail
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
-{ command -v busybox >/dev/null && file -L "$(command -v busybox)" | grep -q 'statically linked'; } 2>/dev/null || missing+=(busybox-static)
+bb=$(command -v busybox 2>/dev/null || true)
+bbinfo=$( [ -n "$bb" ] && command -v file >/dev/null && file -L "$bb" 2>/dev/null || true)
+[[ "$bbinfo" == *"statically linked"* ]] || missing+=(busybox-static)
 command -v file >/dev/null || missing+=(file)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+[ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v go >/dev/null || missing+=(golang-go)
 [ ${#missing[@]} -eq 0 ] && { echo "==> host: build prerequisites present"; exit 0; }
 command -v apt-get >/dev/null || { echo "error: missing ${missing[*]}; install them and retry" >&2; exit 3; }

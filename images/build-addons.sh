@@ -31,8 +31,9 @@ build_traefik() {
     # nice: this is a long compile on a 2-core machine; other builds keep their share.
     step "go-build-traefik" sh -c "cd '$mod' && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags '$ldflags' \
       -o '$out.tmp/traefik' github.com/traefik/traefik/v3/cmd/traefik"
-    "$out.tmp/traefik" version | grep -q "Version: *$TRAEFIK_VERSION\$" \
-      || die "the built traefik does not report version $TRAEFIK_VERSION: $("$out.tmp/traefik" version | head -3)"
+    local got; got=$("$out.tmp/traefik" version) || die "the built traefik does not run"
+    [[ "$got" =~ Version:\ *${TRAEFIK_VERSION}($'\n'|$) ]] \
+      || die "the built traefik does not report version $TRAEFIK_VERSION: ${got%%$'\n'*}"
     rm -rf "$out"; mv "$out.tmp" "$out"
     mark_built "$stamp"
   fi

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds every image a kind node runs besides the Kubernetes binaries themselves, each from a Go
-# module or Debian package, tagged with the exact name kubeadm (`kubeadm config images list`) or our
-# node manifests (images/node/manifests) expect. Prints the image names, one per line, on stdout.
+# build-components.sh [VERSION]: builds every image a kind node of one pinned Kubernetes version
+# (default: versions.env's KUBERNETES_VERSION) runs besides the Kubernetes binaries themselves, each
+# from a Go module or Debian package, tagged with the exact name kubeadm (`kubeadm config images
+# list`) or our node manifests (images/node/manifests) expect. etcd, CoreDNS and pause follow that
+# version's row of versions.env. Prints the image names, one per line, on stdout.
 source "$(dirname "$0")/lib.sh"
+k8s_pins "${1:-}"
 need go "install Go 1.24 or newer"
 need docker "install Docker"
-K8S_BIN=$BIN_CACHE/kubernetes-$KUBERNETES_VERSION
 
 # gobin NAME PKG@VERSION...: `go install` into the cache, once per pinned version.
 gobin() {
@@ -16,13 +18,15 @@ gobin() {
   step "go-install-$name" env CGO_ENABLED=0 GOBIN="$dir.tmp" go install -trimpath -ldflags "$GO_LDFLAGS_COMMON" "$@"
   rm -rf "$dir"; mv "$dir.tmp" "$dir"; mark_built "gobin-$name"
 }
-# wrapper NAME DIR: `go build` of a wrapper module of ours (upstream go.mod has replaces).
+# wrapper NAME DIR [BINARY]: `go build` of a wrapper module of ours (upstream go.mod has replaces)
+# into $BIN_CACHE/NAME/BINARY (BINARY defaults to NAME).
 wrapper() {
-  local name=$1 dir=$2 out=$BIN_CACHE/$1
-  cached "wrapper-$name-$(cat "$dir"/go.mod "$dir"/*.go | sha256sum | cut -c1-10)" && return 0
+  local name=$1 dir=$2 bin=${3:-$1} out=$BIN_CACHE/$1 stamp
+  stamp="wrapper-$name-$(cat "$dir"/go.mod "$dir"/*.go | sha256sum | cut -c1-10)"
+  cached "$stamp" && return 0
   mkdir -p "$out"
-  step "go-build-$name" sh -c "cd '$dir' && CGO_ENABLED=0 go build -trimpath -ldflags '$GO_LDFLAGS_COMMON' -o '$out/$name.tmp' . && mv '$out/$name.tmp' '$out/$name'"
-  mark_built "wrapper-$name-$(cat "$dir"/go.mod "$dir"/*.go | sha256sum | cut -c1-10)"
+  step "go-build-$name" sh -c "cd '$dir' && CGO_ENABLED=0 go build -trimpath -ldflags '$GO_LDFLAGS_COMMON' -o '$out/$bin.tmp' . && mv '$out/$bin.tmp' '$out/$bin'"
+  mark_built "$stamp"
 }
 
 # image TAG DOCKERFILE-TEXT FILE...: docker build with FILEs in the context. Built under a
@@ -43,8 +47,9 @@ image() {
   echo "$tag"
 }
 
-wrapper etcd "$IMAGES_DIR/build/etcd"
-gobin coredns "github.com/coredns/coredns@$COREDNS_VERSION"
+[ -f "$IMAGES_DIR/build/etcd/$K8S_ETCD_MODULE/go.mod" ] || die "no etcd wrapper module build/etcd/$K8S_ETCD_MODULE (kubeadm wants etcd $K8S_ETCD_TAG)"
+wrapper "etcd-$K8S_ETCD_MODULE" "$IMAGES_DIR/build/etcd/$K8S_ETCD_MODULE" etcd
+gobin "coredns-$K8S_COREDNS" "github.com/coredns/coredns@$K8S_COREDNS"
 gobin cni-plugins "github.com/containernetworking/plugins/plugins/main/ptp@$CNI_PLUGINS_VERSION" \
   "github.com/containernetworking/plugins/plugins/main/loopback@$CNI_PLUGINS_VERSION" \
   "github.com/containernetworking/plugins/plugins/ipam/host-local@$CNI_PLUGINS_VERSION" \
@@ -59,7 +64,8 @@ fi
 
 NET_BASE=$(debian_image net iptables conntrack iproute2 kmod ipset)
 busybox=$(command -v busybox || true)
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || die "a static busybox is needed for the local-path helper image; apt-get install busybox-static"
+bbinfo=$(file -L "$busybox" 2>/dev/null || true)
+[[ "$bbinfo" == *"statically linked"* ]] || die "a static busybox is needed for the local-path helper image; apt-get install busybox-static"
 
 scratch_image() { # scratch_image TAG BINARY [ENTRYPOINT-PATH]
   local tag=$1 bin=$2 path=${3:-/usr/local/bin/$(basename "$2")}
@@ -69,9 +75,15 @@ ENV PATH=/usr/local/bin:/usr/bin:/bin
 ENTRYPOINT [\"$path\"]" "$bin"
 }
 
-[ -x "$K8S_BIN/kubeadm" ] || die "kubernetes binaries missing in $K8S_BIN; run images/build-kubernetes.sh"
-# kubeadm names the control-plane, etcd, CoreDNS and pause images itself; ask it, do not guess.
-mapfile -t wanted < <("$K8S_BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION")
+[ -x "$K8S_BIN/kubeadm" ] || die "kubernetes binaries missing in $K8S_BIN; run images/build-kubernetes.sh $K8S_VERSION"
+# kubeadm names the control-plane, etcd, CoreDNS and pause images itself; ask it, do not guess,
+# and check that versions.env's row says the same (containerd's sandbox image is taken from it).
+images_list=$("$K8S_BIN/kubeadm" config images list --kubernetes-version "$K8S_VERSION") \
+  || die "kubeadm config images list failed"
+mapfile -t wanted <<<"$images_list"
+for want in "etcd:$K8S_ETCD_TAG" "coredns:$K8S_COREDNS" "pause:$K8S_PAUSE"; do
+  [[ $'\n'"$images_list"$'\n' == *"/$want"$'\n'* ]] || die "kubeadm $K8S_VERSION does not list $want; fix its row in versions.env: $(echo $images_list)"
+done
 for ref in "${wanted[@]}"; do
   case "$ref" in
     */kube-proxy:*)
@@ -81,13 +93,13 @@ ENTRYPOINT [\"/usr/local/bin/kube-proxy\"]" "$K8S_BIN/kube-proxy" ;;
     */kube-apiserver:*|*/kube-controller-manager:*|*/kube-scheduler:*)
       name=${ref##*/}; name=${name%%:*}
       scratch_image "$ref" "$K8S_BIN/$name" ;;
-    */etcd:*) scratch_image "$ref" "$BIN_CACHE/etcd/etcd" ;;
-    */coredns:*) scratch_image "$ref" "$BIN_CACHE/coredns/coredns" /coredns ;;
+    */etcd:*) scratch_image "$ref" "$BIN_CACHE/etcd-$K8S_ETCD_MODULE/etcd" ;;
+    */coredns:*) scratch_image "$ref" "$BIN_CACHE/coredns-$K8S_COREDNS/coredns" /coredns ;;
     */pause:*) scratch_image "$ref" "$BIN_CACHE/pause/pause" /pause ;;
     *) die "kubeadm wants an image this script does not know how to build: $ref" ;;
   esac
 done
-image "harness/podnet:$KUBERNETES_VERSION" "FROM $NET_BASE
+image "harness/podnet:$K8S_VERSION" "FROM $NET_BASE
 COPY podnet /usr/local/bin/podnet
 ENTRYPOINT [\"/usr/local/bin/podnet\"]" "$BIN_CACHE/podnet/podnet"
 scratch_image "harness/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" "$BIN_CACHE/local-path-provisioner/local-path-provisioner"

@@ -3,7 +3,8 @@
 # cluster tests run as client and server pods. Prints its name.
 source "$(dirname "$0")/lib.sh"
 bb=$(command -v busybox || true)
-file -L "$bb" 2>/dev/null | grep -q 'statically linked' || die "a static busybox is needed; apt-get install busybox-static"
+bbinfo=$(file -L "$bb" 2>/dev/null || true)
+[[ "$bbinfo" == *"statically linked"* ]] || die "a static busybox is needed; apt-get install busybox-static"
 tag=harness/toolbox:$(sha256sum "$bb" | cut -c1-10)
 if ! docker image inspect "$tag" >/dev/null 2>&1; then
   ctx=$(mktemp -d); trap 'rm -rf "$ctx"' EXIT

@@ -41,6 +41,50 @@ lock() { exec {_lockfd}>"$HARNESS_CACHE/$1.lock"; flock "$_lockfd"; }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is not installed; $2"; }
 
+# supported_k8s: the Kubernetes versions with a row in versions.env, one per line.
+supported_k8s() {
+  local row
+  for row in ${!K8S_*}; do [[ "$row" =~ ^K8S_[0-9]+_[0-9]+$ ]] && echo "${!row%% *}"; done; return 0
+}
+
+# k8s_pins [VERSION]: select one Kubernetes version's row of versions.env (default the pinned
+# KUBERNETES_VERSION, or $HARNESS_KUBERNETES_VERSION) and set K8S_VERSION, K8S_MINOR, K8S_KIND,
+# K8S_ETCD_TAG, K8S_ETCD_MODULE (the etcd module version for that image tag), K8S_COREDNS,
+# K8S_PAUSE, K8S_CONTAINERD, K8S_RUNC, K8S_COMMIT, K8S_DIGEST. An unknown version exits 2 with
+# one line listing the supported ones.
+k8s_pins() {
+  local want=${1:-${HARNESS_KUBERNETES_VERSION:-$KUBERNETES_VERSION}}
+  [[ "$want" == v* ]] || want=v$want
+  [[ "$want" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]] || {
+    echo "error: Kubernetes version '$want' is not vMAJOR.MINOR.PATCH; supported: $(supported_k8s | tr '\n' ' ')" >&2; exit 2; }
+  local var=K8S_${BASH_REMATCH[1]}_${BASH_REMATCH[2]}
+  local row=${!var:-}
+  if [ -z "$row" ] || [ "${row%% *}" != "$want" ]; then
+    echo "error: Kubernetes $want is not pinned in images/versions.env; supported: $(supported_k8s | tr '\n' ' ')" >&2; exit 2
+  fi
+  K8S_VERSION=$want K8S_MINOR=${BASH_REMATCH[2]}
+  K8S_KIND="" K8S_ETCD_TAG="" K8S_COREDNS="" K8S_PAUSE="" K8S_CONTAINERD="" K8S_RUNC="" K8S_COMMIT="" K8S_DIGEST=""
+  local kv
+  for kv in ${row#* }; do
+    case "${kv%%=*}" in
+      kind) K8S_KIND=${kv#*=} ;; etcd) K8S_ETCD_TAG=${kv#*=} ;; coredns) K8S_COREDNS=${kv#*=} ;;
+      pause) K8S_PAUSE=${kv#*=} ;; containerd) K8S_CONTAINERD=${kv#*=} ;; runc) K8S_RUNC=${kv#*=} ;;
+      commit) K8S_COMMIT=${kv#*=} ;; digest) K8S_DIGEST=${kv#*=} ;;
+      *) die "unknown key '${kv%%=*}' in $var of versions.env" ;;
+    esac
+  done
+  local k
+  for k in K8S_KIND K8S_ETCD_TAG K8S_COREDNS K8S_PAUSE K8S_CONTAINERD K8S_RUNC; do
+    [ -n "${!k}" ] || die "$var in versions.env lacks ${k#K8S_}"
+  done
+  K8S_ETCD_MODULE=v${K8S_ETCD_TAG%-*}
+  K8S_BIN=$BIN_CACHE/kubernetes-$K8S_VERSION
+}
+
+# tools_key: the tool directory name for the selected Kubernetes version (call k8s_pins first);
+# harness/tools/binaries.py computes the same name.
+tools_key() { echo "kind-$K8S_KIND-helm-$HELM_VERSION-helm3-$HELM3_VERSION-kubectl-$K8S_VERSION"; }
+
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # debian_image NAME [PACKAGE...]: a Debian $DEBIAN_SUITE root file system made by debootstrap

@@ -1,23 +1,138 @@
-"""The pinned versions of the cluster toolchain, read from images/versions.env (the one place they live)."""
+"""The pinned versions of the cluster toolchain, read from images/versions.env (the one place they live).
+
+versions.env holds ``KEY=value`` lines and, per supported Kubernetes minor version, one table row
+``K8S_<major>_<minor>="<version> key=value ..."`` (kind, etcd, coredns, pause, containerd, runc;
+optional commit, digest). images/lib.sh's ``k8s_pins`` reads the same rows for the image builds.
+"""
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from harness.core.errors import UsageError
+
 VERSIONS_FILE = Path(__file__).resolve().parents[2] / "images" / "versions.env"
+
+_ROW_KEY = re.compile(r"^K8S_(\d+)_(\d+)$")
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_ROW_FIELDS = ("kind", "etcd", "coredns", "pause", "containerd", "runc")
+
+
+@dataclass(frozen=True)
+class KubernetesPins:
+    """One row of the per-Kubernetes-version table in versions.env.
+
+    Attributes:
+        version: ``vX.Y.Z``.
+        kind: the kind release the node image is built for and the cluster is created with.
+        etcd, coredns, pause: kubeadm's image tags for this version (its cmd/kubeadm/app/constants).
+        containerd, runc: ``debian`` (Debian's packages) or the ``vX.Y.Z`` built from their Go modules.
+        commit: upstream's git commit of the tag ("" when not pinned).
+        digest: ``sha256:...`` of ``kindest/node:<version>`` from the kind release notes ("" when unknown).
+    """
+
+    version: str
+    kind: str
+    etcd: str
+    coredns: str
+    pause: str
+    containerd: str
+    runc: str
+    commit: str = ""
+    digest: str = ""
+
+    @property
+    def minor(self) -> str:
+        """``"1.37"`` for ``v1.37.2``."""
+        return ".".join(self.version.lstrip("v").split(".")[:2])
+
+    @property
+    def pause_image(self) -> str:
+        """The pause image kubeadm expects and the node's containerd pins as its sandbox image."""
+        return f"registry.k8s.io/pause:{self.pause}"
+
+
+def parse_versions(text: str) -> dict[str, str]:
+    """Return KEY -> value of versions.env ``text`` (comments and blank lines skipped, quotes removed)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            out[key.strip()] = value
+    return out
 
 
 @cache
 def pinned() -> dict[str, str]:
-    """Return KEY -> value from images/versions.env (comments and blank lines skipped)."""
-    out: dict[str, str] = {}
-    for line in VERSIONS_FILE.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            out[key.strip()] = value.strip()
-    return out
+    """Return KEY -> value from images/versions.env (comments and blank lines skipped, quotes removed)."""
+    return parse_versions(VERSIONS_FILE.read_text())
+
+
+def parse_row(key: str, value: str) -> KubernetesPins:
+    """Parse one table row (``K8S_1_37``, ``"v1.37.2 kind=v0.33.0 etcd=3.7.0-0 ..."``).
+
+    Raises:
+        ValueError: the row's version does not match its key, a key is unknown or a field is missing.
+    """
+    m = _ROW_KEY.match(key)
+    parts = value.split()
+    if not m or not parts:
+        raise ValueError(f"{key}: not a K8S_<major>_<minor> row")
+    version = parts[0]
+    vm = _VERSION.match(version)
+    if not vm or not version.startswith("v") or (vm.group(1), vm.group(2)) != m.groups():
+        raise ValueError(f"{key}: version {version!r} does not belong in this row")
+    fields: dict[str, str] = {}
+    for kv in parts[1:]:
+        k, sep, v = kv.partition("=")
+        if not sep or k not in (*_ROW_FIELDS, "commit", "digest"):
+            raise ValueError(f"{key}: unknown entry {kv!r}")
+        fields[k] = v
+    missing = [f for f in _ROW_FIELDS if not fields.get(f)]
+    if missing:
+        raise ValueError(f"{key}: missing {', '.join(missing)}")
+    return KubernetesPins(version=version, **fields)
+
+
+def kubernetes_table(values: dict[str, str] | None = None) -> dict[str, KubernetesPins]:
+    """Every supported Kubernetes version's pins, keyed by ``vX.Y.Z``, oldest first.
+
+    Args:
+        values: parsed versions.env (default: :func:`pinned`).
+    """
+    values = pinned() if values is None else values
+    rows = [parse_row(k, v) for k, v in values.items() if _ROW_KEY.match(k)]
+    rows.sort(key=lambda r: tuple(int(x) for x in r.version.lstrip("v").split(".")))
+    return {r.version: r for r in rows}
+
+
+def supported_kubernetes(values: dict[str, str] | None = None) -> list[str]:
+    """The supported Kubernetes versions (``vX.Y.Z``), oldest first."""
+    return list(kubernetes_table(values))
+
+
+def kubernetes_pins(version: str | None = None, values: dict[str, str] | None = None) -> KubernetesPins:
+    """The pins of Kubernetes ``version`` (``vX.Y.Z`` or ``X.Y.Z``; default KUBERNETES_VERSION).
+
+    Raises:
+        UsageError: ``version`` has no row in versions.env; the message lists the supported ones.
+    """
+    values = pinned() if values is None else values
+    want = version or values["KUBERNETES_VERSION"]
+    want = want if want.startswith("v") else f"v{want}"
+    table = kubernetes_table(values)
+    if want not in table:
+        raise UsageError(
+            f"Kubernetes {want} is not supported; choose one of {', '.join(table)} (--kubernetes-version)"
+        )
+    return table[want]
 
 
 def cache_dir() -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
-from harness.core.pins import cache_dir, pinned
+from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins
 from harness.tools import (
     binaries,  # a module: tests replace tool_path
     docker,
@@ -38,6 +38,8 @@ class Cluster:
         context: the context to use in it.
         created: True when this session created the cluster (False: reused or external).
         node_image: the node image it runs ("" when unknown).
+        kubernetes_version: the pinned version it was created or reused for ("" for an external
+            cluster: the default version's tools are used).
     """
 
     name: str
@@ -45,6 +47,7 @@ class Cluster:
     context: str
     created: bool
     node_image: str = ""
+    kubernetes_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,13 @@ class ClusterSpec:
 
     Ports are host ports published on 127.0.0.1 only: ``http_port``/``https_port`` reach the
     ingress controller (containerPorts 80/443 of the node labelled ``ingress-ready=true``) and
-    ``nodeport_port`` reaches NodePort ``nodeport_port`` of that node.
+    ``nodeport_port`` reaches NodePort ``nodeport_port`` of that node. ``port_mappings=False``
+    publishes none of them (a second cluster beside one that holds the ports).
+    ``kubernetes_version`` (None: KUBERNETES_VERSION) selects the node image, kind and kubectl.
     """
 
     name: str = "harness"
+    kubernetes_version: str | None = None
     workers: int = 2
     kind_config: Path | None = None
     node_image: str | None = None
@@ -66,6 +72,7 @@ class ClusterSpec:
     http_port: int = 18080
     https_port: int = 18443
     nodeport_port: int = 30080
+    port_mappings: bool = True
     create_timeout: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -89,60 +96,123 @@ def spec_from_config(cfg: Any) -> ClusterSpec:
     return ClusterSpec(**values)
 
 
-def render_kind_config(spec: ClusterSpec) -> str:
+def host_cgroup_v1(mountinfo: str | None = None) -> bool:
+    """True when this host runs cgroup v1: /sys/fs/cgroup is not a cgroup2 mount.
+
+    On a hybrid host (cgroup v1 controllers, cgroup2 only at /sys/fs/cgroup/unified, as on this
+    project's CI machines) and a pure v1 host the answer is True; on a unified host False. kind's
+    nodes share the Docker host's cgroups, so the host of the Docker engine is what counts (the
+    harness talks to a local engine).
+
+    Args:
+        mountinfo: text of /proc/self/mountinfo (default: read it); for tests.
+    """
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return False
+    for line in mountinfo.splitlines():
+        # mountinfo(5): fields ... mount point (5th) ... " - " fstype source options
+        pre, sep, post = line.partition(" - ")
+        fields = pre.split()
+        if sep and len(fields) >= 5 and fields[4] == "/sys/fs/cgroup":
+            fstype = post.split()[0] if post.split() else ""
+            return fstype != "cgroup2"
+    return False
+
+
+def render_kind_config(spec: ClusterSpec, *, cgroup_v1: bool | None = None) -> str:
     """The default kind config: 1 control-plane (ingress-ready, host ports) + ``spec.workers`` workers.
 
     The API server and every host port listen on 127.0.0.1 only
-    (https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings).
+    (https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings); no host ports at all
+    when ``spec.port_mappings`` is False.
+
+    On a cgroup v1 host (``cgroup_v1``; default :func:`host_cgroup_v1`), the kubelet gets
+    ``failCgroupV1: false`` through a kubeadm config patch: from Kubernetes 1.35 the kubelet refuses
+    to start on cgroup v1 unless told so (KubeletConfiguration ``failCgroupV1``, KEP-5573; kept through
+    1.37). Set only there, since on cgroup v2 the field has no business being set. kind applies
+    ``kubeadmConfigPatches`` to the KubeletConfiguration it generates
+    (https://kind.sigs.k8s.io/docs/user/configuration/#kubeadm-config-patches), which kubeadm
+    uploads once for every node of the cluster.
     """
+    cgroup_v1 = host_cgroup_v1() if cgroup_v1 is None else cgroup_v1
     workers = "".join("  - role: worker\n" for _ in range(spec.workers))
-    return textwrap.dedent(f"""\
-        kind: Cluster
-        apiVersion: kind.x-k8s.io/v1alpha4
-        networking:
-          apiServerAddress: "127.0.0.1"
-        nodes:
-          - role: control-plane
-            labels:
-              ingress-ready: "true"
+    ports = ""
+    if spec.port_mappings:
+        ports = textwrap.indent(textwrap.dedent(f"""\
             extraPortMappings:
               - {{containerPort: 80, hostPort: {spec.http_port}, listenAddress: "127.0.0.1", protocol: TCP}}
               - {{containerPort: 443, hostPort: {spec.https_port}, listenAddress: "127.0.0.1", protocol: TCP}}
               - {{containerPort: {spec.nodeport_port}, hostPort: {spec.nodeport_port}, listenAddress: "127.0.0.1", protocol: TCP}}
-        """) + workers.replace("  - role", "  - role", 1)
+            """), "    ")
+    patches = ""
+    if cgroup_v1:
+        patches = textwrap.dedent("""\
+            kubeadmConfigPatches:
+              - |
+                kind: KubeletConfiguration
+                failCgroupV1: false
+            """)
+    head = textwrap.dedent("""\
+        kind: Cluster
+        apiVersion: kind.x-k8s.io/v1alpha4
+        networking:
+          apiServerAddress: "127.0.0.1"
+        """)
+    nodes = textwrap.dedent("""\
+        nodes:
+          - role: control-plane
+            labels:
+              ingress-ready: "true"
+        """)
+    return head + patches + nodes + ports + workers
 
 
-def local_node_image() -> str | None:
-    """The newest locally built node image for the pinned Kubernetes version, if any."""
-    version = pinned()["KUBERNETES_VERSION"]
+def local_node_image(version: str) -> str | None:
+    """The newest locally built node image ``harness/kind-node:<version>-<key>``, if any."""
     for ref in docker.images_matching(LOCAL_NODE_REPOSITORY):
         if ref.split(":", 1)[1].startswith(version + "-"):
             return ref
     return None
 
 
-def resolve_node_image(spec: ClusterSpec) -> str:
-    """Choose the node image: explicit ``node_image``; else by ``image_source``.
+def upstream_node_image(pins: KubernetesPins) -> str:
+    """``kindest/node:<version>``, pinned by digest when versions.env has the kind release's digest.
 
-    ``local`` needs a node image built by `make images`; ``pull`` uses kindest/node:<pinned version>;
-    ``auto`` prefers the local build and falls back to pulling.
+    kind's release notes list each node image with its digest and ask users to pin it
+    (https://kind.sigs.k8s.io/docs/user/quick-start/#creating-a-cluster).
+    """
+    ref = f"{UPSTREAM_NODE_REPOSITORY}:{pins.version}"
+    return f"{ref}@{pins.digest}" if pins.digest else ref
+
+
+def resolve_node_image(spec: ClusterSpec) -> str:
+    """Choose the node image: explicit ``node_image``; else by ``image_source`` for ``kubernetes_version``.
+
+    ``local`` needs a node image built by `images/build-node-image.sh <version>`; ``pull`` uses
+    kindest/node:<version>[@digest]; ``auto`` prefers the local build and falls back to pulling.
 
     Raises:
         EnvironmentNotReady: ``local`` was asked for and no local node image exists.
-        UsageError: unknown image_source.
+        UsageError: unknown image_source, or a Kubernetes version without a row in versions.env
+            (one line listing the supported versions).
     """
     if spec.node_image:
         return spec.node_image
     if spec.image_source not in ("auto", "pull", "local"):
         raise UsageError(f"image_source must be auto, pull or local, not {spec.image_source!r}")
-    local = local_node_image() if spec.image_source != "pull" else None
+    pins = kubernetes_pins(spec.kubernetes_version)
+    local = local_node_image(pins.version) if spec.image_source != "pull" else None
     if local:
         return local
     if spec.image_source == "local":
         raise EnvironmentNotReady(
-            f"no local node image {LOCAL_NODE_REPOSITORY}:{pinned()['KUBERNETES_VERSION']}-*; run `make images`"
+            f"no local node image {LOCAL_NODE_REPOSITORY}:{pins.version}-*; "
+            f"run `images/build-node-image.sh {pins.version}`"
         )
-    return f"{UPSTREAM_NODE_REPOSITORY}:{pinned()['KUBERNETES_VERSION']}"
+    return upstream_node_image(pins)
 
 
 def kubeconfig_path(name: str) -> Path:
@@ -195,7 +265,8 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
         spec = spec_from_config(spec)
     if spec.kubeconfig:
         return _external(spec.kubeconfig)
-    kind = kind or Kind()
+    version = kubernetes_pins(spec.kubernetes_version).version  # UsageError first, before any work
+    kind = kind or Kind(_tool("kind", version))
     docker.require_engine()
     kubeconfig = kubeconfig_path(spec.name)
     existing = kind.get_clusters()
@@ -206,7 +277,7 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
                 f"or delete it: kind delete cluster --name {spec.name}"
             )
         _write_private(kubeconfig, kind.get_kubeconfig(spec.name))
-        reused = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False)
+        reused = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False, kubernetes_version=version)
         wait_ready(reused, timeout=120)
         return reused
 
@@ -215,7 +286,8 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
             raise UsageError(f"kind config {spec.kind_config} does not exist; fix --kind-config")
         config_path = spec.kind_config
     else:
-        check_ports_free([spec.http_port, spec.https_port, spec.nodeport_port])
+        if spec.port_mappings:
+            check_ports_free([spec.http_port, spec.https_port, spec.nodeport_port])
         config_path = kubeconfig.parent / "kind-config.yaml"
         config_path.write_text(render_kind_config(spec))
     image = resolve_node_image(spec)
@@ -230,7 +302,8 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
             pass
         raise
     os.chmod(kubeconfig, 0o600)
-    made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image)
+    made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image,
+                   kubernetes_version=version)
     try:
         wait_ready(made, timeout=spec.create_timeout)
     except BaseException:
@@ -249,7 +322,7 @@ def wait_ready(cluster: Cluster, timeout: float = 300.0) -> None:
     Raises:
         CommandError / CommandTimeout: a node or system pod did not become Ready within ``timeout`` seconds.
     """
-    kubectl = [_kubectl(), "--kubeconfig", str(cluster.kubeconfig)]
+    kubectl = [_tool("kubectl", cluster.kubernetes_version or None), "--kubeconfig", str(cluster.kubeconfig)]
     budget = f"{int(timeout)}s"
     run([*kubectl, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={budget}"], timeout=timeout + 30,
         hint="nodes not Ready: see `kubectl describe nodes` and `kind export logs`")
@@ -261,23 +334,28 @@ def _external(path: Path) -> Cluster:
     if not path.is_file():
         raise UsageError(f"kubeconfig {path} does not exist; fix --kubeconfig")
     try:
-        context = run([_kubectl(), "--kubeconfig", str(path), "config", "current-context"], timeout=20).stdout.strip()
-        run([_kubectl(), "--kubeconfig", str(path), "--request-timeout=10s", "get", "--raw", "/readyz"], timeout=30)
+        kubectl = _tool("kubectl")
+        context = run([kubectl, "--kubeconfig", str(path), "config", "current-context"], timeout=20).stdout.strip()
+        run([kubectl, "--kubeconfig", str(path), "--request-timeout=10s", "get", "--raw", "/readyz"], timeout=30)
     except CommandError as exc:
         raise EnvironmentNotReady(f"the cluster in {path} is not reachable: {exc}") from exc
     return Cluster("", path, context, created=False)
 
 
-def _kubectl() -> str:
+def _tool(name: str, kubernetes_version: str | None = None) -> str:
+    return binaries.tool_path(name, kubernetes_version)
 
-    return binaries.tool_path("kubectl")
+
+def _kind_for(cluster: Cluster) -> Kind:
+    """The pinned kind of the cluster's Kubernetes version (the default one for unknown versions)."""
+    return Kind(_tool("kind", cluster.kubernetes_version or None))
 
 
 def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
     """Delete a cluster this session created (kind delete) and its private kubeconfig."""
     if not cluster.name:
         return
-    (kind or Kind()).delete(cluster.name)
+    (kind or _kind_for(cluster)).delete(cluster.name)
     cluster.kubeconfig.unlink(missing_ok=True)
 
 
@@ -306,7 +384,7 @@ def load_images(cluster: Cluster, images: list[str], kind: Kind | None = None) -
     Raises:
         EnvironmentNotReady: an image is not in the local Docker store (build it first).
     """
-    kind = kind or Kind()
+    kind = kind or _kind_for(cluster)
     loaded = []
     nodes = kind.get_nodes(cluster.name)
     present = {n: node_images(cluster, n) for n in nodes}
@@ -335,7 +413,7 @@ def export_logs(cluster: Cluster, dest: Path, kind: Kind | None = None) -> None:
         return
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        (kind or Kind()).export_logs(cluster.name, dest)
+        (kind or _kind_for(cluster)).export_logs(cluster.name, dest)
     except CommandError:
         if not any(p.is_file() for p in dest.rglob("*")):
             raise
