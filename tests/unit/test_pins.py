@@ -1,7 +1,6 @@
 """images/versions.env: the per-Kubernetes-version table, read by harness/core/pins.py and images/lib.sh."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,23 +81,6 @@ def test_the_real_file_pins_every_supported_version_with_kubeadms_images():
         # an etcd wrapper module exists for the etcd tag kubeadm wants
         assert (IMAGES / "build" / "etcd" / f"v{row.etcd.rsplit('-', 1)[0]}" / "go.mod").is_file()
         assert (IMAGES / "build" / "kubernetes" / version / "go.mod").is_file()
-
-
-def test_lib_sh_reads_the_same_table_as_pins_py():
-    script = f'source {IMAGES}/lib.sh; supported_k8s; k8s_pins {supported_kubernetes()[-1]}; echo "$K8S_ETCD_TAG $K8S_PAUSE $K8S_KIND"'
-    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30, env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.split("\n")
-    assert lines[:-2] == supported_kubernetes()
-    row = kubernetes_pins(supported_kubernetes()[-1])
-    assert lines[-2] == f"{row.etcd} {row.pause} {row.kind}"
-
-
-def test_lib_sh_rejects_an_unsupported_version_in_one_line():
-    out = subprocess.run(["bash", "-c", f"source {IMAGES}/lib.sh; k8s_pins v1.20.0"], capture_output=True,
-                         text=True, timeout=30, env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and "supported: " + " ".join(supported_kubernetes()) in out.stderr
 
 
 def test_tools_key_follows_the_kubernetes_version():
