@@ -671,12 +671,18 @@ class Helm:
         return self._call("get manifest", argv, timeout=60, release=release).stdout
 
     def list(self, *, namespace: str | None = None, all: bool = True) -> list[dict[str, Any]]:
-        """``helm list -o json [--all]`` in the namespace.
+        """``helm list -o json`` in the namespace, every status when ``all``.
+
+        Helm 3 lists only deployed and failed releases unless given ``--all``; Helm 4 has no
+        ``--all`` and lists every status when no status filter is given (helm.sh/helm/v4
+        ``pkg/action/list.go``, ``SetStateMask``).
 
         Returns:
             ``[{"name", "namespace", "revision" (str), "updated", "status", "chart", "app_version"}]``.
         """
-        argv = self.argv("list", "--output", "json", *(["--all"] if all else []), namespace=namespace)
+        every = ["--all"] if all and self.major < 4 else []
+        filtered = ["--deployed", "--failed"] if not all and self.major >= 4 else []
+        argv = self.argv("list", "--output", "json", *every, *filtered, namespace=namespace)
         return parse_json("list", self._call("list", argv, timeout=60).stdout) or []
 
     # -- charts (offline)

@@ -208,7 +208,11 @@ def test_unchanged_reads_and_offline_calls(tmp_path, version):
     h.get_manifest("web-x1")
     assert r.argv[1:4] == ["get", "manifest", "web-x1"]
     h.list()
-    assert r.argv[1:5] == ["list", "--output", "json", "--all"]
+    # Helm 4 dropped --all: with no status filter it lists every status (pkg/action/list.go)
+    want = ["list", "--output", "json", "--all"] if h.major == 3 else ["list", "--output", "json"]
+    assert r.argv[1:1 + len(want)] == want and ("--all" in r.argv) == (h.major == 3)
+    h.list(all=False)
+    assert ("--deployed" in r.argv) == (h.major == 4) and "--all" not in r.argv
     r.stdout = "name: web\nversion: 1.0.0\n"
     h.show_chart(ChartRef("harness-charts/web", "repo", "1.0.0"))
     assert r.argv[1:6] == ["show", "chart", "harness-charts/web", "--version", "1.0.0"]
