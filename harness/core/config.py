@@ -100,6 +100,11 @@ def _k8s_default() -> str:
     return pinned()["KUBERNETES_VERSION"]
 
 
+HELM_FROM_MAJORS = ("3",)
+"""Values of ``helm-from``: the helm majors a released chart can be installed with before the upgrade
+(``3``: the pinned ``helm3``, harness.tools.binaries)."""
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("cluster-name", "cluster_name", "str", "harness", "kind cluster name", metavar="NAME"),
     Option("kind-config", "kind_config", "path", None,
@@ -140,6 +145,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("helm", "helm", "path", None,
            "helm binary the harness runs (Helm 4 or Helm 3); default: the pinned helm (`make setup`)",
            metavar="PATH"),
+    Option("helm-from", "helm_from", "choice", None,
+           "the upgrade scenario also installs the released chart with this helm major (the pinned helm3) "
+           "and upgrades with the helm under test: a row of its own ('' for none)", HELM_FROM_MAJORS,
+           metavar="MAJOR"),
     Option("addons", "addons", "choices", ADDONS,
            "cluster add-ons to install, in order (repeatable or comma-separated; 'none' for none)", KNOWN_ADDONS,
            metavar="ADDON"),
@@ -169,6 +178,8 @@ class HarnessConfig:
         addons: add-ons to install, in the order given.
         helm: the helm binary (absolute, an executable file), or None for the pinned one
             (``harness.tools.binaries.tool_path("helm")``, resolved by harness.tools.helm).
+        helm_from: ``"3"``: the upgrade scenario also runs with the released chart installed by the
+            pinned Helm 3 (client-side apply) and upgraded by ``helm``; None: it does not.
         rootdir: the project root the run uses.
         config_file: the config file that was read, or None.
         sources: key -> where its value came from (``option``, ``env HARNESS_X``, ``file PATH``, ``default``).
@@ -191,6 +202,7 @@ class HarnessConfig:
     timeouts: Timeouts = Timeouts()
     addons: tuple[str, ...] = ADDONS
     helm: Path | None = None
+    helm_from: str | None = None
     rootdir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -301,6 +313,8 @@ def _convert(opt: Option, raw: Any, base: Path, label: str) -> Any:
         return value
     text = str(raw).strip()
     if opt.kind == "choice":
+        if not text and opt.default is None:
+            return None  # an optional choice given empty: not set (HARNESS_HELM_FROM="" or --helm-from "")
         if text not in opt.choices:
             raise UsageError(f"{name}: {text!r} is not one of {', '.join(opt.choices)}")
         return text
@@ -450,6 +464,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         timeouts=timeouts,
         addons=tuple(values["addons"]),
         helm=helm,
+        helm_from=values["helm-from"],
         rootdir=rootdir,
         config_file=file_path,
         sources=dict(sources),
@@ -523,6 +538,6 @@ def add_arguments(add: Any) -> None:
 
 
 __all__ = [
-    "ADDONS", "IMAGE_SOURCES", "KNOWN_ADDONS", "KEEP_POLICIES", "OPTIONS", "HarnessConfig", "Option", "Timeouts",
+    "ADDONS", "HELM_FROM_MAJORS", "IMAGE_SOURCES", "KNOWN_ADDONS", "KEEP_POLICIES", "OPTIONS", "HarnessConfig", "Option", "Timeouts",
     "add_arguments", "cli_values", "config_as_dict", "format_config", "load_config", "read_config_file",
 ]

@@ -116,7 +116,11 @@ class StoredRevision:
 @dataclass(frozen=True)
 class ReleaseRevision:
     """A decoded revision: ``name``, ``namespace``, ``revision``, ``manifest`` (YAML text), ``objects``
-    (its parsed documents), ``chart`` (``name-version``), ``app_version``, ``raw`` (the release dict).
+    (its parsed documents), ``chart`` (``name-version``), ``app_version``, ``raw`` (the release dict),
+    ``apply_method``: Helm 4's ``apply_method`` field of the stored release (``"ssa"`` server-side or
+    ``"csa"`` client-side apply, helm.sh/helm/v4 ``pkg/release/v1/release.go``, ``omitempty``); ""
+    when absent, as in every release Helm 3 wrote (Helm 4 treats absent as client-side,
+    ``pkg/action/upgrade.go`` ``isReleaseApplyMethodClientSideApply``).
     ``status_at_decode`` is the status inside the payload when it was decoded; the current status is
     :meth:`ReleaseStore.status` (helm rewrites the Secret in place when it changes)."""
 
@@ -129,6 +133,7 @@ class ReleaseRevision:
     app_version: str
     status_at_decode: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    apply_method: str = ""
 
 
 class SecretReader(Protocol):
@@ -330,4 +335,5 @@ class ReleaseStore:
             revision=int(data.get("version", stored.revision) or stored.revision), manifest=text, objects=objs,
             chart=f"{meta.get('name', '')}-{meta.get('version', '')}" if meta else "",
             app_version=str(meta.get("appVersion", "") or ""),
-            status_at_decode=str((data.get("info") or {}).get("status", "")), raw=data)
+            status_at_decode=str((data.get("info") or {}).get("status", "")), raw=data,
+            apply_method=str(data.get("apply_method", "") or ""))

@@ -208,11 +208,15 @@ def fallback_result(scenario: str, target: Any, *, key: Any = None, reports: Seq
 
 def scenario_params(item: Any) -> tuple[str | None, Any, Any]:
     """``(scenario, target, key)`` of a scenario test, from its module's SCENARIO and its
-    parameters (``target`` or ``broken_target``, and ``fault``); scenario None for other tests."""
+    parameters (``target`` or ``broken_target``, and ``fault``, or ``helm_from`` "3" as the key
+    ``from-helm3``); scenario None for other tests."""
     scenario = getattr(getattr(item, "module", None), "SCENARIO", None)
     params = getattr(getattr(item, "callspec", None), "params", {})
     target = params.get("target", params.get("broken_target"))
-    return scenario, target, params.get("fault")
+    key = params.get("fault")
+    if key is None and params.get("helm_from"):
+        key = f"from-helm{params['helm_from']}"
+    return scenario, target, key
 
 
 # --------------------------------------------------------------------------- hooks

@@ -45,6 +45,7 @@ from harness.plugin.session import CONFIG_KEY
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
+from harness.tools import binaries  # a module: tests replace tool_path
 
 _NOT_GENERATED = object()
 _CHARTS_KEY = pytest.StashKey[list[Any]]()
@@ -96,6 +97,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 metafunc.parametrize(name, targets, ids=[t.id for t in targets])
             else:
                 metafunc.parametrize(name, [_NOT_GENERATED], ids=["not-generated"])
+    cfg = metafunc.config.stash.get(CONFIG_KEY, None)
+    helm_from = getattr(cfg, "helm_from", None)
+    if helm_from and "helm_from" in metafunc.fixturenames and "helm_from" not in own:
+        # both rows in one run: the helm under test throughout, and released by the other major
+        metafunc.parametrize("helm_from", ["", helm_from], ids=["same-helm", helm_from_key(helm_from)])
     faults = getattr(metafunc.module, "FAULTS", None)
     if faults and "fault" in metafunc.fixturenames and "fault" not in own:
         metafunc.parametrize("fault", list(faults), ids=list(faults))
@@ -113,6 +119,43 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 # --------------------------------------------------------------------------- fixtures
+
+
+def helm_from_key(helm_from: str) -> str:
+    """The test id part and record key of the upgrade across the Helm major: ``"3"`` -> ``from-helm3``."""
+    return f"from-helm{helm_from}"
+
+
+HELM_FROM_TOOLS = {"3": "helm3"}
+"""``helm-from`` value -> the pinned tool that installs the released chart (harness.tools.binaries)."""
+
+
+@pytest.fixture
+def helm_from() -> str:
+    """``""``: the released chart is installed by the helm under test. Parametrized to ``"3"`` as well
+    (test id ``from-helm3``) by ``--helm-from 3`` for tests that ask for it (the upgrade scenario)."""
+    return ""
+
+
+def _cell_of(ctx: ScenarioContext, session: Any) -> Any:
+    """The record's cell: the context's own when it crosses helms (``v3.22.0→v4.3.2``), else the session's."""
+    return ctx.cell if ctx.released_helm is not ctx.helm else session
+
+
+def released_helm(helm: Any, helm_from: str, kubernetes_version: str | None) -> Any:
+    """The Helm that installs the released chart: ``helm`` itself for ``helm_from`` "", else the
+    pinned tool of that major (``helm3``) bound like ``helm`` (:meth:`harness.tools.helm.Helm.with_binary`).
+
+    Raises:
+        pytest.skip.Exception: the helm under test is already of that major (nothing to cross).
+        EnvironmentNotReady: the pinned tool is missing (``make setup`` installs it).
+    """
+    if not helm_from:
+        return helm
+    if str(helm.major) == helm_from:
+        pytest.skip(f"helm-from {helm_from}: the helm under test ({helm.binary}, {helm.version}) is already "
+                    f"Helm {helm_from}; the same-helm row covers it")
+    return helm.with_binary(binaries.tool_path(HELM_FROM_TOOLS[helm_from], kubernetes_version))
 
 
 @pytest.fixture(scope="session")
@@ -150,9 +193,14 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
     start, started_wall = time.monotonic(), time.time()
     root = Path(scenario_env.cfg.artifacts_dir)
 
-    def make(target: Target) -> ScenarioContext:
+    def make(target: Target, *, helm_from: str = "") -> ScenarioContext:
         art = diagnostics.artifact_dir(root, request.node.nodeid)
-        ctx = ScenarioContext(scenario, target, namespace, scenario_env, helm, art)
+        try:
+            first = released_helm(helm, helm_from, scenario_env.cfg.kubernetes_version)
+        except HarnessError as exc:  # the pinned helm3 missing: the environment, like a missing helm
+            pytest.exit(f"harness: helm-from {helm_from}: {exc}", returncode=exc.exit_code)
+        ctx = ScenarioContext(scenario, target, namespace, scenario_env, helm, art, released_helm=first,
+                              key=helm_from_key(helm_from) if helm_from else None)
         made.append(ctx)
         return ctx
 
@@ -165,9 +213,10 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
         result = getattr(ctx, "result", None)
         if result is not None:
             record_result(request.node, complete_result(result, test_id=request.node.nodeid, seconds=seconds,
-                                                        cell=cell, artifacts=files))
+                                                        cell=_cell_of(ctx, cell), artifacts=files))
             continue
         reports = [getattr(request.node, "rep_setup", None), getattr(request.node, "rep_call", None)]
-        record_result(request.node, fallback_result(scenario, ctx.target, key=scenario_params(request.node)[2],
+        record_result(request.node, fallback_result(scenario, ctx.target,
+                                                    key=ctx.key or scenario_params(request.node)[2],
                                                     reports=reports, test_id=request.node.nodeid, seconds=seconds,
-                                                    cell=cell, artifacts=files))
+                                                    cell=_cell_of(ctx, cell), artifacts=files))

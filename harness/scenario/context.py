@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,30 +84,53 @@ def result_record(scenario: str, target: Target, outcome: Outcome, reason: str, 
         expected_reason=EXPECTED_FAILURE.get(scenario) if target.broken is not None else None, **fields)
 
 
+def across_helms(cell: Cell, released_helm: Any, helm: Any) -> Cell:
+    """``cell`` with its helm version ``<released>→<upgraded>`` (``v3.22.0→v4.3.2``) when the released
+    chart is installed by another helm than the one under test; ``cell`` itself otherwise.
+
+    Args:
+        released_helm, helm: :class:`harness.tools.helm.Helm` objects (their ``version``, ``vX.Y.Z``).
+    """
+    if released_helm is helm:
+        return cell
+    before = getattr(released_helm, "version", "") or "?"
+    after = cell.helm_version or getattr(helm, "version", "") or "?"
+    return replace(cell, helm_version=f"{before}→{after}")
+
+
 class ScenarioContext:
     """One scenario run against one target in one namespace; see the module docstring.
 
     Args:
         scenario: ``upgrade`` ... target: the :class:`Target`. namespace: created for it.
         env: :class:`Env`. helm: a :class:`harness.tools.helm.Helm` bound to the namespace.
+        released_helm: the Helm :meth:`install_released` uses (same home and namespace; default
+            ``helm``): the pinned Helm 3 for the upgrade across the Helm major (``--helm-from 3``).
+        key: the record's key when the whole test is one parameter of the scenario (``from-helm3``).
         artifacts: directory for CSV/PNG/JSON evidence (created on first write).
         record: ``(name, value) -> None`` (JUnit property); figures are also kept in :attr:`figures`.
 
     Attributes:
         steps: the run's named steps (:class:`harness.scenario.steps.Steps`).
         artifact_paths: evidence files written so far (:meth:`artifact`, :meth:`save_probe`...).
+        cell: the record's matrix cell: ``env.cell``, its helm version ``v3.22.0→v4.3.2`` when
+            ``released_helm`` is another version (:func:`across_helms`).
         result: the :class:`ScenarioResult` once :meth:`finish` built it (None before).
         verdict: the verdict :meth:`finish` was given (None before).
     """
 
     def __init__(self, scenario: str, target: Target, namespace: str, env: Env, helm: Any, artifacts: Path,
-                 record: Callable[[str, Any], None] | None = None):
+                 record: Callable[[str, Any], None] | None = None, *, released_helm: Any = None,
+                 key: str | None = None):
 
         self.scenario = scenario
         self.target = target
         self.namespace = namespace
         self.env = env
         self.helm = helm
+        self.released_helm = released_helm if released_helm is not None else helm
+        self.key = key
+        self.cell = across_helms(env.cell, self.released_helm, helm)
         self.artifacts = artifacts
         self._record = record
         self.figures: dict[str, Any] = {}
@@ -267,14 +290,18 @@ class ScenarioContext:
         return self.helm.post_renderer(f"host:{self.contract.ingress.host}={self.host}", *ops)
 
     def install_released(self) -> Any:
-        """``helm install`` the contract's released chart with the variant's values (not the overlay)."""
+        """``helm install`` the contract's released chart with the variant's values (not the overlay),
+        by :attr:`released_helm` (its own post-renderer flags: Helm 3 takes the script's path)."""
         rel = self.contract.released
         if rel is None:
             raise HarnessError(f"{self.target.chart.name}: the contract has no released chart")
         self.require_reachable_ingress(rel.ref, self.values(candidate=False))
-        with self.step(f"install released {rel.chart} {rel.version or ''}".strip()):
-            return self.helm.install(self.release, rel.ref, values=self.values(candidate=False), sets=self.sets(),
-                                     wait=True, timeout=self.cfg.timeouts.install, extra=self.postrender())
+        helm = self.released_helm
+        by = f" with helm {helm.version}" if helm is not self.helm else ""
+        with self.step(f"install released {rel.chart} {rel.version or ''}".strip() + by):
+            return helm.install(self.release, rel.ref, values=self.values(candidate=False), sets=self.sets(),
+                                wait=True, timeout=self.cfg.timeouts.install,
+                                extra=helm.post_renderer(f"host:{self.contract.ingress.host}={self.host}"))
 
     def install_candidate(self) -> Any:
         """``helm install`` the candidate with the variant's values and, for a negative control, its overlay."""
@@ -528,6 +555,7 @@ class ScenarioContext:
         self.record_all(verdict.figures)
         self.record("verdict", "PASS" if verdict.passed else "FAIL")
         self.record("reason", verdict.reason)
+        key = self.key if key is None else key
         name = "verdict.json" if key is None else f"verdict-{key}.json"
         self.artifact(name).write_text(json.dumps(
             {"passed": verdict.passed, "reason": verdict.reason, "failed": list(verdict.failed),
@@ -535,7 +563,7 @@ class ScenarioContext:
         steps, paths = self._since(since)
         figures = {k: v for k, v in self.figures.items() if k not in _NOT_FIGURES}
         result = result_record(
-            self.scenario, self.target, "PASS" if verdict.passed else "FAIL", verdict.reason, cell=self.env.cell,
+            self.scenario, self.target, "PASS" if verdict.passed else "FAIL", verdict.reason, cell=self.cell,
             key=key, checks=tuple(CheckResult(c.name, c.ok, c.detail) for c in verdict.checks),
             figures=figures_from({**figures, **verdict.figures}), steps=steps,
             artifacts=tuple(self._relative(p) for p in paths), seconds=round(time.monotonic() - self.started, 1))
@@ -549,6 +577,6 @@ class ScenarioContext:
         (the failed one last), the figures and artifacts recorded, no checks."""
         steps, paths = self._since(since)
         return result_record(
-            self.scenario, self.target, outcome, reason, cell=self.env.cell, key=key,
+            self.scenario, self.target, outcome, reason, cell=self.cell, key=self.key if key is None else key,
             figures=figures_from({k: v for k, v in self.figures.items() if k not in _NOT_FIGURES}), steps=steps,
             artifacts=tuple(self._relative(p) for p in paths), seconds=round(time.monotonic() - self.started, 1))

@@ -17,7 +17,7 @@ from kubernetes import client
 from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.conditions import pod_is_ready, restart_counts
 from harness.k8s.informer import PodInformer
-from harness.k8s.release_store import ReleaseStore
+from harness.k8s.release_store import ReleaseReadError, ReleaseStore
 from harness.scenario.manifests import WORKLOAD_KINDS, probe_bounds
 from harness.scenario.verdicts import PodsFacts
 
@@ -79,6 +79,17 @@ class ReleaseObserver:
         """Revisions oldest first, shaped like ``helm history -o json`` (``revision``, ``status``,
         ``description``, ...): what :func:`harness.scenario.verdicts.rollback_verdict` takes."""
         return self.store.history()
+
+    def apply_method(self, revision: int | None = None) -> str:
+        """How helm applied ``revision`` (default latest), as the stored release says: ``"ssa"`` or
+        ``"csa"`` (Helm 4), ``"unset"`` when the field is absent (a release Helm 3 wrote, which Helm 4
+        treats as client-side; see :class:`harness.k8s.release_store.ReleaseRevision`), ``"unreadable"``
+        when the revision cannot be read (gone, not decodable, the API unreachable). Never raises: it
+        is a figure, and a figure must not turn a verdict into an error."""
+        try:
+            return self.store.get(revision).apply_method or "unset"
+        except (ReleaseReadError, client.ApiException, OSError, ValueError):
+            return "unreadable"
 
     def manifest(self, revision: int | None = None) -> list[dict[str, Any]]:
         """The rendered objects of ``revision`` (default latest), a copy the caller may change."""

@@ -1,7 +1,9 @@
 """upgrade: do users of the released chart keep being served while they upgrade to the candidate?
 
 Steps: install the released version (the contract's ``released``, from the local chart
-repository) with the variant's values; rolled out; serving through the ingress; write data;
+repository) with the variant's values (by ``ctx.released_helm``: the helm under test, or for the
+``from-helm3`` row the pinned Helm 3, so a Helm 4 upgrade meets a client-side-applied release as
+users' do, https://helm.sh/docs/overview/ "Server-side apply"); rolled out; serving through the ingress; write data;
 a baseline of the prober (and SSE streams when the chart has a stream) through the ingress;
 ``helm upgrade`` to the candidate while a watch records Jobs and pods; the rollout and the old
 pods gone; settle; judge.
@@ -69,6 +71,16 @@ def release_facts(ctx: ScenarioContext, expected_revision: int) -> ReleaseFacts:
     return ReleaseFacts(status, revision, expected_revision)
 
 
+def apply_method_figures(ctx: ScenarioContext) -> dict[str, str]:
+    """``released_apply_method`` and ``upgraded_apply_method``: how revisions 1 and 2 were applied, from
+    the release's storage Secrets (:meth:`harness.scenario.observer.ReleaseObserver.apply_method`:
+    ``ssa``, ``csa``, ``unset`` for a release Helm 3 wrote, ``unreadable``). Figures, not criteria:
+    Helm 4's upgrade inherits the released revision's method (``--server-side=auto``,
+    https://helm.sh/docs/helm/helm_upgrade/), so a Helm 3 release upgraded by Helm 4 stays ``csa``."""
+    return {"released_apply_method": ctx.observer.apply_method(1),
+            "upgraded_apply_method": ctx.observer.apply_method(2)}
+
+
 def run_upgrade(ctx: ScenarioContext) -> Verdict:
     """The upgrade scenario for ``ctx.target``; see the module docstring.
 
@@ -116,6 +128,7 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
         migration = migration_facts(ctx, watch, since, new_images)
         # a figure, not a criterion: it is the harness's behaviour, not the chart's (tests/cluster checks it)
         extra["helm_processes_after_upgrade_count"] = started_since(after_upgrade).get("helm", 0)
+        extra.update(apply_method_figures(ctx))
         return upgrade_verdict(
             availability=Availability.from_probe(window, "during the upgrade"),
             budget=ctx.contract.max_failed_requests,

@@ -336,6 +336,19 @@ class Helm:
         other.namespace = namespace
         return other
 
+    def with_binary(self, binary: Path | str) -> Helm:
+        """Another Helm bound to the same cluster, namespace, home and timeouts, running ``binary``
+        (its version read now). Both share the private home, so repositories added by one
+        (``harness-charts``) resolve for the other: the upgrade across the Helm major installs with
+        ``helm3`` and upgrades with the helm under test.
+
+        Raises:
+            EnvironmentNotReady: ``binary`` is missing or of an unsupported major.
+        """
+        return Helm(self.kubeconfig, home=self.home, namespace=self.namespace, kube_context=self.kube_context,
+                    binary=binary, default_timeout=self.default_timeout, runner=self._runner,
+                    kube_version=self.kube_version)
+
     def global_args(self, namespace: str | None = None, *, cluster: bool = True) -> list[str]:
         """Flags added to every call: private repository/registry config, kubeconfig, context, namespace."""
         args = [

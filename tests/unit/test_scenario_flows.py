@@ -69,7 +69,9 @@ def test_upgrade_reads_as_its_named_steps_and_passes_a_good_upgrade(tmp_path, mo
     monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
     monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
     monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("deployed", 2, rev))
+    applied = {1: "", 2: "csa"}  # a release Helm 3 installed (no apply_method), upgraded by Helm 4
     ctx = make_ctx(tmp_path, settings=FAST)
+    ctx.observer.store.get = lambda revision=None: type("Rev", (), {"apply_method": applied[revision]})()
     with local_server(version=ctx.candidate_version) as server:
         ctx._base = (server.url, True, None)
         _fake_release(ctx)
@@ -80,6 +82,7 @@ def test_upgrade_reads_as_its_named_steps_and_passes_a_good_upgrade(tmp_path, mo
         "rolled out", "serving", "write data", "baseline", "helm upgrade to the candidate",
         "rollout and old pods gone", "settle", "judge"]
     assert verdict.figures["requests"] > 0 and verdict.figures["baseline_requests"] > 0
+    assert verdict.figures["released_apply_method"] == "unset" and verdict.figures["upgraded_apply_method"] == "csa"
     assert {p.name for p in ctx.artifact_paths} == {"probe.csv"}
     marks = (ctx.artifacts / "probe.csv").read_text()
     assert "upgrade started" in marks and "helm upgrade to the candidate" in marks and "rollout complete" in marks
@@ -89,6 +92,7 @@ def test_a_failed_helm_upgrade_is_a_verdict_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
     monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
     monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("failed", 2, rev))
+    monkeypatch.setattr(upgrade, "apply_method_figures", lambda ctx: {})
     ctx = make_ctx(tmp_path, settings=FAST)
     with local_server(version=ctx.candidate_version) as server:
         ctx._base = (server.url, True, None)
