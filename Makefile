@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e gate bench clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,32 @@ test: setup images
 ## e2e: every scenario against charts-under-test on a real cluster
 e2e: setup images
 	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q
+
+## e2e-helm3: the upgrade and rollback scenarios with the pinned Helm 3 as the helm under test, then the
+## Helm 3 -> Helm 4 upgrade (released chart installed by helm3, upgraded by the pinned helm): no extra build
+## (helm3 is in .tools/bin). Runs on cluster $(CLUSTER): reused when it exists (`HARNESS_KEEP_CLUSTER=always
+## make e2e` leaves it), else created; deleted at the end when it passed and this target created it, or
+## E2E_HELM3_DELETE=1 says so (.ci/run); kept after a failure, like keep-cluster=on-failure.
+E2E_HELM3_DELETE ?=
+e2e-helm3: setup images
+	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -qx '$(CLUSTER)' && echo 1); rc=0; \
+	ci/pytest.sh $(PYTEST) scenarios/upgrade scenarios/rollback -q --cluster-name $(CLUSTER) --reuse-cluster \
+		--keep-cluster always --helm .tools/bin/helm3 --artifacts-dir artifacts/helm3 || rc=$$?; \
+	[ $$rc -ne 0 ] || ci/pytest.sh $(PYTEST) scenarios/upgrade -q --cluster-name $(CLUSTER) --reuse-cluster \
+		--helm-from 3 -k from-helm3 --artifacts-dir artifacts/helm3-to-4 || rc=$$?; \
+	if [ $$rc -eq 0 ] && { [ -z "$$existed" ] || [ -n "$(E2E_HELM3_DELETE)" ]; }; then \
+		$(VENV)/bin/python -m harness cluster down --cluster-name $(CLUSTER); fi; \
+	exit $$rc
+
+## matrix: scenarios across Kubernetes versions x helms, one cluster per version in turn (harness-v1-37...);
+## report/matrix.md and report/matrix.json. make matrix [MATRIX_SCENARIOS="upgrade rollback"]
+## [MATRIX_K8S="v1.35 v1.37"] [MATRIX_HELM="4 3 3to4"] (defaults: upgrade rollback; every supported version; 4 3)
+MATRIX_SCENARIOS ?=
+MATRIX_K8S ?=
+MATRIX_HELM ?=
+matrix: setup
+	$(VENV)/bin/python -m harness matrix --scenarios "$(MATRIX_SCENARIOS)" --kubernetes "$(MATRIX_K8S)" \
+		--helms "$(MATRIX_HELM)"
 
 ## gate: release gate for one chart: make gate CHART=charts-under-test/<name> [GATE_ARGS="--scenarios upgrade"]
 ## (report in report/; make turns any failure into its own exit 2: CI calls `python -m harness gate` for 0/1/2/3)

@@ -6,6 +6,7 @@ exits with its exit code (2 bad input, 3 environment, 1 otherwise).
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
+    python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import yaml
 
@@ -29,6 +31,7 @@ from harness.core.config import (
 from harness.core.errors import HarnessError
 from harness.core.fmt import duration
 from harness.env import cluster as cluster_mod
+from harness.gate import matrix
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
 from harness.tools.kind import Kind
@@ -112,11 +115,46 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return run_gate(args)
 
 
+def _matrix_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenarios", default="", metavar="NAMES",
+                   help="scenario folders to run, space- or comma-separated (default: upgrade rollback) [make: MATRIX_SCENARIOS]")
+    p.add_argument("--kubernetes", default="", metavar="VERSIONS",
+                   help="Kubernetes versions: minors (v1.36) or pinned versions (default: every supported one) "
+                        "[make: MATRIX_K8S]")
+    p.add_argument("--helms", default="", metavar="HELMS",
+                   help="helms: 4 (pinned helm), 3 (pinned helm3), 3to4 (helm3 installs, helm 4 upgrades: "
+                        "the upgrade's from-helm3 row) (default: 4 3) [make: MATRIX_HELM]")
+    p.add_argument("--artifacts-dir", default="artifacts/matrix", metavar="DIR",
+                   help="each cell's artifacts go to DIR/<cell> (default: artifacts/matrix)")
+    p.add_argument("--report-dir", default="report", metavar="DIR", help="where matrix.md and matrix.json go")
+    p.add_argument("--dry-run", action="store_true", help="print the cells and their pytest commands; run nothing")
+    p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="after --: passed on to every cell's pytest")
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """`matrix`: the scenario set across Kubernetes versions x helms, one cluster per version in turn,
+    one row per scenario record in report/matrix.md and report/matrix.json (harness/gate/matrix.py)."""
+    scenarios = matrix.scenario_names(args.scenarios)
+    cells = matrix.plan_cells(matrix.kubernetes_versions(args.kubernetes), matrix.helm_majors(args.helms))
+    root = Path(args.artifacts_dir).resolve()
+    if args.dry_run:
+        for c in cells:
+            print(f"{c.name} on cluster {c.cluster_name}: " + " ".join(matrix.pytest_argv(
+                c, scenarios, artifacts=root / c.name, helm_binary=f"<pinned {'helm3' if c.helm == '3' else 'helm'}>",
+                extra=args.pytest_args)))
+        return 0
+    rc, _ = matrix.run_matrix(cells, scenarios, artifacts_root=root, report_dir=Path(args.report_dir).resolve(),
+                              extra=args.pytest_args)
+    return rc
+
+
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
     ("gate", "release gate: run the scenarios a chart's contract enables, write report/, exit 0/1/2/3",
      _gate_parser, cmd_gate),
+    ("matrix", "run a scenario set across Kubernetes versions x helms; report/matrix.md and matrix.json",
+     _matrix_parser, cmd_matrix),
 ]
 
 
