@@ -327,6 +327,12 @@ class Helm:
             "HELM_KUBECONTEXT": "",
         }
         env["KUBECONFIG"] = str(self.kubeconfig) if self.kubeconfig else str(self.home / "no-kubeconfig")
+        if self.version and self.major < 4:
+            # The home may be shared with a Helm 4 (the upgrade across the Helm major) whose
+            # post-renderer plugin is a Helm 4 plugin.yaml: Helm 3 parses every plugin on each call
+            # (strictly, helm.sh/helm/v3 pkg/plugin LoadDir) and prints "failed to load plugins".
+            # Helm 3 needs no plugin here (its --post-renderer is an executable), so it loads none.
+            env["HELM_NO_PLUGINS"] = "1"
         return env
 
     def bind(self, namespace: str) -> Helm:

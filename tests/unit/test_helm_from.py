@@ -163,3 +163,10 @@ def test_the_store_decodes_helm4s_apply_method():
 def test_every_new_name_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     assert "`from-helm3`" in doc and "`released_apply_method`" in doc
+
+
+def test_helm3_sharing_the_home_loads_no_plugins(helm4, monkeypatch):
+    monkeypatch.setattr(scen.binaries, "tool_path", lambda name, kubernetes_version=None: "/tools/helm3")
+    h3 = scen.released_helm(helm4, "3", None)
+    assert h3.env["HELM_NO_PLUGINS"] == "1" and h3.env["HELM_PLUGINS"] == helm4.env["HELM_PLUGINS"]
+    assert "HELM_NO_PLUGINS" not in helm4.env  # Helm 4 runs the harness's post-renderer plugin
