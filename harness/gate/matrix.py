@@ -300,6 +300,7 @@ def run_matrix(cells: Sequence[MatrixCell], scenarios: Sequence[str], *, artifac
         try:
             for cell in group:
                 art = artifacts_root / cell.name
+                (art / RESULTS_FILE).unlink(missing_ok=True)  # an earlier run's records are not this cell's
                 start = time.monotonic()
                 if setup:
                     rc = setup
