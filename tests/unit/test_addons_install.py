@@ -306,3 +306,13 @@ def test_teardown_runs_every_addon_and_reraises_the_first_error(registry, monkey
         catalog.teardown_addons(c, keep=True)
     assert seen == [("fake-b", True), ("fake-a", True)]
     json.dumps([r.__dict__ for r in c.results])  # results are plain data
+
+
+@pytest.mark.parametrize("built,want", [("harness/kind-node:v1.37.2-abc", "local"), (None, "pull")])
+def test_auto_on_a_reused_cluster_asks_for_its_versions_node_image(monkeypatch, built, want):
+    asked: list[str] = []
+    monkeypatch.setattr("harness.env.cluster.local_node_image", lambda version: asked.append(version) or built)
+    reused = FakeCluster(node_image="")  # a reused cluster does not say which node image it runs
+    reused.kubernetes_version = "v1.36.3"
+    c = AddonContext(cluster=reused, image_source="auto", run_id="r")
+    assert c.effective_image_source() == want and asked == ["v1.36.3"]

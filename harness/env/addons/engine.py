@@ -235,7 +235,9 @@ class AddonContext:
             return "local" if node_image.startswith("harness/") else "pull"
 
         try:
-            return "local" if kind_cluster.local_node_image() else "pull"
+            # a reused cluster does not say which node image it runs: its Kubernetes version does
+            version = getattr(self.cluster, "kubernetes_version", "") or pinned()["KUBERNETES_VERSION"]
+            return "local" if kind_cluster.local_node_image(version) else "pull"
         except HarnessError:
             return "pull"
 
