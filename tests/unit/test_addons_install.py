@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
@@ -312,7 +313,7 @@ def test_teardown_runs_every_addon_and_reraises_the_first_error(registry, monkey
 def test_auto_on_a_reused_cluster_asks_for_its_versions_node_image(monkeypatch, built, want):
     asked: list[str] = []
     monkeypatch.setattr("harness.env.cluster.local_node_image", lambda version: asked.append(version) or built)
-    reused = FakeCluster(node_image="")  # a reused cluster does not say which node image it runs
-    reused.kubernetes_version = "v1.36.3"
+    # a reused cluster does not say which node image it runs, only its Kubernetes version
+    reused = SimpleNamespace(**{**vars(FakeCluster()), "node_image": "", "kubernetes_version": "v1.36.3"})
     c = AddonContext(cluster=reused, image_source="auto", run_id="r")
     assert c.effective_image_source() == want and asked == ["v1.36.3"]
