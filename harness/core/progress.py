@@ -51,10 +51,6 @@ def say(message: str) -> None:
         pass
 
 
-fmt_seconds = duration
-"""Deprecated name of :func:`harness.core.fmt.duration` (``7.2 s``, ``95 s``, ``2m05s``), kept for
-callers outside the reporting layer (harness/env/addons/catalog.py); new code imports harness.core.fmt."""
-
 
 class Tracker:
     """The state of one tracked activity; :meth:`tick` decides whether a "still waiting" line is due.

@@ -527,11 +527,16 @@ def _details(shown: Sequence[_Shown], base: Path) -> str:
             links.append(f'evidence: <a href="{_e(_rel(s.evidence, base))}/">{_e(_rel(s.evidence, base))}/</a>')
         imgs = "".join(_img(p) for p in s.plots) or '<p class="muted">no timeline plot was written</p>'
         cell = format_cell(r.cell)
+        cpu = r.figures.get("harness_cpu_percent")
+        # the measuring harness's own load: a probe gap beside a high share may be the machine's, not the chart's
+        own = (f'<p class="cpu muted">harness CPU while measuring: {_e(format_figure(cpu))} of the machine</p>'
+               if cpu is not None and cpu.value not in (None, "") else "")
         out.append(f'<section class="test {s.status.lower()}" id="{s.anchor}"><h3>{_pill(s.status)} {_e(title)}'
                    f'{" (negative control)" if r.is_control else ""}</h3>'
                    f'<p class="nodeid">{_e(r.test_id)}</p>'
                    + (f'<p class="cell muted">{_e(cell)}</p>' if cell else "")
                    + f'<p class="reason">{_e(r.reason)}</p>'
+                   + own
                    + _steps(r)
                    + f'<div class="plots">{imgs}</div>'
                    + (f'<p class="links">{" · ".join(links)}</p>' if links else "")

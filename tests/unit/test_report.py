@@ -383,3 +383,11 @@ def test_html_escapes_what_the_scenarios_wrote(tmp_path):
     r = rec("upgrade", "x", "default", "FAIL", '<script>alert("x")</script> & more')
     html = report.render_html([r], info(1), report_dir=tmp_path)
     assert "<script>" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in html
+
+
+def test_html_shows_the_harness_cpu_share_while_it_measured(tmp_path):
+    measured = rec("upgrade", "x", "default", "PASS", "PASS: ok", {"harness_cpu_percent": 2.4, "requests": 10})
+    unmeasured = rec("drain", "y", "default", "PASS", "PASS: ok", {"requests": 10})
+    html = report.render_html([measured, unmeasured], info(0), report_dir=tmp_path)
+    assert html.count("harness CPU while measuring") == 1
+    assert "harness CPU while measuring: 2.4 % of the machine" in html

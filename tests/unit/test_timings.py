@@ -95,4 +95,3 @@ def test_one_duration_formatter():
     assert [duration(s, "latency") for s in (0.0031, 0.0482, 5.38)] == ["3.1 ms", "48 ms", "5.38 s"]
     assert [duration(s, "clock") for s in (-1, 7.9, 754, 3723)] == ["0:00", "0:07", "12:34", "1:02:03"]
     assert duration(None) == duration(None, "clock") == "–"
-    assert progress.fmt_seconds is duration  # the old name, for callers outside the reporting layer

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from harness.core import progress, timings
 from harness.core.errors import UsageError
+from harness.core.fmt import duration
 from harness.env.addons.certmanager import CertManager
 from harness.env.addons.engine import Addon, AddonContext, check_images, ensure_addon
 from harness.env.addons.ingress_nginx import IngressNginx
@@ -95,7 +96,7 @@ def install_addons(requested: Iterable[str], ctx: AddonContext, *, smoke: bool =
         with timings.phase(f"add-on {a.name}"):
             result = ensure_addon(a, ctx, images=images[a.name], smoke=smoke)
         seconds[a.name] = result.seconds
-        progress.say(f"add-on {a.name}: {result.action} in {progress.fmt_seconds(result.seconds)}")
+        progress.say(f"add-on {a.name}: {result.action} in {duration(result.seconds)}")
     return seconds
 
 
