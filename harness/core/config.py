@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from harness.core.errors import UsageError
-from harness.core.pins import pinned
+from harness.core.pins import pinned, supported_kubernetes
 from harness.core.values import ChartRef, load_values_file, parse_set
 
 KEEP_POLICIES = ("never", "on-failure", "always")
@@ -411,7 +411,12 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
                          "start and end with a letter or digit, at most 40 characters")
     k8s = values["kubernetes-version"] or _k8s_default()
     if not re.match(r"^v\d+\.\d+\.\d+$", k8s):
-        raise UsageError(f"{src('kubernetes-version')}: {k8s!r} is not a version like v1.33.1")
+        raise UsageError(f"{src('kubernetes-version')}: {k8s!r} is not a version like v1.37.2")
+    if values["kubeconfig"] is None and k8s not in supported_kubernetes():
+        # the harness builds or pulls the node image only for pinned versions; an external cluster
+        # (--kubeconfig) runs whatever it runs
+        raise UsageError(f"{src('kubernetes-version')}: {k8s} is not supported; choose one of "
+                         f"{', '.join(supported_kubernetes())}")
     for key in ("kind-config", "kubeconfig"):
         p = values[key]
         if p is not None and not p.is_file():

@@ -73,7 +73,7 @@ def test_bool_parsing(tmp_path):
     ({"addons": ["traefik", "nginx"]}, {},
      "addons (option): 'nginx' is not one of traefik, ingress-nginx, cert-manager, postgres"),
     ({"cluster-name": "My_Cluster"}, {}, "cluster-name (option): 'My_Cluster' must be lowercase"),
-    ({"kubernetes-version": "1.33"}, {}, "kubernetes-version (option): '1.33' is not a version like v1.33.1"),
+    ({"kubernetes-version": "1.33"}, {}, "kubernetes-version (option): '1.33' is not a version like v1.37.2"),
     ({"set": ["replicas"]}, {}, "set (option): 'replicas': 'replicas' has no '='"),
 ])
 def test_invalid_values_name_key_source_and_allowed(tmp_path, cli, env, message):
@@ -179,3 +179,15 @@ def test_every_option_documented():
     doc = (ROOT / "docs" / "configuration.md").read_text()
     for o in OPTIONS:
         assert f"`--{o.key}`" in doc and f"`{o.env}`" in doc, o.key
+
+
+def test_an_unsupported_kubernetes_version_is_one_line_naming_the_supported_ones(tmp_path):
+    from harness.core.pins import supported_kubernetes
+
+    with pytest.raises(UsageError) as err:
+        cfg(tmp_path, cli={"kubernetes_version": "v1.33.1"})
+    assert str(err.value) == ("kubernetes-version (option): v1.33.1 is not supported; choose one of "
+                              + ", ".join(supported_kubernetes()))
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("apiVersion: v1\n")
+    assert cfg(tmp_path, cli={"kubernetes_version": "v1.33.1", "kubeconfig": kubeconfig}).kubernetes_version == "v1.33.1"
