@@ -56,9 +56,17 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+SCHEMA_PATH = Path(__file__).resolve().with_name("datacheck.schema.json")
+"""The ``data`` block's JSON Schema (draft 2020-12): its ``$defs`` are named ``data*`` so they can
+join the contract's own schema."""
+DATA_KEYS = ("write", "read", "migrations")
+HTTP_KEYS = ("method", "path", "headers", "body", "expectStatus", "expectBody", "capture")
+SQL_KEYS = ("statement", "expect", "capture")
+EXEC_KEYS = ("container", "command", "expectStdout", "expectExit", "capture")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TOKEN = "token"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -483,7 +491,7 @@ def _status(add: Problem, key: str, raw: Any) -> tuple[int, ...]:
 
 
 def _http(add: Problem, key: str, m: Mapping[str, Any], allowed: Sequence[str]) -> HttpStep | None:
-    _known(add, key, m, ("method", "path", "headers", "body", "expectStatus", "expectBody", "capture"))
+    _known(add, key, m, HTTP_KEYS)
     method = _text(add, f"{key}.method", m.get("method", "GET"))
     if method is not None and method.upper() not in METHODS:
         add(f"{key}.method", f"{method!r} is not one of {', '.join(METHODS)}")
@@ -520,7 +528,7 @@ def _http(add: Problem, key: str, m: Mapping[str, Any], allowed: Sequence[str]) 
 
 
 def _sql(add: Problem, key: str, m: Mapping[str, Any], allowed: Sequence[str]) -> SqlStep | None:
-    _known(add, key, m, ("statement", "expect", "capture"))
+    _known(add, key, m, SQL_KEYS)
     statement = _text(add, f"{key}.statement", m.get("statement"))
     if statement is not None:
         _names(add, f"{key}.statement", statement, allowed)
@@ -530,7 +538,7 @@ def _sql(add: Problem, key: str, m: Mapping[str, Any], allowed: Sequence[str]) -
 
 
 def _exec(add: Problem, key: str, m: Mapping[str, Any], allowed: Sequence[str]) -> ExecStep | None:
-    _known(add, key, m, ("container", "command", "expectStdout", "expectExit", "capture"))
+    _known(add, key, m, EXEC_KEYS)
     container = _text(add, f"{key}.container", m.get("container"), required=False)
     raw = m.get("command")
     command: list[str] = []
@@ -590,7 +598,7 @@ def parse(add: Problem, raw: Any, *, postgres: Any) -> DataCheck | None:
         return None
     before = _Count(add)
     add = before.add
-    _known(add, "data", m, ("write", "read", "migrations"))
+    _known(add, "data", m, DATA_KEYS)
     has_pg = isinstance(postgres, Mapping)
     write = _step(add, "data.write", m.get("write"), (TOKEN,), postgres=has_pg)
     names = [TOKEN, *(c.name for c in (write.captures if write is not None else ()))]

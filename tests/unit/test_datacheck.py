@@ -205,3 +205,37 @@ def test_a_regex_expectation_takes_values_literally():
 
 def test_count_from_psql_output():
     assert dc.count_from("3\n") == 3 and dc.count_from("") is None and dc.count_from("x") is None
+
+
+# --------------------------------------------------------------------------- the JSON Schema
+
+
+def test_the_schema_names_what_the_parser_reads():
+    schema = json.loads(dc.SCHEMA_PATH.read_text())
+    defs = schema["$defs"]
+    assert tuple(schema["properties"]) == dc.DATA_KEYS
+    assert tuple(defs["dataHttp"]["properties"]) == dc.HTTP_KEYS
+    assert tuple(defs["dataSql"]["properties"]) == dc.SQL_KEYS
+    assert tuple(defs["dataExec"]["properties"]) == dc.EXEC_KEYS
+    assert tuple(defs["dataHttp"]["properties"]["method"]["enum"]) == dc.METHODS
+    assert tuple(defs["dataExpect"]["oneOf"][1]["properties"]) == dc.EXPECT_KINDS
+    assert all(name.startswith("data") for name in defs)  # they join the contract schema's $defs
+
+
+@pytest.mark.parametrize("block, valid", [
+    (None, True),  # the demo chart's block
+    ({"write": {"http": {"path": "/x"}}}, False),  # write without read
+    ({"write": {"http": {"path": "/x"}, "sql": {"statement": "s"}}, "read": {"http": {"path": "/"}}}, False),
+    ({"write": {"exec": {"command": ["true"], "capture": {"token": {"json": "a"}}}},
+      "read": {"http": {"path": "/"}}}, False),
+    ({"write": {"exec": {"command": ["true"]}}, "read": {"sql": {"statement": "s", "expect": {"json": {"a.0": 1}}}}},
+     True),
+])
+def test_the_schema_accepts_and_refuses_like_the_parser(block, valid):
+    jsonschema = pytest.importorskip("jsonschema")  # a dependency of the contract's own schema check
+    import yaml
+
+    if block is None:
+        block = yaml.safe_load((ROOT / "charts-under-test" / "ha-service" / "harness-contract.yaml").read_text())["data"]
+    validator = jsonschema.Draft202012Validator(json.loads(dc.SCHEMA_PATH.read_text()))
+    assert validator.is_valid(block) is valid
