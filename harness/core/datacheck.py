@@ -10,6 +10,7 @@ Schema (in harness-contract.yaml)::
           method: POST                     # default GET
           path: /items                     # sent through the edge with the release's host
           body: {value: "{token}"}         # a mapping or list is sent as JSON; a string as it is
+                                           # (then name its Content-Type in headers)
           headers: {X-Request-Id: "{token}"}            # optional
           expectStatus: [200, 201]         # an integer or a list; default any 2xx
           capture: {id: {json: id}}        # name: {json: dotted.path} or {regex: pattern}
