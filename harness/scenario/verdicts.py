@@ -157,36 +157,51 @@ def runs_version_check(name: str, pods: PodsFacts, *, want_images: Iterable[str]
 
 @dataclass(frozen=True)
 class DataFacts:
-    """Data written through the ingress before the disruption and read back after it.
+    """The chart's declared data check (the contract's ``data``, harness/core/datacheck.py) around a
+    disruption: records written before it, read back after it.
 
     Attributes:
-        written: ``{id: value}`` written before.
-        read: ``{id: (status, value or None)}`` read after.
-        write_after: status of a fresh write after the disruption (None: not attempted).
+        written: one label per record written before (``rollback-1a2b3c4d5e6f (id=7)``).
+        read_failures: one line per record that did not read back as declared, naming the step
+            (``rollback-1a2b...: data.read GET /items/7: JSON value is 'x' (want 'rollback-1a2b...')``).
+        write_failure: the write step's last failure line when nothing could be written.
+        write_after: the failure line of a fresh write after the disruption (None: it succeeded
+            or was not attempted).
     """
 
-    written: Mapping[str, str]
-    read: Mapping[str, tuple[int | None, str | None]]
-    write_after: int | None = None
+    written: Sequence[str]
+    read_failures: Sequence[str] = ()
+    write_failure: str | None = None
+    write_after: str | None = None
+
+
+NOT_DECLARED = "data integrity: not declared"
 
 
 def data_check(d: DataFacts | None) -> Check:
+    """Data written before the disruption is intact and a new write succeeds. ``d`` None: the
+    contract declares no data check, which is reported (:data:`NOT_DECLARED`), not failed."""
     if d is None:
-        return Check("data", True)
+        return Check("data", True, NOT_DECLARED)
     if not d.written:
-        return Check("data", False, "no data could be written before the disruption, so its survival is unproven")
-    lost = []
-    for k, v in d.written.items():
-        status, got = d.read.get(k, (None, None))
-        if status != 200 or got != v:
-            lost.append(f"item {k}: {'HTTP ' + str(status) if status else 'no answer'}"
-                        + (f", value {got!r} != {v!r}" if status == 200 else ""))
+        return Check("data", False, "no data could be written before the disruption, so its survival is unproven"
+                     + (f": {d.write_failure}" if d.write_failure else ""))
     problems = []
-    if lost:
-        problems.append(f"data written before is not intact: {_names(lost)}")
-    if d.write_after is not None and d.write_after not in (200, 201):
-        problems.append(f"a write after the disruption answered HTTP {d.write_after}")
+    if d.read_failures:
+        problems.append(f"data written before is not intact ({len(d.read_failures)} of {len(d.written)} "
+                        f"records): {_names(d.read_failures, 2)}")
+    if d.write_after is not None:
+        problems.append(f"a write after the disruption failed: {d.write_after}")
     return Check("data", not problems, "; ".join(problems))
+
+
+def data_figures(d: DataFacts | None) -> dict[str, Any]:
+    """``data_integrity``: ``not declared``, ``2 of 2 records intact``, ``nothing written``."""
+    if d is None:
+        return {"data_integrity": "not declared"}
+    if not d.written:
+        return {"data_integrity": "nothing written"}
+    return {"data_integrity": f"{len(d.written) - len(d.read_failures)} of {len(d.written)} records intact"}
 
 
 # --------------------------------------------------------------------------- upgrade
@@ -201,8 +216,9 @@ class MigrationFacts:
             ``succeeded`` / ``failed`` / ``unknown``.
         completed_at: wall time the (last) migration Job completed (None: never seen completing).
         first_new_ready_at: wall time the first pod of the new version was seen Ready.
-        table_rows: rows the migration recorded in the service's own table during the upgrade
-            (None: not readable / not applicable).
+        table_rows: migration runs the chart's own record counted during the upgrade: the
+            contract's ``data.migrations`` statement after the upgrade less before it (None: not
+            declared, or not readable).
     """
 
     jobs: Sequence[tuple[str, str]]
@@ -246,12 +262,14 @@ class ReleaseFacts:
 
 def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts, candidate_images: Iterable[str],
                     candidate_version: str | None, release: ReleaseFacts, migration: MigrationFacts | None = None,
-                    upgrade_error: str | None = None, extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+                    upgrade_error: str | None = None, data: DataFacts | None = None,
+                    extra_figures: Mapping[str, Any] | None = None) -> Verdict:
     """Upgrade from the released version to the candidate while serving.
 
     Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
     before the first new pod was Ready; every pod runs the candidate; the release is ``deployed`` at
-    the next revision.
+    the next revision; data written before the upgrade reads back (``data`` None: not declared,
+    reported as a figure, not a failure).
     """
     checks = [
         Check("helm upgrade", upgrade_error is None, f"helm upgrade failed: {upgrade_error}"),
@@ -262,9 +280,10 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
         Check("release", release.status == "deployed" and release.revision == release.expected_revision,
               f"release is {release.status} at revision {release.revision} "
               f"(want deployed at {release.expected_revision})"),
+        data_check(data),
     ]
     figures = {**availability_figures(availability, budget), "release_revision": release.revision,
-               "release_status": release.status, **(extra_figures or {})}
+               "release_status": release.status, **data_figures(data), **(extra_figures or {})}
     if migration is not None:
         figures["migration_jobs"] = len(migration.jobs)
         if migration.completed_at and migration.first_new_ready_at:
@@ -356,7 +375,7 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
     ]
     figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind,
                "history": " ".join(f"{h.get('revision')}:{h.get('status')}" for h in history),
-               **(extra_figures or {})}
+               **data_figures(data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,
                                f"upgrade failed on readiness, rolled back to revision {rollback_to}; "
                                f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
@@ -615,7 +634,7 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
                "slowest_not_ready_s": max(seen) if seen else None, "endpoints_empty_after_s": f.endpoints_empty_after,
                "ingress_requests": ing.total, "ingress_503": ing.proxy_503, "ingress_passed_through": ing.passed_through,
                "restarts": sum(f.restarts.values()), "recovery_bound_s": f.recovery_bound,
-               "ready_after_recovery_s": f.ready_after_recovery, **(extra_figures or {})}
+               "ready_after_recovery_s": f.ready_after_recovery, **data_figures(f.data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,
                                f"{f.fault}: {len(f.not_ready_after)} pods NotReady within "
                                f"{_s(max(seen) if seen else None)} (bound {f.not_ready_bound:.0f} s), ingress 503 x"

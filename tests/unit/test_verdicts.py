@@ -85,6 +85,16 @@ def test_upgrade_fails(kw, reason):
     _one_line(v)
 
 
+def test_upgrade_judges_declared_data_and_reports_undeclared_data():
+    assert _upgrade().figures["data_integrity"] == "not declared" and _upgrade().passed
+    ok = _upgrade(data=DataFacts(["upgrade-1a (id=1)"]))
+    assert ok.passed and ok.figures["data_integrity"] == "1 of 1 records intact"
+    bad = _upgrade(data=DataFacts(["upgrade-1a (id=1)"], ["upgrade-1a: data.read GET /items/1: HTTP 500 (want 200)"]))
+    assert bad.failed == ("data",)
+    assert bad.reason == ("data written before is not intact (1 of 1 records): "
+                          "upgrade-1a: data.read GET /items/1: HTTP 500 (want 200)")
+
+
 def test_upgrade_negative_pattern_matches_availability_failure():
     v = _upgrade(availability=Availability(600, 3, 3, 0.8, "ChunkedEncodingError x3", "during the upgrade"))
     assert re.search(EXPECTED_FAILURE["upgrade"], v.reason)
@@ -106,7 +116,7 @@ def _rollback(**kw) -> Verdict:
     args = {"availability": GOOD_AV, "budget": 0, "failed_upgrade": FailedUpgrade("readiness", "timed out"),
                 "history": history, "failed_revision": 2, "rollback_to": 1, "pods": _pods(images=OLD, versions=("1.0.0",)),
                 "released_images": OLD, "released_version": "1.0.0",
-                "data": DataFacts({"1": "before"}, {"1": (200, "before")}, write_after=201)}
+                "data": DataFacts(["rollback-1a (id=1)", "rollback-2b (id=2)"])}
     args.update(kw)
     return rollback_verdict(**args)
 
@@ -128,10 +138,14 @@ def test_rollback_passes():
                    {"revision": 3, "status": "failed", "description": "Rollback to 1"}]},
      r"the last revision is 3 failed"),
     ({"pods": _pods(images=NEW, versions=("1.1.0",))}, r"pods not running the released images"),
-    ({"data": DataFacts({"1": "before"}, {"1": (404, None)})}, r"data written before is not intact: item 1: HTTP 404"),
-    ({"data": DataFacts({"1": "before"}, {"1": (200, "other")})}, r"value 'other' != 'before'"),
-    ({"data": DataFacts({}, {})}, r"no data could be written before"),
-    ({"data": DataFacts({"1": "x"}, {"1": (200, "x")}, write_after=503)}, r"a write after the disruption answered HTTP 503"),
+    ({"data": DataFacts(["t-1a (id=1)"], ["t-1a: data.read GET /items/1: HTTP 404 (want 200)"])},
+     r"data written before is not intact \(1 of 1 records\): t-1a: data.read GET /items/1: HTTP 404 \(want 200\)$"),
+    ({"data": DataFacts(["t-1a (id=1)"], ["t-1a: data.read GET /items/1: JSON value is 'other' (want 't-1a')"])},
+     r"data.read GET /items/1: JSON value is 'other' \(want 't-1a'\)"),
+    ({"data": DataFacts([], write_failure="data.write POST /items: HTTP 501 (want 200 or 201)")},
+     r"^no data could be written before the disruption, so its survival is unproven: data.write POST /items: HTTP 501"),
+    ({"data": DataFacts(["t-1a"], write_after="data.write POST /items: HTTP 503 (want 200 or 201)")},
+     r"a write after the disruption failed: data.write POST /items: HTTP 503"),
     ({"availability": Availability(100, 4, 4, 1.0, "HTTP 503 x4", "throughout")}, r"4 of 100 requests failed throughout"),
     ({"rollback_error": "Error: no revision"}, r"helm rollback failed: Error: no revision"),
 ])
@@ -140,6 +154,22 @@ def test_rollback_fails(kw, reason):
     assert not v.passed
     assert re.search(reason, v.reason), v.reason
     _one_line(v)
+
+
+def test_rollback_without_a_declared_data_check_reports_it_and_does_not_fail():
+    v = _rollback(data=None)
+    assert v.passed, v.reason
+    assert v.figures["data_integrity"] == "not declared"
+    data = next(c for c in v.checks if c.name == "data")
+    assert data.ok and data.detail == "data integrity: not declared"
+    assert _rollback().figures["data_integrity"] == "2 of 2 records intact"
+
+
+def test_a_lost_record_is_a_rollback_failure_the_control_pattern_knows():
+    v = _rollback(data=DataFacts(["t-1a (id=1)", "t-2b (id=2)"],
+                                 ["t-2b: data.read GET /items/2: JSON value is 'x' (want 't-2b')"]))
+    assert v.failed == ("data",) and v.figures["data_integrity"] == "1 of 2 records intact"
+    assert re.search(EXPECTED_FAILURE["rollback"], v.reason)
 
 
 def test_rollback_negative_pattern_matches_the_hook_failure():
@@ -278,7 +308,7 @@ def _outage(**kw) -> Verdict:
     args = {"fault": "stop", "duration": 25.0, "not_ready_bound": 11.0,
                 "not_ready_after": {"p0": 3.1, "p1": 3.3, "p2": 4.0}, "endpoints_empty_after": 4.5,
                 "ingress": IngressAnswers(60, 60), "restarts": {}, "recovery_bound": 14.0, "ready_after_recovery": 3.0,
-                "data": DataFacts({"7": "v"}, {"7": (200, "v")}, 201)}
+                "data": DataFacts(["db_outage-7c (id=7)"])}
     args.update(kw)
     return db_outage_verdict(OutageFacts(**args))
 
@@ -302,7 +332,8 @@ def test_db_outage_passes():
     ({"ingress": IngressAnswers(0, 0)}, r"no requests were judged during the outage"),
     ({"ready_after_recovery": None}, r"pods not all Ready within 14 s after the database returned \(not at all\)"),
     ({"ready_after_recovery": 20.0}, r"\(after 20\.0 s\)"),
-    ({"data": DataFacts({"7": "v"}, {"7": (503, None)})}, r"data written before is not intact"),
+    ({"data": DataFacts(["t-7c (id=7)"], ["t-7c: data.read GET /items/7: HTTP 503 (want 200)"])},
+     r"data written before is not intact \(1 of 1 records\): t-7c: data.read GET /items/7"),
     ({"not_ready_after": {}}, r"no pods were observed"),
 ])
 def test_db_outage_fails(kw, reason):
@@ -310,6 +341,12 @@ def test_db_outage_fails(kw, reason):
     assert not v.passed
     assert re.search(reason, v.reason), v.reason
     _one_line(v)
+
+
+def test_db_outage_without_a_declared_data_check_passes_and_says_so():
+    v = _outage(data=None)
+    assert v.passed, v.reason
+    assert v.figures["data_integrity"] == "not declared"
 
 
 @pytest.mark.parametrize("kw", [{"restarts": {"p0/service": 1}},
@@ -327,7 +364,7 @@ def test_every_scenario_has_a_negative_pattern():
 def test_a_verdict_carries_every_check_in_order():
     good = _upgrade()
     assert [c.name for c in good.checks] == ["helm upgrade", "availability", "migration", "candidate everywhere",
-                                             "release"]
+                                             "release", "data"]
     assert all(c.ok for c in good.checks)
     bad = _upgrade(availability=Availability(10, 5, 5, 1.0, "HTTP 502 x5"), release=ReleaseFacts("failed", 2, 2))
     assert [c.name for c in bad.checks if not c.ok] == list(bad.failed) == ["availability", "release"]
