@@ -553,11 +553,15 @@ class SseGroup:
         for c in self.clients:
             c.mark(label)
 
-    def stop(self) -> list[SseResult]:
+    def stop(self, timeout: float = 10.0) -> list[SseResult]:
+        """Stop every stream; ``timeout`` seconds in all (not per stream) for their threads to end.
+        A stream still waiting for its response headers (held back by a buffering proxy) cannot be
+        woken: its daemon thread ends at the client's read timeout, the recording ends now."""
         for c in self.clients:
             c._stop.set()
             c._close_response()
-        return [c.stop() for c in self.clients]
+        deadline = time.monotonic() + timeout
+        return [c.stop(max(0.0, deadline - time.monotonic())) for c in self.clients]
 
     def snapshots(self) -> list[SseResult]:
         return [c.snapshot() for c in self.clients]
@@ -566,5 +570,6 @@ class SseGroup:
         return all(c.connected for c in self.clients)
 
     def all_connected_or_waiting(self) -> bool:
-        """Every stream is open or still waiting for its first answer (none was refused or failed)."""
-        return all(c.connected or c.waiting for c in self.clients)
+        """Every stream is open, or still waiting for the answer to its first request (none was
+        refused or failed: a stream between failed attempts is not waiting for an answer)."""
+        return all(c.connected or (c.waiting and not c.snapshot().failed_attempts) for c in self.clients)
