@@ -109,8 +109,9 @@ class Cut:
         alike: read as an idle timeout, but a total deadline would leave the same trace: nothing
             came after the first bytes (the quiet is the connection's whole life), or the quiet is
             not over :data:`QUIET_FACTOR` x the longest earlier gap.
-        held: for :data:`BUFFERING`, what was held: ``response`` (no status line and headers for
-            ``waited`` s), ``body`` (headers at once, the body in one burst at the close) or
+        held: for :data:`BUFFERING`, what was held: ``response`` (nothing for ``waited`` s, then the
+            status line, headers, body and end at once), ``body`` (headers at once, the body in one
+            burst at the close) or
             ``waiting`` (no answer yet at the recording's end); "" for a cut.
     """
 
@@ -195,9 +196,13 @@ def classify_connection(c: Connection) -> Cut | None:
                        len(c.body), "still waiting", held="waiting")
         return None
     waited = c.first_byte - c.requested
-    if waited >= HELD_SECONDS:
+    last = c.body[-1] if c.body else c.first_byte
+    if (waited >= HELD_SECONDS and c.ended is not None and c.ended - c.first_byte <= BURST_SECONDS
+            and c.ended - last <= BURST_SECONDS):
+        # the whole response (headers, body, end) at once after a long wait: held by the edge. A late
+        # first byte followed by a normal stream is not (a slow answer: the reconnect checks judge it)
         return Cut(BUFFERING, c.stream, c.conn, c.first_byte, round(waited, 3), round(waited, 3), 0.0,
-                   round(waited, 3), len(c.body), how_cut(c.cause) if c.ended is not None else "open", held="response")
+                   round(waited, 3), len(c.body), how_cut(c.cause), held="response")
     if c.ended is None:
         return None
     if (len(c.body) >= 2 and c.ended - c.first_byte >= HELD_SECONDS

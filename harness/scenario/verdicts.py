@@ -546,9 +546,12 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: f
             if dup:
                 dups.append(f"{s.name} got {len(dup)} ids twice ({_names(str(i) for i in dup)})")
         checks += [
-            Check("reconnected", not never, f"streams never reconnected after the rollout cut them: {_names(never)}"),
-            Check("reconnect time", not slow, f"reconnects took longer than {reconnect_bound:.0f} s: {_names(slow)}"),
-            Check("reconnect accepted", not refused, f"reconnects were refused during the rollout: {_names(refused)}"),
+            Check("reconnected", not never,
+                  f"streams never reconnected after the rollout cut them ({d.edge.label}): {_names(never)}"),
+            Check("reconnect time", not slow,
+                  f"reconnects took longer than {reconnect_bound:.0f} s ({d.edge.label}): {_names(slow)}"),
+            Check("reconnect accepted", not refused,
+                  f"reconnects were refused during the rollout ({d.edge.label}): {_names(refused)}"),
             Check("no missed ids", not missed, f"event ids missed across reconnects: {_names(missed)}"),
             Check("no duplicate ids", not dups, f"event ids delivered twice: {_names(dups)}"),
         ]

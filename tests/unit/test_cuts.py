@@ -102,6 +102,16 @@ def test_a_request_still_unanswered_after_the_bound_is_proxy_buffering():
     assert (cut.kind, cut.waited, cut.age, cut.how) == (BUFFERING, None, HELD_SECONDS + 5, "still waiting")
 
 
+def test_a_late_first_byte_followed_by_a_normal_stream_is_not_proxy_buffering():
+    # an edge retrying a dead pod for 15 s, then a stream with heartbeats: a slow answer, not a held one
+    recs = [(0, "request"), (15.0, "connect"), (15.01, "retry"), (30.01, "comment"), (45.01, "comment")]
+    assert classify(_stream(recs, 50)) == []
+    cut = _one(_stream([*recs, (46.0, "disconnect")], 50))
+    assert cut.kind == TOTAL and cut.waited == 15.0
+    # headers and a burst after a long wait, but the response goes on: not held either
+    assert classify(_stream([(0, "request"), (20.0, "connect"), (20.01, "retry")], 60)) == []
+
+
 def test_a_short_wait_or_a_prompt_answer_is_not_proxy_buffering():
     assert classify(_stream([(3.0, "request")], 3.0 + HELD_SECONDS - 1)) == []  # not held long enough yet
     assert classify(_stream([(0, "request"), (0.05, "connect"), (0.06, "retry")], 200)) == []  # open, answered
