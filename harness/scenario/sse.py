@@ -61,7 +61,8 @@ class Prepared:
 
 
 def prepare(ctx: ScenarioContext) -> Prepared:
-    """Install the chart, wait until it serves, open the streams (they start connected).
+    """Install the chart, wait until it serves, open the streams (they start connected, or waiting for
+    an answer the edge holds back: a buffering edge answers nothing until the response ends).
 
     Raises:
         harness.scenario.steps.StepFailed: the install failed, or the streams did not connect.
