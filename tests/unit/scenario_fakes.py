@@ -100,6 +100,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _events(self) -> None:
+        release = getattr(self.server, "held", None)
+        if release is not None:
+            self._held_events(release)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -118,12 +122,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
 
 
+    def _held_events(self, release: threading.Event) -> None:
+        """What a buffering proxy does to a stream: nothing until ``release`` (the backend's response
+        ended), then the status line, headers and every event at once, and the end of the response."""
+        deadline = time.monotonic() + 20  # bounded: the test releases it or closes the server
+        while not release.wait(0.1):
+            if self.server.closing.is_set() or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                return
+        body = b"retry: 1000\n\n" + b"".join(f"id: {n}\ndata: {n}\n\n".encode() for n in (1, 2, 3))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+
 @contextmanager
 def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
     """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` (``.status``, may change) with a
     JSON body naming ``version`` (503: an HTML page, as an ingress controller's own answer),
-    ``GET /events`` is an event stream (an event every 0.2 s), ``POST /items`` and ``GET /items/<id>``
-    keep values in ``.items`` like the demo service. Yields the server (``.url``)."""
+    ``GET /events`` is an event stream (an event every 0.2 s; with ``.held`` set to a
+    ``threading.Event``, a buffered one: :meth:`_Handler._held_events`), ``POST /items`` and
+    ``GET /items/<id>`` keep values in ``.items`` like the demo service. Yields the server (``.url``)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.status = status  # type: ignore[attr-defined]

@@ -323,3 +323,40 @@ def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypat
     assert steps == ["rolled out", "serving", "open the streams", "hold 4 streams for 1 s",
                      "rolling restart with the streams open", "reconnect and settle", "judge"]
     assert [x.rsplit("/", 1)[-1] for x in first.result.artifacts] == ["sse.json", "verdict.json"]
+
+
+def test_sse_holds_a_buffered_stream_and_judges_it_proxy_buffering(tmp_path, monkeypatch):
+    """Streams that get no answer are held, not an error; released in one burst at the rollout."""
+    import threading
+
+    from harness.measure import cuts
+    from harness.scenario import sse
+    from harness.scenario.shared import SharedRun
+
+    monkeypatch.setattr(sse, "CONNECT_SECONDS", 0.5)
+    monkeypatch.setattr(cuts, "HELD_SECONDS", 1.0)
+    settings = Settings(probe_rate=20.0, probe_concurrency=2, settle=0.2, sse_streams=2, sse_hold=1.0,
+                        sse_reconnect_bound=1.0)
+    a = target("sse", index=0)
+    with local_server() as server:
+        server.held = threading.Event()
+        monkeypatch.setattr(sse, "rolling_restart", lambda ctx: server.held.set())  # the backend's responses end
+
+        def make(tgt):
+            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
+            ctx.install_candidate = lambda: None
+            ctx.wait_rolled_out = lambda **kw: None
+            ctx.wait_serving = lambda *a, **kw: None
+            ctx.wait_no_terminating = lambda **kw: None
+            ctx.manifest = lambda revision=None: []
+            return ctx
+
+        run = SharedRun("sse", [(a, None)], make, sse.prepare, sse.run_shared, release=sse.release)
+        out = run.outcome(a)
+        assert run.close() == []
+    assert out.result.outcome == "FAIL" and out.verdict.failed[0] == "not buffered"
+    assert re.search(r"responses held back: stream-1, stream-2: no byte for \d+\.\d s after the request, then 4 "
+                     r"records at once \(EOF\)(?: \(\d times, [0-9. -]+s\))?: proxy buffering \(edge floor; Ingress "
+                     r"proxy-buffering not set, the edge does not buffer by default: held by the backend or another "
+                     r"proxy\)", out.verdict.reason), out.verdict.reason
+    assert re.search(EXPECTED_FAILURE["sse"], out.verdict.reason)
