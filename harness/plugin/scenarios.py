@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
+from harness.core import timings
 from harness.core.contract import resolve_charts_under_test
-from harness.core.errors import HarnessError
+from harness.core.errors import EnvironmentNotReady, HarnessError
 from harness.k8s import diagnostics
 from harness.plugin.cell import matrix_cell
 from harness.plugin.results import (
@@ -43,12 +44,14 @@ from harness.plugin.results import (
 )
 from harness.plugin.session import CONFIG_KEY
 from harness.scenario.context import Env, ScenarioContext
+from harness.scenario.preflight import check_charts, problems_message
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
 from harness.tools import binaries  # a module: tests replace tool_path
 
 _NOT_GENERATED = object()
 _CHARTS_KEY = pytest.StashKey[list[Any]]()
+_PROBLEMS_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,18 +63,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _charts(config: pytest.Config) -> list[Any]:
-    """The charts under test, resolved once per session (no cluster needed)."""
+    """The charts under test, resolved and checked once per session, before any cluster work.
+
+    A contract that does not load, or a chart the chart check
+    (:func:`harness.scenario.preflight.check_charts`: template and lint of every variant, the probe
+    host served by the edge, images, probe bounds) finds problems with, yields no charts and
+    leaves the problem lines in the stash; :func:`pytest_collection_modifyitems` turns them into a
+    usage error (exit 4), so the run never ends as "no tests ran".
+    """
     cached = config.stash.get(_CHARTS_KEY, None)
     if cached is not None:
         return cached
     cfg = config.stash.get(CONFIG_KEY, None)
     charts: list[Any] = []
+    problems: list[str] = []
     if cfg is not None:
         try:
             charts = resolve_charts_under_test(cfg)
-        except HarnessError:
-            charts = []  # the charts_under_test fixture reports the problem when a test runs
+        except HarnessError as exc:
+            problems = str(exc).splitlines()
+        if charts:
+            try:
+                with timings.phase("check charts", announce=False):
+                    report = check_charts(charts, cfg)
+            except EnvironmentNotReady:
+                report = None  # no helm: the helm_offline fixture reports it (exit 3) when a test runs
+            if report is not None and report.problems:
+                problems = problems_message(report).splitlines()
+                charts = []
     config.stash[_CHARTS_KEY] = charts
+    config.stash[_PROBLEMS_KEY] = problems
     return charts
 
 
@@ -107,10 +128,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("fault", list(faults), ids=list(faults))
 
 
+def _placeholder(item: Any) -> bool:
+    return any(v is _NOT_GENERATED for v in getattr(getattr(item, "callspec", None), "params", {}).values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> Any:
+    """Leave out the placeholders of scenarios no contract lists as the items are made, so they are
+    never counted ("collected N items" and ``--collect-only`` count only tests that will run)."""
+    made = yield
+    if isinstance(made, list):
+        return [i for i in made if not _placeholder(i)]
+    return made
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the placeholders of scenarios no contract lists (not generated, so not skipped either)."""
-    items[:] = [i for i in items if not any(v is _NOT_GENERATED for v in
-                                            getattr(getattr(i, "callspec", None), "params", {}).values())]
+    """Stop with a usage error (exit 4, one line per problem) when the charts under test could not be
+    loaded or failed the chart check; drop any placeholder left (not generated, so not skipped either).
+
+    Raises:
+        pytest.UsageError: ``harness: <contract or chart check problem>`` lines.
+    """
+    problems = config.stash.get(_PROBLEMS_KEY, [])
+    if problems:
+        raise pytest.UsageError("harness: " + "\n".join(problems))
+    items[:] = [i for i in items if not _placeholder(i)]
     for i in items:
         scenario = getattr(getattr(i, "module", None), "SCENARIO", None)
         if scenario:

@@ -278,7 +278,15 @@ class ScenarioContext:
         """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no
         cert-manager add-on runs: nothing would write its Secret, so the ingress controller serves
         the host only with its default certificate, which no client can verify, and redirects plain
-        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it."""
+        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it.
+
+        Also skipped: a contract whose probe goes through an HTTPRoute (``probe.via: httproute``),
+        which the harness's edge (an Ingress controller) does not serve yet."""
+        if self.contract.probe.via == "httproute":
+            raise ScenarioSkipped(
+                f"{self.target.id}: the contract probes {self.contract.probe.host} through an HTTPRoute "
+                "(probe.via: httproute); the harness's edge serves Ingresses only (class nginx) until a Gateway "
+                "API edge is added, so nothing would route the probes")
         if self.cert_manager_ca is not None:
             return
         try:
