@@ -21,6 +21,7 @@ Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` t
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,6 +95,40 @@ def _charts(config: pytest.Config) -> list[Any]:
     config.stash[_CHARTS_KEY] = charts
     config.stash[_PROBLEMS_KEY] = problems
     return charts
+
+
+_SCENARIO_LINE = re.compile(r"^SCENARIO\s*=", re.M)
+
+
+def _collects_scenarios(config: pytest.Config) -> bool:
+    """Some test module the run collects declares ``SCENARIO = ...`` (read from the files the
+    command-line paths, or ``testpaths``, name; ``::`` node ids reduced to their file)."""
+    args = [a.split("::", 1)[0] for a in (config.args or []) if not a.startswith("-")]
+    patterns = config.getini("python_files") or ["test_*.py"]
+    for raw in args:
+        path = Path(raw) if Path(raw).is_absolute() else Path(config.invocation_params.dir) / raw
+        files = [path] if path.is_file() else ([f for pat in patterns for f in path.rglob(pat)] if path.is_dir() else [])
+        for f in files:
+            try:
+                if _SCENARIO_LINE.search(f.read_text(errors="replace")):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """When the run collects scenario tests, load and check the charts under test now, before
+    collection and any cluster work: a problem is a usage error (exit 4, one line per problem),
+    never a run that ends as "no tests ran"."""
+    config = session.config
+    if config.stash.get(CONFIG_KEY, None) is None or not _collects_scenarios(config):
+        return
+    _charts(config)
+    problems = config.stash.get(_PROBLEMS_KEY, [])
+    if problems:
+        raise pytest.UsageError("harness: " + "\n".join(problems))
 
 
 def _own_parameters(metafunc: pytest.Metafunc) -> set[str]:
