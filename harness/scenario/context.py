@@ -430,11 +430,18 @@ class ScenarioContext:
             s.close()
 
     def wait_serving(self, path: str | None = None, *, timeout: float | None = None, want: int = 200) -> None:
-        """Until ``path`` (default: the contract's ``readyPath``, which defaults to the probe path)
-        answers ``want`` through the ingress: an Ingress reaches the controller a moment after
-        helm returns."""
+        """Until ``path`` answers ``want`` through the ingress: an Ingress reaches the controller a
+        moment after helm returns. Default: the contract's ``readyPath`` (the host answers), then
+        the probe path when it differs (what the prober will request answers too), each within
+        ``timeout``."""
+        if path is None:
+            probe = self.contract.probe
+            for p in dict.fromkeys((probe.ready_path or probe.probe_path, probe.probe_path)):
+                self._wait_path(p, timeout=timeout, want=want)
+            return
+        self._wait_path(path, timeout=timeout, want=want)
 
-        path = path or self.contract.probe.ready_path or self.contract.probe.probe_path
+    def _wait_path(self, path: str, *, timeout: float | None, want: int) -> None:
 
         def check() -> tuple[bool, str]:
             try:
