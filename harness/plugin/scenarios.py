@@ -21,6 +21,8 @@ Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` t
 """
 from __future__ import annotations
 
+import fnmatch
+import importlib.util
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -119,14 +121,32 @@ def _collects_scenarios(config: pytest.Config) -> bool:
     patterns = config.getini("python_files") or ["test_*.py"]
     for raw in args:
         path = Path(raw) if Path(raw).is_absolute() else Path(config.invocation_params.dir) / raw
+        if not path.exists() and config.getoption("pyargs", False):
+            path = _module_path(raw) or path
         files = [path] if path.is_file() else ([f for pat in patterns for f in path.rglob(pat)] if path.is_dir() else [])
+        skip = config.getini("norecursedirs") or []
         for f in files:
+            if f != path and any(fnmatch.fnmatch(part, pat) for part in f.relative_to(path).parts[:-1] for pat in skip):
+                continue  # a directory pytest does not collect from (.venv, build...)
             try:
                 if _SCENARIO_LINE.search(f.read_text(errors="replace")):
                     return True
             except OSError:
                 continue
     return False
+
+
+def _module_path(name: str) -> Path | None:
+    """The file or package directory of module ``name`` (``--pyargs``), None when it is not importable."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin) if spec.origin else None
 
 
 @pytest.hookimpl(trylast=True)
