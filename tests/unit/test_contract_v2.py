@@ -210,6 +210,7 @@ def test_schema_and_loader_agree_on_v2_sample(chart):
     "release: Web\nprobe: {host: web.test}\nscenarios: [drain]\n",
     "release: web\nprobe: {host: web.test}\nscenarios: [drain]\nset: [novalue]\n",
     "release: web\nprobe: {host: web.test}\nscenarios: [drain]\nbroken: [{name: b, scenario: drain, reason: r}]\n",
+    "release: web\nprobe: {host: web.test}\nscenarios: [drain]\nbroken: [{name: b, values: [], scenario: drain, reason: r}]\n",
     "release: web\nprobe: {host: web.test, path: x}\nscenarios: [drain]\n",
     "release: web\nprobe: {host: web.test}\nscenarios: [drain]\navailability: {maxFailedRequests: -1}\n",
     "release: web\nprobe: {host: web.test}\nscenarios: [drain]\nextra: 1\n",
