@@ -20,12 +20,26 @@ from harness.scenario.verdicts import PodsFacts, runs_version_check
 SERVER_DIR = Path(__file__).resolve().parents[2] / "charts-under-test" / "static-server"
 
 
-@pytest.fixture(scope="module")
-def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{version: binary}`` for 1.0.0 and 1.1.0 (skips without Go)."""
+def go_binary() -> str:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
         pytest.skip("the Go toolchain is needed to build the static server")
+    return go
+
+
+def test_go_unit_tests_pass():
+    """static-server's own tests (main_test.go): a real SIGTERM drains an in-flight request, the
+    grace period is bounded, the pages and routes."""
+    res = subprocess.run(["nice", "-n", "19", go_binary(), "test", "-count=1", "./..."], cwd=SERVER_DIR,
+                         capture_output=True, text=True, timeout=600, check=False,
+                         env={**os.environ, "CGO_ENABLED": "0"})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``{version: binary}`` for 1.0.0 and 1.1.0 (skips without Go)."""
+    go = go_binary()
     out = tmp_path_factory.mktemp("bin")
     found = {}
     for v in ("1.0.0", "1.1.0"):
