@@ -112,7 +112,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("node-image", "node_image", "str", None,
            "kind node image; default: derived from image-source and kubernetes-version", metavar="IMAGE"),
     Option("kubernetes-version", "kubernetes_version", "str", None,
-           "Kubernetes version of the nodes; default: KUBERNETES_VERSION in images/versions.env", metavar="vX.Y.Z"),
+           "Kubernetes version of the nodes; default: KUBERNETES_VERSION in harness/data/versions.env", metavar="vX.Y.Z"),
     Option("image-source", "image_source", "choice", "auto",
            "where the node image comes from: auto = local when the locally built node image exists, else pull",
            IMAGE_SOURCES),

@@ -13,8 +13,10 @@ from typing import Any
 from harness.core.config import OPTIONS, cli_values, load_config
 from harness.core.contract import CONTRACT_FILE, SCENARIOS, resolve_charts_under_test
 from harness.core.errors import UsageError
+from harness.core.packaged import checkout_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
+"""The harness repository checkout this package runs from, or None for an installed package."""
 REPORT_DIR_ENV = "HARNESS_REPORT_DIR"
 DEFAULT_REPORT_DIR = "report"
 
@@ -66,7 +68,7 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         p = p if p.is_absolute() else cwd / p
         if not p.exists():
             raise UsageError(f"gate: chart directory {raw} does not exist (resolved to {p})")
-    cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT,
+    cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT or cwd,
                       cwd=cwd, env=env)
     if not cfg.charts:
         raise UsageError("gate: no chart to gate; pass --chart PATH (a chart directory with a "

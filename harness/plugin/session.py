@@ -79,6 +79,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_arguments(group.addoption)
 
 
+def harness_rootdir(config: pytest.Config) -> Path:
+    """The rootdir the harness's defaults resolve against (``artifacts``, ``harness.yaml``,
+    ``charts-under-test``): pytest's rootdir when an ini file or ``--rootdir`` set it, else the
+    directory pytest was started in. Without an ini file pytest derives its rootdir from the test
+    paths (https://docs.pytest.org/en/stable/reference/customize.html#finding-the-rootdir), which
+    for ``pytest --pyargs harness.scenarios.upgrade`` of an installed package lies in site-packages."""
+    if config.inipath is None and not getattr(config.option, "rootdir", None):
+        return Path(config.invocation_params.dir)
+    return Path(config.rootpath)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs a real kind cluster (created by the session fixture)")
@@ -86,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         cfg = load_config(cli_values(config.option), config_file=config.option.harness_config_file,
-                          rootdir=config.rootpath, cwd=config.invocation_params.dir)
+                          rootdir=harness_rootdir(config), cwd=config.invocation_params.dir)
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
 
