@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.gate.clock import Clock
 from harness.gate.plan import Plan
 from harness.tools import docker
 from harness.tools.binaries import tool_path
+from harness.tools.chartrepo import ChartRepo, repository_source
 from harness.tools.helm import Helm, HelmError
 
 
@@ -79,13 +81,26 @@ def check_released_version(chart: Any) -> str | None:
 
 
 def lint(plan: Plan) -> None:
-    """``helm lint`` of each chart with the run's values and sets (a failing chart is bad input: exit 2)."""
-    with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home:
+    """``helm lint`` of each local chart (directory, .tgz) with the run's values and sets; a
+    ``repo/name`` or ``oci://`` chart is resolved instead (``helm show chart``, its repository added
+    first: :func:`harness.tools.chartrepo.repository_source`), so an unknown version fails here.
+    A failing chart is bad input: exit 2."""
+    with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home, ExitStack() as served:
         helm = Helm(None, home=home, binary=plan.cfg.helm, kube_version=plan.cfg.kubernetes_version)
+        added: set[str] = set()
         for c in plan.charts:
             try:
-                helm.lint(c.ref, values=c.values, sets=c.sets)
-            except HelmError as exc:
+                if c.ref.is_local:
+                    helm.lint(c.ref, values=c.values, sets=c.sets)
+                    continue
+                if c.ref.kind == "repo" and (name := c.ref.ref.split("/", 1)[0]) not in added:
+                    src = repository_source(name, released=c.contract.released if c.contract else None,
+                                            rootdir=plan.cfg.rootdir)
+                    url = src if isinstance(src, str) else served.enter_context(ChartRepo(src, name=name)).url
+                    helm.repo_add(name, url)
+                    added.add(name)
+                helm.show_chart(c.ref)
+            except (HelmError, UsageError) as exc:
                 raise UsageError(f"gate: {c.name}: {exc}") from None
 
 

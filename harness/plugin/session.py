@@ -49,7 +49,7 @@ from harness.env.addons import catalog as addons_mod
 from harness.k8s import client as kube
 from harness.k8s import diagnostics, namespaces
 from harness.k8s.namespaces import new_run_id, should_keep
-from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo
+from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo, repository_source
 from harness.tools.helm import Helm, HelmError
 from harness.tools.kubectl import Kubectl
 
@@ -362,6 +362,9 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
                 with timings.phase(f"check chart {c.name}", announce=False):
                     if released and released.kind == "repo" and released.repo_name not in repos:
                         repos[released.repo_name] = _add_repository(request, helm_offline, released)
+                    if c.ref.kind == "repo" and (name := c.ref.ref.split("/", 1)[0]) not in repos:
+                        # the candidate from a repository of the user's own helm configuration
+                        repos[name] = _add_user_repository(helm_offline, name)
                     if c.ref.is_local:
                         helm_offline.lint(c.ref, values=harness_config.values, sets=harness_config.sets)
                     else:
@@ -371,6 +374,14 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
             except HelmError as exc:  # the chart (or its version) is bad input: exit 2, not 1
                 raise UsageError(f"{c.ref}: {exc}") from exc
         return charts
+
+
+def _add_user_repository(helm_offline: Any, name: str) -> str:
+    """Add the repository ``name`` of the user's helm configuration to the private helm home
+    (:func:`harness.tools.chartrepo.repository_source`). Raises UsageError when it is unknown."""
+    url = repository_source(name)
+    helm_offline.repo_add(name, str(url))
+    return str(url)
 
 
 def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released: Any) -> Any:
