@@ -60,7 +60,7 @@ def tool_path(name: str, kubernetes_version: str | None = None) -> str:
     """
     default = kubernetes_version in (None, "", pinned()["KUBERNETES_VERSION"])
     dirs = (PROJECT_TOOLS, tools_dir()) if default else (tools_dir(kubernetes_version),)
-    for d in (d for d in dirs if d is not None):
+    for d in filter(None, dirs):
         p = d / name
         if p.exists():
             return str(p)

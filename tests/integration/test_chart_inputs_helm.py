@@ -81,3 +81,28 @@ def test_the_gate_resolves_a_repo_chart_and_refuses_an_unknown_version(helm_bin,
         preflight.lint(plan("9.9.9"))
     msg = str(err.value)
     assert msg.startswith("gate: realtime: ") and "9.9.9" in msg and "\n" not in msg
+
+
+def test_bad_chart_input_is_one_line_exit_4_under_pytest_and_2_for_the_gate(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "notachart.tgz").write_text("plain text\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    cases = [
+        (["notachart.tgz"], "notachart.tgz is not a packaged chart (not a gzip-compressed tar archive"),
+        (["missing-1.0.0.tgz"], "missing-1.0.0.tgz does not exist"),
+        (["oci://registry.test/charts/web"], "oci://registry.test/charts/web needs --chart-version"),
+    ]
+    for chart, message in cases:
+        r = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "scenarios" / "upgrade"), "-p",
+                            "no:cacheprovider", "-q", "--rootdir", str(tmp_path), "--chart", *chart],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        lines = [ln for ln in (r.stdout + r.stderr).splitlines() if message in ln]
+        assert r.returncode == 4 and len(lines) == 1, (chart, r.returncode, r.stdout, r.stderr)
+        assert "Traceback" not in r.stdout + r.stderr
+        g = subprocess.run([sys.executable, "-m", "harness", "gate", "--chart", *chart], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert g.returncode == 2 and g.stderr.startswith("harness: error:") and message in g.stderr, g.stderr
+        assert len(g.stderr.strip().splitlines()) == 1, g.stderr
