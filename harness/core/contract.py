@@ -53,6 +53,7 @@ from typing import Any
 import yaml
 
 from harness.core import datacheck
+from harness.core.chartfiles import extract_packaged
 from harness.core.errors import UsageError
 from harness.core.values import ChartRef
 
@@ -788,10 +789,30 @@ def with_released_version(contract: Contract | None, version: str | None) -> Con
     return replace(contract, released=replace(rel, version=version))
 
 
+def chart_contract(ref: ChartRef, contract_file: Path | None = None) -> Contract | None:
+    """The contract of a ``--chart``: ``contract_file`` (``--contract``) when given; else a chart
+    directory's own (required); else the ``<chart>/harness-contract.yaml`` packaged in a .tgz
+    (read from its unpacked files, :func:`harness.core.chartfiles.extract_packaged`, so its relative
+    paths resolve inside the archive); else None (repo/name and oci:// charts, or a .tgz without
+    one: no scenario runs on them without ``--contract``).
+
+    Raises:
+        UsageError: the contract is missing (directory) or invalid; the .tgz is not a chart.
+    """
+    if contract_file is not None:
+        return load(contract_file)
+    if ref.kind == "dir":
+        return load(Path(ref.ref))
+    if ref.kind == "tgz":
+        packaged = extract_packaged(ref.ref) / CONTRACT_FILE
+        return load(packaged) if packaged.is_file() else None
+    return None
+
+
 def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
     """The charts a run tests, from a :class:`harness.core.config.HarnessConfig`.
 
-    ``cfg.charts`` when given (a directory must carry a contract), else every chart directory
+    ``cfg.charts`` when given (a directory must carry a contract; see :func:`chart_contract`), else every chart directory
     under ``<rootdir>/charts-under-test`` with a harness-contract.yaml. ``cfg.from_version``, when
     set, replaces each contract's ``released.version``.
 
@@ -803,8 +824,7 @@ def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
     from_version = getattr(cfg, "from_version", None)
     if cfg.charts:
         for ref in cfg.charts:
-            contract = load(Path(ref.ref)) if ref.kind == "dir" else None
-            contract = with_released_version(contract, from_version)
+            contract = with_released_version(chart_contract(ref, getattr(cfg, "contract", None)), from_version)
             out.append(ChartUnderTest(ref, contract, tuple(cfg.values), tuple(cfg.sets)))
         return out
     root = Path(cfg.rootdir) / "charts-under-test"

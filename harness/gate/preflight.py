@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from harness.gate.plan import Plan
 from harness.scenario.preflight import check_charts, problems_message
 from harness.tools import docker
 from harness.tools.binaries import tool_path
+from harness.tools.chartrepo import ChartRepo, repository_source
+from harness.tools.helm import Helm, HelmError
 
 
 def check_docker() -> str:
@@ -80,20 +84,45 @@ def check_released_version(chart: Any) -> str | None:
 
 def lint(plan: Plan) -> list[str]:
     """The chart check of ``python -m harness check`` (:func:`harness.scenario.preflight.check_charts`:
-    every variant rendered and linted with the contract's and the run's values, the probe host
-    served by the edge, images, probe bounds). A failing chart is bad input (exit 2).
+    every variant of a directory or .tgz chart rendered and linted with the contract's and the run's
+    values, the probe host served by the edge, images, probe bounds); a ``repo/name`` or ``oci://``
+    chart is resolved instead (``helm show chart``, its repository added first:
+    :func:`harness.tools.chartrepo.repository_source`), so an unknown version fails here. A failing
+    chart is bad input (exit 2).
 
     Returns:
         what was checked, one line per chart.
 
     Raises:
-        UsageError: ``gate: chart check found N problems:`` and one line per problem.
+        UsageError: ``gate: chart check found N problems:`` and one line per problem, or
+            ``gate: <chart>: <helm's error>`` for a chart that does not resolve.
         EnvironmentNotReady: helm is missing.
     """
-    report = check_charts(plan.charts, plan.cfg)
-    if report.problems:
-        raise UsageError("gate: " + problems_message(report))
-    return report.checked
+    remote = [c for c in plan.charts if not c.ref.is_local]
+    checked: list[str] = []
+    if remote:
+        with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home, ExitStack() as served:
+            helm = Helm(None, home=home, binary=plan.cfg.helm, kube_version=plan.cfg.kubernetes_version)
+            added: set[str] = set()
+            for c in remote:
+                try:
+                    if c.ref.kind == "repo" and (name := c.ref.ref.split("/", 1)[0]) not in added:
+                        src = repository_source(name, released=c.contract.released if c.contract else None,
+                                                rootdir=plan.cfg.rootdir)
+                        url = src if isinstance(src, str) else served.enter_context(ChartRepo(src, name=name)).url
+                        helm.repo_add(name, url)
+                        added.add(name)
+                    helm.show_chart(c.ref)
+                except (HelmError, UsageError) as exc:
+                    raise UsageError(f"gate: {c.name}: {exc}") from None
+                checked.append(f"resolved {c.name} ({c.ref.ref}): helm show chart")
+    local = [c for c in plan.charts if c.ref.is_local]
+    if local:
+        report = check_charts(local, plan.cfg)
+        if report.problems:
+            raise UsageError("gate: " + problems_message(report))
+        checked += report.checked
+    return checked
 
 
 def preflight(plan: Plan, clock: Clock) -> None:

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.packaged import package_path
 from harness.gate.plan import ROOT, Plan
 
-SCENARIOS_DIR = ROOT / "scenarios"
+SCENARIOS_DIR = ROOT / "scenarios" if ROOT else package_path("scenarios")
+"""The scenario folders pytest runs: the checkout's ``scenarios/`` (whose modules re-export the
+package's, so test ids stay ``scenarios/<name>/...``), else the installed package's ``harness/scenarios/``."""
 
 
 def build_pytest_argv(plan: Plan, *, status: Path, started: float, scenarios_dir: Path | None = None) -> list[str]:

@@ -37,12 +37,16 @@ class Target:
 
 
 def variants(chart: ChartUnderTest) -> list[tuple[str, tuple[Path, ...]]]:
-    """``[(name, values files)]``: one per ``ci/*-values.yaml`` of a local chart directory (name
-    without ``-values``), else ``[("default", ())]``."""
+    """``[(name, values files)]``: one per ``ci/*-values.yaml`` (name without ``-values``) of a local
+    chart directory, or, for a chart given otherwise (.tgz, repo/name, oci://), of its contract's
+    directory (the unpacked .tgz for a packaged contract); else ``[("default", ())]``."""
     if chart.ref.kind == "dir":
-        files = sorted((Path(chart.ref.ref) / "ci").glob("*-values.yaml"))
-        if files:
-            return [(f.name[: -len("-values.yaml")], (f,)) for f in files]
+        where: Path | None = Path(chart.ref.ref)
+    else:
+        where = chart.contract.chart_dir if chart.contract is not None else None
+    files = sorted((where / "ci").glob("*-values.yaml")) if where is not None else []
+    if files:
+        return [(f.name[: -len("-values.yaml")], (f,)) for f in files]
     return [("default", ())]
 
 

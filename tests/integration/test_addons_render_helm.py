@@ -11,7 +11,7 @@ from harness.tools.helm import Helm, manifest_objects
 ROOT = Path(__file__).resolve().parents[2]
 
 
-CHART = ROOT / "addon-charts" / "traefik"
+CHART = ROOT / "harness" / "env" / "addons" / "charts" / "traefik"
 
 
 def render(helm_bin: str, tmp_path: Path, values: dict | None = None) -> dict[str, list[dict]]:

@@ -74,7 +74,7 @@ def test_gate_preflight_runs_the_chart_check(monkeypatch):
     from harness.gate import preflight
     from harness.scenario.preflight import CheckReport
 
-    plan = SimpleNamespace(charts=["c"], cfg=SimpleNamespace())
+    plan = SimpleNamespace(charts=[SimpleNamespace(ref=SimpleNamespace(is_local=True))], cfg=SimpleNamespace())
     monkeypatch.setattr(preflight, "check_charts", lambda charts, cfg: CheckReport(["c: 3 variants"], []))
     assert preflight.lint(plan) == ["c: 3 variants"]
     monkeypatch.setattr(preflight, "check_charts",

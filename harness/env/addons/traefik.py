@@ -1,7 +1,7 @@
 """``traefik``: the harness's ingress controller.
 
 Traefik v3 (built here from its Go module: images/build-addons.sh) deployed by the project's own
-chart ``addon-charts/traefik`` with the Kubernetes Ingress NGINX provider, so Ingresses written for
+chart ``harness/env/addons/charts/traefik`` (shipped in the package) with the Kubernetes Ingress NGINX provider, so Ingresses written for
 ingress-nginx (class ``nginx``, ``nginx.ingress.kubernetes.io/*`` annotations) are served
 unchanged. What the provider honours and what scenarios can rely on: docs/addons.md.
 """
