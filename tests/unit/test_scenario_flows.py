@@ -49,6 +49,9 @@ class FakeWatch:
     def snapshot(self):
         return {}, {}
 
+    def pod_history(self):
+        return []
+
 
 def _fake_release(ctx, *, images=("app:2",), upgrade_error=None):
     ctx.install_released = lambda: SimpleNamespace(app_version="1.0.0")

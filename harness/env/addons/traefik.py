@@ -4,6 +4,10 @@ Traefik v3 (built here from its Go module: images/build-addons.sh) deployed by t
 chart ``addon-charts/traefik`` with the Kubernetes Ingress NGINX provider, so Ingresses written for
 ingress-nginx (class ``nginx``, ``nginx.ingress.kubernetes.io/*`` annotations) are served
 unchanged. What the provider honours and what scenarios can rely on: docs/addons.md.
+
+Its access log (values ``accessLog``: JSON lines on stdout, unbuffered, keeping the prober's
+``X-Harness-Probe`` header) tells which pod served each probed request; :func:`access_log_pods`
+names the pods to follow (harness/scenario/edge_log.py).
 """
 from __future__ import annotations
 
@@ -32,6 +36,12 @@ def _chart_version() -> str:
 def image(version: str | None = None) -> str:
     """``harness/traefik:<TRAEFIK_VERSION>`` (built by images/build-addons.sh)."""
     return f"harness/traefik:{version or pinned_version('TRAEFIK_VERSION')}"
+
+
+def access_log_pods() -> tuple[str, str]:
+    """``(namespace, label selector)`` of the Traefik pods whose stdout carries the access log
+    (the chart's selector labels, addon-charts/traefik/templates/_helpers.tpl)."""
+    return Traefik.namespace, f"app.kubernetes.io/name=traefik,app.kubernetes.io/instance={Traefik.release}"
 
 
 class Traefik(HelmAddon):
