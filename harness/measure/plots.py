@@ -128,15 +128,16 @@ def probe_timeline(result: Any, path: Path | str, *, title: str = "", served: Se
 
 
 def _served(ax: Any, served: Sequence[Any], old_pods: Sequence[tuple[str, float, float | None]]) -> None:
-    """Stacked share per slot: old pods, new pods, not attributed; old pods' last request (|) and termination (x)."""
+    """Stacked share per slot: old pods (blue, as the first version on the strip above), new pods (orange), not
+    attributed (grey); each old pod's last request (|) and termination (x) above."""
     xs = [b.t for b in served]
     total = [max(1, b.old + b.new + b.unattributed) for b in served]
     old = [b.old / n for b, n in zip(served, total, strict=True)]
     new = [b.new / n for b, n in zip(served, total, strict=True)]
     none = [b.unattributed / n for b, n in zip(served, total, strict=True)]
     width = (xs[1] - xs[0]) if len(xs) > 1 else 1.0
-    ax.bar(xs, old, width=width, align="edge", color="#ff7f0e", label=f"old pods ({sum(b.old for b in served)})")
-    ax.bar(xs, new, width=width, align="edge", bottom=old, color="#1f77b4",
+    ax.bar(xs, old, width=width, align="edge", color="#1f77b4", label=f"old pods ({sum(b.old for b in served)})")
+    ax.bar(xs, new, width=width, align="edge", bottom=old, color="#ff7f0e",
            label=f"new pods ({sum(b.new for b in served)})")
     ax.bar(xs, none, width=width, align="edge", bottom=[a + b for a, b in zip(old, new, strict=True)],
            color="#cccccc", label=f"not attributed ({sum(b.unattributed for b in served)})")

@@ -63,6 +63,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/events"):
             self._events()
             return
+        probe = self.headers.get("X-Harness-Probe")
+        if probe:
+            self.server.probes.append((probe, time.time()))  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]
         if status == 503:  # what an ingress controller answers itself when a Service has no endpoints
             body, ctype = b"<html><body>503 Service Temporarily Unavailable</body></html>", "text/html"
@@ -98,12 +101,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
     """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` (``.status``, may change) with a
     JSON body naming ``version`` (503: an HTML page, as an ingress controller's own answer),
-    ``GET /events`` is an event stream (an event every 0.2 s). Yields the server (``.url``)."""
+    ``GET /events`` is an event stream (an event every 0.2 s). Yields the server (``.url``; ``.probes``:
+    the ``X-Harness-Probe`` header and arrival time of each request that carried one)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.status = status  # type: ignore[attr-defined]
     server.version = version  # type: ignore[attr-defined]
     server.closing = threading.Event()  # type: ignore[attr-defined]
+    server.probes = []  # type: ignore[attr-defined]  # (X-Harness-Probe value, time.time()) per request
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
