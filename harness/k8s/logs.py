@@ -168,11 +168,14 @@ class PodLogFollower:
 
     def _follow(self, name: str) -> None:
         deadline = time.monotonic() + self.max_duration
-        since = self.since_seconds
-        last_line_at = self._started
+        last_line_at: float | None = None
         for attempt in range(self.reopen + 1):
             if self._stop.is_set() or time.monotonic() >= deadline:
                 return
+            # reach back to since_seconds before start() however late the stream opens; when
+            # opened again, to a second before the last line (duplicates are dropped in _take)
+            since = (self._clock() - self._started + self.since_seconds if last_line_at is None
+                     else self._clock() - last_line_at + 1.0)
             try:
                 stream = self._opener(name, max(1, math.ceil(since)))
             except Exception as exc:  # noqa: BLE001 - recorded; attribution reports what it lacks
@@ -198,8 +201,6 @@ class PodLogFollower:
             if self._stop.is_set():
                 return
             if attempt < self.reopen:
-                # opened again from a second before the last line: duplicates are dropped in _take
-                since = self._clock() - last_line_at + 1.0
                 self._stop.wait(0.5)
 
     def _take(self, name: str, line: str) -> None:

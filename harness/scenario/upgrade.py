@@ -30,6 +30,7 @@ from harness.scenario.context import ScenarioContext
 from harness.scenario.edge_log import EdgeLog, follow_edge
 from harness.scenario.manifests import workload_images
 from harness.scenario.probing import probe_while
+from harness.scenario.steps import describe
 from harness.scenario.verdicts import (
     AttributionFacts,
     Availability,
@@ -104,26 +105,32 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
     Args:
         probe: the whole probe run; window: its judged window. rolled_out: the rollout was seen complete.
     """
-    log, unavailable = edge.finish(s.seq for s in probe.sent)
     done = next((m.t for m in probe.marks if m.label == ROLLED_OUT), None) if rolled_out else None
-    history = watch.pod_history()
-    facts, _ = attribution_facts(window.samples, log, history, new_images, rollout_done_t=done,
-                                 started_wall=probe.started_wall, unavailable=unavailable, source=edge.source)
-    if edge.lines:
-        ctx.artifact("edge-log.jsonl").write_text("\n".join(edge.lines) + "\n")
-    if not facts.available:
-        return facts
-    # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
-    _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,
-                                  started_wall=probe.started_wall, source=edge.source)
-    rows = served_rows(served)
-    with ctx.artifact("attribution.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["seq"])
-        w.writeheader()
-        w.writerows(rows)
-    old_pods = [(o.pod, o.last_t, None if o.margin is None else o.last_t + o.margin) for o in facts.old_pods]
-    ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}",
-                   served=served_series(served_points(served)), old_pods=old_pods)
+    try:
+        log, unavailable = edge.finish(s.seq for s in probe.sent)
+        history = watch.pod_history()
+        facts, _ = attribution_facts(window.samples, log, history, new_images, rollout_done_t=done,
+                                     started_wall=probe.started_wall, unavailable=unavailable, source=edge.source)
+    except Exception as exc:  # noqa: BLE001 - the evidence of who served is a figure; it never errors a run
+        edge.close()
+        return AttributionFacts(edge.source, f"attribution failed: {describe(exc)}")
+    try:
+        if edge.lines:
+            ctx.artifact("edge-log.jsonl").write_text("\n".join(edge.lines) + "\n")
+        if facts.available:
+            # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
+            _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,
+                                          started_wall=probe.started_wall, source=edge.source)
+            rows = served_rows(served)
+            with ctx.artifact("attribution.csv").open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["seq"])
+                w.writeheader()
+                w.writerows(rows)
+            old_pods = [(o.pod, o.last_t, None if o.margin is None else o.last_t + o.margin) for o in facts.old_pods]
+            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}",
+                           served=served_series(served_points(served)), old_pods=old_pods)
+    except Exception as exc:  # noqa: BLE001 - evidence is best effort; the facts stand
+        ctx.say(f"attribution evidence not written: {describe(exc)}")
     return facts
 
 

@@ -36,13 +36,13 @@ def follower(streams, pods=("traefik-a",), **kw):
 
 def test_lines_split_across_chunks_are_joined_and_filtered():
     f, opened = follower({"traefik-a": [Stream([b'{"a": "run1-0"}\n{"a": "ru', b'n1-1"}\nINF other\n', b'{"a":"run1-2"}'])]},
-                         keep=lambda line: "run1" in line)
+                         keep=lambda line: "run1" in line, clock=lambda: 1000.0)
     f.start()
     assert f.wait_until(lambda lines: len(lines) == 2, timeout=5)
     assert not f.wait_until(lambda lines: len(lines) == 3, timeout=0.3)  # a line without its newline yet
     cap = f.stop()  # ... is kept when the stream ends
     assert cap.lines == ['{"a": "run1-0"}', '{"a": "run1-1"}', '{"a":"run1-2"}']
-    assert cap.pods == ["traefik-a"] and cap.errors == [] and opened == [("traefik-a", 5)]
+    assert cap.pods == ["traefik-a"] and cap.errors == [] and opened == [("traefik-a", 5)]  # 5 s before start()
 
 
 def test_every_replica_is_followed():
@@ -96,3 +96,13 @@ def test_stop_returns_while_a_read_blocks():
     f.stop()
     assert s.shut.is_set()
     assert not any(t.is_alive() for t in f._threads)
+
+
+
+def test_a_stream_opened_late_still_reaches_back_before_start():
+    clock = iter([1000.0] + [1012.0] * 50)  # start() at 1000; the stream opens 12 s later
+    f, opened = follower({"traefik-a": [Stream([b"x\n"])]}, clock=lambda: next(clock))
+    f.start()
+    assert f.wait_until(lambda lines: lines == ["x"], timeout=5)
+    f.stop()
+    assert opened == [("traefik-a", 17)]  # 12 s late + the 5 s it reaches back

@@ -164,6 +164,16 @@ def test_upgrade_fails_when_an_old_pod_keeps_answering(tmp_path, monkeypatch):
     assert "sent to old pods after they terminated: web-old" in verdict.reason
 
 
+def test_an_edge_log_that_breaks_leaves_attribution_unavailable_not_the_run_errored(tmp_path, monkeypatch):
+    def broken(self):
+        raise OSError("stream reset")
+
+    monkeypatch.setattr(FakeFollower, "stop", broken)
+    _, verdict, _ = _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.1:8080")
+    assert verdict.passed, verdict.reason
+    assert verdict.figures["attribution"] == "unavailable: attribution failed: OSError: stream reset"
+
+
 def test_a_failed_helm_upgrade_is_a_verdict_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
     monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
