@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.env.addons.traefik import access_log_pods
 from harness.k8s.logs import PodLogFollower
-from harness.measure.attribution import ParsedLog, parse_lines
+from harness.measure.attribution import ParsedLog, header_field, parse_lines
 
 TRAEFIK_EDGE = "traefik-nginx"
 SOURCE = "traefik access log"
@@ -63,7 +63,10 @@ class EdgeLog:
         if self.follower is None:
             return None, self.unavailable or "no edge log was followed"
         want = len(set(sent_seqs))
-        self.follower.wait_until(lambda lines: len(lines) >= want, timeout)
+        # an access-log line as Traefik's JSON encoder writes it ("request_X-Harness-Probe":"<id>-<seq>"):
+        # any other line that happens to carry the id does not count
+        needle = f'"{header_field()}":"{self.probe_id}-'
+        self.follower.wait_until(lambda lines: sum(needle in line for line in lines) >= want, timeout)
         capture = self.follower.stop()
         self.lines, self.errors = capture.lines, capture.errors
         if not capture.lines and capture.errors:
