@@ -156,6 +156,14 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
     probe_id = new_probe_id()
     edge = follow_edge(ctx, probe_id)  # before the prober sends its first request
     try:
+        return _probe_and_judge(ctx, watch, edge, probe_id)
+    finally:
+        edge.close()  # whatever happened (already stopped once judged)
+
+
+def _probe_and_judge(ctx: ScenarioContext, watch: NamespaceWatch, edge: EdgeLog, probe_id: str) -> Verdict:
+    """:func:`run_upgrade` from the prober's start: the upgrade while probing, then the judgement."""
+    try:
         with probe_while(ctx, "upgrade started", streams=2 if ctx.contract.sse is not None else 0,
                          probe_id=probe_id) as probing:
             since = time.time()
@@ -170,9 +178,6 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             with ctx.step("settle"):
                 time.sleep(ctx.settings.settle)
             probing.mark("rollout complete")
-    except BaseException:
-        edge.close()
-        raise
     finally:
         watch.stop()
 

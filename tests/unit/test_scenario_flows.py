@@ -112,6 +112,7 @@ class FakeFollower:
         return done(self.lines())
 
     def stop(self):
+        self.stopped = True
         return LogCapture(self.lines(), ["traefik-x"])
 
 
@@ -172,6 +173,21 @@ def test_an_edge_log_that_breaks_leaves_attribution_unavailable_not_the_run_erro
     _, verdict, _ = _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.1:8080")
     assert verdict.passed, verdict.reason
     assert verdict.figures["attribution"] == "unavailable: attribution failed: OSError: stream reset"
+
+
+def test_the_edge_log_stops_being_followed_when_judging_fails(tmp_path, monkeypatch):
+    followers = []
+    real = FakeFollower.__init__
+
+    def remember(self, *a):
+        real(self, *a)
+        followers.append(self)
+
+    monkeypatch.setattr(FakeFollower, "__init__", remember)
+    monkeypatch.setattr(upgrade, "workload_images", lambda objs: (_ for _ in ()).throw(RuntimeError("no manifest")))
+    with pytest.raises(Exception, match="no manifest"):
+        _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.2:8080")
+    assert followers and followers[0].stopped
 
 
 def test_a_failed_helm_upgrade_is_a_verdict_not_an_error(tmp_path, monkeypatch):
