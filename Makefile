@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -86,8 +86,15 @@ endif
 gate: setup images
 	$(VENV)/bin/python -m harness gate --chart $(CHART) $(GATE_ARGS)
 
+## bench: the cluster toolchain benchmark (docs/performance.md): warm make images, 1- and 3-node create
+## + Ready (median of 3); make bench BENCH_K8S="v1.35.4 v1.36.3 v1.37.2" adds 3-node create per version
+BENCH_K8S ?=
 bench: setup images
-	$(VENV)/bin/python ci/bench_cluster.py
+	$(VENV)/bin/python ci/bench_cluster.py --kubernetes "$(BENCH_K8S)"
+
+## bench-upgrade: the upgrade scenario's wall time, Helm 4 vs Helm 3, on one kept cluster (median of 3)
+bench-upgrade: setup images
+	$(VENV)/bin/python ci/bench_upgrade.py
 
 clean:
 	rm -rf $(VENV) .tools artifacts

@@ -5,8 +5,11 @@ Measures on this machine, in one run so ratios are comparable:
   - `kind create cluster` wall time for 1 and 3 nodes with the warm node image, median of 3 each,
     split into kind's own create and the wait until every node and kube-system pod is Ready
   - node image size
+  - with --kubernetes: for each version, its node image size and 3-node create + all Ready
+    (median of N), with that version's kind
 
-Usage: .venv/bin/python ci/bench_cluster.py [--runs N]   (uses host ports 38080, 38443, 30095)
+Usage: .venv/bin/python ci/bench_cluster.py [--runs N] [--kubernetes "v1.35.4 v1.36.3 v1.37.2"]
+       (uses host ports 38080, 38443, 30095)
 """
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.core.pins import kubernetes_pins, pinned  # noqa: E402
 from harness.env import cluster as cl  # noqa: E402
+from harness.tools.binaries import tool_path  # noqa: E402
 from harness.tools.kind import Kind  # noqa: E402
 
 
@@ -31,8 +36,8 @@ def timed(fn) -> float:
     return time.monotonic() - start
 
 
-def bench_create(workers: int, runs: int, image: str) -> dict:
-    kind = Kind()
+def bench_create(workers: int, runs: int, image: str, version: str | None = None) -> dict:
+    kind = Kind(tool_path("kind", version))
     creates, readies = [], []
     for i in range(runs):
         spec = cl.ClusterSpec(name=f"bench-{workers + 1}n", workers=workers, http_port=38080, https_port=38443,
@@ -57,10 +62,15 @@ def bench_create(workers: int, runs: int, image: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--kubernetes", default="", metavar="VERSIONS",
+                    help="also measure 3-node create + Ready per version (space-separated vX.Y.Z)")
     args = ap.parse_args()
-    image = cl.local_node_image()
-    if not image:
-        print("no local node image; run `make images` first", file=sys.stderr)
+    versions = [kubernetes_pins(v).version for v in args.kubernetes.split()]
+    image = cl.local_node_image(pinned()["KUBERNETES_VERSION"])
+    missing = [v for v in versions if not cl.local_node_image(v)]
+    if not image or missing:
+        print(f"no local node image for {', '.join(missing) or 'the default version'}; "
+              "run `images/build-images.sh <version>` first", file=sys.stderr)
         return 3
     size = int(subprocess.check_output(["docker", "image", "inspect", "-f", "{{.Size}}", image], text=True))
     print(f"node image {image}: {size / 1e6:.0f} MB")
@@ -74,6 +84,12 @@ def main() -> int:
         print(f"{r['nodes']} node(s): median create {r['median_create_s']:.1f} s, "
               f"median create+all Ready {r['median_total_s']:.1f} s")
         results[f"create_{r['nodes']}_nodes"] = r
+    for v in versions:
+        vimage = cl.local_node_image(v)
+        vsize = int(subprocess.check_output(["docker", "image", "inspect", "-f", "{{.Size}}", vimage], text=True))
+        r = bench_create(2, args.runs, vimage, v)
+        print(f"{v} ({vimage}, {vsize / 1e6:.0f} MB): 3 nodes median create+all Ready {r['median_total_s']:.1f} s")
+        results[f"create_3_nodes_{v}"] = {"node_image": vimage, "node_image_bytes": vsize, **r}
     out = ROOT / "artifacts" / "bench-cluster.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

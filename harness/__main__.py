@@ -127,6 +127,8 @@ def _matrix_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--artifacts-dir", default="artifacts/matrix", metavar="DIR",
                    help="each cell's artifacts go to DIR/<cell> (default: artifacts/matrix)")
     p.add_argument("--report-dir", default="report", metavar="DIR", help="where matrix.md and matrix.json go")
+    p.add_argument("--no-cluster-tests", action="store_true",
+                   help="skip the cluster basics each version's cluster runs first (tests/cluster/test_cluster_basics.py)")
     p.add_argument("--dry-run", action="store_true", help="print the cells and their pytest commands; run nothing")
     p.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="after --: passed on to every cell's pytest")
 
@@ -143,8 +145,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 c, scenarios, artifacts=root / c.name, helm_binary=f"<pinned {'helm3' if c.helm == '3' else 'helm'}>",
                 extra=args.pytest_args)))
         return 0
+    tests = None if args.no_cluster_tests or not matrix.CLUSTER_TESTS.is_file() else matrix.CLUSTER_TESTS
     rc, _ = matrix.run_matrix(cells, scenarios, artifacts_root=root, report_dir=Path(args.report_dir).resolve(),
-                              extra=args.pytest_args)
+                              extra=args.pytest_args, cluster_tests=tests)
     return rc
 
 

@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 k8s_pins "${1:-}"
 source_mode=${HARNESS_IMAGE_SOURCE:-auto}
 echo "==> images for Kubernetes $K8S_VERSION (cache: $HARNESS_CACHE, image source: $source_mode)"
-upstream=kindest/node:$K8S_VERSION${K8S_DIGEST:+@$K8S_DIGEST}
+pull_var=NODE_PULL_1_$K8S_MINOR
+upstream=${!pull_var:-kindest/node:$K8S_VERSION}
 build_node=1
 case "$source_mode" in
   pull) build_node=0 ;;

@@ -2,13 +2,13 @@
 
 versions.env holds ``KEY=value`` lines and, per supported Kubernetes minor version, one table row
 ``K8S_<major>_<minor>="<version> key=value ..."`` (kind, etcd, coredns, pause, containerd, runc;
-optional commit, digest). images/lib.sh's ``k8s_pins`` reads the same rows for the image builds.
+optional commit), and ``NODE_PULL_<major>_<minor>`` lines: the kindest/node image to pull. images/lib.sh's ``k8s_pins`` reads the same rows for the image builds.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +31,10 @@ class KubernetesPins:
         etcd, coredns, pause: kubeadm's image tags for this version (its cmd/kubeadm/app/constants).
         containerd, runc: ``debian`` (Debian's packages) or the ``vX.Y.Z`` built from their Go modules.
         commit: upstream's git commit of the tag ("" when not pinned).
-        digest: ``sha256:...`` of ``kindest/node:<version>`` from the kind release notes ("" when unknown).
+        digest: unused (kept so older rows still parse); see ``pull``.
+        pull: the upstream node image machines that pull use for this minor version, e.g.
+            ``kindest/node:v1.37.0@sha256:...`` ("" when none is published). kind publishes its own
+            patch releases, which need not be the one built here.
     """
 
     version: str
@@ -43,6 +46,7 @@ class KubernetesPins:
     runc: str
     commit: str = ""
     digest: str = ""
+    pull: str = ""
 
     @property
     def minor(self) -> str:
@@ -109,6 +113,7 @@ def kubernetes_table(values: dict[str, str] | None = None) -> dict[str, Kubernet
     """
     values = pinned() if values is None else values
     rows = [parse_row(k, v) for k, v in values.items() if _ROW_KEY.match(k)]
+    rows = [replace(r, pull=values.get("NODE_PULL_" + r.minor.replace(".", "_"), "")) for r in rows]
     rows.sort(key=lambda r: tuple(int(x) for x in r.version.lstrip("v").split(".")))
     return {r.version: r for r in rows}
 

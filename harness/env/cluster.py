@@ -179,20 +179,20 @@ def local_node_image(version: str) -> str | None:
 
 
 def upstream_node_image(pins: KubernetesPins) -> str:
-    """``kindest/node:<version>``, pinned by digest when versions.env has the kind release's digest.
+    """The ``kindest/node`` image pulling machines use for ``pins``' minor version.
 
-    kind's release notes list each node image with its digest and ask users to pin it
-    (https://kind.sigs.k8s.io/docs/user/quick-start/#creating-a-cluster).
+    versions.env's ``pull=`` entry when the row has one (kind publishes its own patch releases and
+    asks users to pin them by digest: https://kind.sigs.k8s.io/docs/user/quick-start/#creating-a-cluster),
+    else ``kindest/node:<version>``.
     """
-    ref = f"{UPSTREAM_NODE_REPOSITORY}:{pins.version}"
-    return f"{ref}@{pins.digest}" if pins.digest else ref
+    return pins.pull or f"{UPSTREAM_NODE_REPOSITORY}:{pins.version}"
 
 
 def resolve_node_image(spec: ClusterSpec) -> str:
     """Choose the node image: explicit ``node_image``; else by ``image_source`` for ``kubernetes_version``.
 
     ``local`` needs a node image built by `images/build-node-image.sh <version>`; ``pull`` uses
-    kindest/node:<version>[@digest]; ``auto`` prefers the local build and falls back to pulling.
+    the row's ``pull`` image (kindest/node); ``auto`` prefers the local build and falls back to pulling.
 
     Raises:
         EnvironmentNotReady: ``local`` was asked for and no local node image exists.

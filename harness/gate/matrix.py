@@ -9,6 +9,9 @@ named for the version (``harness-v1-37``: created by the first cell, reused by t
 after the last), each cell with its own artifacts directory (``<artifacts>/matrix/<cell>``). The
 rows come from each cell's ``scenarios.json`` records (harness/scenario/result.py), nothing parses
 pytest's output: one row per record, plus an ERROR row for a cell that left no record.
+With ``cluster_tests`` (a repository checkout's ``tests/cluster/test_cluster_basics.py``: nodes
+Ready, DNS, Service, NodePort, PVC, eviction, ``kubectl version``), each version's cluster first
+runs those tests: one ``cluster-basics`` row per version, read from pytest's JUnit XML.
 Written to ``report/matrix.md`` and ``report/matrix.json``.
 
 Exit code: 0 every row passed (as the gate counts it: :func:`harness.scenario.result.gate_status`),
@@ -20,6 +23,7 @@ import json
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +53,9 @@ KEY_FIGURES = ("failed_requests", "requests", "longest_failure_seconds", "releas
                "upgraded_apply_method", "drain_seconds", "restarts")
 """The figures a matrix row shows, when its record has them."""
 RESULTS_FILE = "scenarios.json"
+CLUSTER_TESTS = ROOT / "tests" / "cluster" / "test_cluster_basics.py"
+"""The cluster basics each version's cluster passes first (absent from an installed package)."""
+CLUSTER_ROW = "cluster-basics"
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,38 @@ def pytest_argv(cell: MatrixCell, scenarios: Sequence[str], *, artifacts: Path, 
     return argv + list(extra)
 
 
+def cluster_tests_argv(version: str, tests: Path, *, junit: Path, python: str | None = None) -> list[str]:
+    """The pytest line of a version's cluster basics, against the cluster its cells share."""
+    name = MatrixCell(version, "4").cluster_name
+    return [python or sys.executable, "-m", "pytest", str(tests), "-q", "-rfEs", "-p", "no:cacheprovider",
+            "--kubernetes-version", version, "--cluster-name", name, "--reuse-cluster", "--keep-cluster", "always",
+            f"--junitxml={junit}"]
+
+
+def cluster_row(version: str, junit: Path, exit_code: int) -> MatrixRow:
+    """One ``cluster-basics`` row from pytest's JUnit XML: PASS when every test passed (skips count
+    as not passed: a version's cluster must do all of it), else FAIL naming the tests and their first line."""
+    row = dict(kubernetes=version, helm="-", scenario=CLUSTER_ROW, chart="-", control="-", cell=f"k8s-{version}-cluster")
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return MatrixRow(**row, outcome="ERROR", reason=f"no JUnit report: pytest exited {exit_code} ({junit})")
+    cases = list(root.iter("testcase"))
+    bad = []
+    for case in cases:
+        for tag in ("failure", "error", "skipped"):
+            el = case.find(tag)
+            if el is not None:
+                first = (el.get("message") or el.text or tag).strip().splitlines()[0][:120]
+                bad.append(f"{case.get('name')} {tag}: {first}")
+    passed = len(cases) - len(bad)
+    figures = {"tests_passed": passed, "tests": len(cases)}
+    if bad or not cases or exit_code:
+        return MatrixRow(**row, outcome="FAIL", figures=figures,
+                         reason="; ".join(bad) or f"pytest exited {exit_code} with {len(cases)} tests")
+    return MatrixRow(**row, outcome="PASS", figures=figures, reason=f"{passed} cluster tests passed")
+
+
 def helm_tool(cell: MatrixCell) -> str:
     """The pinned helm binary of the cell (``helm3`` for ``3``) for its Kubernetes version.
 
@@ -268,6 +307,7 @@ def run_streaming(argv: Sequence[str]) -> int:
 
 def run_matrix(cells: Sequence[MatrixCell], scenarios: Sequence[str], *, artifacts_root: Path, report_dir: Path,
                runner: Runner = run_streaming, clusters: Any = None, extra: Sequence[str] = (),
+               cluster_tests: Path | None = None,
                say: Callable[[str], None] = print) -> tuple[int, list[MatrixRow]]:
     """Run the cells version by version and write the report.
 
@@ -279,6 +319,8 @@ def run_matrix(cells: Sequence[MatrixCell], scenarios: Sequence[str], *, artifac
             ``delete(name)`` (default: kind through harness.env.cluster); a cluster that existed
             before its version's first cell is reused and left as it was.
         extra: further pytest arguments for every cell.
+        cluster_tests: a pytest file each version's cluster passes before its cells (one
+            ``cluster-basics`` row per version); None skips it.
 
     Returns:
         ``(exit code, rows)``: 0 when every row passed, else 1.
@@ -298,6 +340,13 @@ def run_matrix(cells: Sequence[MatrixCell], scenarios: Sequence[str], *, artifac
         for script in ("build-tools.sh", "build-images.sh"):
             setup = setup or runner(["bash", str(ROOT / "images" / script), version])
         try:
+            if cluster_tests is not None and not setup:
+                junit = artifacts_root / f"k8s-{version}-cluster" / "junit.xml"
+                junit.parent.mkdir(parents=True, exist_ok=True)
+                junit.unlink(missing_ok=True)
+                argv = cluster_tests_argv(version, cluster_tests, junit=junit)
+                say(f"==> matrix: cluster basics on {version}: {' '.join(argv)}")
+                rows.append(cluster_row(version, junit, runner(argv)))
             for cell in group:
                 art = artifacts_root / cell.name
                 (art / RESULTS_FILE).unlink(missing_ok=True)  # an earlier run's records are not this cell's

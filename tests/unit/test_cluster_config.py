@@ -58,10 +58,17 @@ def test_node_image_per_version(monkeypatch):
     assert resolve_node_image(ClusterSpec(kubernetes_version=versions[-1])) == f"harness/kind-node:{versions[-1]}-abc"
     pulled = resolve_node_image(ClusterSpec(kubernetes_version=versions[0]))
     pins = kubernetes_pins(versions[0])
-    assert pulled == f"kindest/node:{versions[0]}" + (f"@{pins.digest}" if pins.digest else "")
+    assert pulled == pins.pull and pulled.startswith(f"kindest/node:v{pins.minor}.")
     with pytest.raises(EnvironmentNotReady, match=f"images/build-node-image.sh {versions[0]}"):
         resolve_node_image(ClusterSpec(kubernetes_version=versions[0], image_source="local"))
     assert resolve_node_image(ClusterSpec(kubernetes_version=versions[-1], image_source="pull")).startswith("kindest/node:")
+
+
+def test_every_version_has_a_pull_image_of_its_minor_and_the_default_is_pinned_by_digest():
+    for v in supported_kubernetes():
+        pins = kubernetes_pins(v)
+        assert pins.pull.startswith(f"kindest/node:v{pins.minor}."), v
+        assert "@sha256:" in pins.pull, v
 
 
 def test_unsupported_version_is_a_usage_error(monkeypatch):

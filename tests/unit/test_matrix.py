@@ -145,3 +145,52 @@ def test_a_cluster_that_existed_is_reused_and_kept_and_a_missing_tool_is_an_erro
                                  report_dir=tmp_path / "r", runner=lambda argv: 0, clusters=clusters,
                                  say=lambda line: None)
     assert rc == 1 and clusters.deleted == [] and rows[0].outcome == "ERROR" and "exited 3" in rows[0].reason
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="3">
+<testcase classname="test_cluster_basics" name="test_all_nodes_ready" time="0.1"/>
+<testcase classname="test_cluster_basics" name="test_dns" time="0.1">{bad}</testcase>
+<testcase classname="test_cluster_basics" name="test_pvc" time="0.1"/>
+</testsuite></testsuites>"""
+
+
+def test_cluster_basics_row_per_version_from_junit(tmp_path, monkeypatch):
+    monkeypatch.setattr(matrix.binaries, "tool_path", lambda name, version=None: f"/tools/{version}/{name}")
+    clusters = FakeClusters(existing=set())
+    calls: list[list[str]] = []
+
+    def runner(argv):
+        calls.append(list(argv))
+        if "pytest" not in argv:
+            return 0
+        clusters.names.add(argv[argv.index("--cluster-name") + 1])
+        junit = [a for a in argv if a.startswith("--junitxml=")]
+        if junit:  # the cluster basics: v1.36's DNS test fails
+            bad = '<failure message="AssertionError: nslookup failed&#10;more">x</failure>' if "v1.36.3" in argv else ""
+            Path(junit[0].split("=", 1)[1]).write_text(JUNIT.format(bad=bad))
+            return 1 if bad else 0
+        write_results(Path(argv[argv.index("--artifacts-dir") + 1]) / "scenarios.json", [record()])
+        return 0
+
+    rc, rows = matrix.run_matrix(matrix.plan_cells(["v1.36.3", "v1.37.2"], ["4"]), ["upgrade"],
+                                 artifacts_root=tmp_path / "art", report_dir=tmp_path / "r", runner=runner,
+                                 clusters=clusters, cluster_tests=Path("/repo/tests/cluster/test_cluster_basics.py"),
+                                 say=lambda line: None)
+    assert [(r.cell, r.scenario, r.outcome) for r in rows] == [
+        ("k8s-v1.36.3-cluster", "cluster-basics", "FAIL"), ("k8s-v1.36.3-helm4", "upgrade", "PASS"),
+        ("k8s-v1.37.2-cluster", "cluster-basics", "PASS"), ("k8s-v1.37.2-helm4", "upgrade", "PASS")]
+    assert rows[0].reason == "test_dns failure: AssertionError: nslookup failed" and rc == 1
+    assert rows[2].reason == "3 cluster tests passed" and rows[2].figures == {"tests_passed": 3, "tests": 3}
+    basics = [c for c in calls if "/repo/tests/cluster/test_cluster_basics.py" in c]
+    assert len(basics) == 2 and basics[1][basics[1].index("--cluster-name") + 1] == "harness-v1-37"
+    # the basics run on the version's cluster after its images are built, before its first cell
+    builds = [i for i, c in enumerate(calls) if c[0] == "bash" and c[1].endswith("build-images.sh")]
+    assert [calls.index(b) for b in basics] == [builds[0] + 1, builds[1] + 1]
+
+
+def test_cluster_basics_without_a_junit_report_is_an_error_row(tmp_path):
+    row = matrix.cluster_row("v1.35.4", tmp_path / "missing.xml", 4)
+    assert row.outcome == "ERROR" and "pytest exited 4" in row.reason
+    (tmp_path / "j.xml").write_text(JUNIT.format(bad='<skipped message="no NodePort mapping"/>'))
+    row = matrix.cluster_row("v1.35.4", tmp_path / "j.xml", 0)
+    assert row.outcome == "FAIL" and row.reason == "test_dns skipped: no NodePort mapping"
