@@ -51,7 +51,13 @@ class LogCapture:
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:
-    if hasattr(stream, "stream"):
+    """Bytes as they arrive. The API server streams a followed log with chunked transfer encoding,
+    where urllib3's ``stream()`` yields each chunk as it comes; without it, ``stream(n)`` would wait
+    for ``n`` bytes, so ``read1`` (whatever has arrived) is used instead."""
+    if getattr(stream, "chunked", None) is False and hasattr(stream, "read1"):
+        while data := stream.read1(4096):
+            yield data
+    elif hasattr(stream, "stream"):
         yield from stream.stream(4096)
     else:
         yield from stream

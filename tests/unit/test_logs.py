@@ -106,3 +106,22 @@ def test_a_stream_opened_late_still_reaches_back_before_start():
     assert f.wait_until(lambda lines: lines == ["x"], timeout=5)
     f.stop()
     assert opened == [("traefik-a", 17)]  # 12 s late + the 5 s it reaches back
+
+
+def test_a_stream_without_chunked_encoding_is_read_as_bytes_arrive():
+    class Plain:
+        chunked = False
+
+        def __init__(self):
+            self.parts = [b"a\nb", b"\n", b""]
+
+        def read1(self, amt):
+            return self.parts.pop(0)
+
+        def stream(self, amt):  # would wait for amt bytes: must not be used
+            raise AssertionError("stream() used on a response without chunked encoding")
+
+    f, _ = follower({"traefik-a": [Plain()]}, reopen=0)
+    f.start()
+    assert f.wait_until(lambda lines: lines == ["a", "b"], timeout=5)
+    assert f.stop().errors == []
