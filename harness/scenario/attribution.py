@@ -125,6 +125,7 @@ class Served:
         :data:`NEW` (None when not attributed). why: "" or why it is not attributed.
         upstream: the edge's ``ip:port`` (None: none). status: the status the client got.
         stale: the pod was gone when the edge sent the request to it.
+        revision: the pod's revision (:attr:`PodLife.revision`); images: its images.
     """
 
     seq: int
@@ -136,6 +137,8 @@ class Served:
     upstream: str | None = None
     status: int | None = None
     stale: bool = False
+    revision: str = ""
+    images: tuple[str, ...] = ()
 
 
 def attribute(samples: Iterable[Any], log: ParsedLog, pods: Sequence[PodLife], candidates: set[str]) -> list[Served]:
@@ -158,7 +161,7 @@ def attribute(samples: Iterable[Any], log: ParsedLog, pods: Sequence[PodLife], c
             out.append(Served(s.seq, s.t, rec.start, None, None, UNKNOWN_UPSTREAM, rec.upstream, rec.status))
             continue
         out.append(Served(s.seq, s.t, rec.start, pod.name, NEW if pod.revision in candidates else OLD, "",
-                          rec.upstream, rec.status, stale))
+                          rec.upstream, rec.status, stale, pod.revision, pod.images))
     return out
 
 
@@ -234,5 +237,12 @@ def served_points(served: Sequence[Served]) -> list[tuple[float, str | None]]:
 def served_rows(served: Sequence[Served]) -> list[Mapping[str, Any]]:
     """One row per request for ``attribution.csv``."""
     return [{"seq": s.seq, "t": f"{s.t:.4f}", "edge_start": f"{s.start:.6f}", "upstream": s.upstream or "",
-             "pod": s.pod or "", "side": s.side or "", "status": s.status if s.status is not None else "",
-             "stale": "yes" if s.stale else "", "unattributed": s.why} for s in served]
+             "pod": s.pod or "", "revision": s.revision, "images": " ".join(s.images), "side": s.side or "",
+             "status": s.status if s.status is not None else "", "stale": "yes" if s.stale else "",
+             "unattributed": s.why} for s in served]
+
+
+def series_rows(series: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """One row per second of :func:`harness.measure.attribution.served_series` for ``served.csv``."""
+    return [{"t": f"{b.t:g}", "old": b.old, "new": b.new, "unattributed": b.unattributed,
+             "new_share": "" if b.new_share is None else f"{b.new_share:.3f}"} for b in series]

@@ -27,7 +27,12 @@ from typing import Any
 from harness.k8s.watch import NamespaceWatch
 from harness.measure.attribution import served_series
 from harness.measure.prober import new_probe_id
-from harness.scenario.attribution import attribution_facts, served_points, served_rows
+from harness.scenario.attribution import (
+    attribution_facts,
+    series_rows,
+    served_points,
+    served_rows,
+)
 from harness.scenario.context import ScenarioContext
 from harness.scenario.datacheck import migration_count, runs_between
 from harness.scenario.edge_log import EdgeLog, follow_edge
@@ -95,10 +100,18 @@ ROLLED_OUT = "rolled out"
 (plus the attribution's tolerance) must all go to candidate pods."""
 
 
+def _write_csv(path: Any, rows: list[Any]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["t"])
+        w.writeheader()
+        w.writerows(rows)
+
+
 def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: Any, watch: NamespaceWatch,
                       new_images: set[str], *, rolled_out: bool) -> AttributionFacts:
     """Who served each probed request, from the edge's log (:func:`harness.scenario.attribution.attribution_facts`);
-    writes ``attribution.csv`` and ``edge-log.jsonl`` and redraws ``probe.png`` with the served share.
+    writes ``attribution.csv`` (per request), ``served.csv`` (old/new per second), ``edge-log.jsonl``
+    and redraws ``probe.png`` with the served share.
 
     Args:
         probe: the whole probe run; window: its judged window. rolled_out: the rollout was seen complete.
@@ -119,14 +132,11 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
             # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
             _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,
                                           started_wall=probe.started_wall, source=edge.source)
-            rows = served_rows(served)
-            with ctx.artifact("attribution.csv").open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["seq"])
-                w.writeheader()
-                w.writerows(rows)
+            series = served_series(served_points(served))
+            _write_csv(ctx.artifact("attribution.csv"), served_rows(served))
+            _write_csv(ctx.artifact("served.csv"), series_rows(series))
             old_pods = [(o.pod, o.last_t, None if o.margin is None else o.last_t + o.margin) for o in facts.old_pods]
-            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}",
-                           served=served_series(served_points(served)), old_pods=old_pods)
+            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}", served=series, old_pods=old_pods)
     except Exception as exc:  # noqa: BLE001 - evidence is best effort; the facts stand
         ctx.say(f"attribution evidence not written: {describe(exc)}")
     return facts

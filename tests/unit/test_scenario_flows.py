@@ -152,7 +152,10 @@ def test_upgrade_attributes_every_request_from_the_edge_log(tmp_path, monkeypatc
     f = verdict.figures
     assert f["attribution"] == "traefik access log" and f["attributed_requests"] == f["requests"] > 0
     assert (f["served_by_old_requests"], f["unattributed_requests"]) == (0, 0)
-    assert {"attribution.csv", "edge-log.jsonl"} <= {p.name for p in ctx.artifact_paths}
+    assert {"attribution.csv", "served.csv", "edge-log.jsonl"} <= {p.name for p in ctx.artifact_paths}
+    rows = (ctx.artifacts / "attribution.csv").read_text().splitlines()
+    assert rows[0].startswith("seq,t,edge_start,upstream,pod,revision,images,side") and ",web-new,ReplicaSet/web-2b@2b,app:2,new," in rows[1]
+    assert (ctx.artifacts / "served.csv").read_text().startswith("t,old,new,unattributed,new_share")
     assert "rolled out" in (ctx.artifacts / "probe.csv").read_text()
     assert drawn[-1]["served"] and sum(b.new for b in drawn[-1]["served"]) >= f["requests"]  # baseline included
 
