@@ -60,7 +60,9 @@ def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, e
         info.controls = plan.controls
         info.values = [os.path.relpath(v) for v in plan.values]
         info.sets = list(cfg.sets)
-        info.broken = (f"{plan.broken.name} ({os.path.relpath(plan.broken.values)}): must fail {plan.broken.scenario}"
+        overlay = ([*(os.path.relpath(v) for v in plan.broken.values), *plan.broken.sets]
+                   if plan.broken else [])
+        info.broken = (f"{plan.broken.name} ({', '.join(overlay)}): must fail {plan.broken.scenario}"
                        if plan.broken else "")
         info.node_image = node_image(cfg)
         info.cluster = "" if cfg.external_cluster else cfg.cluster_name

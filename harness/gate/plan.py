@@ -90,6 +90,7 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
 
     broken = None
     values = list(cfg.values)
+    sets = list(cfg.sets)
     if args.broken:
         entries = {b.name: b for c in charts for b in c.contract.broken}
         broken = entries.get(args.broken)
@@ -100,8 +101,10 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
             raise UsageError(f"gate: --broken {broken.name} must fail {broken.scenario}, which --scenarios "
                              f"({', '.join(requested)}) leaves out")
         selected = [broken.scenario]
-        values.append(broken.values)
-        charts = [replace(c, values=tuple(values)) for c in charts]
+        # the overlay as the user's own --values/--set (last, so it wins like any command-line value)
+        values.extend(broken.values)
+        sets.extend(broken.sets)
+        charts = [replace(c, values=tuple(values), sets=tuple(sets)) for c in charts]
     if not selected:
         raise UsageError(f"gate: the contract of {', '.join(c.name for c in charts)} enables no scenario")
 
@@ -120,6 +123,9 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         if o.key == "values":
             if getattr(args, o.dest, None) is not None or broken is not None:
                 forwarded += [f"--values={v}" for v in values]
+            continue
+        if o.key == "set" and broken is not None and broken.sets:
+            forwarded += [f"--set={v}" for v in sets]
             continue
         if o.key == "artifacts-dir":
             forwarded.append(f"--artifacts-dir={cfg.artifacts_dir}")

@@ -25,8 +25,11 @@ passes ``http://127.0.0.1:<ingress port>``); the ``Host`` header selects the cha
 What one request records (:class:`Sample`): when it started (seconds since the prober started,
 and wall-clock time), the status or the error class (``ConnectionError``, ``ReadTimeout``,
 ``ChunkedEncodingError``: a response cut after its headers...), the latency, and which
-version/pod answered, read from a JSON body with ``version``/``pod`` keys (the demo service's
-``/`` and ``/slow``) or, failing that, from ``X-Version``/``X-Pod`` style headers.
+version/pod answered. The version comes from ``version_from`` when the caller gives one (the
+scenarios pass the contract's ``versionFrom``, and nothing when the contract declares none); a
+prober without it guesses, from a JSON body's ``version`` key or ``X-Version`` style headers. The
+pod comes from a JSON body's ``pod`` key (the demo service's ``/`` and ``/slow``) or ``X-Pod``
+style headers.
 
 Every request carries ``X-Harness-Probe: <probe id>-<seq>`` (:data:`PROBE_HEADER`), a value unique
 to this prober run and ticket, so the edge's access log line for it can be found without the
@@ -53,6 +56,7 @@ from requests.adapters import HTTPAdapter
 VERSION_HEADERS = ("x-version", "x-app-version", "x-service-version")
 POD_HEADERS = ("x-pod", "x-pod-name", "x-served-by", "x-backend")
 INGRESS_503_BODY_MAX = 4096
+VERSION_BODY_MAX = 65536  # how much of a body a version_from extractor sees (an HTML page's footer)
 PROBE_HEADER = "X-Harness-Probe"
 """The request header naming each probed request (``<probe id>-<seq>``); the Traefik add-on keeps it
 in its access log as ``request_X-Harness-Probe`` (addon-charts/traefik/values.yaml ``accessLog``)."""
@@ -362,6 +366,9 @@ class Prober:
         verify: TLS verification for https (a CA bundle path, or True).
         session_factory: returns a ``requests.Session``-like object (tests; TLS adapters).
         clock, wall: injectable time sources.
+        version_from: ``(headers, body bytes) -> version or None``, the only source of
+            :attr:`Sample.version` when given (e.g. :meth:`harness.core.contract.VersionFrom.extract`);
+            None guesses (a JSON ``version`` key, then :data:`VERSION_HEADERS`).
         probe_id: the id sent in :data:`PROBE_HEADER` (default: :func:`new_probe_id`); give one to
             filter an edge's log for this run before the prober starts.
     """
@@ -371,7 +378,8 @@ class Prober:
                  read_timeout: float = 10.0, concurrency: int = 8, expect: Iterable[int] = (200,),
                  verify: bool | str = True, session_factory: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 name: str = "prober", probe_id: str | None = None):
+                 name: str = "prober", version_from: Callable[[Any, bytes], str | None] | None = None,
+                 probe_id: str | None = None):
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
@@ -384,6 +392,7 @@ class Prober:
         self.expect = frozenset(expect)
         self.verify = verify
         self.name = name
+        self.version_from = version_from
         self.probe_id = probe_id or new_probe_id()
         self._session_factory = session_factory
         self._clock = clock
@@ -540,7 +549,10 @@ class Prober:
                     status = resp.status_code
                     ctype = resp.headers.get("Content-Type", "")
                     version, pod, source = _classify_body(body[:INGRESS_503_BODY_MAX], ctype)
-                    version = version or _header(resp.headers, VERSION_HEADERS)
+                    if self.version_from is not None:
+                        version = self.version_from(resp.headers, body[:VERSION_BODY_MAX])
+                    else:
+                        version = version or _header(resp.headers, VERSION_HEADERS)
                     pod = pod or _header(resp.headers, POD_HEADERS)
                     error = None if status in self.expect else f"HTTP {status}"
                 except requests.RequestException as exc:

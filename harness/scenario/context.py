@@ -36,7 +36,7 @@ from harness.scenario.result import (
 )
 from harness.scenario.settings import Settings
 from harness.scenario.steps import Attempt, Steps
-from harness.scenario.targets import Target
+from harness.scenario.targets import Target, set_pairs, values_files
 from harness.scenario.verdicts import EXPECTED_FAILURE, DataFacts, PodsFacts, Verdict
 from harness.tools.helm import release_name
 
@@ -72,6 +72,11 @@ class Checkpoint:
 
     steps: int = 0
     artifacts: int = 0
+
+
+def _no_version(headers: Any, body: bytes) -> None:
+    """The prober's version source for a contract without ``versionFrom``: nothing."""
+    return None
 
 
 def result_record(scenario: str, target: Target, outcome: Outcome, reason: str, *, cell: Cell = Cell(),
@@ -208,15 +213,28 @@ class ScenarioContext:
             return str(v) if v is not None else None
         return None
 
-    def values(self, *, candidate: bool) -> list[Path]:
-        """Configured values, the variant's values, and (candidate only) the broken overlay."""
-        out = [*self.target.chart.values, *self.target.values]
-        if candidate and self.target.broken is not None:
-            out.append(self.target.broken.values)
-        return out
+    @property
+    def version_source(self) -> str | None:
+        """Where the application reports its version (``json: version``), None when the contract
+        declares no ``versionFrom`` (the version checks are then "not declared", never failed)."""
+        vf = self.contract.version_from if self.contract else None
+        return vf.describe() if vf is not None else None
 
-    def sets(self) -> list[str]:
-        return [*self.target.chart.sets, *self._db_sets()]
+    def expected_version(self, app_version: str | None) -> str | None:
+        """The version answers of a chart with ``app_version`` report: ``app_version``, or for a
+        ``regex`` source its group found in it (:meth:`harness.core.contract.VersionFrom.expected`)."""
+        vf = self.contract.version_from if self.contract else None
+        return vf.expected(app_version) if vf is not None else app_version
+
+    def values(self, *, candidate: bool) -> list[Path]:
+        """The values files of one install or upgrade, in helm's order (later files win):
+        :func:`harness.scenario.targets.values_files`."""
+        return values_files(self.target, candidate=candidate)
+
+    def sets(self, *, candidate: bool = True) -> list[str]:
+        """The ``--set`` pairs of one install or upgrade (:func:`harness.scenario.targets.set_pairs`),
+        then the database wiring the harness gives a chart with a ``postgres`` contract."""
+        return [*set_pairs(self.target, candidate=candidate), *self._db_sets()]
 
     def _db_sets(self) -> list[str]:
         pg = self.contract.postgres if self.contract else None
@@ -257,16 +275,24 @@ class ScenarioContext:
         ca = state.get("cert-manager")
         return Path(ca) if ca else None
 
-    def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
+    def require_reachable_ingress(self, chart: Any, values: Sequence[Path], *, candidate: bool = True) -> None:
         """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no
         cert-manager add-on runs: nothing would write its Secret, so the ingress controller serves
         the host only with its default certificate, which no client can verify, and redirects plain
-        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it."""
+        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it.
+
+        Also skipped: a contract whose probe goes through an HTTPRoute (``probe.via: httproute``),
+        which the harness's edge (an Ingress controller) does not serve yet."""
+        if self.contract.probe.via == "httproute":
+            raise ScenarioSkipped(
+                f"{self.target.id}: the contract probes {self.contract.probe.host} through an HTTPRoute "
+                "(probe.via: httproute); the harness's edge serves Ingresses only (class nginx) until a Gateway "
+                "API edge is added, so nothing would route the probes")
         if self.cert_manager_ca is not None:
             return
         try:
             objs = manifest_objects(self.helm.template(self.release, chart, namespace=self.namespace,
-                                                       values=values, sets=self.sets()))
+                                                       values=values, sets=self.sets(candidate=candidate)))
         except HarnessError:
             return  # the install itself will report a rendering problem
         if ingress_has_tls(objs):
@@ -296,11 +322,12 @@ class ScenarioContext:
         rel = self.contract.released
         if rel is None:
             raise HarnessError(f"{self.target.chart.name}: the contract has no released chart")
-        self.require_reachable_ingress(rel.ref, self.values(candidate=False))
+        self.require_reachable_ingress(rel.ref, self.values(candidate=False), candidate=False)
         helm = self.released_helm
         by = f" with helm {helm.version}" if helm is not self.helm else ""
         with self.step(f"install released {rel.chart} {rel.version or ''}".strip() + by):
-            return helm.install(self.release, rel.ref, values=self.values(candidate=False), sets=self.sets(),
+            return helm.install(self.release, rel.ref, values=self.values(candidate=False),
+                                sets=self.sets(candidate=False),
                                 wait=True, timeout=self.cfg.timeouts.install,
                                 extra=helm.post_renderer(f"host:{self.contract.ingress.host}={self.host}"))
 
@@ -407,10 +434,18 @@ class ScenarioContext:
             s.close()
 
     def wait_serving(self, path: str | None = None, *, timeout: float | None = None, want: int = 200) -> None:
-        """Until ``path`` (default: the probe path) answers ``want`` through the ingress: an
-        Ingress reaches the controller a moment after helm returns."""
+        """Until ``path`` answers ``want`` through the ingress: an Ingress reaches the controller a
+        moment after helm returns. Default: the contract's ``readyPath`` (the host answers), then
+        the probe path when it differs (what the prober will request answers too), each within
+        ``timeout``."""
+        if path is None:
+            probe = self.contract.probe
+            for p in dict.fromkeys((probe.ready_path or probe.probe_path, probe.probe_path)):
+                self._wait_path(p, timeout=timeout, want=want)
+            return
+        self._wait_path(path, timeout=timeout, want=want)
 
-        path = path or self.contract.ingress.probe_path
+    def _wait_path(self, path: str, *, timeout: float | None, want: int) -> None:
 
         def check() -> tuple[bool, str]:
             try:
@@ -431,8 +466,11 @@ class ScenarioContext:
 
         base, verify, factory = self.ingress_base()
         s = self.settings
+        vf = self.contract.version_from
         opts = {"host": self.host, "rate": s.probe_rate, "concurrency": s.probe_concurrency,
-                    "max_duration": 1800, "verify": verify, "session_factory": factory, "name": f"probe-{self.target.id}"}
+                "max_duration": 1800, "verify": verify, "session_factory": factory, "name": f"probe-{self.target.id}",
+                # the declared source only: an application that does not say who it is is not guessed at
+                "version_from": vf.extract if vf is not None else _no_version}
         opts.update(kw)
         return Prober(base, path or self.contract.ingress.probe_path, **opts)
 

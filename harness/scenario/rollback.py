@@ -11,9 +11,9 @@ revision 1 (revision 3); the rollout after it; settle; judge.
 
 Pass when (:func:`harness.scenario.verdicts.rollback_verdict`): the upgrade failed on readiness
 (not earlier); availability held throughout; history shows revision 2 failed and a deployed
-"Rollback to 1" after it; every pod runs the released images and answers with the released
-version; the data written before the upgrade reads back (``data.read``) and a new write succeeds
-(a contract without a data check: the figure "data integrity: not declared", not a failure).
+"Rollback to 1" after it; every pod runs the released images and (with ``versionFrom``) answers with
+the released version; the data written before the upgrade reads back (``data.read``) and a new write
+succeeds (a contract without a data check: the figure "data integrity: not declared", not a failure).
 
 Negative control (contract ``migration-fails``): the candidate's migration Job fails, so the
 upgrade fails in its pre-upgrade hook before any pod changes. The scenario reports FAIL ("failed
@@ -91,7 +91,8 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
             failed_upgrade=classify_upgrade_error(upgrade.error),
             history=history, failed_revision=2, rollback_to=1,
             pods=ctx.pods_facts(probe.last_versions(20)),
-            released_images=released_images, released_version=released.app_version or None,
+            released_images=released_images, released_version=ctx.expected_version(released.app_version or None),
+            version_from=ctx.version_source,
             data=data, rollback_error=rollback_error,
             extra_figures={**window.figures("probe"), "schema_during_failed_upgrade": schema,
                            "version_spans": probe.version_spans()},

@@ -11,8 +11,9 @@ pods gone; settle; judge.
 Pass when (:func:`harness.scenario.verdicts.upgrade_verdict`): failed requests <= the contract's
 budget; the migration hook (contracts with ``postgres.migrationJob``) ran exactly once (by the
 watch, and by the chart's own record where ``data.migrations`` declares it) and completed before
-the first new pod became Ready; every pod runs the candidate's images and answers with its
-version; from the edge's access log, whatever the application answers, every request after the
+the first new pod became Ready; every pod runs the candidate's images and, where the contract
+declares ``versionFrom``, answers with its version (else the figure ``version_from`` says "not
+declared"); from the edge's access log, whatever the application answers, every request after the
 rollout completed went to a candidate pod and no old pod was sent a request after it terminated
 (:mod:`harness.scenario.attribution`; not judged when the log cannot be read); the release is
 ``deployed`` at revision 2; the data written before reads back (``data.read``; not declared: a
@@ -219,7 +220,8 @@ def _probe_and_judge(ctx: ScenarioContext, watch: NamespaceWatch, edge: EdgeLog,
             budget=ctx.contract.max_failed_requests,
             pods=pods,
             candidate_images=new_images,
-            candidate_version=ctx.candidate_version,
+            candidate_version=ctx.expected_version(ctx.candidate_version),
+            version_from=ctx.version_source,
             release=release,
             migration=migration,
             upgrade_error=upgrade.error or (f"rollout did not complete: {rollout.error}" if rollout.failed else None),

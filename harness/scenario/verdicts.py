@@ -145,9 +145,20 @@ class PodsFacts:
     versions: Sequence[str] = ()
 
 
+NOT_DECLARED = "not declared"
+"""The ``version_from`` figure of a chart whose contract has no ``versionFrom``: its answers'
+version is not checked (the application need not say who it is)."""
+
+
+def version_figures(version_from: str | None) -> dict[str, str]:
+    """``{"version_from": "json: version"}``, or ``"not declared"`` (a figure, never a failure)."""
+    return {"version_from": version_from or NOT_DECLARED}
+
+
 def runs_version_check(name: str, pods: PodsFacts, *, want_images: Iterable[str], want_version: str | None,
                        which: str) -> Check:
-    """Every pod runs only ``want_images``, all are Ready, and the answers report ``want_version``."""
+    """Every pod runs only ``want_images``, all are Ready, and the answers report ``want_version``
+    (not checked when ``want_version`` is None)."""
     want = set(want_images)
     wrong = {p: [i for i in imgs if i not in want] for p, imgs in pods.images.items()}
     wrong = {p: v for p, v in wrong.items() if v}
@@ -184,14 +195,14 @@ class DataFacts:
     write_after: str | None = None
 
 
-NOT_DECLARED = "data integrity: not declared"
+DATA_NOT_DECLARED = "data integrity: not declared"
 
 
 def data_check(d: DataFacts | None) -> Check:
     """Data written before the disruption is intact and a new write succeeds. ``d`` None: the
-    contract declares no data check, which is reported (:data:`NOT_DECLARED`), not failed."""
+    contract declares no data check, which is reported (:data:`DATA_NOT_DECLARED`), not failed."""
     if d is None:
-        return Check("data", True, NOT_DECLARED)
+        return Check("data", True, DATA_NOT_DECLARED)
     if not d.written:
         return Check("data", False, "no data could be written before the disruption, so its survival is unproven"
                      + (f": {d.write_failure}" if d.write_failure else ""))
@@ -418,22 +429,25 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
                     candidate_version: str | None, release: ReleaseFacts, migration: MigrationFacts | None = None,
                     upgrade_error: str | None = None, data: DataFacts | None = None,
                     extra_figures: Mapping[str, Any] | None = None,
+                    version_from: str | None = "json: version",
                     attribution: AttributionFacts | None = None) -> Verdict:
     """Upgrade from the released version to the candidate while serving.
 
     Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
-    before the first new pod was Ready; every pod runs the candidate; from the edge's log (when it
-    could be read: ``attribution``), every request after the rollout completed went to a candidate
-    pod and no old pod was sent one after it terminated; the release is ``deployed`` at the next
-    revision; data written before the upgrade reads back (``data`` None: not declared, reported as
-    a figure, not a failure).
+    before the first new pod was Ready; every pod runs the candidate (and, when ``version_from``
+    names where the application reports its version, the last answers report
+    ``candidate_version``; None: figure ``version_from`` "not declared", not checked); from the
+    edge's log (when it could be read: ``attribution``), every request after the rollout completed
+    went to a candidate pod and no old pod was sent one after it terminated; the release is
+    ``deployed`` at the next revision; data written before the upgrade reads back (``data`` None:
+    not declared, reported as a figure, not a failure).
     """
     checks = [
         Check("helm upgrade", upgrade_error is None, f"helm upgrade failed: {upgrade_error}"),
         availability_check(availability, budget),
         migration_check(migration),
         runs_version_check("candidate everywhere", pods, want_images=candidate_images,
-                           want_version=candidate_version, which="candidate"),
+                           want_version=candidate_version if version_from else None, which="candidate"),
         served_by_candidate_check(attribution),
         old_pods_drained_check(attribution),
         Check("release", release.status == "deployed" and release.revision == release.expected_revision,
@@ -442,7 +456,8 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
         data_check(data),
     ]
     figures = {**availability_figures(availability, budget), "release_revision": release.revision,
-               "release_status": release.status, **data_figures(data), **attribution_figures(attribution),
+               "release_status": release.status, **data_figures(data), **version_figures(version_from),
+               **attribution_figures(attribution),
                **(extra_figures or {})}
     if migration is not None:
         figures["migration_jobs"] = len(migration.jobs)
@@ -491,13 +506,15 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
                      history: Sequence[Mapping[str, Any]], failed_revision: int, rollback_to: int,
                      pods: PodsFacts, released_images: Iterable[str], released_version: str | None,
                      data: DataFacts | None, rollback_error: str | None = None,
-                     extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+                     extra_figures: Mapping[str, Any] | None = None,
+                     version_from: str | None = "json: version") -> Verdict:
     """An upgrade to a candidate whose new pods never become Ready, then ``helm rollback``.
 
     Pass when: the upgrade failed the intended way (the candidate's own hooks and manifests were
     applied, only readiness failed), availability held throughout, history shows the failed
     revision and a deployed "Rollback to <n>" revision after it, the released version serves
-    everywhere afterwards, and data written before the upgrade is intact.
+    everywhere afterwards (its images; its version too where ``version_from`` is declared, as in
+    :func:`upgrade_verdict`), and data written before the upgrade is intact.
     """
     fu = failed_upgrade
     if fu.kind == "readiness":
@@ -531,11 +548,11 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
         Check("helm rollback", rollback_error is None, f"helm rollback failed: {rollback_error}"),
         availability_check(availability, budget),
         Check("history", not hist_problems, "history: " + "; ".join(hist_problems)),
-        runs_version_check("released everywhere", pods, want_images=released_images, want_version=released_version,
-                           which="released"),
+        runs_version_check("released everywhere", pods, want_images=released_images,
+                           want_version=released_version if version_from else None, which="released"),
         data_check(data),
     ]
-    figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind,
+    figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind, **version_figures(version_from),
                "history": " ".join(f"{h.get('revision')}:{h.get('status')}" for h in history),
                **data_figures(data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,

@@ -440,3 +440,23 @@ def test_a_verdict_carries_every_check_in_order():
     bad = _upgrade(availability=Availability(10, 5, 5, 1.0, "HTTP 502 x5"), release=ReleaseFacts("failed", 2, 2))
     assert [c.name for c in bad.checks if not c.ok] == list(bad.failed) == ["availability", "release"]
     assert next(c for c in bad.checks if c.name == "release").detail in bad.reason
+
+
+# --------------------------------------------------------------------------- versionFrom
+
+
+def test_version_not_declared_is_a_figure_never_a_failure():
+    v = _upgrade(pods=_pods(versions=("1.0.0", "whatever")), version_from=None)
+    assert v.passed, v.reason
+    assert v.figures["version_from"] == "not declared"
+    r = _rollback(pods=_pods(images=OLD, versions=("1.1.0",)), version_from=None)
+    assert r.passed, r.reason
+    assert r.figures["version_from"] == "not declared"
+
+
+def test_declared_version_source_is_checked_and_named():
+    v = _upgrade(pods=_pods(versions=("1.0.0",)), version_from="header: X-App-Version")
+    assert not v.passed and "answers still report version 1.0.0 (want 1.1.0)" in v.reason
+    assert v.figures["version_from"] == "header: X-App-Version"
+    r = _rollback(pods=_pods(images=OLD, versions=("1.1.0",)), version_from="json: version")
+    assert not r.passed and "answers still report version 1.1.0 (want 1.0.0)" in r.reason
