@@ -30,6 +30,10 @@ scenarios pass the contract's ``versionFrom``, and nothing when the contract dec
 prober without it guesses, from a JSON body's ``version`` key or ``X-Version`` style headers. The
 pod comes from a JSON body's ``pod`` key (the demo service's ``/`` and ``/slow``) or ``X-Pod``
 style headers.
+
+Every request carries ``X-Harness-Probe: <probe id>-<seq>`` (:data:`PROBE_HEADER`), a value unique
+to this prober run and ticket, so the edge's access log line for it can be found without the
+application's help (:mod:`harness.measure.attribution`).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import csv
 import json
 import math
 import queue
+import secrets
 import threading
 import time
 from collections import Counter
@@ -52,6 +57,20 @@ VERSION_HEADERS = ("x-version", "x-app-version", "x-service-version")
 POD_HEADERS = ("x-pod", "x-pod-name", "x-served-by", "x-backend")
 INGRESS_503_BODY_MAX = 4096
 VERSION_BODY_MAX = 65536  # how much of a body a version_from extractor sees (an HTML page's footer)
+PROBE_HEADER = "X-Harness-Probe"
+"""The request header naming each probed request (``<probe id>-<seq>``); the Traefik add-on keeps it
+in its access log as ``request_X-Harness-Probe`` (harness/env/addons/charts/traefik/values.yaml ``accessLog``)."""
+
+
+def new_probe_id() -> str:
+    """A fresh probe id: 8 hex digits, so one run's requests are told from every other run's in a
+    shared edge's log."""
+    return secrets.token_hex(4)
+
+
+def probe_header_value(probe_id: str, seq: int) -> str:
+    """``<probe id>-<seq>``: the :data:`PROBE_HEADER` value of ticket ``seq``."""
+    return f"{probe_id}-{seq}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,7 @@ class ProbeResult:
         duration: seconds from start to stop.
         started_wall: ``time.time()`` at start.
         stop_reason: ``stopped``, ``max duration`` or ``max requests``.
+        probe_id: the id in every request's :data:`PROBE_HEADER` ("" for results built by hand).
     """
 
     url: str
@@ -134,6 +154,7 @@ class ProbeResult:
     duration: float = 0.0
     started_wall: float = 0.0
     stop_reason: str = "stopped"
+    probe_id: str = ""
 
     # -- selections
 
@@ -152,7 +173,7 @@ class ProbeResult:
         t1 = self._mark_time(end, math.inf)
         return ProbeResult(self.url, self.host, [s for s in self.samples if t0 <= s.t < t1],
                            [m for m in self.marks if t0 <= m.t < t1], duration=max(0.0, min(t1, self.duration) - t0),
-                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason)
+                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason, probe_id=self.probe_id)
 
     def _mark_time(self, ref: str | float | None, default: float) -> float:
         if ref is None:
@@ -348,6 +369,8 @@ class Prober:
         version_from: ``(headers, body bytes) -> version or None``, the only source of
             :attr:`Sample.version` when given (e.g. :meth:`harness.core.contract.VersionFrom.extract`);
             None guesses (a JSON ``version`` key, then :data:`VERSION_HEADERS`).
+        probe_id: the id sent in :data:`PROBE_HEADER` (default: :func:`new_probe_id`); give one to
+            filter an edge's log for this run before the prober starts.
     """
 
     def __init__(self, base_url: str, path: str = "/", *, host: str | None = None, rate: float = 20.0,
@@ -355,7 +378,8 @@ class Prober:
                  read_timeout: float = 10.0, concurrency: int = 8, expect: Iterable[int] = (200,),
                  verify: bool | str = True, session_factory: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 name: str = "prober", version_from: Callable[[Any, bytes], str | None] | None = None):
+                 name: str = "prober", version_from: Callable[[Any, bytes], str | None] | None = None,
+                 probe_id: str | None = None):
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
@@ -369,6 +393,7 @@ class Prober:
         self.verify = verify
         self.name = name
         self.version_from = version_from
+        self.probe_id = probe_id or new_probe_id()
         self._session_factory = session_factory
         self._clock = clock
         self._wall = wall
@@ -424,7 +449,7 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         self._result = ProbeResult(self.url, self.host, samples, marks, duration=round(self._ended - self._t0, 4),
-                                   started_wall=self._wall0, stop_reason=self._stop_reason)
+                                   started_wall=self._wall0, stop_reason=self._stop_reason, probe_id=self.probe_id)
         return self._result
 
     @property
@@ -444,7 +469,7 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         return ProbeResult(self.url, self.host, samples, marks, duration=round(self._clock() - self._t0, 4),
-                           started_wall=self._wall0)
+                           started_wall=self._wall0, probe_id=self.probe_id)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -517,7 +542,8 @@ class Prober:
                 source = ""
                 error: str | None
                 try:
-                    resp = session.get(self.url, headers=headers, timeout=self.timeout, allow_redirects=False,
+                    resp = session.get(self.url, headers={**headers, PROBE_HEADER: probe_header_value(self.probe_id, seq)},
+                                       timeout=self.timeout, allow_redirects=False,
                                        verify=self.verify)
                     body = resp.content  # the whole body: a response cut after its headers fails here
                     status = resp.status_code

@@ -516,12 +516,13 @@ class ScenarioContext:
             self.artifact_paths.append(path)
         return path
 
-    def save_probe(self, result: Any, name: str = "probe", title: str = "") -> None:
-        """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run."""
+    def save_probe(self, result: Any, name: str = "probe", title: str = "", **plot: Any) -> None:
+        """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run;
+        ``plot``: more for :func:`harness.measure.plots.probe_timeline` (``served``, ``old_pods``)."""
         # matplotlib is heavy: loaded when a plot is drawn
 
         result.write_csv(self.artifact(f"{name}.csv"))
-        if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title) is not None:
+        if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title, **plot) is not None:
             self.artifact(f"{name}.png")
 
     def save_streams(self, results: Sequence[Any], name: str = "sse", title: str = "") -> None:

@@ -13,19 +13,35 @@ budget; the migration hook (contracts with ``postgres.migrationJob``) ran exactl
 watch, and by the chart's own record where ``data.migrations`` declares it) and completed before
 the first new pod became Ready; every pod runs the candidate's images and, where the contract
 declares ``versionFrom``, answers with its version (else the figure ``version_from`` says "not
-declared"); the release is ``deployed`` at revision 2; the data written before reads back
-(``data.read``; not declared: a figure, not a failure).
+declared"); from the edge's access log, whatever the application answers, every request after the
+rollout completed went to a candidate pod and no old pod was sent a request after it terminated
+(:mod:`harness.scenario.attribution`; not judged when the log cannot be read); the release is
+``deployed`` at revision 2; the data written before reads back (``data.read``; not declared: a
+figure, not a failure).
 """
 from __future__ import annotations
 
+import csv
 import time
+from typing import Any
 
 from harness.k8s.watch import NamespaceWatch
+from harness.measure.attribution import served_series
+from harness.measure.prober import new_probe_id
+from harness.scenario.attribution import (
+    attribution_facts,
+    series_rows,
+    served_points,
+    served_rows,
+)
 from harness.scenario.context import ScenarioContext
 from harness.scenario.datacheck import migration_count, runs_between
+from harness.scenario.edge_log import EdgeLog, follow_edge
 from harness.scenario.manifests import workload_images
 from harness.scenario.probing import probe_while
+from harness.scenario.steps import describe
 from harness.scenario.verdicts import (
+    AttributionFacts,
     Availability,
     MigrationFacts,
     ReleaseFacts,
@@ -80,6 +96,53 @@ def apply_method_figures(ctx: ScenarioContext) -> dict[str, str]:
             "upgraded_apply_method": ctx.observer.apply_method(2)}
 
 
+ROLLED_OUT = "rolled out"
+"""The mark put on the prober's timeline when the rollout was seen complete: requests after it
+(plus the attribution's tolerance) must all go to candidate pods."""
+
+
+def _write_csv(path: Any, rows: list[Any]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["t"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: Any, watch: NamespaceWatch,
+                      new_images: set[str], *, rolled_out: bool) -> AttributionFacts:
+    """Who served each probed request, from the edge's log (:func:`harness.scenario.attribution.attribution_facts`);
+    writes ``attribution.csv`` (per request), ``served.csv`` (old/new per second), ``edge-log.jsonl``
+    and redraws ``probe.png`` with the served share.
+
+    Args:
+        probe: the whole probe run; window: its judged window. rolled_out: the rollout was seen complete.
+    """
+    done = next((m.t for m in probe.marks if m.label == ROLLED_OUT), None) if rolled_out else None
+    try:
+        log, unavailable = edge.finish(s.seq for s in probe.sent)
+        history = watch.pod_history()
+        facts, _ = attribution_facts(window.samples, log, history, new_images, rollout_done_t=done,
+                                     started_wall=probe.started_wall, unavailable=unavailable, source=edge.source)
+    except Exception as exc:  # noqa: BLE001 - the evidence of who served is a figure; it never errors a run
+        edge.close()
+        return AttributionFacts(edge.source, f"attribution failed: {describe(exc)}")
+    try:
+        if edge.lines:
+            ctx.artifact("edge-log.jsonl").write_text("\n".join(edge.lines) + "\n")
+        if facts.available:
+            # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
+            _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,
+                                          started_wall=probe.started_wall, source=edge.source)
+            series = served_series(served_points(served))
+            _write_csv(ctx.artifact("attribution.csv"), served_rows(served))
+            _write_csv(ctx.artifact("served.csv"), series_rows(series))
+            old_pods = [(o.pod, o.last_t, None if o.margin is None else o.last_t + o.margin) for o in facts.old_pods]
+            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}", served=series, old_pods=old_pods)
+    except Exception as exc:  # noqa: BLE001 - evidence is best effort; the facts stand
+        ctx.say(f"attribution evidence not written: {describe(exc)}")
+    return facts
+
+
 def run_upgrade(ctx: ScenarioContext) -> Verdict:
     """The upgrade scenario for ``ctx.target``; see the module docstring.
 
@@ -102,8 +165,25 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
     runs_before = migration_count(ctx, ctx.contract.data) if pg is not None and pg.migration_job else None
 
     watch = NamespaceWatch(ctx.api, ctx.namespace).start()
+    probe_id = new_probe_id()
+    edge = follow_edge(ctx, probe_id)  # before the prober sends its first request
     try:
-        with probe_while(ctx, "upgrade started", streams=2 if ctx.contract.sse is not None else 0) as probing:
+        return _probe_and_judge(ctx, watch, edge, probe_id, written=written, runs_before=runs_before)
+    finally:
+        edge.close()  # whatever happened (already stopped once judged)
+
+
+def _probe_and_judge(ctx: ScenarioContext, watch: NamespaceWatch, edge: EdgeLog, probe_id: str, *,
+                     written: Any, runs_before: int | None) -> Verdict:
+    """:func:`run_upgrade` from the prober's start: the upgrade while probing, then the judgement.
+
+    Args:
+        written: what the declared data check wrote before (None: nothing declared).
+        runs_before: the chart's own migration count before the upgrade (None: not declared).
+    """
+    try:
+        with probe_while(ctx, "upgrade started", streams=2 if ctx.contract.sse is not None else 0,
+                         probe_id=probe_id) as probing:
             since = time.time()
             with ctx.attempt("helm upgrade to the candidate") as upgrade:
                 ctx.upgrade_to_candidate()
@@ -111,6 +191,7 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             after_upgrade = started()  # from here on the harness reads the release without helm
             with ctx.attempt("rollout and old pods gone") as rollout:
                 ctx.wait_rolled_out()
+                probing.mark(ROLLED_OUT)
                 ctx.wait_no_terminating()
             with ctx.step("settle"):
                 time.sleep(ctx.settings.settle)
@@ -132,6 +213,8 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
         # a figure, not a criterion: it is the harness's behaviour, not the chart's (tests/cluster checks it)
         extra["helm_processes_after_upgrade_count"] = started_since(after_upgrade).get("helm", 0)
         extra.update(apply_method_figures(ctx))
+        attribution = judge_attribution(ctx, edge, probe, window, watch, new_images,
+                                        rolled_out=not rollout.failed and not upgrade.failed)
         return upgrade_verdict(
             availability=Availability.from_probe(window, "during the upgrade"),
             budget=ctx.contract.max_failed_requests,
@@ -143,4 +226,5 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             migration=migration,
             upgrade_error=upgrade.error or (f"rollout did not complete: {rollout.error}" if rollout.failed else None),
             data=data, extra_figures=extra,
+            attribution=attribution,
         )

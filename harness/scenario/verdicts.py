@@ -280,18 +280,166 @@ class ReleaseFacts:
     expected_revision: int
 
 
+@dataclass(frozen=True)
+class OldPodTraffic:
+    """The probed requests one old pod served (from the edge's log).
+
+    Attributes:
+        pod: its name. requests: how many it served in the judged window.
+        last_request: epoch seconds the edge started the last one; last_t: the same as seconds
+            since the prober started (for the plot).
+        terminated: epoch seconds it terminated (see :class:`harness.scenario.attribution.PodLife`),
+            None when it did not.
+        after_termination: requests the edge started later than ``terminated`` (plus the tolerance).
+    """
+
+    pod: str
+    requests: int
+    last_request: float
+    last_t: float
+    terminated: float | None = None
+    after_termination: int = 0
+
+    @property
+    def margin(self) -> float | None:
+        """Seconds from the last request to the termination (negative: traffic after it); None when
+        the pod did not terminate."""
+        return None if self.terminated is None else round(self.terminated - self.last_request, 3)
+
+
+@dataclass(frozen=True)
+class AttributionFacts:
+    """Who served the probed requests, from the edge's access log matched to pod IPs over time
+    (:func:`harness.scenario.attribution.attribution_facts`), whatever the application answers.
+
+    Attributes:
+        source: what was read (``traefik access log``).
+        unavailable: why nothing could be attributed ("" when attribution worked): then the checks
+            below are not judged, and the figure ``attribution`` says why.
+        requests: probed requests in the window; old, new: served by old / candidate pods.
+        unattributed: ``{reason: count}`` of requests with no pod (no log line, answered by the
+            edge itself, an upstream address no pod had).
+        rollout_done_t: seconds since the prober started when the rollout was seen complete (None:
+            it was not). after_rollout_old: ``(pod, t)`` of requests an old pod served after that.
+        old_pods: per old pod, its traffic and termination. spans: ``"old 0.0-10.8 s, new 4.6-15.0 s"``.
+        mixed_seconds: seconds in which both old and new pods served. started_wall: the prober's start.
+    """
+
+    source: str
+    unavailable: str = ""
+    requests: int = 0
+    old: int = 0
+    new: int = 0
+    unattributed: Mapping[str, int] = field(default_factory=dict)
+    rollout_done_t: float | None = None
+    after_rollout_old: Sequence[tuple[str, float]] = ()
+    old_pods: Sequence[OldPodTraffic] = ()
+    spans: str = ""
+    mixed_seconds: float = 0.0
+    started_wall: float = 0.0
+
+    @property
+    def available(self) -> bool:
+        return not self.unavailable
+
+
+SERVED_BY_CANDIDATE = "served by candidate after rollout"
+OLD_PODS_DRAINED = "old pods drained before termination"
+
+
+def served_by_candidate_check(a: AttributionFacts | None) -> Check:
+    """Every probed request the edge sent after the rollout was seen complete went to a candidate pod."""
+    if a is None or not a.available:
+        return Check(SERVED_BY_CANDIDATE, True, "not judged: attribution unavailable"
+                     + (f" ({a.unavailable})" if a is not None else ""))
+    if a.rollout_done_t is None:
+        return Check(SERVED_BY_CANDIDATE, True, "not judged: the rollout was not seen completing")
+    if not a.after_rollout_old:
+        return Check(SERVED_BY_CANDIDATE, True)
+    pods = sorted({p for p, _ in a.after_rollout_old})
+    first = min(t for _, t in a.after_rollout_old)
+    return Check(SERVED_BY_CANDIDATE, False,
+                 f"{len(a.after_rollout_old)} requests were served by old pods after the rollout completed "
+                 f"(at {a.rollout_done_t:.1f} s; first at {first:.1f} s): {_names(pods)}")
+
+
+def old_pods_drained_check(a: AttributionFacts | None) -> Check:
+    """No old pod was sent a probed request after it terminated (its containers stopped, its deletion
+    deadline passed, or it was deleted)."""
+    if a is None or not a.available:
+        return Check(OLD_PODS_DRAINED, True, "not judged: attribution unavailable"
+                     + (f" ({a.unavailable})" if a is not None else ""))
+    late = [o for o in a.old_pods if o.after_termination]
+    if not late:
+        return Check(OLD_PODS_DRAINED, True)
+    n = sum(o.after_termination for o in late)
+    return Check(OLD_PODS_DRAINED, False,
+                 f"{n} requests were sent to old pods after they terminated: "
+                 + _names(f"{o.pod} ({o.after_termination}, last {-(o.margin or 0.0):.1f} s after)" for o in late))
+
+
+ATTRIBUTION_FIGURES = ("attribution", "attributed_requests", "unattributed_requests", "unattributed_reasons",
+                       "served_by_old_requests", "served_by_new_requests", "served_spans", "mixed_serving_seconds",
+                       "old_after_rollout_requests", "old_pods_with_traffic_count", "old_pod_last_request_margin_s",
+                       "old_after_termination_requests", "old_pod_last_requests")
+"""The attribution figures, by name (stable: the report and docs/scenarios.md read them):
+
+* ``attribution``: ``traefik access log``, or ``unavailable: <why>``;
+* ``attributed_requests`` / ``unattributed_requests``: probed requests in the window with / without a pod;
+  ``unattributed_reasons``: ``answered by the edge x12, no log line x1``;
+* ``served_by_old_requests`` / ``served_by_new_requests``; ``served_spans``: when each side served
+  (``old 0.0-10.8 s, new 4.6-15.0 s``); ``mixed_serving_seconds``: seconds in which both did;
+* ``old_after_rollout_requests``: requests old pods served after the rollout completed;
+* ``old_pods_with_traffic_count``; ``old_pod_last_request_margin_s``: the smallest time from an old
+  pod's last request to its termination (negative: it got requests after it terminated);
+  ``old_after_termination_requests``; ``old_pod_last_requests``: per old pod, its last request and
+  termination in seconds since the prober started.
+"""
+
+
+def attribution_figures(a: AttributionFacts | None) -> dict[str, Any]:
+    """The :data:`ATTRIBUTION_FIGURES` (only ``attribution`` when it is unavailable)."""
+    if a is None:
+        return {"attribution": "unavailable: no edge log was read"}
+    if not a.available:
+        return {"attribution": f"unavailable: {a.unavailable}"}
+    margins = [o.margin for o in a.old_pods if o.margin is not None]
+    per_pod = ", ".join(
+        f"{o.pod} last {o.last_t:.1f} s"
+        + (f", terminated {o.last_t + o.margin:.1f} s" if o.margin is not None else ", not terminated")
+        for o in list(a.old_pods)[:6]) + (f" (+{len(a.old_pods) - 6} more)" if len(a.old_pods) > 6 else "")
+    return {
+        "attribution": a.source,
+        "attributed_requests": a.old + a.new,
+        "unattributed_requests": sum(a.unattributed.values()),
+        "unattributed_reasons": ", ".join(f"{k} x{v}" for k, v in sorted(a.unattributed.items(), key=lambda kv: -kv[1])),
+        "served_by_old_requests": a.old,
+        "served_by_new_requests": a.new,
+        "served_spans": a.spans,
+        "mixed_serving_seconds": a.mixed_seconds,
+        "old_after_rollout_requests": len(a.after_rollout_old),
+        "old_pods_with_traffic_count": len(a.old_pods),
+        "old_pod_last_request_margin_s": min(margins) if margins else None,
+        "old_after_termination_requests": sum(o.after_termination for o in a.old_pods),
+        "old_pod_last_requests": per_pod,
+    }
+
+
 def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts, candidate_images: Iterable[str],
                     candidate_version: str | None, release: ReleaseFacts, migration: MigrationFacts | None = None,
                     upgrade_error: str | None = None, data: DataFacts | None = None,
                     extra_figures: Mapping[str, Any] | None = None,
-                    version_from: str | None = "json: version") -> Verdict:
+                    version_from: str | None = "json: version",
+                    attribution: AttributionFacts | None = None) -> Verdict:
     """Upgrade from the released version to the candidate while serving.
 
     Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
     before the first new pod was Ready; every pod runs the candidate (and, when ``version_from``
     names where the application reports its version, the last answers report
-    ``candidate_version``; None: figure ``version_from`` "not declared", not checked); the release
-    is ``deployed`` at the next revision; data written before the upgrade reads back (``data`` None:
+    ``candidate_version``; None: figure ``version_from`` "not declared", not checked); from the
+    edge's log (when it could be read: ``attribution``), every request after the rollout completed
+    went to a candidate pod and no old pod was sent one after it terminated; the release is
+    ``deployed`` at the next revision; data written before the upgrade reads back (``data`` None:
     not declared, reported as a figure, not a failure).
     """
     checks = [
@@ -300,6 +448,8 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
         migration_check(migration),
         runs_version_check("candidate everywhere", pods, want_images=candidate_images,
                            want_version=candidate_version if version_from else None, which="candidate"),
+        served_by_candidate_check(attribution),
+        old_pods_drained_check(attribution),
         Check("release", release.status == "deployed" and release.revision == release.expected_revision,
               f"release is {release.status} at revision {release.revision} "
               f"(want deployed at {release.expected_revision})"),
@@ -307,6 +457,7 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
     ]
     figures = {**availability_figures(availability, budget), "release_revision": release.revision,
                "release_status": release.status, **data_figures(data), **version_figures(version_from),
+               **attribution_figures(attribution),
                **(extra_figures or {})}
     if migration is not None:
         figures["migration_jobs"] = len(migration.jobs)
@@ -315,7 +466,9 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
     return Verdict.from_checks(checks, figures,
                                f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
                                f"{len(pods.images)} pods on {candidate_version or 'the candidate'}; "
-                               f"revision {release.revision} deployed")
+                               f"revision {release.revision} deployed"
+                               + (f"; edge log: {attribution.old} requests to old pods, {attribution.new} to new"
+                                  if attribution is not None and attribution.available else ""))
 
 
 # --------------------------------------------------------------------------- rollback

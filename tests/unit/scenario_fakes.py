@@ -81,6 +81,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/events"):
             self._events()
             return
+        probe = self.headers.get("X-Harness-Probe")
+        if probe:
+            self.server.probes.append((probe, time.time()))  # type: ignore[attr-defined]
         if self.path.startswith("/items/"):
             key = self.path.removeprefix("/items/")
             value = self.server.items.get(key)  # type: ignore[attr-defined]
@@ -147,12 +150,14 @@ def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
     JSON body naming ``version`` (503: an HTML page, as an ingress controller's own answer),
     ``GET /events`` is an event stream (an event every 0.2 s; with ``.held`` set to a
     ``threading.Event``, a buffered one: :meth:`_Handler._held_events`), ``POST /items`` and
-    ``GET /items/<id>`` keep values in ``.items`` like the demo service. Yields the server (``.url``)."""
+    ``GET /items/<id>`` keep values in ``.items`` like the demo service. Yields the server (``.url``;
+    ``.probes``: the ``X-Harness-Probe`` header and arrival time of each GET that carried one)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.status = status  # type: ignore[attr-defined]
     server.version = version  # type: ignore[attr-defined]
     server.closing = threading.Event()  # type: ignore[attr-defined]
+    server.probes = []  # type: ignore[attr-defined]  # (X-Harness-Probe value, time.time()) per request
     server.items = {}  # type: ignore[attr-defined]  # id -> value, for POST /items and GET /items/<id>
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

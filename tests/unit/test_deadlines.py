@@ -216,7 +216,7 @@ def test_traefik_default_idle_timeout_follows_the_addon_values():
 
     from harness.env.addons.traefik import upstream_read_timeout
 
-    assert upstream_read_timeout() == 60  # addon-charts/traefik/values.yaml upstream.readTimeout
+    assert upstream_read_timeout() == 60  # harness/env/addons/charts/traefik/values.yaml upstream.readTimeout
     over = SimpleNamespace(setting=lambda addon, key: {"upstream": {"readTimeout": 90}} if addon == "traefik" else None)
     assert upstream_read_timeout(over) == 90
     assert upstream_read_timeout(SimpleNamespace(state={})) == 60  # a context without settings

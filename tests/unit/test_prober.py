@@ -15,6 +15,19 @@ def test_nothing_listening_is_connection_refused():
     assert list(p.result.failure_classes()) in (["ConnectionRefused"], ["ConnectionError"])
 
 
+def test_every_request_names_its_run_and_ticket():
+    from scenario_fakes import local_server
+
+    from harness.measure.prober import PROBE_HEADER, new_probe_id, probe_header_value
+
+    assert PROBE_HEADER == "X-Harness-Probe" and len(new_probe_id()) == 8 and new_probe_id() != new_probe_id()
+    with local_server() as server:
+        with Prober(server.url, "/", rate=50, max_requests=6, probe_id="cafe0001") as p:
+            wait_until(lambda: p.snapshot().total >= 6)
+    assert p.result.probe_id == "cafe0001" and p.result.between(0.0).probe_id == "cafe0001"
+    assert sorted(v for v, _ in server.probes) == [probe_header_value("cafe0001", i) for i in range(6)]
+
+
 # --------------------------------------------------------------------------- synthetic figures
 
 

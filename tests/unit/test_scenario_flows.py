@@ -3,14 +3,22 @@ replaced by fakes, the ingress is a local server, and the procedure's named step
 its evidence are checked (the verdict functions themselves are tested in test_verdicts.py)."""
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from types import SimpleNamespace
 
 import pytest
 from scenario_fakes import charts, local_server, make_ctx, target
+from test_attribution_match import iso
+from test_attribution_parse import traefik_line
 
 from harness.core.errors import CommandError, ScenarioSkipped
+from harness.k8s.logs import LogCapture
+from harness.k8s.watch import PodState
+from harness.measure import plots
 from harness.scenario import drain, rollback, upgrade
+from harness.scenario.edge_log import EdgeLog
 from harness.scenario.settings import Settings
 from harness.scenario.targets import targets_for
 from harness.scenario.verdicts import (
@@ -30,8 +38,6 @@ OLD_MANIFEST = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"te
 @pytest.fixture(autouse=True)
 def no_plots(monkeypatch):
     """Plots are drawn in test_probing.py; here they would only cost a second each."""
-    from harness.measure import plots
-
     monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: None)
     monkeypatch.setattr(plots, "sse_timeline", lambda *a, **kw: None)
 
@@ -48,6 +54,9 @@ class FakeWatch:
 
     def snapshot(self):
         return {}, {}
+
+    def pod_history(self):
+        return []
 
 
 def _fake_release(ctx, *, images=("app:2",), upgrade_error=None):
@@ -86,6 +95,102 @@ def test_upgrade_reads_as_its_named_steps_and_passes_a_good_upgrade(tmp_path, mo
     assert {p.name for p in ctx.artifact_paths} == {"probe.csv"}
     marks = (ctx.artifacts / "probe.csv").read_text()
     assert "upgrade started" in marks and "helm upgrade to the candidate" in marks and "rollout complete" in marks
+
+
+class FakeFollower:
+    """The Traefik log of the local server's requests: one access-log line per X-Harness-Probe it
+    received, sent to ``addr`` (what harness.k8s.logs.PodLogFollower would have followed)."""
+
+    def __init__(self, server, probe_id, addr):
+        self.server, self.probe_id, self.addr = server, probe_id, addr
+
+    def lines(self):
+        return [traefik_line(value.rsplit("-", 1)[1], pid=self.probe_id, start=iso(at), addr=self.addr)
+                for value, at in list(self.server.probes) if value.startswith(self.probe_id)]
+
+    def wait_until(self, done, timeout):
+        return done(self.lines())
+
+    def stop(self):
+        self.stopped = True
+        return LogCapture(self.lines(), ["traefik-x"])
+
+
+class HistoryWatch(FakeWatch):
+    """An old pod (10.0.0.1, app:1) that terminated before the probe, a new one (10.0.0.2, app:2) running."""
+
+    def pod_history(self):
+        now = time.time()
+        return [PodState("web-old", "u1", ("app:1",), "ReplicaSet", now - 300, ips=("10.0.0.1",), ip_seen=now - 300,
+                         owner="web-1a", revision="1a", deletion_deadline=now - 100, finished_at=now - 120,
+                         gone_at=now - 100),
+                PodState("web-new", "u2", ("app:2",), "ReplicaSet", now - 200, ips=("10.0.0.2",), ip_seen=now - 200,
+                         owner="web-2b", revision="2b")]
+
+
+def _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, addr):
+    monkeypatch.setattr(upgrade, "NamespaceWatch", HistoryWatch)
+    monkeypatch.setattr(upgrade, "migration_facts", lambda *a: None)
+    monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("deployed", 2, rev))
+    monkeypatch.setattr(upgrade, "apply_method_figures", lambda ctx: {})
+    drawn = []
+    monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: drawn.append(kw))
+    # settle longer than the attribution's tolerance, so requests follow the rollout's mark by more
+    ctx = make_ctx(tmp_path, settings=dataclasses.replace(FAST, settle=1.6))
+    with local_server(version=ctx.candidate_version) as server:
+        monkeypatch.setattr(upgrade, "follow_edge", lambda c, pid: EdgeLog(pid, FakeFollower(server, pid, addr)))
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx)
+        ctx.manifest = lambda revision=None: MANIFEST
+        verdict = upgrade.run_upgrade(ctx)
+    return ctx, verdict, drawn
+
+
+def test_upgrade_attributes_every_request_from_the_edge_log(tmp_path, monkeypatch):
+    ctx, verdict, drawn = _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.2:8080")
+    assert verdict.passed, verdict.reason
+    f = verdict.figures
+    assert f["attribution"] == "traefik access log" and f["attributed_requests"] == f["requests"] > 0
+    assert (f["served_by_old_requests"], f["unattributed_requests"]) == (0, 0)
+    assert {"attribution.csv", "served.csv", "edge-log.jsonl"} <= {p.name for p in ctx.artifact_paths}
+    rows = (ctx.artifacts / "attribution.csv").read_text().splitlines()
+    assert rows[0].startswith("seq,t,edge_start,upstream,pod,revision,images,side") and ",web-new,ReplicaSet/web-2b@2b,app:2,new," in rows[1]
+    assert (ctx.artifacts / "served.csv").read_text().startswith("t,old,new,unattributed,new_share")
+    assert "rolled out" in (ctx.artifacts / "probe.csv").read_text()
+    assert drawn[-1]["served"] and sum(b.new for b in drawn[-1]["served"]) >= f["requests"]  # baseline included
+
+
+def test_upgrade_fails_when_an_old_pod_keeps_answering(tmp_path, monkeypatch):
+    ctx, verdict, _ = _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.1:8080")
+    assert not verdict.passed
+    assert set(verdict.failed) == {"served by candidate after rollout", "old pods drained before termination"}
+    assert "served by old pods after the rollout completed" in verdict.reason
+    assert "sent to old pods after they terminated: web-old" in verdict.reason
+
+
+def test_an_edge_log_that_breaks_leaves_attribution_unavailable_not_the_run_errored(tmp_path, monkeypatch):
+    def broken(self):
+        raise OSError("stream reset")
+
+    monkeypatch.setattr(FakeFollower, "stop", broken)
+    _, verdict, _ = _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.1:8080")
+    assert verdict.passed, verdict.reason
+    assert verdict.figures["attribution"] == "unavailable: attribution failed: OSError: stream reset"
+
+
+def test_the_edge_log_stops_being_followed_when_judging_fails(tmp_path, monkeypatch):
+    followers = []
+    real = FakeFollower.__init__
+
+    def remember(self, *a):
+        real(self, *a)
+        followers.append(self)
+
+    monkeypatch.setattr(FakeFollower, "__init__", remember)
+    monkeypatch.setattr(upgrade, "workload_images", lambda objs: (_ for _ in ()).throw(RuntimeError("no manifest")))
+    with pytest.raises(Exception, match="no manifest"):
+        _upgrade_behind_a_logging_edge(tmp_path, monkeypatch, "10.0.0.2:8080")
+    assert followers and followers[0].stopped
 
 
 def test_a_failed_helm_upgrade_is_a_verdict_not_an_error(tmp_path, monkeypatch):

@@ -434,7 +434,8 @@ def test_every_scenario_has_a_negative_pattern():
 def test_a_verdict_carries_every_check_in_order():
     good = _upgrade()
     assert [c.name for c in good.checks] == ["helm upgrade", "availability", "migration", "candidate everywhere",
-                                             "release", "data"]
+                                             "served by candidate after rollout",
+                                             "old pods drained before termination", "release", "data"]
     assert all(c.ok for c in good.checks)
     bad = _upgrade(availability=Availability(10, 5, 5, 1.0, "HTTP 502 x5"), release=ReleaseFacts("failed", 2, 2))
     assert [c.name for c in bad.checks if not c.ok] == list(bad.failed) == ["availability", "release"]
