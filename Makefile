@@ -57,7 +57,7 @@ e2e: setup images
 ## E2E_HELM3_DELETE=1 says so (.ci/run); kept after a failure, like keep-cluster=on-failure.
 E2E_HELM3_DELETE ?=
 e2e-helm3: setup images
-	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -qx '$(CLUSTER)' && echo 1); rc=0; \
+	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -x '$(CLUSTER)' || true); rc=0; \
 	ci/pytest.sh $(PYTEST) scenarios/upgrade scenarios/rollback -q --cluster-name $(CLUSTER) --reuse-cluster \
 		--keep-cluster always --helm .tools/bin/helm3 --artifacts-dir artifacts/helm3 || rc=$$?; \
 	[ $$rc -ne 0 ] || ci/pytest.sh $(PYTEST) scenarios/upgrade -q --cluster-name $(CLUSTER) --reuse-cluster \
