@@ -2,7 +2,8 @@
 
 Subcommands register in :data:`SUBCOMMANDS` as ``(name, help, add_arguments, run)``; ``run(args)``
 returns the exit code. A HarnessError prints ``harness: error: <message>`` (no traceback) and
-exits with its exit code (2 bad input, 3 environment, 1 otherwise).
+exits with its exit code (2 bad input, 3 environment, 1 otherwise). A reader that closes the pipe
+early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell reports it).
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -171,10 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit code when the reader of stdout went away (``python -m harness config | head -1``): 128 + SIGPIPE,
+what a shell reports for a writer that SIGPIPE ended. Not Python docs' 1, which here means a failed scenario."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        # Output to a pipe is block-buffered: flush here, so a reader that already left shows up as
+        # BrokenPipeError below and not as a traceback from the interpreter's flush at exit.
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:
+        # What Python's docs recommend (https://docs.python.org/3/library/signal.html#note-on-sigpipe):
+        # point stdout at devnull, so the flush at exit has nowhere to fail, and stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
