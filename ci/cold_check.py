@@ -277,8 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print the images it would delete and the environment; change nothing")
     ap.add_argument("--yes", action="store_true", help="delete the harness's images without asking (also: CONFIRM=1)")
     ap.add_argument("--kubernetes-version", default="", metavar="vX.Y.Z", help="default: versions.env's KUBERNETES_VERSION")
-    ap.add_argument("--workdir", default="", metavar="DIR", help="where the empty caches go (default: a new temporary directory)")
-    ap.add_argument("--keep-workdir", action="store_true", help="keep the caches afterwards (default: removed)")
+    ap.add_argument("--workdir", default="", metavar="DIR",
+                    help="the empty caches go to a new directory harness-cold-check.* in DIR (default: $TMPDIR)")
+    ap.add_argument("--keep-workdir", action="store_true", help="keep that directory afterwards (default: removed)")
     ap.add_argument("--artifacts-dir", default=str(ROOT / "artifacts"), metavar="DIR",
                     help="where cold-check.md, .json and .log go (default: artifacts/)")
     args = ap.parse_args(argv)
@@ -292,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{', '.join(supported)}", file=sys.stderr)
         return 2
     confirmed = args.yes or os.environ.get("CONFIRM", "") in ("1", "yes", "true")
-    workdir = Path(args.workdir).resolve() if args.workdir else Path(tempfile.gettempdir()) / "harness-cold-check.<random>"
+    # The caches go to a new directory of their own (inside --workdir when given), the one removed afterwards.
+    parent = Path(args.workdir or tempfile.gettempdir()).resolve()
+    workdir = parent / "harness-cold-check.<random>"
     env = cold_env(os.environ, workdir, home=Path.home())
     if shutil.which("docker", path=os.environ.get("PATH")) is None:
         return _env_error("docker is not installed; the image build needs a Docker engine (bash ci/provision-docker.sh)")
@@ -323,10 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _env_error(f"containers use images to delete: {', '.join(users)}; remove them first "
                           "(kind clusters: make cluster-down, or kind delete cluster --name NAME)")
 
-    if not args.workdir:
-        workdir = Path(tempfile.mkdtemp(prefix="harness-cold-check."))
-        env = cold_env(os.environ, workdir, home=Path.home())
-    workdir.mkdir(parents=True, exist_ok=True)
+    parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="harness-cold-check.", dir=parent))
+    env = cold_env(os.environ, workdir, home=Path.home())
     for ref in [i.ref for i in doomed]:
         _docker("rmi", ref)
     print(f"cold-check: deleted {len(doomed)} images; caches in {workdir}", flush=True)

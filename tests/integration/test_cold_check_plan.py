@@ -80,3 +80,20 @@ def test_make_passes_confirm_and_dry_run():
     assert "ci/cold_check.py --dry-run --yes" in out.stdout
     out = subprocess.run(["make", "-n", "cold-check"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.rstrip().endswith("ci/cold_check.py")
+
+
+def test_a_script_runs_with_its_output_streamed_logged_and_its_steps_parsed(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cold_check", ROOT / "ci/cold_check.py")
+    cc = importlib.util.module_from_spec(spec)
+    sys.modules["cold_check"] = cc
+    spec.loader.exec_module(cc)
+    script = "echo '==> [0s] a ...' >&2; echo '    [2s] a done in 2s' >&2; echo /tools/dir; exit 4"
+    with (tmp_path / "log").open("w") as log:
+        rc, secs, lines = cc.run_script("tools", ["bash", "-c", script], dict(os.environ), log)
+    assert rc == 4 and secs < 30
+    assert lines[-1] == "/tools/dir"
+    assert [(s.step, s.seconds) for s in cc.parse_steps("tools", lines)] == [("a", 2)]
+    assert "    [2s] a done in 2s" in (tmp_path / "log").read_text()
+    assert "/tools/dir" in capsys.readouterr().out
