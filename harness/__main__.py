@@ -36,6 +36,7 @@ from harness.env import cluster as cluster_mod
 from harness.gate import matrix
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
+from harness.tools import docker
 from harness.tools.kind import Kind
 
 
@@ -81,6 +82,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     cfg = load_from_args(args)
     name = cfg.cluster_name
     if args.action == "down":
+        docker.require_engine()  # `kind get clusters` without Docker fails; that is the environment (exit 3)
         if name not in Kind().get_clusters():
             print(f"cluster {name}: not present")
             return 0

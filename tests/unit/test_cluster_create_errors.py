@@ -101,3 +101,11 @@ def test_cluster_up_exits_3_with_one_line(offline, monkeypatch, capsys):
     assert cli.main(["cluster", "up", "--cluster-name", "harness"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("harness: error: kind cluster 'harness' could not be created: ")
+
+
+def test_cluster_down_without_docker_exits_3(monkeypatch, capsys):
+    def no_engine():
+        raise EnvironmentNotReady("Docker is not answering (`docker info` failed); start the Docker engine and retry")
+    monkeypatch.setattr(cli.docker, "require_engine", no_engine)
+    assert cli.main(["cluster", "down", "--cluster-name", "harness"]) == 3
+    assert capsys.readouterr().err.startswith("harness: error: Docker is not answering")
