@@ -2,13 +2,20 @@
 line, the half-made cluster deleted (harness/env/cluster.py ensure_cluster). Fakes only: no kind, no Docker."""
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from harness import __main__ as cli
-from harness.core.errors import CommandError, CommandTimeout, EnvironmentNotReady
+from harness.core.config import OPTIONS_BY_KEY
+from harness.core.errors import (
+    CommandError,
+    CommandTimeout,
+    EnvironmentNotReady,
+    UsageError,
+)
 from harness.env import cluster
 from harness.env.cluster import ClusterSpec, ensure_cluster
 
@@ -109,3 +116,16 @@ def test_cluster_down_without_docker_exits_3(monkeypatch, capsys):
     monkeypatch.setattr(cli.docker, "require_engine", no_engine)
     assert cli.main(["cluster", "down", "--cluster-name", "harness"]) == 3
     assert capsys.readouterr().err.startswith("harness: error: Docker is not answering")
+
+
+def test_the_port_in_use_hint_names_an_option_that_exists():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(UsageError) as info:
+            cluster.check_ports_free([busy])
+    msg = str(info.value)
+    assert msg.startswith(f"host port 127.0.0.1:{busy} is already in use; free it")
+    assert "--kind-config" in msg and "kind-config" in OPTIONS_BY_KEY
+    assert "HARNESS_INGRESS" not in msg and "\n" not in msg
