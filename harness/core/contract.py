@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from harness.core import datacheck
 from harness.core.errors import UsageError
 from harness.core.values import ChartRef
 
@@ -135,6 +136,7 @@ class Contract:
     scenarios: tuple[str, ...]
     max_failed_requests: int
     broken: tuple[Broken, ...]
+    data: datacheck.DataCheck | None = None  # the ``data`` block: harness/core/datacheck.py
 
     def supports(self, scenario: str) -> bool:
         return scenario in self.scenarios
@@ -222,7 +224,7 @@ def load(path: Path | str) -> Contract:
 
     p = _Problems()
     _unknown_keys(p, "", data, ("release", "released", "images", "ingress", "sse", "postgres", "scenarios",
-                                "availability", "broken"))
+                                "availability", "broken", "data"))
 
     release = _str(p, "release", data.get("release"))
     if release and (not _DNS_LABEL.match(release) or len(release) > RELEASE_PREFIX_MAX):
@@ -273,6 +275,7 @@ def load(path: Path | str) -> Contract:
             max_failed = v
 
     broken = _broken(p, data.get("broken"), base)
+    data_check = datacheck.parse(p.add, data.get("data"), postgres=data.get("postgres"))
 
     if p.lines:
         n = len(p.lines)
@@ -281,6 +284,7 @@ def load(path: Path | str) -> Contract:
         path=path, chart_dir=base, release=release or "", released=released, images=tuple(images),
         ingress=ingress,  # type: ignore[arg-type]
         sse=sse, postgres=postgres, scenarios=tuple(scenarios), max_failed_requests=max_failed, broken=broken,
+        data=data_check,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,8 @@ from harness.k8s.wait import all_of, wait_for
 from harness.measure import plots
 from harness.measure.prober import Prober, https_session_factory
 from harness.measure.sse import SseGroup
+from harness.scenario import datacheck
+from harness.scenario.datacheck import Written
 from harness.scenario.manifests import ingress_has_tls, manifest_objects
 from harness.scenario.observer import ReleaseObserver
 from harness.scenario.result import (
@@ -390,15 +391,18 @@ class ScenarioContext:
         self.record("ingress_url", self._base[0])
         return self._base
 
-    def http(self, method: str, path: str, *, json_body: Any = None, timeout: float = 10.0) -> Any:
-        """One request through the ingress with the contract's Host header (no redirects followed)."""
+    def http(self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None,
+             headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> Any:
+        """One request through the ingress with the contract's Host header (no redirects followed):
+        ``json_body`` sent as JSON, or ``body`` as it is; ``headers`` besides Host (which they
+        cannot replace)."""
 
         base, verify, factory = self.ingress_base()
         s = factory() if factory else requests.Session()
         s.trust_env = False
         try:
-            return s.request(method, base + path, headers={"Host": self.host}, json=json_body,
-                             timeout=timeout, verify=verify, allow_redirects=False)
+            return s.request(method, base + path, headers={**(headers or {}), "Host": self.host}, json=json_body,
+                             data=body, timeout=timeout, verify=verify, allow_redirects=False)
         finally:
             s.close()
 
@@ -440,46 +444,28 @@ class ScenarioContext:
         opts.update(kw)
         return SseGroup(count or self.settings.sse_streams, base + self.contract.sse.path, **opts)
 
-    # -- data through the ingress
+    # -- data: the contract's declared checks (harness/scenario/datacheck.py)
 
-    def write_items(self, n: int = 2, *, timeout: float = 30.0) -> dict[str, str]:
-        """POST ``n`` items through the ingress (retried within ``timeout``); ``{id: value}``."""
+    @property
+    def data_declared(self) -> bool:
+        """True when the contract declares a data check (``data.write`` and ``data.read``)."""
+        check = self.contract.data if self.contract else None
+        return check is not None and check.declared
 
-        out: dict[str, str] = {}
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            value = f"{self.scenario}-{secrets.token_hex(6)}"
-            try:
-                r = self.http("POST", "/items", json_body={"value": value})
-                if r.status_code == 201:
-                    out[str(r.json()["id"])] = value
-                    continue
-            except (requests.RequestException, ValueError, KeyError):
-                pass
-            time.sleep(1.0)
-        return out
+    def write_data(self, n: int = 2, *, timeout: float = 30.0) -> Written | None:
+        """Write ``n`` records with the contract's declared data check (``data.write``, retried
+        within ``timeout`` seconds); records the figure ``items_written``. None when the contract
+        declares no write and read: the verdict then reports "data integrity: not declared"."""
+        if not self.data_declared:
+            return None
+        written = datacheck.write_records(self, self.contract.data, n=n, timeout=timeout)
+        self.record("items_written", len(written.records))
+        return written
 
-    def read_items(self, written: Mapping[str, str]) -> dict[str, tuple[int | None, str | None]]:
-
-        out: dict[str, tuple[int | None, str | None]] = {}
-        for k in written:
-            try:
-                r = self.http("GET", f"/items/{k}")
-                value = r.json().get("value") if r.status_code == 200 else None
-                out[k] = (r.status_code, value)
-            except (requests.RequestException, ValueError):
-                out[k] = (None, None)
-        return out
-
-    def data_facts(self, written: Mapping[str, str], *, write_after: bool = True) -> DataFacts:
-        read = self.read_items(written)
-        status = None
-        if write_after:
-            try:
-                status = self.http("POST", "/items", json_body={"value": "after"}).status_code
-            except Exception:  # noqa: BLE001 - a failed write is reported as its status (None)
-                status = None
-        return DataFacts(dict(written), read, status)
+    def data_facts(self, written: Written | None, *, write_after: bool = True) -> DataFacts | None:
+        """After a disruption: read back what :meth:`write_data` wrote and write once more
+        (:func:`harness.scenario.datacheck.data_facts`); None when nothing was declared."""
+        return datacheck.data_facts(self, written, write_after=write_after)
 
     # -- evidence
 

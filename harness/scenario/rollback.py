@@ -1,8 +1,8 @@
 """rollback: when an upgrade to the candidate goes wrong, does ``helm rollback`` bring the released
 version back without downtime and without losing data?
 
-Steps: install the released version (revision 1); rolled out; serving; write data through the
-ingress; a baseline of the prober; upgrade to the candidate with the harness's ``never-ready``
+Steps: install the released version (revision 1); rolled out; serving; write data with the
+contract's declared data check (``data.write``; skipped when none is declared); a baseline of the prober; upgrade to the candidate with the harness's ``never-ready``
 post-renderer (harness/tools/postrender.py: the candidate's hooks and objects are applied as they
 are, only its new pods can never become Ready), so ``helm upgrade --wait`` fails after
 ``HARNESS_SCENARIO_ROLLBACK_FAIL_TIMEOUT`` seconds (revision 2, failed) -- by then the candidate's
@@ -12,7 +12,8 @@ revision 1 (revision 3); the rollout after it; settle; judge.
 Pass when (:func:`harness.scenario.verdicts.rollback_verdict`): the upgrade failed on readiness
 (not earlier); availability held throughout; history shows revision 2 failed and a deployed
 "Rollback to 1" after it; every pod runs the released images and answers with the released
-version; the data written before the upgrade reads back and a new write succeeds.
+version; the data written before the upgrade reads back (``data.read``) and a new write succeeds
+(a contract without a data check: the figure "data integrity: not declared", not a failure).
 
 Negative control (contract ``migration-fails``): the candidate's migration Job fails, so the
 upgrade fails in its pre-upgrade hook before any pod changes. The scenario reports FAIL ("failed
@@ -58,9 +59,9 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
     with ctx.step("serving"):
         ctx.wait_serving()
     written = None
-    if ctx.contract.postgres is not None:
+    if ctx.data_declared:  # the contract's data check; else the verdict reports "not declared"
         with ctx.step("write data"):
-            written = ctx.write_items(2)
+            written = ctx.write_data(2)
     ctx.record("released_version", released.app_version)
 
     with probe_while(ctx, "upgrade started") as probing:
@@ -80,7 +81,7 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
 
     with ctx.step("judge"):
         probe, window = probing.probe, probing.window
-        data = ctx.data_facts(written) if written is not None else None
+        data = ctx.data_facts(written)
         history = ctx.observer.history()
         rollback_error = rollback.error or (
             f"rollout after the rollback did not complete: {rollout.error}" if rollout.failed else None)

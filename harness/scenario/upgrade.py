@@ -3,15 +3,17 @@
 Steps: install the released version (the contract's ``released``, from the local chart
 repository) with the variant's values (by ``ctx.released_helm``: the helm under test, or for the
 ``from-helm3`` row the pinned Helm 3, so a Helm 4 upgrade meets a client-side-applied release as
-users' do, https://helm.sh/docs/overview/ "Server-side apply"); rolled out; serving through the ingress; write data;
-a baseline of the prober (and SSE streams when the chart has a stream) through the ingress;
+users' do, https://helm.sh/docs/overview/ "Server-side apply"); rolled out; serving through the ingress; write data
+with the contract's declared data check (``data.write``; skipped when none is declared); a baseline of the prober (and SSE streams when the chart has a stream) through the ingress;
 ``helm upgrade`` to the candidate while a watch records Jobs and pods; the rollout and the old
 pods gone; settle; judge.
 
 Pass when (:func:`harness.scenario.verdicts.upgrade_verdict`): failed requests <= the contract's
-budget; the migration hook (contracts with ``postgres.migrationJob``) ran exactly once and
-completed before the first new pod became Ready; every pod runs the candidate's images and
-answers with its version; the release is ``deployed`` at revision 2.
+budget; the migration hook (contracts with ``postgres.migrationJob``) ran exactly once (by the
+watch, and by the chart's own record where ``data.migrations`` declares it) and completed before
+the first new pod became Ready; every pod runs the candidate's images and answers with its
+version; the release is ``deployed`` at revision 2; the data written before reads back
+(``data.read``; not declared: a figure, not a failure).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import time
 
 from harness.k8s.watch import NamespaceWatch
 from harness.scenario.context import ScenarioContext
+from harness.scenario.datacheck import migration_count, runs_between
 from harness.scenario.manifests import workload_images
 from harness.scenario.probing import probe_while
 from harness.scenario.verdicts import (
@@ -32,14 +35,16 @@ from harness.tools.exec import started, started_since
 
 
 def migration_facts(ctx: ScenarioContext, watch: NamespaceWatch, since_wall: float,
-                    new_images: set[str]) -> MigrationFacts | None:
-    """The migration hook's runs during the upgrade, from the watch (and the service's own
-    ``migrations`` table when the postgres add-on serves the chart).
+                    new_images: set[str], runs_before: int | None = None) -> MigrationFacts | None:
+    """The migration hook's runs during the upgrade, from the watch (and the chart's own record
+    of them when the contract declares ``data.migrations``: its count now less ``runs_before``).
 
     Args:
         since_wall: wall time (``time.time()``) the upgrade started; Jobs and pods seen before
             it (less one second of clock skew) are not the upgrade's.
         new_images: the candidate's workload images (a new pod runs only these).
+        runs_before: the ``data.migrations`` count before ``helm upgrade`` (None: not declared
+            or not readable, so the record is not judged).
 
     Returns:
         None when the contract declares no migration Job, else :class:`MigrationFacts`.
@@ -52,14 +57,7 @@ def migration_facts(ctx: ScenarioContext, watch: NamespaceWatch, since_wall: flo
     completed = [j.completed_at or j.completion_time for j in hooks if j.completed_at or j.completion_time]
     new_ready = [p.ready_at for p in pods.values() if p.ready_at and not p.job and p.first_seen >= since_wall - 1
                  and set(p.images) <= new_images]
-    rows = None
-    try:
-        db = ctx.postgres.databases[ctx.namespace].database
-        out = ctx.postgres.query(f"SELECT count(*) FROM migrations WHERE ran_at >= to_timestamp({since_wall - 1:.3f})",
-                                 database=db)
-        rows = int(out.splitlines()[-1])
-    except Exception:  # noqa: BLE001 - the table is the demo service's; other charts have none
-        rows = None
+    rows = runs_between(runs_before, migration_count(ctx, ctx.contract.data))
     return MigrationFacts([(j.name, j.outcome) for j in hooks], max(completed) if completed else None,
                           min(new_ready) if new_ready else None, rows)
 
@@ -95,9 +93,12 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
         ctx.wait_rolled_out()
     with ctx.step("serving"):
         ctx.wait_serving()
-    if ctx.contract.postgres is not None:
+    written = None
+    if ctx.data_declared:  # the contract's data check; else the verdict reports "not declared"
         with ctx.step("write data"):
-            ctx.record("items_written", len(ctx.write_items(2)))
+            written = ctx.write_data(2)
+    pg = ctx.contract.postgres
+    runs_before = migration_count(ctx, ctx.contract.data) if pg is not None and pg.migration_job else None
 
     watch = NamespaceWatch(ctx.api, ctx.namespace).start()
     try:
@@ -125,7 +126,8 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             extra.update(r.figures(f"sse{i + 1}"))
         pods = ctx.pods_facts(probe.last_versions(20))
         release = release_facts(ctx, 2)
-        migration = migration_facts(ctx, watch, since, new_images)
+        migration = migration_facts(ctx, watch, since, new_images, runs_before)
+        data = ctx.data_facts(written)
         # a figure, not a criterion: it is the harness's behaviour, not the chart's (tests/cluster checks it)
         extra["helm_processes_after_upgrade_count"] = started_since(after_upgrade).get("helm", 0)
         extra.update(apply_method_figures(ctx))
@@ -138,5 +140,5 @@ def run_upgrade(ctx: ScenarioContext) -> Verdict:
             release=release,
             migration=migration,
             upgrade_error=upgrade.error or (f"rollout did not complete: {rollout.error}" if rollout.failed else None),
-            extra_figures=extra,
+            data=data, extra_figures=extra,
         )

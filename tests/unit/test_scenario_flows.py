@@ -7,14 +7,14 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from scenario_fakes import local_server, make_ctx, target
+from scenario_fakes import charts, local_server, make_ctx, target
 
 from harness.core.errors import CommandError, ScenarioSkipped
 from harness.scenario import drain, rollback, upgrade
 from harness.scenario.settings import Settings
+from harness.scenario.targets import targets_for
 from harness.scenario.verdicts import (
     EXPECTED_FAILURE,
-    DataFacts,
     PodsFacts,
     ReleaseFacts,
 )
@@ -55,7 +55,6 @@ def _fake_release(ctx, *, images=("app:2",), upgrade_error=None):
     ctx.wait_rolled_out = lambda **kw: None
     ctx.wait_serving = lambda *a, **kw: None
     ctx.wait_no_terminating = lambda **kw: None
-    ctx.write_items = lambda n=2: {"1": "a", "2": "b"}
 
     def upgrade_to_candidate(**kw):
         if upgrade_error:
@@ -78,6 +77,7 @@ def test_upgrade_reads_as_its_named_steps_and_passes_a_good_upgrade(tmp_path, mo
         ctx.manifest = lambda revision=None: MANIFEST
         verdict = upgrade.run_upgrade(ctx)
     assert verdict.passed, verdict.reason
+    assert verdict.figures["data_integrity"] == "2 of 2 records intact"
     assert [s.name for s in ctx.steps.snapshot()] == [
         "rolled out", "serving", "write data", "baseline", "helm upgrade to the candidate",
         "rollout and old pods gone", "settle", "judge"]
@@ -116,14 +116,50 @@ def test_rollback_judges_the_failed_upgrade_the_rollback_and_the_data(tmp_path):
         ctx.manifest = lambda revision=None: OLD_MANIFEST
         ctx.helm = SimpleNamespace(rollback=lambda release, rev, **kw: rolled.append(rev))
         ctx.observer.history = lambda: history  # read from helm's storage Secrets on a cluster
-        ctx.data_facts = lambda written: DataFacts(
-            written, {k: (200, v) for k, v in written.items()}, 201)
-        verdict = rollback.run_rollback(ctx)
+        verdict = rollback.run_rollback(ctx)  # the contract's data check runs against the local server
+        stored = dict(server.items)
     assert verdict.passed, verdict.reason
     assert rolled == [1] and verdict.figures["failed_upgrade"] == "readiness"
+    assert verdict.figures["data_integrity"] == "2 of 2 records intact" and ctx.figures["items_written"] == 2
+    assert len(stored) == 3 and all(v.startswith(f"{ctx.scenario}-") for v in stored.values())  # 2 before, 1 after
     assert [s.name for s in ctx.steps.snapshot()] == [
         "rolled out", "serving", "write data", "baseline", "upgrade to a candidate that cannot become Ready",
         "helm rollback to revision 1", "rollout after the rollback", "settle", "judge"]
+
+
+def test_rollback_that_loses_the_data_fails_naming_the_read_step(tmp_path):
+    ctx = make_ctx(tmp_path, target("rollback"), scenario="rollback", settings=FAST)
+    history = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"},
+               {"revision": 3, "status": "deployed", "description": "Rollback to 1"}]
+    with local_server(version="1.0.0") as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx, images=("app:1",), upgrade_error="UPGRADE FAILED: context deadline exceeded")
+        ctx.manifest = lambda revision=None: OLD_MANIFEST
+        ctx.helm = SimpleNamespace(rollback=lambda *a, **kw: server.items.clear())  # the rollback loses the rows
+        ctx.observer.history = lambda: history
+        verdict = rollback.run_rollback(ctx)
+    assert not verdict.passed and verdict.failed == ("data",)
+    assert re.search(r"^data written before is not intact \(2 of 2 records\): rollback-[0-9a-f]{12}: "
+                     r"data\.read GET /items/1: HTTP 404 \(want 200\)", verdict.reason), verdict.reason
+    assert re.search(EXPECTED_FAILURE["rollback"], verdict.reason)
+    assert verdict.figures["data_integrity"] == "0 of 2 records intact"
+
+
+def test_a_chart_without_a_data_check_writes_nothing_and_reports_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(upgrade, "NamespaceWatch", FakeWatch)
+    monkeypatch.setattr(upgrade, "release_facts", lambda ctx, rev: ReleaseFacts("deployed", 2, rev))
+    monkeypatch.setattr(upgrade, "apply_method_figures", lambda ctx: {})
+    tgt = next(t for t in targets_for("upgrade", charts(), negative=False) if t.contract.data is None)  # realtime: no database
+    ctx = make_ctx(tmp_path, tgt, settings=FAST)
+    with local_server(version=ctx.candidate_version) as server:
+        ctx._base = (server.url, True, None)
+        _fake_release(ctx)
+        ctx.manifest = lambda revision=None: MANIFEST
+        verdict = upgrade.run_upgrade(ctx)
+        assert server.items == {}
+    assert verdict.passed, verdict.reason
+    assert verdict.figures["data_integrity"] == "not declared" and "write data" not in [
+        s.name for s in ctx.steps.snapshot()]
 
 
 def test_rollback_of_a_candidate_whose_hook_fails_is_the_controls_failure(tmp_path):
@@ -134,7 +170,6 @@ def test_rollback_of_a_candidate_whose_hook_fails_is_the_controls_failure(tmp_pa
         ctx.manifest = lambda revision=None: OLD_MANIFEST
         ctx.helm = SimpleNamespace(rollback=lambda *a, **kw: None)
         ctx.observer.history = lambda: []
-        ctx.data_facts = lambda written: None
         verdict = rollback.run_rollback(ctx)
     assert not verdict.passed
 
@@ -195,9 +230,9 @@ def _outage_ctx(tmp_path, tgt, world, server, *, stays_ready: bool):
     ctx.env.addons.addon_state = lambda name: world
     ctx.pods = lambda **kw: [SimpleNamespace(metadata=SimpleNamespace(name=f"{tgt.id}-1"))]
     ctx.restart_counts = lambda: {}
-    ctx.data_facts = lambda written: DataFacts(written, {k: (200, v) for k, v in written.items()}, 201)
     ctx.ready_now = lambda: stays_ready or world.db_up  # read by the fake observer
-    return ctx, Prepared({"1": "a"}, ["web"], not_ready_bound=0.3, recovery_bound=2.0, outage_needed=1.2)
+    written = ctx.write_data(1)  # the contract's declared check, against the local server's /items
+    return ctx, Prepared(written, ["web"], not_ready_bound=0.3, recovery_bound=2.0, outage_needed=1.2)
 
 
 @pytest.fixture
@@ -233,6 +268,7 @@ def test_one_outage_judges_every_release_and_each_gets_its_record(tmp_path, outa
     assert world.calls == ["stop", "start"] and world.db_up
     assert ok.verdict.passed, ok.verdict.reason
     assert ok.result.figures["ingress_503"].value > 0 and ok.result.figures["restarts"].value == 0
+    assert ok.result.figures["data_integrity"].value == "1 of 1 records intact"
     assert bad.result.outcome == "FAIL" and re.search(EXPECTED_FAILURE["db_outage"], bad.result.reason)
     assert "stayed Ready" in bad.result.reason
     assert [s.name for s in ok.result.steps] == [
@@ -287,3 +323,40 @@ def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypat
     assert steps == ["rolled out", "serving", "open the streams", "hold 4 streams for 1 s",
                      "rolling restart with the streams open", "reconnect and settle", "judge"]
     assert [x.rsplit("/", 1)[-1] for x in first.result.artifacts] == ["sse.json", "verdict.json"]
+
+
+def test_sse_holds_a_buffered_stream_and_judges_it_proxy_buffering(tmp_path, monkeypatch):
+    """Streams that get no answer are held, not an error; released in one burst at the rollout."""
+    import threading
+
+    from harness.measure import cuts
+    from harness.scenario import sse
+    from harness.scenario.shared import SharedRun
+
+    monkeypatch.setattr(sse, "CONNECT_SECONDS", 0.5)
+    monkeypatch.setattr(cuts, "HELD_SECONDS", 1.0)
+    settings = Settings(probe_rate=20.0, probe_concurrency=2, settle=0.2, sse_streams=2, sse_hold=1.0,
+                        sse_reconnect_bound=1.0)
+    a = target("sse", index=0)
+    with local_server() as server:
+        server.held = threading.Event()
+        monkeypatch.setattr(sse, "rolling_restart", lambda ctx: server.held.set())  # the backend's responses end
+
+        def make(tgt):
+            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
+            ctx.install_candidate = lambda: None
+            ctx.wait_rolled_out = lambda **kw: None
+            ctx.wait_serving = lambda *a, **kw: None
+            ctx.wait_no_terminating = lambda **kw: None
+            ctx.manifest = lambda revision=None: []
+            return ctx
+
+        run = SharedRun("sse", [(a, None)], make, sse.prepare, sse.run_shared, release=sse.release)
+        out = run.outcome(a)
+        assert run.close() == []
+    assert out.result.outcome == "FAIL" and out.verdict.failed[0] == "not buffered"
+    assert re.search(r"responses held back: stream-1, stream-2: no byte for \d+\.\d s after the request, then 4 "
+                     r"records at once \(EOF\)(?: \(\d times, [0-9. -]+s\))?: proxy buffering \(edge floor; Ingress "
+                     r"proxy-buffering not set, the edge does not buffer by default: held by the backend or another "
+                     r"proxy\)", out.verdict.reason), out.verdict.reason
+    assert re.search(EXPECTED_FAILURE["sse"], out.verdict.reason)

@@ -34,6 +34,23 @@ def image(version: str | None = None) -> str:
     return f"harness/traefik:{version or pinned_version('TRAEFIK_VERSION')}"
 
 
+def upstream_read_timeout(ctx: Any = None) -> float | None:
+    """The idle timeout Traefik applies to an Ingress without ``proxy-read-timeout``: the chart's
+    ``upstream.readTimeout`` (seconds; addon-charts/traefik/values.yaml), overridden by the
+    session's ``addon_values: {traefik: {upstream: {readTimeout: ...}}}`` when ``ctx`` (an
+    :class:`AddonContext`) carries one. None when neither gives a number."""
+    chart = yaml.safe_load((CHART_DIR / "values.yaml").read_text()) or {}
+    value = (chart.get("upstream") or {}).get("readTimeout")
+    setting = getattr(ctx, "setting", None)
+    override = setting("traefik", "values") if callable(setting) else None
+    if isinstance(override, dict):
+        value = (override.get("upstream") or {}).get("readTimeout", value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class Traefik(HelmAddon):
     name: ClassVar[str] = "traefik"
     summary: ClassVar[str] = ("Traefik v3 ingress controller serving IngressClass nginx (ingress-nginx "
