@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade cold-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -57,7 +57,7 @@ e2e: setup images
 ## E2E_HELM3_DELETE=1 says so (.ci/run); kept after a failure, like keep-cluster=on-failure.
 E2E_HELM3_DELETE ?=
 e2e-helm3: setup images
-	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -qx '$(CLUSTER)' && echo 1); rc=0; \
+	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -x '$(CLUSTER)' || true); rc=0; \
 	ci/pytest.sh $(PYTEST) scenarios/upgrade scenarios/rollback -q --cluster-name $(CLUSTER) --reuse-cluster \
 		--keep-cluster always --helm .tools/bin/helm3 --artifacts-dir artifacts/helm3 || rc=$$?; \
 	[ $$rc -ne 0 ] || ci/pytest.sh $(PYTEST) scenarios/upgrade -q --cluster-name $(CLUSTER) --reuse-cluster \
@@ -95,6 +95,15 @@ bench: setup images
 ## bench-upgrade: the upgrade scenario's wall time, Helm 4 vs Helm 3, on one kept cluster (median of 3)
 bench-upgrade: setup images
 	$(VENV)/bin/python ci/bench_upgrade.py
+
+## cold-check: the whole image build (images/build-tools.sh + build-images.sh, default Kubernetes version) from
+## empty caches: a temporary HARNESS_CACHE, GOCACHE and GOMODCACHE, the node image built locally, and the images
+## the build makes deleted first (so CONFIRM=1 is required); each step's seconds and the total in
+## artifacts/cold-check.md and .json. make cold-check DRY_RUN=1 prints what it would delete and the env it would use.
+CONFIRM ?=
+DRY_RUN ?=
+cold-check: $(VENV)/.installed
+	$(VENV)/bin/python ci/cold_check.py $(if $(DRY_RUN),--dry-run) $(if $(CONFIRM),--yes)
 
 clean:
 	rm -rf $(VENV) .tools artifacts

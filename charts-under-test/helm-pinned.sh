@@ -1,6 +1,7 @@
 # Sourced by the scripts here: sets $helm to the pinned helm binary, or exits with a reason.
 # Order: $HELM, the harness's tool cache (images/build-tools.sh puts it there), helm on PATH;
 # whichever is found must be the version pinned in images/versions.env.
+# shellcheck shell=bash
 versions_env=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/images/versions.env
 pin() { sed -n "s/^$1=//p" "$versions_env"; }
 helm_pinned=$(pin HELM_VERSION)

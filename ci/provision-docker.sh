@@ -41,14 +41,17 @@ fi
 
 # The probe image is `FROM scratch` with a static busybox (Debian's busybox-static): no registry needed.
 if ! docker image inspect "$probe_image" >/dev/null 2>&1; then
+  # static FILE: `file` says FILE is statically linked. Its output is captured first: `file | grep -q`
+  # under pipefail fails whenever grep exits before `file` has written everything (SIGPIPE).
+  static() { local info; info=$(file -L "$1" 2>/dev/null || true); [[ "$info" == *"statically linked"* ]]; }
   bb=$(command -v busybox || true)
-  if [ -z "$bb" ] || ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+  if [ -z "$bb" ] || ! static "$bb"; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static file >/dev/null || true
       bb=/bin/busybox
     fi
   fi
-  if [ -z "$bb" ] || ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+  if [ -z "$bb" ] || ! static "$bb"; then
     say "engine answers; no static busybox to probe --privileged with, so assuming it works"
     exit 0
   fi
@@ -58,7 +61,7 @@ if ! docker image inspect "$probe_image" >/dev/null 2>&1; then
   docker build -q -t "$probe_image" "$tmp" >/dev/null
 fi
 
-probe() { docker run --rm --privileged "$probe_image" "$@" >/dev/null 2>&1; }
+probe() { docker run --rm --privileged "$probe_image" >/dev/null 2>&1; }
 if probe; then
   say "engine ready ($(docker version -f '{{.Server.Version}}'), --privileged works)"
   exit 0

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Host packages the image builds need (Debian/Ubuntu CI machines; a no-op where all are present).
 # libseccomp-dev: runc is built with cgo and seccomp (images/build-runtime.sh) for Kubernetes 1.35+ nodes.
+# The shellcheck package: tests/integration/test_build_scripts_bash.py checks every script with it (skipped where absent,
+# so CI provisions it here).
 set -euo pipefail
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
@@ -12,7 +14,8 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v go >/dev/null || missing+=(golang-go)
-[ ${#missing[@]} -eq 0 ] && { echo "==> host: build prerequisites present"; exit 0; }
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+[ ${#missing[@]} -eq 0 ] && { echo "==> host: build and test prerequisites present"; exit 0; }
 command -v apt-get >/dev/null || { echo "error: missing ${missing[*]}; install them and retry" >&2; exit 3; }
 echo "==> host: installing ${missing[*]}"
 apt-get update -qq >/dev/null

@@ -2,7 +2,8 @@
 
 Subcommands register in :data:`SUBCOMMANDS` as ``(name, help, add_arguments, run)``; ``run(args)``
 returns the exit code. A HarnessError prints ``harness: error: <message>`` (no traceback) and
-exits with its exit code (2 bad input, 3 environment, 1 otherwise).
+exits with its exit code (2 bad input, 3 environment, 1 otherwise). A reader that closes the pipe
+early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell reports it).
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
     python -m harness check --chart PATH [--values F] [--set k=v] [any harness option]
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +38,7 @@ from harness.gate import matrix
 from harness.gate.check import cmd_check
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
+from harness.tools import docker
 from harness.tools.kind import Kind
 
 
@@ -91,6 +94,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     cfg = load_from_args(args)
     name = cfg.cluster_name
     if args.action == "down":
+        docker.require_engine()  # `kind get clusters` without Docker fails; that is the environment (exit 3)
         if name not in Kind().get_clusters():
             print(f"cluster {name}: not present")
             return 0
@@ -185,10 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit code when the reader of stdout went away (``python -m harness config | head -1``): 128 + SIGPIPE,
+what a shell reports for a writer that SIGPIPE ended. Not Python docs' 1, which here means a failed scenario."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        rc = int(args._run(args) or 0)
+        # Output to a pipe is block-buffered: flush here, so a reader that already left shows up as
+        # BrokenPipeError below and not as a traceback from the interpreter's flush at exit.
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:
+        # What Python's docs recommend (https://docs.python.org/3/library/signal.html#note-on-sigpipe):
+        # point stdout at devnull, so the flush at exit has nowhere to fail, and stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code

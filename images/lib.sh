@@ -1,6 +1,8 @@
 # Shared helpers for the image build scripts: pinned versions, cache layout, timed steps.
 # Sourced, never run. Every step logs to $LOG_DIR and prints one line with its elapsed time,
 # because a cold build takes many minutes and silence reads as a hang.
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables it sets (pins, K8S_*) are read by the scripts that source it
 set -euo pipefail
 
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,7 +24,8 @@ elapsed() { echo $(( $(date +%s) - _t0 ))s; }
 # step NAME CMD...: run CMD with output in $LOG_DIR/NAME.log; one progress line before and after.
 step() {
   local name=$1; shift
-  local log=$LOG_DIR/$name.log start=$(date +%s)
+  local log=$LOG_DIR/$name.log start
+  start=$(date +%s)
   echo "==> [$(elapsed)] $name ... (log: $log)" >&2
   if ! "$@" >"$log" 2>&1; then
     echo "error: step '$name' failed after $(( $(date +%s) - start ))s; last lines of $log:" >&2

@@ -187,7 +187,7 @@ class HarnessConfig:
             pinned Helm 3 (client-side apply) and upgraded by ``helm``; None: it does not.
         rootdir: the project root the run uses.
         config_file: the config file that was read, or None.
-        sources: key -> where its value came from (``option``, ``env HARNESS_X``, ``file PATH``, ``default``).
+        sources: key -> where its value came from (``option``, ``env HARNESS_<KEY>``, ``file PATH``, ``default``).
     """
 
     cluster_name: str = "harness"

@@ -239,8 +239,9 @@ def check_ports_free(ports: list[int]) -> None:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 raise UsageError(
-                    f"host port 127.0.0.1:{port} is already in use; free it or choose other ports "
-                    "(HARNESS_INGRESS_HTTP_PORT, HARNESS_INGRESS_HTTPS_PORT, HARNESS_NODEPORT_PORT)"
+                    f"host port 127.0.0.1:{port} is already in use; free it (another kind cluster? "
+                    "`kind get clusters`), or pass --kind-config with a kind config whose extraPortMappings "
+                    "publish the node's ports 80/443 on other 127.0.0.1 ports (README: Cluster lifecycle)"
                 ) from None
 
 
@@ -257,9 +258,9 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
         Cluster with a private kubeconfig.
 
     Raises:
-        EnvironmentNotReady: Docker not answering, node image missing.
+        EnvironmentNotReady: Docker not answering, node image missing, `kind create cluster` failed or
+            the new (or reused) cluster did not get Ready (one line: the command's last output line).
         UsageError: name taken without reuse, host port in use, kind config file missing.
-        CommandError: kind create failed (its last output line in the message).
     """
     if not isinstance(spec, ClusterSpec):
         spec = spec_from_config(spec)
@@ -278,7 +279,10 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
             )
         _write_private(kubeconfig, kind.get_kubeconfig(spec.name))
         reused = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=False, kubernetes_version=version)
-        wait_ready(reused, timeout=120)
+        try:
+            wait_ready(reused, timeout=120)
+        except CommandError as exc:
+            raise EnvironmentNotReady(f"kind cluster {spec.name!r} exists but is not Ready: {exc}") from exc
         return reused
 
     if spec.kind_config:
@@ -294,22 +298,28 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
     log.info("creating kind cluster %s (node image %s)", spec.name, image)
     try:
         kind.create(spec.name, config=config_path, image=image, kubeconfig=kubeconfig, timeout=spec.create_timeout)
-    except BaseException:
-        # kind --retain=false cleans its own failures; this also covers our timeout and Ctrl-C.
+        os.chmod(kubeconfig, 0o600)
+        made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image,
+                       kubernetes_version=version)
+        wait_ready(made, timeout=spec.create_timeout)
+    except BaseException as exc:
+        # kind --retain=false cleans its own failures; this also covers our timeout, a cluster that
+        # never got Ready, and Ctrl-C.
         try:
             kind.delete(spec.name)
         except CommandError:
             pass
-        raise
-    os.chmod(kubeconfig, 0o600)
-    made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image,
-                   kubernetes_version=version)
-    try:
-        wait_ready(made, timeout=spec.create_timeout)
-    except BaseException:
-        kind.delete(spec.name)
+        if isinstance(exc, CommandError):
+            raise creation_failed(spec.name, exc) from exc
         raise
     return made
+
+
+def creation_failed(name: str, exc: CommandError) -> EnvironmentNotReady:
+    """The error for a kind cluster that could not be created or never got Ready: the environment's
+    fault, not a scenario's (exit code 3 in the CLI, the pytest plugin and the gate), in one line
+    (the failed command's last output line is in ``exc``'s message)."""
+    return EnvironmentNotReady(f"kind cluster {name!r} could not be created: {exc}")
 
 
 def wait_ready(cluster: Cluster, timeout: float = 300.0) -> None:

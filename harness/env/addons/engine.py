@@ -185,9 +185,11 @@ class AddonContext:
     def from_config(cls, cfg: Any, cluster: Any, **overrides: Any) -> AddonContext:
         """Build the context from a HarnessConfig (fields it lacks keep their defaults).
 
-        Reads ``image_source``, ``artifacts_dir``, ``timeouts.install``/``timeouts.wait``,
-        ``ingress_http_port``/``ingress_https_port``, ``postgres_image`` and ``addon_values``
-        (a mapping add-on name -> values overrides) when the config has them.
+        Reads ``image_source``, ``artifacts_dir``, ``timeouts.install``/``timeouts.wait``; and
+        ``ingress_http_port``/``ingress_https_port``, ``postgres_image`` and ``addon_values`` (a
+        mapping add-on name -> values overrides) when ``cfg`` has them. HarnessConfig has none of
+        these four (they are not configuration keys); callers pass ``settings=``/``http_port=``
+        overrides instead (docs/addons.md).
         """
         timeouts = getattr(cfg, "timeouts", None)
         settings: dict[str, dict[str, Any]] = {}
