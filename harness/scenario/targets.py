@@ -39,12 +39,14 @@ class Target:
 def variants(chart: ChartUnderTest) -> list[tuple[str, tuple[Path, ...]]]:
     """``[(name, values files)]``: one per ``ci/*-values.yaml`` (name without ``-values``) of a local
     chart directory, or, for a chart given otherwise (.tgz, repo/name, oci://), of its contract's
-    directory (the unpacked .tgz for a packaged contract); else ``[("default", ())]``."""
+    directory (the unpacked .tgz for a packaged contract); else ``[("default", ())]``. A file the
+    contract's top-level ``values`` lists is a base for every variant, not a variant of its own."""
     if chart.ref.kind == "dir":
         where: Path | None = Path(chart.ref.ref)
     else:
         where = chart.contract.chart_dir if chart.contract is not None else None
-    files = sorted((where / "ci").glob("*-values.yaml")) if where is not None else []
+    base = {Path(v).resolve() for v in chart.contract.values} if chart.contract is not None else set()
+    files = [f for f in sorted((where / "ci").glob("*-values.yaml")) if f.resolve() not in base] if where else []
     if files:
         return [(f.name[: -len("-values.yaml")], (f,)) for f in files]
     return [("default", ())]

@@ -83,3 +83,17 @@ def test_gate_preflight_runs_the_chart_check(monkeypatch):
         preflight.lint(plan)
     assert str(err.value).splitlines() == ["gate: chart check found 2 problems:",
                                            "  c default: no Ingress has host c.test", "  c: image x"]
+
+
+def test_a_contract_base_values_file_in_ci_is_not_a_variant():
+    from pathlib import Path
+
+    from harness.core.contract import ChartUnderTest, load
+    from harness.core.values import ChartRef
+    from harness.scenario.targets import variants
+
+    root = Path(__file__).resolve().parents[2] / "charts-under-test"
+    static = load(root / "static-site")
+    assert [v[0] for v in variants(ChartUnderTest(ChartRef(str(root / "static-site"), "dir"), static))] == ["default"]
+    ha = load(root / "ha-service")
+    assert [v[0] for v in variants(ChartUnderTest(ChartRef(str(root / "ha-service"), "dir"), ha))] == ["default", "tls"]
