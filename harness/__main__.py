@@ -161,7 +161,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 c, scenarios, artifacts=root / c.name, helm_binary=f"<pinned {'helm3' if c.helm == '3' else 'helm'}>",
                 extra=args.pytest_args)))
         return 0
-    tests = None if args.no_cluster_tests or not matrix.CLUSTER_TESTS.is_file() else matrix.CLUSTER_TESTS
+    tests = matrix.CLUSTER_TESTS
+    tests = None if args.no_cluster_tests or tests is None or not tests.is_file() else tests
     rc, _ = matrix.run_matrix(cells, scenarios, artifacts_root=root, report_dir=Path(args.report_dir).resolve(),
                               extra=args.pytest_args, cluster_tests=tests)
     return rc

@@ -111,11 +111,12 @@ def _charts(config: pytest.Config) -> list[Any]:
     return charts
 
 
-_SCENARIO_LINE = re.compile(r"^SCENARIO\s*=", re.M)
+_SCENARIO_LINE = re.compile(r"^(SCENARIO\s*=|from harness\.scenarios\.\w+\.test_\w+ import)", re.M)
+"""A scenario module: it declares SCENARIO, or re-exports a packaged one (this repository's scenarios/)."""
 
 
 def _collects_scenarios(config: pytest.Config) -> bool:
-    """Some test module the run collects declares ``SCENARIO = ...`` (read from the files the
+    """Some test module the run collects declares ``SCENARIO = ...`` or re-exports one (read from the files the
     command-line paths, or ``testpaths``, name; ``::`` node ids reduced to their file)."""
     args = [a.split("::", 1)[0] for a in (config.args or []) if not a.startswith("-")]
     patterns = config.getini("python_files") or ["test_*.py"]

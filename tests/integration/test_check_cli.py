@@ -55,10 +55,10 @@ def test_the_repositorys_charts_are_clean(helm_bin):
                        env=env(), timeout=300, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     checked = [ln for ln in r.stdout.splitlines() if ln.startswith("checked ")]
-    assert [ln.split(":", 1)[0] for ln in checked] == ["checked ha-service", "checked realtime"]
+    assert [ln.split(":", 1)[0] for ln in checked] == ["checked ha-service", "checked realtime", "checked static-site"]
     assert "broken pdb-blocks-drain" in checked[0] and "released 1.0.0 (default)" in checked[0]
     assert "helm lint, helm template; Ingress host realtime.test (class nginx); probes; 2 contract images" in checked[1]
-    assert r.stdout.splitlines()[-1].startswith("check: 2 charts clean")
+    assert r.stdout.splitlines()[-1].startswith("check: 3 charts clean")
 
 
 def test_missing_host_from_the_command_line_set(copy):
@@ -67,7 +67,7 @@ def test_missing_host_from_the_command_line_set(copy):
     lines = problem_lines(r)
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("harness: check: realtime default, hpa-tls, released 1.0.0 (default), released "
-                               "1.0.0 (hpa-tls), broken no-sse-heartbeat: no Ingress has host realtime.test "
+                               "1.0.0 (hpa-tls), broken no-sse-heartbeat, broken sse-proxy-buffering: no Ingress has host realtime.test "
                                "(Ingresses: none rendered)")
 
 
@@ -78,7 +78,7 @@ def test_contract_values_flow_into_every_variant(copy):
     assert r.returncode == 2
     lines = problem_lines(r)
     assert len(lines) == 1, r.stderr
-    assert re.search(r"realtime default, .*broken no-sse-heartbeat: Ingress realtime-check for host realtime\.test "
+    assert re.search(r"realtime default, .*broken sse-proxy-buffering: Ingress realtime-check for host realtime\.test "
                      r"has class 'traefik'; the harness's edge serves class nginx", lines[0]), lines[0]
     # the user's --set wins over the contract's values
     assert check("--chart", str(copy), "--set", "ingress.className=nginx").returncode == 0
@@ -90,7 +90,7 @@ def test_wrong_class_only_in_the_candidate(copy):
     assert r.returncode == 2
     lines = problem_lines(r)
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("harness: check: realtime default, hpa-tls, broken no-sse-heartbeat: Ingress "
+    assert lines[0].startswith("harness: check: realtime default, hpa-tls, broken no-sse-heartbeat, broken sse-proxy-buffering: Ingress "
                                "realtime-check for host realtime.test has class 'alb'")
 
 
@@ -100,7 +100,7 @@ def test_template_error(copy):
     assert r.returncode == 2
     lines = problem_lines(r)
     assert len(lines) == 1, r.stderr
-    assert "realtime default, hpa-tls, broken no-sse-heartbeat: " in lines[0]
+    assert "realtime default, hpa-tls, broken no-sse-heartbeat, broken sse-proxy-buffering: " in lines[0]
     assert "helm template realtime-check failed" in lines[0] and "templates/zz-broken.yaml:3" in lines[0]
 
 
@@ -110,7 +110,7 @@ def test_image_mismatch_is_one_line_each_way(copy):
     assert r.returncode == 2
     assert problem_lines(r) == [
         "harness: check: realtime: image harness/demo-service:1.1.0 (rendered by default, hpa-tls, broken "
-        "no-sse-heartbeat) is not in the contract's images, so it is not loaded into the cluster's nodes",
+        "no-sse-heartbeat, broken sse-proxy-buffering) is not in the contract's images, so it is not loaded into the cluster's nodes",
         "harness: check: realtime: contract image harness/demo-service:9.9.9 is run by no rendered manifest "
         "(released or candidate)",
     ]

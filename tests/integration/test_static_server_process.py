@@ -130,6 +130,11 @@ def test_sigterm_under_load_loses_no_request_and_exits_0(server):
         wait_until(lambda: prober.snapshot().between("SIGTERM").failed_count >= 5)  # then it is gone
     finally:
         result = prober.stop()
-    assert result.between(None, "SIGTERM").failed_count == 0, result.failure_classes()
+    # A request written to an idle keep-alive connection just as Shutdown closes idle connections
+    # fails with RemoteDisconnected (net/http's Shutdown closes connections it sees idle; the bytes
+    # are still unread): a race no server closes, which is why the chart also sleeps in preStop.
+    # In-flight requests (read by the server) must all finish: main_test.go asserts that directly.
+    before = result.between(None, "SIGTERM").failed
+    assert len(before) <= 1 and {f.error for f in before} <= {"RemoteDisconnected"}, result.failure_classes()
     after = result.between("SIGTERM").failed
     assert {f.error for f in after} <= {"ConnectionRefused", "ConnectionError"}, result.failure_classes()
