@@ -18,6 +18,7 @@ variants that a scenario must catch. Schema (relative paths resolve against the 
     scenarios: [upgrade, rollback, drain, sse, db_outage]
     availability: {maxFailedRequests: 0}
     broken: [{name: no-sse-heartbeat, values: ../broken/no-sse-heartbeat.yaml, scenario: sse, reason: "..."}]
+    sensitiveValues: [auth.oidc.clientSecret]  # optional: values paths never written to artifacts
 
 :func:`load` reports every mistake at once, one line each, in a single UsageError.
 """
@@ -135,6 +136,7 @@ class Contract:
     scenarios: tuple[str, ...]
     max_failed_requests: int
     broken: tuple[Broken, ...]
+    sensitive_values: tuple[str, ...] = ()
 
     def supports(self, scenario: str) -> bool:
         return scenario in self.scenarios
@@ -222,7 +224,7 @@ def load(path: Path | str) -> Contract:
 
     p = _Problems()
     _unknown_keys(p, "", data, ("release", "released", "images", "ingress", "sse", "postgres", "scenarios",
-                                "availability", "broken"))
+                                "availability", "broken", "sensitiveValues"))
 
     release = _str(p, "release", data.get("release"))
     if release and (not _DNS_LABEL.match(release) or len(release) > RELEASE_PREFIX_MAX):
@@ -273,6 +275,7 @@ def load(path: Path | str) -> Contract:
             max_failed = v
 
     broken = _broken(p, data.get("broken"), base)
+    sensitive_values = _sensitive_values(p, data.get("sensitiveValues"))
 
     if p.lines:
         n = len(p.lines)
@@ -281,7 +284,25 @@ def load(path: Path | str) -> Contract:
         path=path, chart_dir=base, release=release or "", released=released, images=tuple(images),
         ingress=ingress,  # type: ignore[arg-type]
         sse=sse, postgres=postgres, scenarios=tuple(scenarios), max_failed_requests=max_failed, broken=broken,
+        sensitive_values=sensitive_values,
     )
+
+
+def _sensitive_values(p: _Problems, raw: Any) -> tuple[str, ...]:
+    """``sensitiveValues``: dotted values paths (``a.b.c``) that harness/core/redact.py hides
+    besides the keys it recognises by name."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        p.add("sensitiveValues", "want a list of values paths (a.b.c)")
+        return ()
+    out: list[str] = []
+    for v in raw:
+        if not isinstance(v, str) or not _VALUES_PATH.match(v):
+            p.add("sensitiveValues", f"{v!r} is not a values path (a.b.c)")
+        elif v not in out:
+            out.append(v)
+    return tuple(out)
 
 
 def _released(p: _Problems, raw: Any, base: Path, scenarios: list[str]) -> Released | None:

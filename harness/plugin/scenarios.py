@@ -41,7 +41,7 @@ from harness.plugin.results import (
     scenario_params,
     session_cell,
 )
-from harness.plugin.session import CONFIG_KEY
+from harness.plugin.session import CONFIG_KEY, SENSITIVE_KEY
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
@@ -195,6 +195,10 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
 
     def make(target: Target, *, helm_from: str = "") -> ScenarioContext:
         art = diagnostics.artifact_dir(root, request.node.nodeid)
+        contract = target.chart.contract
+        if contract is not None and contract.sensitive_values:  # for the namespace's diagnostics
+            request.node.stash[SENSITIVE_KEY] = tuple(dict.fromkeys(
+                [*request.node.stash.get(SENSITIVE_KEY, ()), *contract.sensitive_values]))
         try:
             first = released_helm(helm, helm_from, scenario_env.cfg.kubernetes_version)
         except HarnessError as exc:  # the pinned helm3 missing: the environment, like a missing helm

@@ -41,9 +41,11 @@ from typing import Any
 import pytest
 
 from harness.core import progress, timings
+from harness.core.artifacts import scrub_file, scrub_tree
 from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
 from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import HarnessError, UsageError
+from harness.core.redact import Redactor
 from harness.env import cluster as cluster_mod
 from harness.env.addons import catalog as addons_mod
 from harness.k8s import client as kube
@@ -55,6 +57,9 @@ from harness.tools.kubectl import Kubectl
 
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 STATE_KEY = pytest.StashKey["RunState"]()
+SENSITIVE_KEY = pytest.StashKey[tuple[str, ...]]()
+"""On ``item.stash``: the contract's ``sensitiveValues`` of the chart the test installs (set by
+the ``scenario_ctx`` fixture), for the diagnostics of its namespace."""
 ARTIFACT_PROPERTY = "harness_artifacts"
 
 
@@ -66,6 +71,19 @@ class RunState:
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=Redactor)
+    """The secrets seen in the run's namespaces (harness/core/redact.py), kept out of everything
+    written later: diagnostics, kind logs, scenarios.json, junit.xml."""
+
+    def learn(self, api: Any, namespace: str, sensitive_paths: tuple[str, ...] = ()) -> Redactor | None:
+        """Add the namespace's secrets (:func:`harness.k8s.diagnostics.namespace_redactor`: one API
+        list, no helm process) to :attr:`redactor`; returns them, None when they cannot be read."""
+        try:
+            found = diagnostics.namespace_redactor(api, namespace, sensitive_paths)
+        except Exception:  # noqa: BLE001 - best effort; diagnostics retries and lists the gap
+            return None
+        self.redactor = self.redactor.merged(found)
+        return found
 
 
 # --------------------------------------------------------------------------- hooks
@@ -101,6 +119,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    xml = getattr(config.option, "xmlpath", None)
+    if state is not None and xml and state.redactor.secrets:
+        # junitxml wrote the report in its pytest_sessionfinish; failure texts can quote a secret
+        try:
+            scrub_file(Path(xml), state.redactor)
+        except OSError as exc:
+            progress.say(f"could not redact {xml}: {exc}")
     pair = config.stash.get(_SINK_KEY, None)
     if pair is not None:
         sink, previous = pair
@@ -257,6 +283,7 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
         try:
             with timings.phase("kind export logs"):
                 cluster_mod.export_logs(c, dest)
+                scrub_tree(dest, state.redactor)  # node logs hold every pod's log
             state.notes.append(f"kind logs: {dest}")
         except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures
             state.notes.append(f"kind export logs failed: {exc}")
@@ -407,6 +434,9 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
 
     state = _state(request.config)
     failed = _failed(request.node)
+    sensitive = request.node.stash.get(SENSITIVE_KEY, ())
+    # every namespace's secrets, failed or not: the kind logs exported after a later failure hold its pods' logs
+    found = state.learn(kube_api, name, sensitive)
     if failed:
         dest = diagnostics.artifact_dir(harness_config.artifacts_dir, request.node.nodeid)
         helm_for_diag = None
@@ -418,7 +448,8 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
         except HarnessError:
             pass
         with timings.phase(f"diagnostics {name}", announce=False):
-            path, error = diagnostics.collect_safely(kube_api, name, dest, helm=helm_for_diag)
+            path, error = diagnostics.collect_safely(kube_api, name, dest, helm=helm_for_diag, redactor=found,
+                                                     sensitive_values=sensitive)
         if path is not None:
             request.node.user_properties.append((ARTIFACT_PROPERTY, str(path)))
             state.artifacts.append((request.node.nodeid, path))

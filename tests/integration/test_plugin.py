@@ -80,7 +80,7 @@ FAKE_KUBE = textwrap.dedent("""\
     def delete_namespace(api, name, *, wait=False, timeout=120.0):
         record(call="ns-delete", name=name)
 
-    def collect_safely(api, namespace, dest, *, helm=None):
+    def collect_safely(api, namespace, dest, *, helm=None, **kwargs):
         dest.mkdir(parents=True, exist_ok=True)
         (dest / "summary.txt").write_text("evidence for " + namespace)
         record(call="diagnostics", namespace=namespace, dest=str(dest))
