@@ -41,7 +41,7 @@ from harness.plugin.results import (
     scenario_params,
     session_cell,
 )
-from harness.plugin.session import CONFIG_KEY, SENSITIVE_KEY
+from harness.plugin.session import CONFIG_KEY, SENSITIVE_KEY, activate
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
@@ -64,7 +64,10 @@ def _charts(config: pytest.Config) -> list[Any]:
     cached = config.stash.get(_CHARTS_KEY, None)
     if cached is not None:
         return cached
-    cfg = config.stash.get(CONFIG_KEY, None)
+    try:
+        cfg = activate(config)  # a scenario module is being parametrized: this is a harness run
+    except pytest.UsageError:
+        cfg = None  # raised again, as the run's usage error, when collection ends (harness/plugin/session.py)
     charts: list[Any] = []
     if cfg is not None:
         try:

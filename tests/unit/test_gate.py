@@ -39,8 +39,9 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
     plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
                                 "--set", "a=1", "--artifacts-dir", str(tmp_path / "art"), "--", "-x"))
     assert plan.scenarios == ("upgrade", "drain", "sse") and not plan.controls and plan.broken is None
-    assert plan.forwarded == ["--reuse-cluster", f"--chart={REALTIME}", "--from-version=1.0.0", "--set=a=1",
-                              f"--artifacts-dir={tmp_path / 'art'}"]
+    # pytest's namespaced names (pytest-kind has --cluster-name, --keep-cluster, --kubeconfig)
+    assert plan.forwarded == ["--harness-reuse-cluster", f"--harness-chart={REALTIME}", "--harness-from-version=1.0.0",
+                              "--harness-set=a=1", f"--harness-artifacts-dir={tmp_path / 'art'}"]
     assert plan.pytest_args == ["-x"] and plan.junit == tmp_path / "art" / "junit.xml"
     assert plan.report_dir == ROOT / "report"
     argv = build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
@@ -66,7 +67,7 @@ def test_broken_entry_becomes_a_values_overlay_on_its_scenario():
     overlay = (ROOT / "charts-under-test" / "broken" / "max-unavailable-all.yaml").resolve()
     assert plan.scenarios == ("upgrade",) and not plan.controls  # controls make no sense on a broken chart
     assert plan.charts[0].values == (overlay,)
-    assert f"--values={overlay}" in plan.forwarded
+    assert f"--harness-values={overlay}" in plan.forwarded
     with pytest.raises(UsageError, match=r"no broken entry 'nope' \(known: liveness-checks-db, max-unavailable-all"):
         make_plan(parse("--chart", str(HA), "--broken", "nope"))
     with pytest.raises(UsageError, match=r"--broken max-unavailable-all must fail upgrade, which --scenarios \(drain\)"):
