@@ -29,7 +29,6 @@ from harness.core.config import (
     load_config,
 )
 from harness.core.errors import HarnessError
-from harness.core.flags import namespaced
 from harness.core.fmt import duration
 from harness.env import cluster as cluster_mod
 from harness.gate import matrix
@@ -39,13 +38,12 @@ from harness.tools.kind import Kind
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """The same options the pytest plugin takes, plus --harness-config and --format: ``--<key>``, and
-    ``--harness-<key>`` (the pytest name, harness/core/flags.py) as an alias."""
+    """The same options the pytest plugin takes, plus --harness-config and --format."""
 
     p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
                    help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
     p.add_argument("--rootdir", default=None, metavar="DIR", help="project root (default: the current directory)")
-    add_config_options(lambda flag, **kw: p.add_argument(flag, namespaced(flag.removeprefix("--")), **kw))
+    add_config_options(p.add_argument)
 
 
 def load_from_args(args: argparse.Namespace):  # -> HarnessConfig

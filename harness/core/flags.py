@@ -7,7 +7,8 @@ same option string: pytest-kind (https://pypi.org/project/pytest-kind/, ``pytest
 adds ``--cluster-name``, ``--keep-cluster`` and ``--kubeconfig`` (and ``--kind-image``,
 ``--kind-bin``, ``--kind-kubectl-bin``, which no harness option uses), and argparse refuses two
 plugins adding the same option string ("conflicting option string"). The ``python -m harness``
-commands (gate, config, cluster) are not pytest and keep ``--<key>``, accepting ``--harness-<key>`` too.
+commands (gate, config, cluster) are not pytest and keep ``--<key>``; the gate passes
+``--harness-<key>`` to its pytest.
 """
 from __future__ import annotations
 

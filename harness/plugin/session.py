@@ -119,12 +119,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs a real kind cluster (created by the session fixture)")
     config.addinivalue_line("markers", "harness: uses the helm e2e harness (its configuration is read and its "
                                        "artifacts written even without a harness fixture)")
+    if config.option.help or config.option.version:
+        return
+    # In memory only (no file, no setting read): harness progress lines reach the terminal through
+    # capture from the start, so a plugin loaded before activation (the gate's) can wrap this sink.
+    sink = _TerminalSink(config)
+    config.stash[_SINK_KEY] = (sink, progress.set_sink(sink))
+    timings.RECORDER.reset()
 
 
 def activate(config: pytest.Config) -> HarnessConfig:
     """Load the harness configuration once, on first use, and start what a harness run has: the
-    run state, the progress sink, the timings, and ``<artifacts>/junit.xml`` unless ``--junitxml``
-    was given.
+    run state and ``<artifacts>/junit.xml`` unless ``--junitxml`` was given.
 
     Raises:
         pytest.UsageError: a bad option value, variable or config file (``harness: <key> (<source>): ...``);
@@ -145,9 +151,6 @@ def activate(config: pytest.Config) -> HarnessConfig:
     config.stash[CONFIG_KEY] = cfg
     config.stash[STATE_KEY] = RunState(run_id=new_run_id())
     _default_junit(config, cfg.artifacts_dir / "junit.xml")
-    sink = _TerminalSink(config)
-    config.stash[_SINK_KEY] = (sink, progress.set_sink(sink))
-    timings.RECORDER.reset()
     return cfg
 
 

@@ -229,13 +229,15 @@ def test_keep_never_deletes_after_failure_but_exports_logs_first(pytester, run):
 
 
 def test_junitxml_option_wins_over_default(pytester, run):
-    pytester.makepyfile("def test_x(): pass")
+    pytester.makepyfile(HARNESS_TEST)
     result, _ = run("--junitxml=mine.xml")
     assert result.ret == 0
     assert (pytester.path / "mine.xml").is_file()
     assert not (pytester.path / "artifacts" / "junit.xml").exists()
-    result, _ = run("--artifacts-dir=out")
+    result, _ = run("--harness-artifacts-dir=out")
     assert (pytester.path / "out" / "junit.xml").is_file()
+    result, _ = run("--artifacts-dir=out2")  # the alias (pytest-kind has no such option)
+    assert (pytester.path / "out2" / "junit.xml").is_file()
 
 
 def test_config_file_in_rootdir_is_read(pytester, run):
