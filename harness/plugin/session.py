@@ -213,10 +213,9 @@ XDIST_REFUSED = ("harness: pytest-xdist (-n) is not supported with harness tests
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """After selection (-k, -m): activate the harness when a selected test uses it; refuse xdist then."""
+    # a stored error: a scenario module tried to load the configuration while being parametrized
     error = activation_error(config)
-    if error is not None:  # a scenario module tried to load the configuration while being parametrized
-        raise pytest.UsageError(error)
-    if not any(uses_harness(i) for i in items):
+    if error is None and not any(uses_harness(i) for i in items):
         return
     if _xdist_workers(config):
         if hasattr(config, "workerinput"):
@@ -225,6 +224,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = []
             return
         raise pytest.UsageError(XDIST_REFUSED)
+    if error is not None:
+        raise pytest.UsageError(error)
     activate(config)
 
 

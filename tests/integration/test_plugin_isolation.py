@@ -58,6 +58,14 @@ def test_an_unrelated_run_writes_nothing_and_reads_no_harness_settings(tmp_path)
     assert "1 passed" in result.stdout
     assert _files(folder) == before, "the plugin wrote files into an unrelated run"
 
+    # a fixture of its own named like a harness fixture does not make a run a harness run
+    own = _folder(tmp_path, "own-cluster", "def test_own(cluster):\n    assert cluster == 'theirs'\n")
+    (own / "conftest.py").write_text("import pytest\n\n\n@pytest.fixture\ndef cluster():\n    return 'theirs'\n")
+    before = _files(own)
+    result = _pytest(sys.executable, own, "-q", HARNESS_KEEP_CLUSTER="maybe")
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+    assert _files(own) == before
+
     # the same setting stops a run that uses the harness: one line, usage exit
     harness = _folder(tmp_path, "harness", HARNESS_MARKED)
     result = _pytest(sys.executable, harness, "-q", HARNESS_KEEP_CLUSTER="maybe")
