@@ -229,6 +229,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     activate(config)
 
 
+_REFUSED_KEY = pytest.StashKey[str]()
+"""On the xdist controller's ``config.stash``: the refusal a worker reported."""
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """On the xdist controller: a worker found harness tests (see pytest_collection_modifyitems)."""
@@ -237,11 +241,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[_REFUSED_KEY] = refused
 
 
-_REFUSED_KEY = pytest.StashKey[str]()
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Any:
+    """On the xdist controller, after the workers are done: a reported refusal is the run's usage error."""
     result = yield
     refused = session.config.stash.get(_REFUSED_KEY, None)
     if refused is not None:
