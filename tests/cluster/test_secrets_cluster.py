@@ -65,11 +65,13 @@ spec:
               valueFrom: {{secretKeyRef: {{name: secretive, key: token}}}}
             - name: LISTED
               value: {{{{ .Values.listed.plain | quote }}}}
+            - name: ENCODED  # the password's base64, from the ConfigMap (no base64 applet needed)
+              valueFrom: {{configMapKeyRef: {{name: secretive, key: encoded}}}}
           command: ["sh", "-c"]
           args:
             - >-
               echo "connecting with password=$PASSWORD";
-              echo "password base64=$(printf %s "$PASSWORD" | base64)";
+              echo "password base64=$ENCODED";
               echo "token=$TOKEN listed=$LISTED";
               echo "logged-all-secrets";
               exec sleep 3600
