@@ -19,7 +19,9 @@ Three rules, applied to everything the harness writes as evidence (:mod:`harness
    string escape, and each line of a multi-line secret (a PEM key dumped as a YAML block).
    Secrets shorter than :data:`MIN_SECRET_LENGTH` bytes are not searched for in text (``"1"`` or
    ``"true"`` as Secret data would erase every such character sequence in a log); rules 1 and 2
-   still hide them where they are stored.
+   still hide them where they are stored. A value whose key names a secret rather than holding one
+   (:data:`REFERENCE_KEY`: ``existingSecret``, ``secretName``) is hidden in the values but not
+   searched for.
 
 Nothing here reads files or the cluster; :class:`Redactor` is an immutable value.
 """
@@ -38,6 +40,10 @@ import yaml
 
 SENSITIVE_KEY = re.compile(r"password|passwd|token|secret|key|dsn|credential", re.IGNORECASE)
 """A values key whose value is redacted (searched anywhere in the key: ``apiKey``, ``DB_PASSWORD``)."""
+REFERENCE_KEY = re.compile(r"existing|name$|ref$|secretkey$|keyname$", re.IGNORECASE)
+"""A sensitive-looking key that names a secret rather than holding one (``existingSecret``,
+``secretName``, ``passwordSecretKeyRef``): its value is redacted where it is stored but not searched
+for in text (a Secret named ``postgres`` would otherwise erase every "postgres" in the logs)."""
 MIN_SECRET_LENGTH = 4
 """Secrets shorter than this (bytes) are not searched for in free text."""
 MIN_EMBEDDED_LENGTH = 8
@@ -79,7 +85,8 @@ def _walk_values(value: Any, path: tuple[str, ...], key: Any, paths: list[tuple[
         # a list item's "last segment" is the key holding the list; its index is not part of a contract path
         return [_walk_values(v, path, key, paths, found) for v in value]
     if _is_secret_leaf(value) and (under_listed or sensitive_key(key)):
-        found.append(str(value))
+        if under_listed or not (isinstance(key, str) and REFERENCE_KEY.search(key)):
+            found.append(str(value))
         return redacted(_size(value))
     return value
 
@@ -95,7 +102,8 @@ def redact_values(values: Any, sensitive_paths: Sequence[str] = ()) -> Any:
 
 
 def sensitive_value_strings(values: Any, sensitive_paths: Sequence[str] = ()) -> set[str]:
-    """The strings :func:`redact_values` would hide (to search for in text, rule 3)."""
+    """The strings :func:`redact_values` hides that are searched for in text (rule 3): all of them
+    but those under a reference key (:data:`REFERENCE_KEY`) outside the contract's paths."""
     found: list[str] = []
     _walk_values(values, (), None, _split_paths(sensitive_paths), found)
     return set(found)

@@ -244,3 +244,18 @@ def test_set_arguments_and_command_lines_hide_secret_values():
     argv = ["gate", "--chart", "c", "--set", "db.password=pw123", "--set=apiKey=k999", "--values", "v.yaml"]
     assert redact_argv(argv) == ["gate", "--chart", "c", "--set", "db.password=<redacted 5 bytes>",
                                  "--set=apiKey=<redacted 4 bytes>", "--values", "v.yaml"]
+
+
+def test_secret_references_are_hidden_in_values_but_not_searched_for_in_text():
+    values = {"database": {"existingSecret": "postgres", "existingSecretKey": "password", "password": "real-pw-1"},
+              "tls": {"secretName": "web-tls"}}
+    out = redact_values(values)
+    assert out["database"] == {"existingSecret": "<redacted 8 bytes>", "existingSecretKey": "<redacted 8 bytes>",
+                               "password": "<redacted 9 bytes>"}
+    assert out["tls"] == {"secretName": "<redacted 7 bytes>"}
+    r = redactor_for(values=[values])
+    assert r.secrets == {b"real-pw-1"}
+    assert r.text("connected to postgres with password real-pw-1 (web-tls)") == \
+        "connected to postgres with password <redacted> (web-tls)"
+    # listed by the contract: searched for whatever its key
+    assert redactor_for(values=[values], sensitive_paths=["tls.secretName"]).secrets == {b"real-pw-1", b"web-tls"}
