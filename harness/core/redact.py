@@ -9,8 +9,8 @@ Three rules, applied to everything the harness writes as evidence (:mod:`harness
 2. **Values by key**: a string or number whose key (the last path segment; for a list item, the
    key that holds the list) matches :data:`SENSITIVE_KEY` (password, passwd, token, secret, key,
    dsn, credential; case-insensitive, anywhere in the key), or that lies under a path the chart's
-   contract lists in ``sensitiveValues`` (``a.b.c``), becomes ``<redacted N bytes>``. Booleans and
-   nulls are kept: they cannot carry a secret and say how a chart was configured.
+   contract lists in ``sensitiveValues`` (``a.b.c``), becomes ``<redacted N bytes>``. Booleans,
+   nulls and empty strings are kept: they cannot carry a secret and say how a chart was configured.
 3. **By value**: every secret byte string learned from rules 1 and 2 (and from the namespace's
    Secrets) is replaced by ``<redacted>`` wherever it appears in any text: logs, events, describe
    output, error messages. Also replaced: its base64 forms (standard and URL-safe, with and without
@@ -66,7 +66,8 @@ def _size(value: Any) -> int:
 
 
 def _is_secret_leaf(value: Any) -> bool:
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
+    # booleans, nulls and empty strings say how a chart is configured and hide nothing
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
 # --------------------------------------------------------------------------- values

@@ -107,6 +107,7 @@ def test_nested_values_are_redacted_by_key_and_by_contract_path():
         "apiTokens": ["first-token-value", "second-token-value"],
         "oidc": {"client": {"id": "web", "value": "listed-by-contract"}},
         "metrics": {"enabled": False},
+        "tls": {"secretName": ""},
     }
     out = redact_values(values, ["oidc.client"])
     assert out["replicaCount"] == 2 and out["image"] == {"repository": "demo", "tag": "1.0.0"}
@@ -115,7 +116,7 @@ def test_nested_values_are_redacted_by_key_and_by_contract_path():
     assert out["database"]["dsn"] is None  # nothing to hide
     assert out["apiTokens"] == ["<redacted 17 bytes>", "<redacted 18 bytes>"]
     assert out["oidc"]["client"] == {"id": "<redacted 3 bytes>", "value": "<redacted 18 bytes>"}
-    assert out["metrics"] == {"enabled": False}
+    assert out["metrics"] == {"enabled": False} and out["tls"] == {"secretName": ""}  # nothing to hide
     assert values["database"]["auth"]["password"] == PASSWORD  # the input is not changed
     # without the contract path the same subtree is kept (its keys name nothing secret)
     assert redact_values(values)["oidc"] == values["oidc"]
