@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # helm lint --strict and helm template for every chart version here, with each ci/*-values.yaml,
-# and the candidate charts with each broken overlay their harness-contract.yaml lists.
+# and the candidate charts with each broken overlay their harness-contract.yaml lists (on top of
+# the contract's values). Every chart is also checked with its own defaults (no values at all), as
+# users first install it.
 # Exits non-zero if any combination fails; prints one line per combination.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,13 +27,20 @@ check() { # LABEL CHART [VALUES...]
 
 for chart in */Chart.yaml released-src/*/Chart.yaml; do
   chart=$(dirname "$chart")
+  check "$chart (defaults)" "$chart"
   for v in "$chart"/ci/*-values.yaml; do
     check "$chart + ${v#"$chart"/}" "$chart" "$v"
   done
-  # Broken overlays apply on top of the candidate chart and its default ci values.
+  # Broken overlays apply on top of the candidate chart and the values every run uses: a v2
+  # contract's top-level `values: [a.yaml, ...]`, else (v1) ci/default-values.yaml.
   if [ -f "$chart/harness-contract.yaml" ]; then
-    for overlay in $(sed -n 's/^ *values: *//p' "$chart/harness-contract.yaml"); do
-      check "$chart + ${overlay#../}" "$chart" "$chart/ci/default-values.yaml" "$chart/$overlay"
+    contract=$chart/harness-contract.yaml
+    base=()
+    for v in $(sed -n 's/^values: *\[\([^]]*\)\].*/\1/p' "$contract" | tr ',' ' '); do base+=("$chart/$v"); done
+    [ ${#base[@]} -gt 0 ] || base=("$chart/ci/default-values.yaml")
+    # the broken entries' `values:` (indented, one path each)
+    for overlay in $(sed -n 's/^ \+values: *\([^ #]*\).*/\1/p' "$contract"); do
+      check "$chart + ${overlay#../}" "$chart" "${base[@]}" "$chart/$overlay"
     done
   fi
 done

@@ -5,6 +5,7 @@ returns the exit code. A HarnessError prints ``harness: error: <message>`` (no t
 exits with its exit code (2 bad input, 3 environment, 1 otherwise).
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
+    python -m harness check --chart PATH [--values F] [--set k=v] [any harness option]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
 """
@@ -32,6 +33,7 @@ from harness.core.errors import HarnessError
 from harness.core.fmt import duration
 from harness.env import cluster as cluster_mod
 from harness.gate import matrix
+from harness.gate.check import cmd_check
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
 from harness.tools.kind import Kind
@@ -69,6 +71,16 @@ def _config_parser(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--format", choices=("text", "yaml", "json"), default="text",
                    help="text (with sources), or yaml/json (a harness.yaml-shaped document)")
+
+
+def _check_parser(p: argparse.ArgumentParser) -> None:
+    add_config_arguments(p)
+    p.add_argument("--no-lint", action="store_true", help="render and check without helm lint")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    """`check`: harness/gate/check.py (no cluster; exit 0 clean, 2 problems)."""
+    return cmd_check(args, load_from_args(args))
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -153,6 +165,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("config", "print the resolved configuration", _config_parser, cmd_config),
+    ("check", "render and lint each chart's variants without a cluster; check the probe host, images, probes",
+     _check_parser, _run_check),
     ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
     ("gate", "release gate: run the scenarios a chart's contract enables, write report/, exit 0/1/2/3",
      _gate_parser, cmd_gate),

@@ -31,5 +31,6 @@ if [ $build_node = 1 ]; then
 fi
 "$IMAGES_DIR/build-toolbox.sh" >/dev/null
 "$IMAGES_DIR/../charts-under-test/service/build-image.sh"
+"$IMAGES_DIR/../charts-under-test/static-server/build-image.sh"
 [ -x "$IMAGES_DIR/build-addons.sh" ] && "$IMAGES_DIR/build-addons.sh"
 echo "==> images ready in $(elapsed)"

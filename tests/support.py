@@ -21,3 +21,48 @@ def wait_until(pred, timeout: float = 10.0, interval: float = 0.05) -> None:
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout:.0f} s")
+
+
+def make_chart_tgz(path, name: str = "web", version: str = "0.1.0", files: dict | None = None, *,
+                   top: str | None = None) -> "object":
+    """Write a packaged chart the way ``helm package`` lays it out (entries under ``<name>/``, Chart.yaml
+    first) at ``path`` (a pathlib.Path), with ``files`` (relative name -> text) beside Chart.yaml; returns path."""
+    import io
+    import tarfile
+
+    top = name if top is None else top
+    entries = {"Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: {version}\n", **(files or {})}
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in entries.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{rel}" if top else rel)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def install_wheel(root, dest) -> "object":
+    """Build the harness's wheel from the repository ``root`` and install it, with its dependencies
+    (from PyPI through pip's cache), into a fresh virtualenv under ``dest`` (a directory outside the
+    repository). Only pyproject.toml, README.md and harness/ are copied to build from, so the wheel
+    cannot lean on anything else in the checkout (and setuptools' build/ stays out of it).
+
+    Returns the virtualenv's python (a pathlib.Path). Raises subprocess.CalledProcessError."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, dest = Path(root), Path(dest)
+    src = dest / "src"
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(root / name, src / name)
+    shutil.copytree(root / "harness", src / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dest / "dist"), str(src)],
+                   check=True, timeout=600)
+    [wheel] = sorted((dest / "dist").glob("helm_e2e_harness-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", str(dest / "venv")], check=True, timeout=300)
+    python = dest / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=1200)
+    return python

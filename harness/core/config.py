@@ -112,7 +112,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("node-image", "node_image", "str", None,
            "kind node image; default: derived from image-source and kubernetes-version", metavar="IMAGE"),
     Option("kubernetes-version", "kubernetes_version", "str", None,
-           "Kubernetes version of the nodes; default: KUBERNETES_VERSION in images/versions.env", metavar="vX.Y.Z"),
+           "Kubernetes version of the nodes; default: KUBERNETES_VERSION in harness/data/versions.env", metavar="vX.Y.Z"),
     Option("image-source", "image_source", "choice", "auto",
            "where the node image comes from: auto = local when the locally built node image exists, else pull",
            IMAGE_SOURCES),
@@ -125,7 +125,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("chart", "charts", "list", (),
            "chart under test (repeatable): directory, .tgz, repo/name (with --chart-version) or oci://...; "
            "default: every charts-under-test/* with a harness-contract.yaml", metavar="CHART"),
-    Option("chart-version", "chart_version", "str", None, "version of repo/name and oci:// charts", metavar="VERSION"),
+    Option("chart-version", "chart_version", "str", None,
+           "version of repo/name and oci:// charts (required for oci://)", metavar="VERSION"),
+    Option("contract", "contract", "path", None,
+           "harness-contract.yaml for the one --chart (a .tgz, repo/name or oci:// chart has none beside it; "
+           "default: the chart directory's own, or the one packaged in the .tgz)", metavar="PATH"),
     Option("from-version", "from_version", "str", None,
            "released chart version the upgrade and rollback scenarios start from; default: the contract's "
            "released.version", metavar="VERSION"),
@@ -171,6 +175,7 @@ class HarnessConfig:
         kubeconfig: an existing cluster's kubeconfig (no kind), or None.
         charts: charts under test; empty means "discover charts-under-test/*".
         chart_version: the ``--chart-version`` given (already folded into repo/oci ``charts``).
+        contract: the ``--contract`` file for the one chart in ``charts``, or None.
         from_version: overrides every contract's ``released.version`` (where upgrades start), or None.
         values: values files (absolute, validated YAML mappings). sets: ``--set`` expressions.
         artifacts_dir: absolute directory for JUnit XML, timings.json and diagnostics.
@@ -195,6 +200,7 @@ class HarnessConfig:
     kubeconfig: Path | None = None
     charts: tuple[ChartRef, ...] = ()
     chart_version: str | None = None
+    contract: Path | None = None
     from_version: str | None = None
     values: tuple[Path, ...] = ()
     sets: tuple[str, ...] = ()
@@ -440,6 +446,17 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
     if version and not any(c.kind in ("repo", "oci") for c in charts):
         raise UsageError(f"{src('chart-version')}: {version!r} needs a repo/name or oci:// chart "
                          f"(--chart); got {', '.join(values['chart']) or 'none'}")
+    for c in charts:
+        if c.kind == "oci" and not c.version:
+            # helm pulls an OCI chart by tag; "the latest" would make the run depend on the registry's day
+            raise UsageError(f"{src('chart')}: {c.ref} needs --chart-version (an OCI chart is pulled by its version)")
+    contract = values["contract"]
+    if contract is not None:
+        if not contract.is_file():
+            raise UsageError(f"{src('contract')}: contract file {contract} does not exist")
+        if len(charts) != 1:
+            raise UsageError(f"{src('contract')}: applies to exactly one --chart; got "
+                             f"{len(charts) or 'none'} (without --chart every charts-under-test/* uses its own)")
 
     for p in values["values"]:
         load_values_file(p, key=src("values"))
@@ -462,6 +479,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         kubeconfig=values["kubeconfig"],
         charts=tuple(charts),
         chart_version=version,
+        contract=contract,
         from_version=values["from-version"],
         values=tuple(values["values"]),
         sets=tuple(values["set"]),

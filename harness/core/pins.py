@@ -1,4 +1,6 @@
-"""The pinned versions of the cluster toolchain, read from images/versions.env (the one place they live).
+"""The pinned versions of the cluster toolchain, read from harness/data/versions.env (the one place they
+live; shipped in the package, and ``images/versions.env`` in the repository is a symlink to it for the
+build scripts).
 
 versions.env holds ``KEY=value`` lines and, per supported Kubernetes minor version, one table row
 ``K8S_<major>_<minor>="<version> key=value ..."`` (kind, etcd, coredns, pause, containerd, runc;
@@ -13,8 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from harness.core.errors import UsageError
+from harness.core.packaged import package_path
 
-VERSIONS_FILE = Path(__file__).resolve().parents[2] / "images" / "versions.env"
+VERSIONS_FILE = package_path("data", "versions.env")
 
 _ROW_KEY = re.compile(r"^K8S_(\d+)_(\d+)$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
@@ -75,7 +78,7 @@ def parse_versions(text: str) -> dict[str, str]:
 
 @cache
 def pinned() -> dict[str, str]:
-    """Return KEY -> value from images/versions.env (comments and blank lines skipped, quotes removed)."""
+    """Return KEY -> value from harness/data/versions.env (comments and blank lines skipped, quotes removed)."""
     return parse_versions(VERSIONS_FILE.read_text())
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import yaml
 
+from harness.core.chartfiles import read_packaged
 from harness.core.errors import UsageError
 
 _REPO_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -67,7 +68,8 @@ class ChartRef:
             key: the configuration key named in error messages.
 
         Raises:
-            UsageError: the path does not exist, a directory has no Chart.yaml, the value fits no
+            UsageError: the path does not exist, a directory has no Chart.yaml, a .tgz is not a
+                packaged chart (:func:`harness.core.chartfiles.read_packaged`), the value fits no
                 form, or a version was given for a local chart.
         """
         value = (value or "").strip()
@@ -97,6 +99,7 @@ class ChartRef:
                     raise UsageError(f"{key}: {value} is not a chart directory (no Chart.yaml in {path})")
                 return cls(str(path.resolve()), "dir")
             if value.endswith((".tgz", ".tar.gz")):
+                read_packaged(path, key=key)  # a file that is not a packaged chart: one line now, not helm's later
                 return cls(str(path.resolve()), "tgz")
             raise UsageError(f"{key}: {value} is neither a chart directory nor a .tgz archive")
         if _REPO_REF.match(value):

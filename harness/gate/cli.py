@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser, add_config_arguments: Callable[[ar
                 "contract, helm lint); 3 the environment could not be set up (Docker, tools, images, cluster); "
                 "130 interrupted. docs/gate.md has the details.")
     add_config_arguments(p)
-    p._option_string_actions["--rootdir"].help = "project root (default: the harness checkout holding scenarios/)"
+    p._option_string_actions["--rootdir"].help = ("project root (default: the harness checkout this package runs from; an installed package: "
+                                                       "the current directory)")
     g = p.add_argument_group("gate")
     g.add_argument("--scenarios", action="append", metavar="NAME[,NAME]",
                    help="run only these of the scenarios the contract enables (repeatable or comma-separated)")

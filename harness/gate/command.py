@@ -15,7 +15,8 @@ One job per module:
 * :mod:`harness.gate.plan` — the options resolved into a :class:`~harness.gate.plan.Plan`;
 * :mod:`harness.gate.preflight` — what can fail in seconds (Docker, tools, images, ``helm lint``,
   the released version), checked before any cluster work;
-* :mod:`harness.gate.run` — pytest on the selected ``scenarios/<name>`` folders **in a subprocess**
+* :mod:`harness.gate.run` — pytest on the selected ``scenarios/<name>`` folders (the checkout's, else
+  the installed package's ``harness/scenarios/<name>``) **in a subprocess**
   (``sys.executable -m pytest``) with ``-p harness.gate.plugin``: pytest keeps its own exit codes
   and terminal output, and an interrupted or crashed run still leaves the gate able to write a report;
 * :mod:`harness.gate.plugin` — the pytest half: deselects negative controls (unless ``--controls``)

@@ -61,7 +61,9 @@ def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, e
         info.controls = plan.controls
         info.values = [os.path.relpath(v) for v in plan.values]
         info.sets = [redact_set(s) for s in cfg.sets]  # the report is uploaded: no --set password
-        info.broken = (f"{plan.broken.name} ({os.path.relpath(plan.broken.values)}): must fail {plan.broken.scenario}"
+        overlay = ([*(os.path.relpath(v) for v in plan.broken.values), *(redact_set(s) for s in plan.broken.sets)]
+                   if plan.broken else [])
+        info.broken = (f"{plan.broken.name} ({', '.join(overlay)}): must fail {plan.broken.scenario}"
                        if plan.broken else "")
         info.node_image = node_image(cfg)
         info.cluster = "" if cfg.external_cluster else cfg.cluster_name

@@ -1,6 +1,6 @@
 """``make matrix`` / ``python -m harness matrix``: a scenario set across Kubernetes versions x helm majors.
 
-A *cell* is one Kubernetes version (a row of images/versions.env) and one helm: ``4`` (the pinned
+A *cell* is one Kubernetes version (a row of harness/data/versions.env) and one helm: ``4`` (the pinned
 helm), ``3`` (the pinned ``helm3`` as the helm under test) or ``3to4`` (the pinned helm, with the
 released chart installed by ``helm3``: the upgrade test's ``from-helm3`` row, ``--helm-from 3``).
 The run goes version by version: the tools and images of that version (images/build-tools.sh and
@@ -31,8 +31,10 @@ from typing import Any
 
 from harness.core.errors import HarnessError, UsageError
 from harness.core.fmt import duration
+from harness.core.packaged import checkout_root
 from harness.core.pins import supported_kubernetes
 from harness.env import cluster as cluster_mod
+from harness.gate.run import SCENARIOS_DIR
 from harness.report.figures import format_figure
 from harness.scenario.result import (
     Figure,
@@ -44,7 +46,9 @@ from harness.scenario.result import (
 from harness.tools import binaries  # a module: tests replace tool_path
 from harness.tools.kind import Kind
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
+"""The harness repository checkout (the matrix builds each version's tools and images with its
+``images/*.sh``), or None for an installed package, which cannot run the matrix."""
 HELMS = ("4", "3", "3to4")
 """The helm a cell runs: the pinned Helm 4, the pinned Helm 3, or Helm 4 upgrading Helm 3's release."""
 DEFAULT_HELMS = ("4", "3")
@@ -158,7 +162,7 @@ def scenario_names(spec: str | Sequence[str] | None, scenarios_dir: Path | None 
     Raises:
         UsageError: a scenario with no folder (the message lists the known ones).
     """
-    scenarios_dir = scenarios_dir or ROOT / "scenarios"
+    scenarios_dir = scenarios_dir or SCENARIOS_DIR
     words = _words(spec) or list(DEFAULT_SCENARIOS)
     known = sorted(p.name for p in scenarios_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     for w in words:
@@ -183,7 +187,7 @@ def pytest_argv(cell: MatrixCell, scenarios: Sequence[str], *, artifacts: Path, 
     cell). ``3to4`` passes ``--harness-helm-from 3`` and keeps only the ``from-helm3`` tests (``-k``).
     The options are pytest's namespaced names (harness/core/flags.py), so pytest-kind may be installed.
     """
-    scenarios_dir = scenarios_dir or ROOT / "scenarios"
+    scenarios_dir = scenarios_dir or SCENARIOS_DIR
     argv = [python or sys.executable, "-m", "pytest", *(str(scenarios_dir / s) for s in scenarios), "-q", "-rfEs",
             "--harness-kubernetes-version", cell.kubernetes_version, "--harness-cluster-name", cell.cluster_name,
             "--harness-reuse-cluster", "--harness-keep-cluster", "always", "--harness-helm", helm_binary,
@@ -327,6 +331,9 @@ def run_matrix(cells: Sequence[MatrixCell], scenarios: Sequence[str], *, artifac
     Returns:
         ``(exit code, rows)``: 0 when every row passed, else 1.
     """
+    if ROOT is None:
+        raise UsageError("matrix: it builds each version's tools and images with the harness repository's "
+                         "images/*.sh; run it from a checkout of the repository (an installed package has none)")
     clusters = clusters or KindClusters()
     runs: list[CellRun] = []
     rows: list[MatrixRow] = []

@@ -14,8 +14,10 @@ from harness.core.config import OPTIONS, cli_values, load_config
 from harness.core.contract import CONTRACT_FILE, SCENARIOS, resolve_charts_under_test
 from harness.core.errors import UsageError
 from harness.core.flags import namespaced
+from harness.core.packaged import checkout_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
+"""The harness repository checkout this package runs from, or None for an installed package."""
 REPORT_DIR_ENV = "HARNESS_REPORT_DIR"
 DEFAULT_REPORT_DIR = "report"
 
@@ -56,27 +58,33 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
     """Resolve the options into a :class:`Plan`.
 
     Raises:
-        UsageError: no or a missing chart, a chart that is not a directory with a contract, an
-            invalid contract or option value, an unknown scenario or broken entry, nothing selected.
+        UsageError: no or a missing chart, a chart without a contract (``--contract`` gives one to a
+            .tgz, repo/name or oci:// chart), an invalid contract or option value, an unknown scenario or broken entry, nothing selected.
     """
     env = os.environ if env is None else env
     cwd = Path(cwd or Path.cwd()).resolve()
     raw_charts = list(getattr(args, "harness_chart", None) or [])
     for raw in raw_charts:
+        if raw.startswith(("oci://", "http://", "https://")):
+            continue
         p = Path(raw).expanduser()
         p = p if p.is_absolute() else cwd / p
-        if not p.exists():
-            raise UsageError(f"gate: chart directory {raw} does not exist (resolved to {p})")
-    cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT,
+        archive = raw.endswith((".tgz", ".tar.gz"))
+        path_like = (raw.startswith((".", "/", "~")) or raw.count("/") != 1 or archive
+                     or (cwd / raw.split("/", 1)[0]).is_dir())  # else repo/name (harness.core.values.ChartRef)
+        if path_like and not p.exists():
+            raise UsageError(f"gate: chart {'archive' if archive else 'directory'} {raw} does not exist "
+                             f"(resolved to {p})")
+    cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT or cwd,
                       cwd=cwd, env=env)
     if not cfg.charts:
         raise UsageError("gate: no chart to gate; pass --chart PATH (a chart directory with a "
                          f"{CONTRACT_FILE})")
-    for ref in cfg.charts:
-        if ref.kind != "dir":
-            raise UsageError(f"gate: chart {ref.ref} is not a chart directory; the gate tests a chart's working "
-                             f"tree (a directory with Chart.yaml and {CONTRACT_FILE})")
     charts = resolve_charts_under_test(cfg)  # loads (validates) each contract, applies from-version
+    for c in charts:
+        if c.contract is None:
+            where = "packaged in the .tgz" if c.ref.kind == "tgz" else "beside a repo/name or oci:// chart"
+            raise UsageError(f"gate: chart {c.ref} has no {CONTRACT_FILE} (none {where}); pass --contract PATH")
 
     requested = _split_names(args.scenarios)
     for name in requested:
@@ -91,6 +99,7 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
 
     broken = None
     values = list(cfg.values)
+    sets = list(cfg.sets)
     if args.broken:
         entries = {b.name: b for c in charts for b in c.contract.broken}
         broken = entries.get(args.broken)
@@ -101,8 +110,10 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
             raise UsageError(f"gate: --broken {broken.name} must fail {broken.scenario}, which --scenarios "
                              f"({', '.join(requested)}) leaves out")
         selected = [broken.scenario]
-        values.append(broken.values)
-        charts = [replace(c, values=tuple(values)) for c in charts]
+        # the overlay as the user's own --values/--set (last, so it wins like any command-line value)
+        values.extend(broken.values)
+        sets.extend(broken.sets)
+        charts = [replace(c, values=tuple(values), sets=tuple(sets)) for c in charts]
     if not selected:
         raise UsageError(f"gate: the contract of {', '.join(c.name for c in charts)} enables no scenario")
 
@@ -118,9 +129,16 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         if o.key == "chart":
             forwarded += [f"{namespaced('chart')}={c.ref.ref}" for c in charts]
             continue
+        if o.key == "contract":
+            if cfg.contract is not None:
+                forwarded.append(f"{namespaced('contract')}={cfg.contract}")
+            continue
         if o.key == "values":
             if getattr(args, o.dest, None) is not None or broken is not None:
                 forwarded += [f"{namespaced('values')}={v}" for v in values]
+            continue
+        if o.key == "set" and broken is not None and broken.sets:
+            forwarded += [f"{namespaced('set')}={v}" for v in sets]
             continue
         if o.key == "artifacts-dir":
             forwarded.append(f"{namespaced('artifacts-dir')}={cfg.artifacts_dir}")

@@ -1,10 +1,12 @@
 """The gate's preflight: everything that can fail in seconds, checked before any cluster work
-(Docker, the pinned tools, the contract images, ``helm lint``, the released version)."""
+(Docker, the pinned tools, the contract images, the released version, and the chart check:
+``helm lint`` and ``helm template`` of every variant, the probe host, images, probe bounds)."""
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,10 @@ import yaml
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.gate.clock import Clock
 from harness.gate.plan import Plan
+from harness.scenario.preflight import check_charts, problems_message
 from harness.tools import docker
 from harness.tools.binaries import tool_path
+from harness.tools.chartrepo import ChartRepo, repository_source
 from harness.tools.helm import Helm, HelmError
 
 
@@ -78,15 +82,47 @@ def check_released_version(chart: Any) -> str | None:
     return f"{rel.chart} {rel.version}"
 
 
-def lint(plan: Plan) -> None:
-    """``helm lint`` of each chart with the run's values and sets (a failing chart is bad input: exit 2)."""
-    with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home:
-        helm = Helm(None, home=home, binary=plan.cfg.helm, kube_version=plan.cfg.kubernetes_version)
-        for c in plan.charts:
-            try:
-                helm.lint(c.ref, values=c.values, sets=c.sets)
-            except HelmError as exc:
-                raise UsageError(f"gate: {c.name}: {exc}") from None
+def lint(plan: Plan) -> list[str]:
+    """The chart check of ``python -m harness check`` (:func:`harness.scenario.preflight.check_charts`:
+    every variant of a directory or .tgz chart rendered and linted with the contract's and the run's
+    values, the probe host served by the edge, images, probe bounds); a ``repo/name`` or ``oci://``
+    chart is resolved instead (``helm show chart``, its repository added first:
+    :func:`harness.tools.chartrepo.repository_source`), so an unknown version fails here. A failing
+    chart is bad input (exit 2).
+
+    Returns:
+        what was checked, one line per chart.
+
+    Raises:
+        UsageError: ``gate: chart check found N problems:`` and one line per problem, or
+            ``gate: <chart>: <helm's error>`` for a chart that does not resolve.
+        EnvironmentNotReady: helm is missing.
+    """
+    remote = [c for c in plan.charts if not c.ref.is_local]
+    checked: list[str] = []
+    if remote:
+        with tempfile.TemporaryDirectory(prefix="harness-gate-helm-") as home, ExitStack() as served:
+            helm = Helm(None, home=home, binary=plan.cfg.helm, kube_version=plan.cfg.kubernetes_version)
+            added: set[str] = set()
+            for c in remote:
+                try:
+                    if c.ref.kind == "repo" and (name := c.ref.ref.split("/", 1)[0]) not in added:
+                        src = repository_source(name, released=c.contract.released if c.contract else None,
+                                                rootdir=plan.cfg.rootdir)
+                        url = src if isinstance(src, str) else served.enter_context(ChartRepo(src, name=name)).url
+                        helm.repo_add(name, url)
+                        added.add(name)
+                    helm.show_chart(c.ref)
+                except (HelmError, UsageError) as exc:
+                    raise UsageError(f"gate: {c.name}: {exc}") from None
+                checked.append(f"resolved {c.name} ({c.ref.ref}): helm show chart")
+    local = [c for c in plan.charts if c.ref.is_local]
+    if local:
+        report = check_charts(local, plan.cfg)
+        if report.problems:
+            raise UsageError("gate: " + problems_message(report))
+        checked += report.checked
+    return checked
 
 
 def preflight(plan: Plan, clock: Clock) -> None:
@@ -101,6 +137,7 @@ def preflight(plan: Plan, clock: Clock) -> None:
                   f"{len(images)} chart images present")
     else:
         clock.say(f"preflight: external cluster {plan.cfg.kubeconfig}; helm, kubectl found")
-    lint(plan)
     checked = [x for x in (check_released_version(c) for c in plan.charts) if x]
-    clock.say("preflight: helm lint passed" + (f"; released {', '.join(checked)} found" if checked else ""))
+    lint(plan)
+    clock.say("preflight: chart check passed (helm lint, helm template of every variant, probe host, images, "
+              "probes)" + (f"; released {', '.join(checked)} found" if checked else ""))

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.packaged import package_path
 from harness.gate.plan import ROOT, Plan
 
-SCENARIOS_DIR = ROOT / "scenarios"
+SCENARIOS_DIR = ROOT / "scenarios" if ROOT else package_path("scenarios")
+"""The scenario folders pytest runs: the checkout's ``scenarios/`` (whose modules re-export the
+package's, so test ids stay ``scenarios/<name>/...``), else the installed package's ``harness/scenarios/``."""
 
 
 def build_pytest_argv(plan: Plan, *, status: Path, started: float, scenarios_dir: Path | None = None) -> list[str]:
@@ -19,7 +22,8 @@ def build_pytest_argv(plan: Plan, *, status: Path, started: float, scenarios_dir
     scenarios_dir = scenarios_dir or SCENARIOS_DIR  # read at call time (tests point it elsewhere)
     paths = [str(scenarios_dir / s) for s in plan.scenarios if (scenarios_dir / s).is_dir()] or [str(scenarios_dir)]
     argv = [sys.executable, "-m", "pytest", *paths, "-p", "harness.gate.plugin", f"--gate-status={status}",
-            f"--gate-started={started:.3f}", f"--gate-scenarios={','.join(plan.scenarios)}", "-q", "-rfEs"]
+            f"--gate-started={started:.3f}", f"--gate-scenarios={','.join(plan.scenarios)}", "-q", "-rfEs",
+            "--harness-no-chart-check"]  # the preflight ran the chart check already (harness/gate/preflight.py)
     if plan.controls:
         argv.append("--gate-controls")
     return argv + plan.forwarded + plan.pytest_args

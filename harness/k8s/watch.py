@@ -1,6 +1,8 @@
 """A background watch of a namespace's pods and Jobs, so a scenario can tell when a migration Job
 completed relative to when the first new pod became Ready (helm deletes a hook Job right after it
-succeeds; the watch still saw its last state)."""
+succeeds; the watch still saw its last state), and which pod held an IP address when (a request
+the edge sent to ``10.244.1.7:8080`` is attributed to the pod that had that IP then:
+:mod:`harness.scenario.attribution`)."""
 from __future__ import annotations
 
 import threading
@@ -16,6 +18,10 @@ from harness.k8s.client import REQUEST_TIMEOUT, api_status
 
 @dataclass
 class PodState:
+    """One pod's history as the watch saw it. Observed times are the harness's ``time.time()`` when
+    an event arrived; API times are the object's own timestamps (RFC 3339, whole seconds) as epoch
+    seconds."""
+
     name: str
     uid: str
     images: tuple[str, ...]
@@ -24,8 +30,16 @@ class PodState:
     ready_at: float | None = None            # observed wall time it first became Ready
     not_ready_at: float | None = None        # observed wall time it last turned NotReady
     ready_transition: float | None = None    # the API's Ready lastTransitionTime (epoch seconds)
-    deleted_at: float | None = None
+    deleted_at: float | None = None          # observed: deletionTimestamp first seen, or the DELETED event
     job: str = ""
+    ips: tuple[str, ...] = ()                # status.podIPs (status.podIP when the list is empty)
+    ip_seen: float | None = None             # observed wall time an IP was first seen
+    created: float | None = None             # metadata.creationTimestamp (epoch)
+    owner: str = ""                          # the controlling owner's name (a ReplicaSet, a StatefulSet)
+    revision: str = ""                       # label pod-template-hash or controller-revision-hash
+    deletion_deadline: float | None = None   # metadata.deletionTimestamp (epoch): deletion request + grace
+    finished_at: float | None = None         # every container terminated: the latest finishedAt (epoch)
+    gone_at: float | None = None             # observed wall time of the DELETED event
 
 
 @dataclass
@@ -49,6 +63,23 @@ def _epoch(value: Any) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+def _observe_addresses(st: PodState, pod: Any, now: float) -> None:
+    """The pod's IPs (kept once seen: an IP stays with a pod until it is deleted) and, when every
+    container has terminated, the latest ``finishedAt``."""
+    status = pod.status
+    if status is None:
+        return
+    ips = tuple(getattr(i, "ip", None) or "" for i in (status.pod_ips or [])) or ((status.pod_ip,) if status.pod_ip else ())
+    ips = tuple(i for i in ips if i)
+    if ips and not st.ips:
+        st.ips, st.ip_seen = ips, now
+    statuses = status.container_statuses or []
+    finished = [cs.state.terminated.finished_at for cs in statuses
+                if cs.state is not None and cs.state.terminated is not None and cs.state.terminated.finished_at]
+    if statuses and len(finished) == len(statuses):
+        st.finished_at = max(_epoch(f) or 0.0 for f in finished)
+
+
 class NamespaceWatch:
     """Watch pods and Jobs of one namespace in background threads and keep their history.
 
@@ -61,6 +92,7 @@ class NamespaceWatch:
         self.namespace = namespace
         self.max_duration = max_duration
         self.pods: dict[str, PodState] = {}
+        self.replaced: list[PodState] = []   # earlier pods of a name (a StatefulSet's pod recreated)
         self.jobs: dict[str, JobState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -131,12 +163,21 @@ class NamespaceWatch:
         md = pod.metadata
         st = self.pods.get(md.name)
         if st is None or st.uid != md.uid:
+            if st is not None:
+                self.replaced.append(st)
             owner = (md.owner_references or [None])[0]
+            labels = md.labels or {}
             st = PodState(md.name, md.uid, tuple(c.image for c in pod.spec.containers), owner.kind if owner else "",
-                          now, job=(md.labels or {}).get("job-name", ""))
+                          now, job=labels.get("job-name", ""), created=_epoch(md.creation_timestamp),
+                          owner=owner.name if owner else "",
+                          revision=labels.get("pod-template-hash") or labels.get("controller-revision-hash") or "")
             self.pods[md.name] = st
+        _observe_addresses(st, pod, now)
+        if md.deletion_timestamp is not None and st.deletion_deadline is None:
+            st.deletion_deadline = _epoch(md.deletion_timestamp)
         if etype == "DELETED":
             st.deleted_at = st.deleted_at or now
+            st.gone_at = st.gone_at or now
             return
         ready = False
         for c in (pod.status.conditions or []) if pod.status else []:
@@ -170,6 +211,11 @@ class NamespaceWatch:
                 st.completed_at = st.completed_at or now
         if etype == "DELETED":
             st.deleted_at = now
+
+    def pod_history(self) -> list[PodState]:
+        """Copies of every pod the watch saw, earlier pods of a reused name included."""
+        with self._lock:
+            return [PodState(**v.__dict__) for v in [*self.replaced, *self.pods.values()]]
 
     def snapshot(self) -> tuple[dict[str, PodState], dict[str, JobState]]:
         with self._lock:

@@ -1,2 +1,2 @@
 """Measurements taken while a release is disrupted: the availability prober, the SSE stream client,
-and the timeline plots."""
+why a stream ended (:mod:`harness.measure.cuts`), and the timeline plots."""

@@ -2,7 +2,8 @@
 
 * :func:`probe_timeline` — one point per request (latency over time; failures in red on a band
   of their own, labelled by error class), the answering version as a coloured strip, phase
-  markers as vertical lines.
+  markers as vertical lines; given the edge's attribution, a third panel with the share of
+  requests old and new pods served per second and each old pod's last request and termination.
 * :func:`sse_timeline` — one row per stream: events, heartbeats, disconnects and failed
   reconnects over time, with the same phase markers.
 
@@ -62,16 +63,26 @@ def _marks(ax: Any, marks: Sequence[tuple[float, str]], *, label: bool) -> None:
                     clip_on=True)
 
 
-def probe_timeline(result: Any, path: Path | str, *, title: str = "") -> Path | None:
-    """Plot a :class:`harness.measure.prober.ProbeResult` to ``path`` (PNG)."""
+def probe_timeline(result: Any, path: Path | str, *, title: str = "", served: Sequence[Any] | None = None,
+                   old_pods: Sequence[tuple[str, float, float | None]] = ()) -> Path | None:
+    """Plot a :class:`harness.measure.prober.ProbeResult` to ``path`` (PNG).
+
+    Args:
+        served: :class:`harness.measure.attribution.ServedBucket` per second (None: no served panel).
+        old_pods: ``(pod, last request, terminated or None)`` in seconds since the prober started.
+    """
     plt = _pyplot()
     if plt is None:
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sent = result.sent
-    fig, (ax_lat, ax_ver) = plt.subplots(2, 1, figsize=(11, 5), sharex=True,
-                                         gridspec_kw={"height_ratios": [4, 1]})
+    if served is not None:
+        fig, (ax_lat, ax_ver, ax_srv) = plt.subplots(3, 1, figsize=(11, 6.5), sharex=True,
+                                                     gridspec_kw={"height_ratios": [4, 1, 1.6]})
+    else:
+        fig, (ax_lat, ax_ver) = plt.subplots(2, 1, figsize=(11, 5), sharex=True,
+                                             gridspec_kw={"height_ratios": [4, 1]})
     ok = [s for s in sent if s.ok]
     bad = [s for s in sent if not s.ok]
     ax_lat.scatter([s.t for s in ok], [s.latency * 1000 for s in ok], s=4, color="#2ca02c", label=f"ok ({len(ok)})")
@@ -101,14 +112,43 @@ def probe_timeline(result: Any, path: Path | str, *, title: str = "") -> Path | 
         pts = [s.t for s in sent if s.version == v]
         ax_ver.scatter(pts, [0] * len(pts), s=12, marker="|", color=colors[v], label=v)
     ax_ver.set_yticks([])
-    ax_ver.set_xlabel("seconds since the prober started")
     if versions:
         ax_ver.legend(loc="upper left", fontsize=7, ncol=len(versions), title="version answering", title_fontsize=7)
     _marks(ax_ver, [(m.t, m.label) for m in result.marks], label=False)
+    bottom = ax_ver
+    if served is not None:
+        _served(ax_srv, served, old_pods)
+        _marks(ax_srv, [(m.t, m.label) for m in result.marks], label=False)
+        bottom = ax_srv
+    bottom.set_xlabel("seconds since the prober started")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _served(ax: Any, served: Sequence[Any], old_pods: Sequence[tuple[str, float, float | None]]) -> None:
+    """Stacked share per slot: old pods (blue, as the first version on the strip above), new pods (orange), not
+    attributed (grey); each old pod's last request (|) and termination (x) above."""
+    xs = [b.t for b in served]
+    total = [max(1, b.old + b.new + b.unattributed) for b in served]
+    old = [b.old / n for b, n in zip(served, total, strict=True)]
+    new = [b.new / n for b, n in zip(served, total, strict=True)]
+    none = [b.unattributed / n for b, n in zip(served, total, strict=True)]
+    width = (xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    ax.bar(xs, old, width=width, align="edge", color="#1f77b4", label=f"old pods ({sum(b.old for b in served)})")
+    ax.bar(xs, new, width=width, align="edge", bottom=old, color="#ff7f0e",
+           label=f"new pods ({sum(b.new for b in served)})")
+    ax.bar(xs, none, width=width, align="edge", bottom=[a + b for a, b in zip(old, new, strict=True)],
+           color="#cccccc", label=f"not attributed ({sum(b.unattributed for b in served)})")
+    for i, (_pod, last, ended) in enumerate(old_pods):
+        ax.scatter([last], [1.08], marker="|", s=60, color="#333333", label="old pod's last request" if i == 0 else None)
+        if ended is not None:
+            ax.scatter([ended], [1.08], marker="x", s=24, color="#d62728", label="old pod terminated" if i == 0 else None)
+    ax.set_ylim(0, 1.18)
+    ax.set_yticks([0, 0.5, 1.0], ["0", "50 %", "100 %"])
+    ax.set_ylabel("served by\n(edge log)", fontsize=7)
+    ax.legend(loc="upper left", fontsize=6, ncol=5, bbox_to_anchor=(0, -0.35))
 
 
 def sse_timeline(results: Sequence[Any], path: Path | str, *, title: str = "",

@@ -25,8 +25,15 @@ passes ``http://127.0.0.1:<ingress port>``); the ``Host`` header selects the cha
 What one request records (:class:`Sample`): when it started (seconds since the prober started,
 and wall-clock time), the status or the error class (``ConnectionError``, ``ReadTimeout``,
 ``ChunkedEncodingError``: a response cut after its headers...), the latency, and which
-version/pod answered, read from a JSON body with ``version``/``pod`` keys (the demo service's
-``/`` and ``/slow``) or, failing that, from ``X-Version``/``X-Pod`` style headers.
+version/pod answered. The version comes from ``version_from`` when the caller gives one (the
+scenarios pass the contract's ``versionFrom``, and nothing when the contract declares none); a
+prober without it guesses, from a JSON body's ``version`` key or ``X-Version`` style headers. The
+pod comes from a JSON body's ``pod`` key (the demo service's ``/`` and ``/slow``) or ``X-Pod``
+style headers.
+
+Every request carries ``X-Harness-Probe: <probe id>-<seq>`` (:data:`PROBE_HEADER`), a value unique
+to this prober run and ticket, so the edge's access log line for it can be found without the
+application's help (:mod:`harness.measure.attribution`).
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ import csv
 import json
 import math
 import queue
+import secrets
 import threading
 import time
 from collections import Counter
@@ -48,6 +56,21 @@ from requests.adapters import HTTPAdapter
 VERSION_HEADERS = ("x-version", "x-app-version", "x-service-version")
 POD_HEADERS = ("x-pod", "x-pod-name", "x-served-by", "x-backend")
 INGRESS_503_BODY_MAX = 4096
+VERSION_BODY_MAX = 65536  # how much of a body a version_from extractor sees (an HTML page's footer)
+PROBE_HEADER = "X-Harness-Probe"
+"""The request header naming each probed request (``<probe id>-<seq>``); the Traefik add-on keeps it
+in its access log as ``request_X-Harness-Probe`` (harness/env/addons/charts/traefik/values.yaml ``accessLog``)."""
+
+
+def new_probe_id() -> str:
+    """A fresh probe id: 8 hex digits, so one run's requests are told from every other run's in a
+    shared edge's log."""
+    return secrets.token_hex(4)
+
+
+def probe_header_value(probe_id: str, seq: int) -> str:
+    """``<probe id>-<seq>``: the :data:`PROBE_HEADER` value of ticket ``seq``."""
+    return f"{probe_id}-{seq}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,7 @@ class ProbeResult:
         duration: seconds from start to stop.
         started_wall: ``time.time()`` at start.
         stop_reason: ``stopped``, ``max duration`` or ``max requests``.
+        probe_id: the id in every request's :data:`PROBE_HEADER` ("" for results built by hand).
     """
 
     url: str
@@ -130,6 +154,7 @@ class ProbeResult:
     duration: float = 0.0
     started_wall: float = 0.0
     stop_reason: str = "stopped"
+    probe_id: str = ""
 
     # -- selections
 
@@ -148,7 +173,7 @@ class ProbeResult:
         t1 = self._mark_time(end, math.inf)
         return ProbeResult(self.url, self.host, [s for s in self.samples if t0 <= s.t < t1],
                            [m for m in self.marks if t0 <= m.t < t1], duration=max(0.0, min(t1, self.duration) - t0),
-                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason)
+                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason, probe_id=self.probe_id)
 
     def _mark_time(self, ref: str | float | None, default: float) -> float:
         if ref is None:
@@ -341,6 +366,11 @@ class Prober:
         verify: TLS verification for https (a CA bundle path, or True).
         session_factory: returns a ``requests.Session``-like object (tests; TLS adapters).
         clock, wall: injectable time sources.
+        version_from: ``(headers, body bytes) -> version or None``, the only source of
+            :attr:`Sample.version` when given (e.g. :meth:`harness.core.contract.VersionFrom.extract`);
+            None guesses (a JSON ``version`` key, then :data:`VERSION_HEADERS`).
+        probe_id: the id sent in :data:`PROBE_HEADER` (default: :func:`new_probe_id`); give one to
+            filter an edge's log for this run before the prober starts.
     """
 
     def __init__(self, base_url: str, path: str = "/", *, host: str | None = None, rate: float = 20.0,
@@ -348,7 +378,8 @@ class Prober:
                  read_timeout: float = 10.0, concurrency: int = 8, expect: Iterable[int] = (200,),
                  verify: bool | str = True, session_factory: Callable[[], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 name: str = "prober"):
+                 name: str = "prober", version_from: Callable[[Any, bytes], str | None] | None = None,
+                 probe_id: str | None = None):
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
@@ -361,6 +392,8 @@ class Prober:
         self.expect = frozenset(expect)
         self.verify = verify
         self.name = name
+        self.version_from = version_from
+        self.probe_id = probe_id or new_probe_id()
         self._session_factory = session_factory
         self._clock = clock
         self._wall = wall
@@ -416,7 +449,7 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         self._result = ProbeResult(self.url, self.host, samples, marks, duration=round(self._ended - self._t0, 4),
-                                   started_wall=self._wall0, stop_reason=self._stop_reason)
+                                   started_wall=self._wall0, stop_reason=self._stop_reason, probe_id=self.probe_id)
         return self._result
 
     @property
@@ -436,7 +469,7 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         return ProbeResult(self.url, self.host, samples, marks, duration=round(self._clock() - self._t0, 4),
-                           started_wall=self._wall0)
+                           started_wall=self._wall0, probe_id=self.probe_id)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -509,13 +542,17 @@ class Prober:
                 source = ""
                 error: str | None
                 try:
-                    resp = session.get(self.url, headers=headers, timeout=self.timeout, allow_redirects=False,
+                    resp = session.get(self.url, headers={**headers, PROBE_HEADER: probe_header_value(self.probe_id, seq)},
+                                       timeout=self.timeout, allow_redirects=False,
                                        verify=self.verify)
                     body = resp.content  # the whole body: a response cut after its headers fails here
                     status = resp.status_code
                     ctype = resp.headers.get("Content-Type", "")
                     version, pod, source = _classify_body(body[:INGRESS_503_BODY_MAX], ctype)
-                    version = version or _header(resp.headers, VERSION_HEADERS)
+                    if self.version_from is not None:
+                        version = self.version_from(resp.headers, body[:VERSION_BODY_MAX])
+                    else:
+                        version = version or _header(resp.headers, VERSION_HEADERS)
                     pod = pod or _header(resp.headers, POD_HEADERS)
                     error = None if status in self.expect else f"HTTP {status}"
                 except requests.RequestException as exc:

@@ -17,7 +17,7 @@ Behaviour (as ``EventSource``):
   attempt* (a browser would give up for good here; the client keeps trying, bounded, so the
   scenario can report how long the stream stayed away).
 
-Everything is recorded with seconds-since-start and wall-clock stamps (:class:`Record`): connects,
+Everything is recorded with seconds-since-start and wall-clock stamps (:class:`Record`): requests sent, connects,
 events (id, data), comments (``: heartbeat``), ``retry:`` values, disconnects with their cause, and
 failed attempts. :class:`SseResult` computes ids received, gaps, duplicates, disconnects, the
 longest silent interval and reconnect latencies.
@@ -48,7 +48,9 @@ class Record:
 
     Attributes:
         t: seconds since the client started; wall: ``time.time()``.
-        kind: ``connect``, ``event``, ``comment``, ``retry``, ``disconnect`` or ``attempt-failed``.
+        kind: ``request`` (a connection attempt is sent), ``connect`` (its status line and headers
+            arrived: the response's first bytes), ``event``, ``comment``, ``retry``, ``disconnect``
+            or ``attempt-failed``.
         conn: connection number (1 for the first connection; attempts count too).
         id: the event's id (``event``), as sent.
         data: event data, comment text, retry milliseconds, or the cause of a disconnect/failure.
@@ -182,18 +184,22 @@ class SseResult:
             out.append(None if nxt is None else round(nxt.t - d.t, 3))
         return out
 
-    def longest_silence(self, *, connected_only: bool = False) -> tuple[float, float]:
+    def longest_silence(self, *, connected_only: bool = False, uncut_only: bool = False) -> tuple[float, float]:
         """The longest interval without any byte-carrying record (connect, event, comment, retry),
         counting from the start and up to the end of the recording: ``(seconds, starting at t)``.
 
         With ``connected_only``, intervals are cut at disconnects (silence of an open stream, what
-        a proxy's read timeout measures)."""
+        a proxy's read timeout measures). With ``uncut_only`` (implies ``connected_only``), a
+        silence that ended in a disconnect is left out: that one is judged as a cut
+        (:mod:`harness.measure.cuts`), not as a silence the stream survived."""
+        connected_only = connected_only or uncut_only
         marks = [self.t0] if (not connected_only or self.connected_at_start) else []
         for r in self.records:
             if r.kind in ("connect", "event", "comment", "retry"):
                 marks.append(r.t)
             elif r.kind == "disconnect" and connected_only:
-                marks.append(r.t)
+                if not uncut_only:
+                    marks.append(r.t)
                 marks.append(float("nan"))  # cut
         marks.append(self.t_end)
         best = (0.0, 0.0)
@@ -360,13 +366,19 @@ class SseClient:
 
     @property
     def connected(self) -> bool:
+        return self._last_state() == "connect"
+
+    @property
+    def waiting(self) -> bool:
+        """A request is out and no answer (status line and headers) has come back yet."""
+        return self._last_state() == "request"
+
+    def _last_state(self) -> str:
         with self._lock:
             for r in reversed(self._records):
-                if r.kind == "connect":
-                    return True
-                if r.kind in ("disconnect", "attempt-failed"):
-                    return False
-        return False
+                if r.kind in ("request", "connect", "disconnect", "attempt-failed"):
+                    return r.kind
+        return ""
 
     def __enter__(self) -> Self:
         return self.start()
@@ -434,6 +446,9 @@ class SseClient:
                     headers["Host"] = self.host
                 if self.last_event_id:
                     headers["Last-Event-ID"] = self.last_event_id
+                # when the request left: a response held back by a buffering proxy shows as a long
+                # wait from here to the connect (harness.measure.cuts)
+                self._record("request", attempts)
                 try:
                     resp = session.get(self.url, headers=headers, stream=True, allow_redirects=False,
                                        timeout=(self.connect_timeout, self.read_timeout), verify=self.verify)
@@ -538,14 +553,23 @@ class SseGroup:
         for c in self.clients:
             c.mark(label)
 
-    def stop(self) -> list[SseResult]:
+    def stop(self, timeout: float = 10.0) -> list[SseResult]:
+        """Stop every stream; ``timeout`` seconds in all (not per stream) for their threads to end.
+        A stream still waiting for its response headers (held back by a buffering proxy) cannot be
+        woken: its daemon thread ends at the client's read timeout, the recording ends now."""
         for c in self.clients:
             c._stop.set()
             c._close_response()
-        return [c.stop() for c in self.clients]
+        deadline = time.monotonic() + timeout
+        return [c.stop(max(0.0, deadline - time.monotonic())) for c in self.clients]
 
     def snapshots(self) -> list[SseResult]:
         return [c.snapshot() for c in self.clients]
 
     def all_connected(self) -> bool:
         return all(c.connected for c in self.clients)
+
+    def all_connected_or_waiting(self) -> bool:
+        """Every stream is open, or still waiting for the answer to its first request (none was
+        refused or failed: a stream between failed attempts is not waiting for an answer)."""
+        return all(c.connected or (c.waiting and not c.snapshot().failed_attempts) for c in self.clients)

@@ -21,6 +21,9 @@ Every scenario test leaves one :class:`harness.scenario.result.ScenarioResult` t
 """
 from __future__ import annotations
 
+import fnmatch
+import importlib.util
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,8 +31,9 @@ from typing import Any
 
 import pytest
 
+from harness.core import timings
 from harness.core.contract import resolve_charts_under_test
-from harness.core.errors import HarnessError
+from harness.core.errors import EnvironmentNotReady, HarnessError
 from harness.k8s import diagnostics
 from harness.plugin.cell import matrix_cell
 from harness.plugin.results import (
@@ -41,14 +45,32 @@ from harness.plugin.results import (
     scenario_params,
     session_cell,
 )
-from harness.plugin.session import CONFIG_KEY, SENSITIVE_KEY, activate
+from harness.plugin.session import (
+    CONFIG_KEY,
+    SENSITIVE_KEY,
+    XDIST_REFUSED,
+    activate,
+    xdist_workers,
+)
 from harness.scenario.context import Env, ScenarioContext
+from harness.scenario.preflight import check_charts, problems_message
 from harness.scenario.settings import Settings
 from harness.scenario.targets import Target, targets_for
 from harness.tools import binaries  # a module: tests replace tool_path
 
 _NOT_GENERATED = object()
 _CHARTS_KEY = pytest.StashKey[list[Any]]()
+_PROBLEMS_KEY = pytest.StashKey[list[str]]()
+_DEFERRED_KEY = pytest.StashKey[bool]()
+_NEEDS_CHARTS_KEY = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("harness").addoption(
+        "--harness-no-chart-check", "--no-chart-check", dest="harness_no_chart_check", action="store_true",
+        default=False,
+        help="skip the chart check before collection (helm template/lint of every variant, probe host, images, "
+             "probes); the gate passes it, having run the same check in its preflight")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +82,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _charts(config: pytest.Config) -> list[Any]:
-    """The charts under test, resolved once per session (no cluster needed)."""
+    """The charts under test, resolved and checked once per session, before any cluster work.
+
+    A contract that does not load, or a chart the chart check
+    (:func:`harness.scenario.preflight.check_charts`: template and lint of every variant, the probe
+    host served by the edge, images, probe bounds) finds problems with, yields no charts and
+    leaves the problem lines in the stash; :func:`pytest_collection_modifyitems` turns them into a
+    usage error (exit 4), so the run never ends as "no tests ran".
+    """
     cached = config.stash.get(_CHARTS_KEY, None)
     if cached is not None:
         return cached
@@ -69,13 +98,82 @@ def _charts(config: pytest.Config) -> list[Any]:
     except pytest.UsageError:
         cfg = None  # raised again, as the run's usage error, when collection ends (harness/plugin/session.py)
     charts: list[Any] = []
+    problems: list[str] = []
     if cfg is not None:
         try:
             charts = resolve_charts_under_test(cfg)
-        except HarnessError:
-            charts = []  # the charts_under_test fixture reports the problem when a test runs
+        except HarnessError as exc:
+            problems = str(exc).splitlines()
+            # no chart at all (none given, none in charts-under-test): only an error for a test that
+            # asks for the contracts' targets (a scenario module may parametrize its own)
+            config.stash[_DEFERRED_KEY] = not cfg.charts and str(exc).startswith("no charts under test")
+        if charts and not config.getoption("harness_no_chart_check", False):
+            try:
+                with timings.phase("check charts", announce=False):
+                    report = check_charts(charts, cfg)
+            except EnvironmentNotReady:
+                report = None  # no helm: the helm_offline fixture reports it (exit 3) when a test runs
+            if report is not None and report.problems:
+                problems = problems_message(report).splitlines()
+                charts = []
     config.stash[_CHARTS_KEY] = charts
+    config.stash[_PROBLEMS_KEY] = problems
     return charts
+
+
+_SCENARIO_LINE = re.compile(r"^SCENARIO\s*=", re.M)
+
+
+def _collects_scenarios(config: pytest.Config) -> bool:
+    """Some test module the run collects declares ``SCENARIO = ...`` (read from the files the
+    command-line paths, or ``testpaths``, name; ``::`` node ids reduced to their file)."""
+    args = [a.split("::", 1)[0] for a in (config.args or []) if not a.startswith("-")]
+    patterns = config.getini("python_files") or ["test_*.py"]
+    for raw in args:
+        path = Path(raw) if Path(raw).is_absolute() else Path(config.invocation_params.dir) / raw
+        if not path.exists() and config.getoption("pyargs", False):
+            path = _module_path(raw) or path
+        files = [path] if path.is_file() else ([f for pat in patterns for f in path.rglob(pat)] if path.is_dir() else [])
+        skip = config.getini("norecursedirs") or []
+        for f in files:
+            if f != path and any(fnmatch.fnmatch(part, pat) for part in f.relative_to(path).parts[:-1] for pat in skip):
+                continue  # a directory pytest does not collect from (.venv, build...)
+            try:
+                if _SCENARIO_LINE.search(f.read_text(errors="replace")):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _module_path(name: str) -> Path | None:
+    """The file or package directory of module ``name`` (``--pyargs``), None when it is not importable."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin) if spec.origin else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """When the run collects scenario tests, load and check the charts under test now, before
+    collection and any cluster work: a problem is a usage error (exit 4, one line per problem),
+    never a run that ends as "no tests ran"."""
+    config = session.config
+    if hasattr(config, "workerinput") or not _collects_scenarios(config):
+        return  # an xdist worker: its collection reports to the controller (harness/plugin/session.py)
+    if xdist_workers(config):
+        raise pytest.UsageError(XDIST_REFUSED)
+    activate(config)  # the run collects scenario modules: it is a harness run (a bad setting: exit 4 here)
+    _charts(config)
+    problems = config.stash.get(_PROBLEMS_KEY, [])
+    if problems and not config.stash.get(_DEFERRED_KEY, False):
+        raise pytest.UsageError("harness: " + "\n".join(problems))
 
 
 def _own_parameters(metafunc: pytest.Metafunc) -> set[str]:
@@ -95,6 +193,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     charts = _charts(metafunc.config)
     for name, negative in (("target", False), ("broken_target", True)):
         if name in metafunc.fixturenames and name not in own:
+            metafunc.config.stash[_NEEDS_CHARTS_KEY] = True
             targets = targets_for(scenario, charts, negative=negative)
             if targets:
                 metafunc.parametrize(name, targets, ids=[t.id for t in targets])
@@ -110,10 +209,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("fault", list(faults), ids=list(faults))
 
 
+def _placeholder(item: Any) -> bool:
+    return any(v is _NOT_GENERATED for v in getattr(getattr(item, "callspec", None), "params", {}).values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> Any:
+    """Leave out the placeholders of scenarios no contract lists as the items are made, so they are
+    never counted ("collected N items" and ``--collect-only`` count only tests that will run)."""
+    made = yield
+    if isinstance(made, list):
+        return [i for i in made if not _placeholder(i)]
+    return made
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the placeholders of scenarios no contract lists (not generated, so not skipped either)."""
-    items[:] = [i for i in items if not any(v is _NOT_GENERATED for v in
-                                            getattr(getattr(i, "callspec", None), "params", {}).values())]
+    """Stop with a usage error (exit 4, one line per problem) when the charts under test could not be
+    loaded or failed the chart check; drop any placeholder left (not generated, so not skipped either).
+
+    Raises:
+        pytest.UsageError: ``harness: <contract or chart check problem>`` lines.
+    """
+    problems = config.stash.get(_PROBLEMS_KEY, [])
+    if problems and (config.stash.get(_NEEDS_CHARTS_KEY, False) or not config.stash.get(_DEFERRED_KEY, False)):
+        raise pytest.UsageError("harness: " + "\n".join(problems))
+    items[:] = [i for i in items if not _placeholder(i)]
     for i in items:
         scenario = getattr(getattr(i, "module", None), "SCENARIO", None)
         if scenario:

@@ -61,7 +61,7 @@ from harness.env.addons import catalog as addons_mod
 from harness.k8s import client as kube
 from harness.k8s import diagnostics, namespaces
 from harness.k8s.namespaces import new_run_id, should_keep
-from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo
+from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo, repository_source
 from harness.tools.helm import Helm, HelmError
 from harness.tools.kubectl import Kubectl
 
@@ -114,6 +114,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_arguments(lambda flag, **kw: group.addoption(*option_strings(flag.removeprefix("--")), **kw))
 
 
+def harness_rootdir(config: pytest.Config) -> Path:
+    """The rootdir the harness's defaults resolve against (``artifacts``, ``harness.yaml``,
+    ``charts-under-test``): pytest's rootdir when an ini file or ``--rootdir`` set it, else the
+    directory pytest was started in. Without an ini file pytest derives its rootdir from the test
+    paths (https://docs.pytest.org/en/stable/reference/customize.html#finding-the-rootdir), which
+    for ``pytest --pyargs harness.scenarios.upgrade`` of an installed package lies in site-packages."""
+    if config.inipath is None and not getattr(config.option, "rootdir", None):
+        return Path(config.invocation_params.dir)
+    return Path(config.rootpath)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # markers only: nothing is read or written until the harness is used (activate)
     config.addinivalue_line("markers", "cluster: needs a real kind cluster (created by the session fixture)")
@@ -144,7 +155,7 @@ def activate(config: pytest.Config) -> HarnessConfig:
         raise pytest.UsageError(error)
     try:
         cfg = load_config(cli_values(config.option), config_file=config.option.harness_config_file,
-                          rootdir=config.rootpath, cwd=config.invocation_params.dir)
+                          rootdir=harness_rootdir(config), cwd=config.invocation_params.dir)
     except HarnessError as exc:
         config.stash[_ERROR_KEY] = f"harness: {exc}"
         raise pytest.UsageError(config.stash[_ERROR_KEY]) from None
@@ -202,7 +213,8 @@ def uses_harness(item: pytest.Item) -> bool:
     return False
 
 
-def _xdist_workers(config: pytest.Config) -> bool:
+def xdist_workers(config: pytest.Config) -> bool:
+    """True on an xdist worker, or on a controller given ``-n`` (more than 0 workers)."""
     return hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
 
 
@@ -217,7 +229,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     error = activation_error(config)
     if error is None and not any(uses_harness(i) for i in items):
         return
-    if _xdist_workers(config):
+    if xdist_workers(config):
         if hasattr(config, "workerinput"):
             # a worker: run nothing, tell the controller (pytest_testnodedown), which refuses the run
             config.workeroutput["harness_refused"] = XDIST_REFUSED  # type: ignore[attr-defined]
@@ -512,6 +524,9 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
                 with timings.phase(f"check chart {c.name}", announce=False):
                     if released and released.kind == "repo" and released.repo_name not in repos:
                         repos[released.repo_name] = _add_repository(request, helm_offline, released)
+                    if c.ref.kind == "repo" and (name := c.ref.ref.split("/", 1)[0]) not in repos:
+                        # the candidate from a repository of the user's own helm configuration
+                        repos[name] = _add_user_repository(helm_offline, name)
                     if c.ref.is_local:
                         helm_offline.lint(c.ref, values=harness_config.values, sets=harness_config.sets)
                     else:
@@ -521,6 +536,14 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
             except HelmError as exc:  # the chart (or its version) is bad input: exit 2, not 1
                 raise UsageError(f"{c.ref}: {exc}") from exc
         return charts
+
+
+def _add_user_repository(helm_offline: Any, name: str) -> str:
+    """Add the repository ``name`` of the user's helm configuration to the private helm home
+    (:func:`harness.tools.chartrepo.repository_source`). Raises UsageError when it is unknown."""
+    url = repository_source(name)
+    helm_offline.repo_add(name, str(url))
+    return str(url)
 
 
 def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released: Any) -> Any:

@@ -1,6 +1,8 @@
 """A figure of a scenario record as text, with its unit (``12 s``, ``48 ms``, ``99.44 %``, ``236 requests``)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.core.fmt import MISSING, duration
 from harness.scenario.result import Cell, Figure
 
@@ -39,3 +41,35 @@ def format_cell(cell: Cell) -> str:
     parts = [f"Kubernetes {cell.kubernetes_version}" if cell.kubernetes_version else "",
              f"helm {cell.helm_version}" if cell.helm_version else "", cell.edge]
     return " · ".join(p for p in parts if p)
+
+
+def attribution_summary(figures: Mapping[str, Figure]) -> str:
+    """One line on who served the probed requests, from the attribution figures of the upgrade
+    (:data:`harness.scenario.verdicts.ATTRIBUTION_FIGURES`): ``served (edge log): old 0.0-10.8 s,
+    new 4.6-15.0 s · 120 to old pods, 180 to new · 2 not attributed (answered by the edge x2) ·
+    closest old pod: last request 4.1 s before it terminated``; ``served (edge log): unavailable: <why>``;
+    "" for a record without them."""
+    source = figures.get("attribution")
+    if source is None or source.value in (None, ""):
+        return ""
+    text = str(source.value)
+    if text.startswith("unavailable"):
+        return f"served (edge log): {text}"
+
+    def value(name: str) -> object:
+        fig = figures.get(name)
+        return None if fig is None else fig.value
+
+    parts = [str(value("served_spans") or "no request attributed")]
+    parts.append(f"{value('served_by_old_requests') or 0} to old pods, {value('served_by_new_requests') or 0} to new")
+    missing = number(value("unattributed_requests")) or 0
+    if missing:
+        parts.append(f"{int(missing)} not attributed ({value('unattributed_reasons')})")
+    after = number(value("old_after_rollout_requests")) or 0
+    if after:
+        parts.append(f"{int(after)} to old pods after the rollout completed")
+    margin = number(value("old_pod_last_request_margin_s"))
+    if margin is not None:
+        parts.append(f"closest old pod: last request {duration(abs(margin))} "
+                     + ("before" if margin >= 0 else "after") + " it terminated")
+    return "served (edge log): " + " · ".join(parts)

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.fmt import MISSING, duration
-from harness.report.figures import format_cell, format_figure, number
+from harness.report.figures import (
+    attribution_summary,
+    format_cell,
+    format_figure,
+    number,
+)
 from harness.scenario.result import (
     ScenarioResult,
     figure_values,
@@ -531,6 +536,8 @@ def _details(shown: Sequence[_Shown], base: Path) -> str:
         # the measuring harness's own load: a probe gap beside a high share may be the machine's, not the chart's
         own = (f'<p class="cpu muted">harness CPU while measuring: {_e(format_figure(cpu))} of the machine</p>'
                if cpu is not None and cpu.value not in (None, "") else "")
+        served = attribution_summary(r.figures)
+        own += f'<p class="served">{_e(served)}</p>' if served else ""
         out.append(f'<section class="test {s.status.lower()}" id="{s.anchor}"><h3>{_pill(s.status)} {_e(title)}'
                    f'{" (negative control)" if r.is_control else ""}</h3>'
                    f'<p class="nodeid">{_e(r.test_id)}</p>'

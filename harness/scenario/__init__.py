@@ -8,6 +8,7 @@
   :mod:`~harness.scenario.probing` (``probe_while``), :mod:`~harness.scenario.shared` (one long
   phase for several charts), :mod:`~harness.scenario.targets`, :mod:`~harness.scenario.settings`,
   :mod:`~harness.scenario.manifests`.
-* What they produce: the pure verdict functions (:mod:`~harness.scenario.verdicts`) and the one
+* What they produce: the pure verdict functions (:mod:`~harness.scenario.verdicts`, with
+  :mod:`~harness.scenario.deadlines`: which configured stream deadline an edge applied) and the one
   result record per test (:mod:`~harness.scenario.result`).
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,8 @@ from harness.k8s.wait import all_of, wait_for
 from harness.measure import plots
 from harness.measure.prober import Prober, https_session_factory
 from harness.measure.sse import SseGroup
+from harness.scenario import datacheck
+from harness.scenario.datacheck import Written
 from harness.scenario.manifests import ingress_has_tls, manifest_objects
 from harness.scenario.observer import ReleaseObserver
 from harness.scenario.result import (
@@ -37,7 +38,7 @@ from harness.scenario.result import (
 )
 from harness.scenario.settings import Settings
 from harness.scenario.steps import Attempt, Steps
-from harness.scenario.targets import Target
+from harness.scenario.targets import Target, set_pairs, values_files
 from harness.scenario.verdicts import EXPECTED_FAILURE, DataFacts, PodsFacts, Verdict
 from harness.tools.helm import release_name
 
@@ -73,6 +74,11 @@ class Checkpoint:
 
     steps: int = 0
     artifacts: int = 0
+
+
+def _no_version(headers: Any, body: bytes) -> None:
+    """The prober's version source for a contract without ``versionFrom``: nothing."""
+    return None
 
 
 def result_record(scenario: str, target: Target, outcome: Outcome, reason: str, *, cell: Cell = Cell(),
@@ -211,15 +217,28 @@ class ScenarioContext:
             return str(v) if v is not None else None
         return None
 
-    def values(self, *, candidate: bool) -> list[Path]:
-        """Configured values, the variant's values, and (candidate only) the broken overlay."""
-        out = [*self.target.chart.values, *self.target.values]
-        if candidate and self.target.broken is not None:
-            out.append(self.target.broken.values)
-        return out
+    @property
+    def version_source(self) -> str | None:
+        """Where the application reports its version (``json: version``), None when the contract
+        declares no ``versionFrom`` (the version checks are then "not declared", never failed)."""
+        vf = self.contract.version_from if self.contract else None
+        return vf.describe() if vf is not None else None
 
-    def sets(self) -> list[str]:
-        return [*self.target.chart.sets, *self._db_sets()]
+    def expected_version(self, app_version: str | None) -> str | None:
+        """The version answers of a chart with ``app_version`` report: ``app_version``, or for a
+        ``regex`` source its group found in it (:meth:`harness.core.contract.VersionFrom.expected`)."""
+        vf = self.contract.version_from if self.contract else None
+        return vf.expected(app_version) if vf is not None else app_version
+
+    def values(self, *, candidate: bool) -> list[Path]:
+        """The values files of one install or upgrade, in helm's order (later files win):
+        :func:`harness.scenario.targets.values_files`."""
+        return values_files(self.target, candidate=candidate)
+
+    def sets(self, *, candidate: bool = True) -> list[str]:
+        """The ``--set`` pairs of one install or upgrade (:func:`harness.scenario.targets.set_pairs`),
+        then the database wiring the harness gives a chart with a ``postgres`` contract."""
+        return [*set_pairs(self.target, candidate=candidate), *self._db_sets()]
 
     def _db_sets(self) -> list[str]:
         pg = self.contract.postgres if self.contract else None
@@ -260,16 +279,24 @@ class ScenarioContext:
         ca = state.get("cert-manager")
         return Path(ca) if ca else None
 
-    def require_reachable_ingress(self, chart: Any, values: Sequence[Path]) -> None:
+    def require_reachable_ingress(self, chart: Any, values: Sequence[Path], *, candidate: bool = True) -> None:
         """Raise :class:`ScenarioSkipped` (with the reason) when the rendered Ingress has TLS but no
         cert-manager add-on runs: nothing would write its Secret, so the ingress controller serves
         the host only with its default certificate, which no client can verify, and redirects plain
-        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it."""
+        HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it.
+
+        Also skipped: a contract whose probe goes through an HTTPRoute (``probe.via: httproute``),
+        which the harness's edge (an Ingress controller) does not serve yet."""
+        if self.contract.probe.via == "httproute":
+            raise ScenarioSkipped(
+                f"{self.target.id}: the contract probes {self.contract.probe.host} through an HTTPRoute "
+                "(probe.via: httproute); the harness's edge serves Ingresses only (class nginx) until a Gateway "
+                "API edge is added, so nothing would route the probes")
         if self.cert_manager_ca is not None:
             return
         try:
             objs = manifest_objects(self.helm.template(self.release, chart, namespace=self.namespace,
-                                                       values=values, sets=self.sets()))
+                                                       values=values, sets=self.sets(candidate=candidate)))
         except HarnessError:
             return  # the install itself will report a rendering problem
         if ingress_has_tls(objs):
@@ -299,11 +326,12 @@ class ScenarioContext:
         rel = self.contract.released
         if rel is None:
             raise HarnessError(f"{self.target.chart.name}: the contract has no released chart")
-        self.require_reachable_ingress(rel.ref, self.values(candidate=False))
+        self.require_reachable_ingress(rel.ref, self.values(candidate=False), candidate=False)
         helm = self.released_helm
         by = f" with helm {helm.version}" if helm is not self.helm else ""
         with self.step(f"install released {rel.chart} {rel.version or ''}".strip() + by):
-            return helm.install(self.release, rel.ref, values=self.values(candidate=False), sets=self.sets(),
+            return helm.install(self.release, rel.ref, values=self.values(candidate=False),
+                                sets=self.sets(candidate=False),
                                 wait=True, timeout=self.cfg.timeouts.install,
                                 extra=helm.post_renderer(f"host:{self.contract.ingress.host}={self.host}"))
 
@@ -396,23 +424,34 @@ class ScenarioContext:
         self.record("ingress_url", self._base[0])
         return self._base
 
-    def http(self, method: str, path: str, *, json_body: Any = None, timeout: float = 10.0) -> Any:
-        """One request through the ingress with the contract's Host header (no redirects followed)."""
+    def http(self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None,
+             headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> Any:
+        """One request through the ingress with the contract's Host header (no redirects followed):
+        ``json_body`` sent as JSON, or ``body`` as it is; ``headers`` besides Host (which they
+        cannot replace)."""
 
         base, verify, factory = self.ingress_base()
         s = factory() if factory else requests.Session()
         s.trust_env = False
         try:
-            return s.request(method, base + path, headers={"Host": self.host}, json=json_body,
-                             timeout=timeout, verify=verify, allow_redirects=False)
+            return s.request(method, base + path, headers={**(headers or {}), "Host": self.host}, json=json_body,
+                             data=body, timeout=timeout, verify=verify, allow_redirects=False)
         finally:
             s.close()
 
     def wait_serving(self, path: str | None = None, *, timeout: float | None = None, want: int = 200) -> None:
-        """Until ``path`` (default: the probe path) answers ``want`` through the ingress: an
-        Ingress reaches the controller a moment after helm returns."""
+        """Until ``path`` answers ``want`` through the ingress: an Ingress reaches the controller a
+        moment after helm returns. Default: the contract's ``readyPath`` (the host answers), then
+        the probe path when it differs (what the prober will request answers too), each within
+        ``timeout``."""
+        if path is None:
+            probe = self.contract.probe
+            for p in dict.fromkeys((probe.ready_path or probe.probe_path, probe.probe_path)):
+                self._wait_path(p, timeout=timeout, want=want)
+            return
+        self._wait_path(path, timeout=timeout, want=want)
 
-        path = path or self.contract.ingress.probe_path
+    def _wait_path(self, path: str, *, timeout: float | None, want: int) -> None:
 
         def check() -> tuple[bool, str]:
             try:
@@ -433,8 +472,11 @@ class ScenarioContext:
 
         base, verify, factory = self.ingress_base()
         s = self.settings
+        vf = self.contract.version_from
         opts = {"host": self.host, "rate": s.probe_rate, "concurrency": s.probe_concurrency,
-                    "max_duration": 1800, "verify": verify, "session_factory": factory, "name": f"probe-{self.target.id}"}
+                "max_duration": 1800, "verify": verify, "session_factory": factory, "name": f"probe-{self.target.id}",
+                # the declared source only: an application that does not say who it is is not guessed at
+                "version_from": vf.extract if vf is not None else _no_version}
         opts.update(kw)
         return Prober(base, path or self.contract.ingress.probe_path, **opts)
 
@@ -446,46 +488,28 @@ class ScenarioContext:
         opts.update(kw)
         return SseGroup(count or self.settings.sse_streams, base + self.contract.sse.path, **opts)
 
-    # -- data through the ingress
+    # -- data: the contract's declared checks (harness/scenario/datacheck.py)
 
-    def write_items(self, n: int = 2, *, timeout: float = 30.0) -> dict[str, str]:
-        """POST ``n`` items through the ingress (retried within ``timeout``); ``{id: value}``."""
+    @property
+    def data_declared(self) -> bool:
+        """True when the contract declares a data check (``data.write`` and ``data.read``)."""
+        check = self.contract.data if self.contract else None
+        return check is not None and check.declared
 
-        out: dict[str, str] = {}
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            value = f"{self.scenario}-{secrets.token_hex(6)}"
-            try:
-                r = self.http("POST", "/items", json_body={"value": value})
-                if r.status_code == 201:
-                    out[str(r.json()["id"])] = value
-                    continue
-            except (requests.RequestException, ValueError, KeyError):
-                pass
-            time.sleep(1.0)
-        return out
+    def write_data(self, n: int = 2, *, timeout: float = 30.0) -> Written | None:
+        """Write ``n`` records with the contract's declared data check (``data.write``, retried
+        within ``timeout`` seconds); records the figure ``items_written``. None when the contract
+        declares no write and read: the verdict then reports "data integrity: not declared"."""
+        if not self.data_declared:
+            return None
+        written = datacheck.write_records(self, self.contract.data, n=n, timeout=timeout)
+        self.record("items_written", len(written.records))
+        return written
 
-    def read_items(self, written: Mapping[str, str]) -> dict[str, tuple[int | None, str | None]]:
-
-        out: dict[str, tuple[int | None, str | None]] = {}
-        for k in written:
-            try:
-                r = self.http("GET", f"/items/{k}")
-                value = r.json().get("value") if r.status_code == 200 else None
-                out[k] = (r.status_code, value)
-            except (requests.RequestException, ValueError):
-                out[k] = (None, None)
-        return out
-
-    def data_facts(self, written: Mapping[str, str], *, write_after: bool = True) -> DataFacts:
-        read = self.read_items(written)
-        status = None
-        if write_after:
-            try:
-                status = self.http("POST", "/items", json_body={"value": "after"}).status_code
-            except Exception:  # noqa: BLE001 - a failed write is reported as its status (None)
-                status = None
-        return DataFacts(dict(written), read, status)
+    def data_facts(self, written: Written | None, *, write_after: bool = True) -> DataFacts | None:
+        """After a disruption: read back what :meth:`write_data` wrote and write once more
+        (:func:`harness.scenario.datacheck.data_facts`); None when nothing was declared."""
+        return datacheck.data_facts(self, written, write_after=write_after)
 
     # -- evidence
 
@@ -503,12 +527,13 @@ class ScenarioContext:
         with the secrets of the manifests read so far (:attr:`redactor`); returns its path."""
         return write_text(self.artifact(name), text, self.redactor)
 
-    def save_probe(self, result: Any, name: str = "probe", title: str = "") -> None:
-        """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run."""
+    def save_probe(self, result: Any, name: str = "probe", title: str = "", **plot: Any) -> None:
+        """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run;
+        ``plot``: more for :func:`harness.measure.plots.probe_timeline` (``served``, ``old_pods``)."""
         # matplotlib is heavy: loaded when a plot is drawn
 
         result.write_csv(self.artifact(f"{name}.csv"))
-        if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title) is not None:
+        if plots.probe_timeline(result, self.artifacts / f"{name}.png", title=title, **plot) is not None:
             self.artifact(f"{name}.png")
 
     def save_streams(self, results: Sequence[Any], name: str = "sse", title: str = "") -> None:

@@ -2,8 +2,8 @@
 restarting them -- and bring them back when the database returns?
 
 Steps: install the candidate with a database on the postgres add-on (variant values; a negative
-control adds its overlay); rolled out; serving; write data through the ingress; read the probe
-bounds. Then, per fault
+control adds its overlay); rolled out; serving; write data with the contract's declared data
+check (``data.write``; skipped when none is declared); read the probe bounds. Then, per fault
 control of the add-on (``stop``/``start``: connection refused; ``pause``/``unpause``: the server
 hangs; ``disconnect``/``reconnect``: packets go nowhere): with every pod Ready, take the database
 away for ``max(HARNESS_SCENARIO_OUTAGE_MIN, liveness periodSeconds x failureThreshold + periodSeconds +
@@ -19,7 +19,8 @@ within ``periodSeconds x successThreshold + timeoutSeconds + HARNESS_SCENARIO_RE
 Pass when (:func:`harness.scenario.verdicts.db_outage_verdict`): every pod became NotReady within the
 bound, the Service had no ready endpoints, the ingress answered 503 itself once the pods should be out (no
 hanging requests, nothing passed through from the pods), no container restarted, all pods were
-Ready again within the recovery bound, and the data written before is intact.
+Ready again within the recovery bound, and the data written before is intact (``data.read``; a
+contract without a data check: the figure "data integrity: not declared", not a failure).
 
 The database is one server for the whole cluster, so one outage serves every selected chart at
 once (a shared run): each (chart, fault) test gets its own verdict from the same outage.
@@ -40,6 +41,7 @@ from harness.k8s.client import REQUEST_TIMEOUT
 from harness.k8s.conditions import pod_is_ready, ready_endpoints, restarts_since
 from harness.k8s.wait import wait_for
 from harness.scenario.context import ScenarioContext
+from harness.scenario.datacheck import Written
 from harness.scenario.manifests import probe_bounds
 from harness.scenario.probing import probe_while
 from harness.scenario.steps import together
@@ -58,9 +60,10 @@ INGRESS_SETTLE = 3.0  # seconds for the ingress controller to act on the Endpoin
 
 @dataclass
 class Prepared:
-    """One release ready for outages: the data written, the Services behind its Ingress, its bounds (seconds)."""
+    """One release ready for outages: the data written (None: no data check declared), the
+    Services behind its Ingress, its bounds (seconds)."""
 
-    written: dict[str, str]
+    written: Written | None
     services: list[str]
     not_ready_bound: float
     recovery_bound: float
@@ -85,7 +88,7 @@ def backend_services(objs: list[dict[str, Any]]) -> list[str]:
 
 
 def prepare(ctx: ScenarioContext) -> Prepared:
-    """Install the chart with its database, wait until it serves, write data, and derive the
+    """Install the chart with its database, wait until it serves, write data (when declared), and derive the
     outage's bounds from the rendered probes.
 
     Raises:
@@ -98,8 +101,10 @@ def prepare(ctx: ScenarioContext) -> Prepared:
         ctx.wait_rolled_out()
     with ctx.step("serving"):
         ctx.wait_serving()
-    with ctx.step("write data"):
-        written = ctx.write_items(2)
+    written = None
+    if ctx.data_declared:  # the contract's data check; else the verdict reports "not declared"
+        with ctx.step("write data"):
+            written = ctx.write_data(2)
     with ctx.step("probe bounds"):
         objs = ctx.manifest()
         bounds = list(probe_bounds(objs).values())

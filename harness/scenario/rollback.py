@@ -1,8 +1,8 @@
 """rollback: when an upgrade to the candidate goes wrong, does ``helm rollback`` bring the released
 version back without downtime and without losing data?
 
-Steps: install the released version (revision 1); rolled out; serving; write data through the
-ingress; a baseline of the prober; upgrade to the candidate with the harness's ``never-ready``
+Steps: install the released version (revision 1); rolled out; serving; write data with the
+contract's declared data check (``data.write``; skipped when none is declared); a baseline of the prober; upgrade to the candidate with the harness's ``never-ready``
 post-renderer (harness/tools/postrender.py: the candidate's hooks and objects are applied as they
 are, only its new pods can never become Ready), so ``helm upgrade --wait`` fails after
 ``HARNESS_SCENARIO_ROLLBACK_FAIL_TIMEOUT`` seconds (revision 2, failed) -- by then the candidate's
@@ -11,8 +11,9 @@ revision 1 (revision 3); the rollout after it; settle; judge.
 
 Pass when (:func:`harness.scenario.verdicts.rollback_verdict`): the upgrade failed on readiness
 (not earlier); availability held throughout; history shows revision 2 failed and a deployed
-"Rollback to 1" after it; every pod runs the released images and answers with the released
-version; the data written before the upgrade reads back and a new write succeeds.
+"Rollback to 1" after it; every pod runs the released images and (with ``versionFrom``) answers with
+the released version; the data written before the upgrade reads back (``data.read``) and a new write
+succeeds (a contract without a data check: the figure "data integrity: not declared", not a failure).
 
 Negative control (contract ``migration-fails``): the candidate's migration Job fails, so the
 upgrade fails in its pre-upgrade hook before any pod changes. The scenario reports FAIL ("failed
@@ -58,9 +59,9 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
     with ctx.step("serving"):
         ctx.wait_serving()
     written = None
-    if ctx.contract.postgres is not None:
+    if ctx.data_declared:  # the contract's data check; else the verdict reports "not declared"
         with ctx.step("write data"):
-            written = ctx.write_items(2)
+            written = ctx.write_data(2)
     ctx.record("released_version", released.app_version)
 
     with probe_while(ctx, "upgrade started") as probing:
@@ -80,7 +81,7 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
 
     with ctx.step("judge"):
         probe, window = probing.probe, probing.window
-        data = ctx.data_facts(written) if written is not None else None
+        data = ctx.data_facts(written)
         history = ctx.observer.history()
         rollback_error = rollback.error or (
             f"rollout after the rollback did not complete: {rollout.error}" if rollout.failed else None)
@@ -90,7 +91,8 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
             failed_upgrade=classify_upgrade_error(upgrade.error),
             history=history, failed_revision=2, rollback_to=1,
             pods=ctx.pods_facts(probe.last_versions(20)),
-            released_images=released_images, released_version=released.app_version or None,
+            released_images=released_images, released_version=ctx.expected_version(released.app_version or None),
+            version_from=ctx.version_source,
             data=data, rollback_error=rollback_error,
             extra_figures={**window.figures("probe"), "schema_during_failed_upgrade": schema,
                            "version_spans": probe.version_spans()},

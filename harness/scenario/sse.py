@@ -9,12 +9,19 @@ every pod (a rolling restart of the chart's workloads: the same pod replacement 
 does, for any chart) while the streams stay open, until the old pods are gone; reconnect and
 settle; judge.
 
-Pass when (:func:`harness.scenario.verdicts.sse_verdict`): during the hold no stream was cut and
-none was silent for ``proxy-read-timeout - HARNESS_SCENARIO_SSE_MARGIN`` seconds or longer (the
-timeout is read from the rendered Ingress, 60 s when unset: an nginx ingress cuts a stream there,
-even where the test's own ingress would not); during the rollout each cut stream reconnected
+Pass when (:func:`harness.scenario.verdicts.sse_verdict`): no response was held back by proxy
+buffering; during the hold no stream was cut (each cut is told apart from its timing as an idle
+timeout or a total deadline, :mod:`harness.measure.cuts`, and attributed to the configured value
+that fits, :mod:`harness.scenario.deadlines`: the rendered Ingress's nginx annotations or the
+HTTPRoute's ``timeouts``, as the edge under test honours them) and none was silent for the edge's
+idle timeout ``- HARNESS_SCENARIO_SSE_MARGIN`` seconds or longer (an edge without an idle timeout:
+an nginx ingress's, as a labelled prediction); during the rollout each cut stream reconnected
 within ``HARNESS_SCENARIO_SSE_RECONNECT_BOUND`` seconds, no reconnect was refused, and with
 ``Last-Event-ID`` no event id was missed or repeated.
+
+A response held back by the edge (``proxy-buffering: "on"``: Traefik holds even the headers until
+the backend's response ends) never connects: streams still waiting for their first byte after the
+connect wait are held and judged, not an error; a refused or failed stream is.
 
 All selected charts hold their streams in the same window (a shared run,
 :mod:`harness.scenario.shared`), so N charts cost one hold, not N; each still gets its own verdict.
@@ -30,8 +37,11 @@ from kubernetes import client
 
 from harness.core import progress
 from harness.core.errors import HarnessError
+from harness.env.addons.traefik import upstream_read_timeout
+from harness.measure.cuts import BUFFERING, classify
 from harness.scenario.context import ScenarioContext
-from harness.scenario.manifests import ingress_read_timeout
+from harness.scenario.deadlines import Deadlines, edge_profile
+from harness.scenario.manifests import stream_config
 from harness.scenario.steps import together
 from harness.scenario.verdicts import Verdict, sse_verdict
 
@@ -43,7 +53,7 @@ class Prepared:
     """One chart's open streams and the time marks (seconds on the streams' clock) of its phases."""
 
     streams: Any
-    read_timeout: float
+    deadlines: Deadlines
     hold_start: float = 0.0
     hold_end: float = 0.0
     rollout_end: float = 0.0
@@ -51,7 +61,8 @@ class Prepared:
 
 
 def prepare(ctx: ScenarioContext) -> Prepared:
-    """Install the chart, wait until it serves, open the streams (they start connected).
+    """Install the chart, wait until it serves, open the streams (they start connected, or waiting for
+    an answer the edge holds back: a buffering edge answers nothing until the response ends).
 
     Raises:
         harness.scenario.steps.StepFailed: the install failed, or the streams did not connect.
@@ -61,19 +72,33 @@ def prepare(ctx: ScenarioContext) -> Prepared:
         ctx.wait_rolled_out()
     with ctx.step("serving"):
         ctx.wait_serving()
-        timeout = ingress_read_timeout(ctx.manifest())
+        deadlines = stream_deadlines(ctx)
     with ctx.step("open the streams"):
         streams = ctx.sse_group().start()
         ctx.steps.attach(streams)
         deadline = time.monotonic() + CONNECT_SECONDS
         while not streams.all_connected() and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not streams.all_connected():
+        if not streams.all_connected_or_waiting():
             ctx.steps.detach(streams)
             res = streams.stop()
             raise HarnessError("streams did not connect through the ingress: "
                                f"{[r.failed_attempts[-1].data if r.failed_attempts else 'no answer' for r in res]}")
-    return Prepared(streams, timeout)
+        if not streams.all_connected():
+            # the edge took the requests and answers nothing: a held response, judged by the verdict
+            progress.say(f"sse: {ctx.target.id}: streams have no answer {CONNECT_SECONDS:.0f} s after the "
+                         "request (held back by the edge?); holding them anyway")
+    return Prepared(streams, deadlines)
+
+
+def stream_deadlines(ctx: ScenarioContext) -> Deadlines:
+    """The edge under test (the session's matrix cell) with its configured default idle timeout,
+    and the release's stream configuration for the chart's host (rendered manifest)."""
+    idle_default = None
+    if ctx.cell.edge == "traefik-nginx":
+        idle_default = upstream_read_timeout(ctx.env.addons)
+    return Deadlines(edge_profile(ctx.cell.edge, idle_default=idle_default),
+                     stream_config(ctx.manifest()).for_host(ctx.host))
 
 
 def release(prep: Prepared) -> None:
@@ -81,12 +106,18 @@ def release(prep: Prepared) -> None:
     prep.streams.stop()
 
 
+def _idle_limit(deadlines: Deadlines) -> float:
+    """The idle timeout the hold watches for: the edge's, or an nginx ingress's when it has none."""
+    idle, _ = deadlines.idle()
+    return idle if idle is not None else deadlines.nginx_prediction()[0]
+
+
 def _decided(prep: Prepared, margin: float) -> bool:
     """The hold already failed for this chart (a cut, or a silence past the allowed one)."""
     for s in prep.streams.snapshots():
         if s.disconnects or s.failed_attempts:
             return True
-        if s.longest_silence(connected_only=True)[0] >= max(1.0, prep.read_timeout - margin):
+        if s.longest_silence(connected_only=True)[0] >= max(1.0, _idle_limit(prep.deadlines) - margin):
             return True
     return False
 
@@ -148,14 +179,16 @@ def judge(ctx: ScenarioContext, prep: Prepared, results: list[Any]) -> Verdict:
     with ctx.step("judge"):
         holds = [r.between(prep.hold_start, prep.hold_end) for r in results]
         rolls = [r.between(prep.hold_end, prep.rollout_end + 1) for r in results]
+        # cuts of the hold (measured from each connection's own request), held responses anywhere
+        findings = [c for r in results for c in classify(r)
+                    if c.kind == BUFFERING or prep.hold_start <= c.at < prep.hold_end]
         ctx.save_streams(results, title=f"sse {ctx.target.id}")
         extra: dict[str, Any] = {"sse_connections": sum(len(r.connects) for r in results)}
         if prep.rollout_error:
             extra["rollout_error"] = prep.rollout_error
-        return sse_verdict(hold=holds, rollout=None if prep.rollout_error else rolls,
-                           read_timeout=prep.read_timeout, margin=s.sse_margin,
+        return sse_verdict(hold=holds, rollout=None if prep.rollout_error else rolls, margin=s.sse_margin,
                            reconnect_bound=s.sse_reconnect_bound, hold_seconds=prep.hold_end - prep.hold_start,
-                           extra_figures=extra)
+                           deadlines=prep.deadlines, findings=findings, extra_figures=extra)
 
 
 def run_shared(pairs: list[tuple[ScenarioContext, Prepared]], _key: Any = None) -> dict[str, Verdict]:

@@ -37,12 +37,16 @@ class Target:
 
 
 def variants(chart: ChartUnderTest) -> list[tuple[str, tuple[Path, ...]]]:
-    """``[(name, values files)]``: one per ``ci/*-values.yaml`` of a local chart directory (name
-    without ``-values``), else ``[("default", ())]``."""
+    """``[(name, values files)]``: one per ``ci/*-values.yaml`` (name without ``-values``) of a local
+    chart directory, or, for a chart given otherwise (.tgz, repo/name, oci://), of its contract's
+    directory (the unpacked .tgz for a packaged contract); else ``[("default", ())]``."""
     if chart.ref.kind == "dir":
-        files = sorted((Path(chart.ref.ref) / "ci").glob("*-values.yaml"))
-        if files:
-            return [(f.name[: -len("-values.yaml")], (f,)) for f in files]
+        where: Path | None = Path(chart.ref.ref)
+    else:
+        where = chart.contract.chart_dir if chart.contract is not None else None
+    files = sorted((where / "ci").glob("*-values.yaml")) if where is not None else []
+    if files:
+        return [(f.name[: -len("-values.yaml")], (f,)) for f in files]
     return [("default", ())]
 
 
@@ -62,3 +66,37 @@ def targets_for(scenario: str, charts: Iterable[ChartUnderTest], *, negative: bo
         default = next((v for v in vs if v[0] == "default"), vs[0])
         out += [Target(chart, default[0], default[1], b) for b in c.broken_for(scenario)]
     return out
+
+
+def values_files(target: Target, *, candidate: bool) -> list[Path]:
+    """The values files of one install or upgrade of ``target``, in helm's order (a later file wins,
+    https://helm.sh/docs/helm/helm_install/ "the last (right-most) file specified will take
+    precedence"): the contract's ``values``; for the released chart its ``released.values``; the
+    variant's ``ci/*-values.yaml``; for the candidate of a negative control the broken overlay;
+    last the user's ``--values`` (the command line wins).
+
+    Args:
+        candidate: True for the chart under test, False for the contract's released chart.
+    """
+    c = target.contract
+    out: list[Path] = [*(c.values if c is not None else ())]
+    if not candidate and c is not None and c.released is not None:
+        out += c.released.values
+    out += target.values
+    if candidate and target.broken is not None:
+        out += target.broken.values
+    return [*out, *target.chart.values]
+
+
+def set_pairs(target: Target, *, candidate: bool) -> list[str]:
+    """The ``--set`` pairs of one install or upgrade of ``target``, in the order of
+    :func:`values_files` (helm applies ``--set`` after every values file; a later pair of the same
+    key wins): the contract's ``set``, ``released.set`` (released chart), the broken overlay's
+    ``set`` (candidate of a negative control), the user's ``--set``."""
+    c = target.contract
+    out: list[str] = [*(c.sets if c is not None else ())]
+    if not candidate and c is not None and c.released is not None:
+        out += c.released.sets
+    if candidate and target.broken is not None:
+        out += target.broken.sets
+    return [*out, *target.chart.sets]

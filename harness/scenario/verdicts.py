@@ -11,9 +11,18 @@ verdict's reason summarises the figures that prove it.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.measure.cuts import BUFFERING, Cut, classify
+from harness.scenario.deadlines import (
+    Deadlines,
+    attributed_kind,
+    explain_parts,
+    measured,
+)
 
 
 @dataclass(frozen=True)
@@ -136,9 +145,20 @@ class PodsFacts:
     versions: Sequence[str] = ()
 
 
+NOT_DECLARED = "not declared"
+"""The ``version_from`` figure of a chart whose contract has no ``versionFrom``: its answers'
+version is not checked (the application need not say who it is)."""
+
+
+def version_figures(version_from: str | None) -> dict[str, str]:
+    """``{"version_from": "json: version"}``, or ``"not declared"`` (a figure, never a failure)."""
+    return {"version_from": version_from or NOT_DECLARED}
+
+
 def runs_version_check(name: str, pods: PodsFacts, *, want_images: Iterable[str], want_version: str | None,
                        which: str) -> Check:
-    """Every pod runs only ``want_images``, all are Ready, and the answers report ``want_version``."""
+    """Every pod runs only ``want_images``, all are Ready, and the answers report ``want_version``
+    (not checked when ``want_version`` is None)."""
     want = set(want_images)
     wrong = {p: [i for i in imgs if i not in want] for p, imgs in pods.images.items()}
     wrong = {p: v for p, v in wrong.items() if v}
@@ -157,36 +177,51 @@ def runs_version_check(name: str, pods: PodsFacts, *, want_images: Iterable[str]
 
 @dataclass(frozen=True)
 class DataFacts:
-    """Data written through the ingress before the disruption and read back after it.
+    """The chart's declared data check (the contract's ``data``, harness/core/datacheck.py) around a
+    disruption: records written before it, read back after it.
 
     Attributes:
-        written: ``{id: value}`` written before.
-        read: ``{id: (status, value or None)}`` read after.
-        write_after: status of a fresh write after the disruption (None: not attempted).
+        written: one label per record written before (``rollback-1a2b3c4d5e6f (id=7)``).
+        read_failures: one line per record that did not read back as declared, naming the step
+            (``rollback-1a2b...: data.read GET /items/7: JSON value is 'x' (want 'rollback-1a2b...')``).
+        write_failure: the write step's last failure line when nothing could be written.
+        write_after: the failure line of a fresh write after the disruption (None: it succeeded
+            or was not attempted).
     """
 
-    written: Mapping[str, str]
-    read: Mapping[str, tuple[int | None, str | None]]
-    write_after: int | None = None
+    written: Sequence[str]
+    read_failures: Sequence[str] = ()
+    write_failure: str | None = None
+    write_after: str | None = None
+
+
+DATA_NOT_DECLARED = "data integrity: not declared"
 
 
 def data_check(d: DataFacts | None) -> Check:
+    """Data written before the disruption is intact and a new write succeeds. ``d`` None: the
+    contract declares no data check, which is reported (:data:`DATA_NOT_DECLARED`), not failed."""
     if d is None:
-        return Check("data", True)
+        return Check("data", True, DATA_NOT_DECLARED)
     if not d.written:
-        return Check("data", False, "no data could be written before the disruption, so its survival is unproven")
-    lost = []
-    for k, v in d.written.items():
-        status, got = d.read.get(k, (None, None))
-        if status != 200 or got != v:
-            lost.append(f"item {k}: {'HTTP ' + str(status) if status else 'no answer'}"
-                        + (f", value {got!r} != {v!r}" if status == 200 else ""))
+        return Check("data", False, "no data could be written before the disruption, so its survival is unproven"
+                     + (f": {d.write_failure}" if d.write_failure else ""))
     problems = []
-    if lost:
-        problems.append(f"data written before is not intact: {_names(lost)}")
-    if d.write_after is not None and d.write_after not in (200, 201):
-        problems.append(f"a write after the disruption answered HTTP {d.write_after}")
+    if d.read_failures:
+        problems.append(f"data written before is not intact ({len(d.read_failures)} of {len(d.written)} "
+                        f"records): {_names(d.read_failures, 2)}")
+    if d.write_after is not None:
+        problems.append(f"a write after the disruption failed: {d.write_after}")
     return Check("data", not problems, "; ".join(problems))
+
+
+def data_figures(d: DataFacts | None) -> dict[str, Any]:
+    """``data_integrity``: ``not declared``, ``2 of 2 records intact``, ``nothing written``."""
+    if d is None:
+        return {"data_integrity": "not declared"}
+    if not d.written:
+        return {"data_integrity": "nothing written"}
+    return {"data_integrity": f"{len(d.written) - len(d.read_failures)} of {len(d.written)} records intact"}
 
 
 # --------------------------------------------------------------------------- upgrade
@@ -201,8 +236,9 @@ class MigrationFacts:
             ``succeeded`` / ``failed`` / ``unknown``.
         completed_at: wall time the (last) migration Job completed (None: never seen completing).
         first_new_ready_at: wall time the first pod of the new version was seen Ready.
-        table_rows: rows the migration recorded in the service's own table during the upgrade
-            (None: not readable / not applicable).
+        table_rows: migration runs the chart's own record counted during the upgrade: the
+            contract's ``data.migrations`` statement after the upgrade less before it (None: not
+            declared, or not readable).
     """
 
     jobs: Sequence[tuple[str, str]]
@@ -244,27 +280,185 @@ class ReleaseFacts:
     expected_revision: int
 
 
+@dataclass(frozen=True)
+class OldPodTraffic:
+    """The probed requests one old pod served (from the edge's log).
+
+    Attributes:
+        pod: its name. requests: how many it served in the judged window.
+        last_request: epoch seconds the edge started the last one; last_t: the same as seconds
+            since the prober started (for the plot).
+        terminated: epoch seconds it terminated (see :class:`harness.scenario.attribution.PodLife`),
+            None when it did not.
+        after_termination: requests the edge started later than ``terminated`` (plus the tolerance).
+    """
+
+    pod: str
+    requests: int
+    last_request: float
+    last_t: float
+    terminated: float | None = None
+    after_termination: int = 0
+
+    @property
+    def margin(self) -> float | None:
+        """Seconds from the last request to the termination (negative: traffic after it); None when
+        the pod did not terminate."""
+        return None if self.terminated is None else round(self.terminated - self.last_request, 3)
+
+
+@dataclass(frozen=True)
+class AttributionFacts:
+    """Who served the probed requests, from the edge's access log matched to pod IPs over time
+    (:func:`harness.scenario.attribution.attribution_facts`), whatever the application answers.
+
+    Attributes:
+        source: what was read (``traefik access log``).
+        unavailable: why nothing could be attributed ("" when attribution worked): then the checks
+            below are not judged, and the figure ``attribution`` says why.
+        requests: probed requests in the window; old, new: served by old / candidate pods.
+        unattributed: ``{reason: count}`` of requests with no pod (no log line, answered by the
+            edge itself, an upstream address no pod had).
+        rollout_done_t: seconds since the prober started when the rollout was seen complete (None:
+            it was not). after_rollout_old: ``(pod, t)`` of requests an old pod served after that.
+        old_pods: per old pod, its traffic and termination. spans: ``"old 0.0-10.8 s, new 4.6-15.0 s"``.
+        mixed_seconds: seconds in which both old and new pods served. started_wall: the prober's start.
+    """
+
+    source: str
+    unavailable: str = ""
+    requests: int = 0
+    old: int = 0
+    new: int = 0
+    unattributed: Mapping[str, int] = field(default_factory=dict)
+    rollout_done_t: float | None = None
+    after_rollout_old: Sequence[tuple[str, float]] = ()
+    old_pods: Sequence[OldPodTraffic] = ()
+    spans: str = ""
+    mixed_seconds: float = 0.0
+    started_wall: float = 0.0
+
+    @property
+    def available(self) -> bool:
+        return not self.unavailable
+
+
+SERVED_BY_CANDIDATE = "served by candidate after rollout"
+OLD_PODS_DRAINED = "old pods drained before termination"
+
+
+def served_by_candidate_check(a: AttributionFacts | None) -> Check:
+    """Every probed request the edge sent after the rollout was seen complete went to a candidate pod."""
+    if a is None or not a.available:
+        return Check(SERVED_BY_CANDIDATE, True, "not judged: attribution unavailable"
+                     + (f" ({a.unavailable})" if a is not None else ""))
+    if a.rollout_done_t is None:
+        return Check(SERVED_BY_CANDIDATE, True, "not judged: the rollout was not seen completing")
+    if not a.after_rollout_old:
+        return Check(SERVED_BY_CANDIDATE, True)
+    pods = sorted({p for p, _ in a.after_rollout_old})
+    first = min(t for _, t in a.after_rollout_old)
+    return Check(SERVED_BY_CANDIDATE, False,
+                 f"{len(a.after_rollout_old)} requests were served by old pods after the rollout completed "
+                 f"(at {a.rollout_done_t:.1f} s; first at {first:.1f} s): {_names(pods)}")
+
+
+def old_pods_drained_check(a: AttributionFacts | None) -> Check:
+    """No old pod was sent a probed request after it terminated (its containers stopped, its deletion
+    deadline passed, or it was deleted)."""
+    if a is None or not a.available:
+        return Check(OLD_PODS_DRAINED, True, "not judged: attribution unavailable"
+                     + (f" ({a.unavailable})" if a is not None else ""))
+    late = [o for o in a.old_pods if o.after_termination]
+    if not late:
+        return Check(OLD_PODS_DRAINED, True)
+    n = sum(o.after_termination for o in late)
+    return Check(OLD_PODS_DRAINED, False,
+                 f"{n} requests were sent to old pods after they terminated: "
+                 + _names(f"{o.pod} ({o.after_termination}, last {-(o.margin or 0.0):.1f} s after)" for o in late))
+
+
+ATTRIBUTION_FIGURES = ("attribution", "attributed_requests", "unattributed_requests", "unattributed_reasons",
+                       "served_by_old_requests", "served_by_new_requests", "served_spans", "mixed_serving_seconds",
+                       "old_after_rollout_requests", "old_pods_with_traffic_count", "old_pod_last_request_margin_s",
+                       "old_after_termination_requests", "old_pod_last_requests")
+"""The attribution figures, by name (stable: the report and docs/scenarios.md read them):
+
+* ``attribution``: ``traefik access log``, or ``unavailable: <why>``;
+* ``attributed_requests`` / ``unattributed_requests``: probed requests in the window with / without a pod;
+  ``unattributed_reasons``: ``answered by the edge x12, no log line x1``;
+* ``served_by_old_requests`` / ``served_by_new_requests``; ``served_spans``: when each side served
+  (``old 0.0-10.8 s, new 4.6-15.0 s``); ``mixed_serving_seconds``: seconds in which both did;
+* ``old_after_rollout_requests``: requests old pods served after the rollout completed;
+* ``old_pods_with_traffic_count``; ``old_pod_last_request_margin_s``: the smallest time from an old
+  pod's last request to its termination (negative: it got requests after it terminated);
+  ``old_after_termination_requests``; ``old_pod_last_requests``: per old pod, its last request and
+  termination in seconds since the prober started.
+"""
+
+
+def attribution_figures(a: AttributionFacts | None) -> dict[str, Any]:
+    """The :data:`ATTRIBUTION_FIGURES` (only ``attribution`` when it is unavailable)."""
+    if a is None:
+        return {"attribution": "unavailable: no edge log was read"}
+    if not a.available:
+        return {"attribution": f"unavailable: {a.unavailable}"}
+    margins = [o.margin for o in a.old_pods if o.margin is not None]
+    per_pod = ", ".join(
+        f"{o.pod} last {o.last_t:.1f} s"
+        + (f", terminated {o.last_t + o.margin:.1f} s" if o.margin is not None else ", not terminated")
+        for o in list(a.old_pods)[:6]) + (f" (+{len(a.old_pods) - 6} more)" if len(a.old_pods) > 6 else "")
+    return {
+        "attribution": a.source,
+        "attributed_requests": a.old + a.new,
+        "unattributed_requests": sum(a.unattributed.values()),
+        "unattributed_reasons": ", ".join(f"{k} x{v}" for k, v in sorted(a.unattributed.items(), key=lambda kv: -kv[1])),
+        "served_by_old_requests": a.old,
+        "served_by_new_requests": a.new,
+        "served_spans": a.spans,
+        "mixed_serving_seconds": a.mixed_seconds,
+        "old_after_rollout_requests": len(a.after_rollout_old),
+        "old_pods_with_traffic_count": len(a.old_pods),
+        "old_pod_last_request_margin_s": min(margins) if margins else None,
+        "old_after_termination_requests": sum(o.after_termination for o in a.old_pods),
+        "old_pod_last_requests": per_pod,
+    }
+
+
 def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts, candidate_images: Iterable[str],
                     candidate_version: str | None, release: ReleaseFacts, migration: MigrationFacts | None = None,
-                    upgrade_error: str | None = None, extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+                    upgrade_error: str | None = None, data: DataFacts | None = None,
+                    extra_figures: Mapping[str, Any] | None = None,
+                    version_from: str | None = "json: version",
+                    attribution: AttributionFacts | None = None) -> Verdict:
     """Upgrade from the released version to the candidate while serving.
 
     Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
-    before the first new pod was Ready; every pod runs the candidate; the release is ``deployed`` at
-    the next revision.
+    before the first new pod was Ready; every pod runs the candidate (and, when ``version_from``
+    names where the application reports its version, the last answers report
+    ``candidate_version``; None: figure ``version_from`` "not declared", not checked); from the
+    edge's log (when it could be read: ``attribution``), every request after the rollout completed
+    went to a candidate pod and no old pod was sent one after it terminated; the release is
+    ``deployed`` at the next revision; data written before the upgrade reads back (``data`` None:
+    not declared, reported as a figure, not a failure).
     """
     checks = [
         Check("helm upgrade", upgrade_error is None, f"helm upgrade failed: {upgrade_error}"),
         availability_check(availability, budget),
         migration_check(migration),
         runs_version_check("candidate everywhere", pods, want_images=candidate_images,
-                           want_version=candidate_version, which="candidate"),
+                           want_version=candidate_version if version_from else None, which="candidate"),
+        served_by_candidate_check(attribution),
+        old_pods_drained_check(attribution),
         Check("release", release.status == "deployed" and release.revision == release.expected_revision,
               f"release is {release.status} at revision {release.revision} "
               f"(want deployed at {release.expected_revision})"),
+        data_check(data),
     ]
     figures = {**availability_figures(availability, budget), "release_revision": release.revision,
-               "release_status": release.status, **(extra_figures or {})}
+               "release_status": release.status, **data_figures(data), **version_figures(version_from),
+               **attribution_figures(attribution),
+               **(extra_figures or {})}
     if migration is not None:
         figures["migration_jobs"] = len(migration.jobs)
         if migration.completed_at and migration.first_new_ready_at:
@@ -272,7 +466,9 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
     return Verdict.from_checks(checks, figures,
                                f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
                                f"{len(pods.images)} pods on {candidate_version or 'the candidate'}; "
-                               f"revision {release.revision} deployed")
+                               f"revision {release.revision} deployed"
+                               + (f"; edge log: {attribution.old} requests to old pods, {attribution.new} to new"
+                                  if attribution is not None and attribution.available else ""))
 
 
 # --------------------------------------------------------------------------- rollback
@@ -310,13 +506,15 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
                      history: Sequence[Mapping[str, Any]], failed_revision: int, rollback_to: int,
                      pods: PodsFacts, released_images: Iterable[str], released_version: str | None,
                      data: DataFacts | None, rollback_error: str | None = None,
-                     extra_figures: Mapping[str, Any] | None = None) -> Verdict:
+                     extra_figures: Mapping[str, Any] | None = None,
+                     version_from: str | None = "json: version") -> Verdict:
     """An upgrade to a candidate whose new pods never become Ready, then ``helm rollback``.
 
     Pass when: the upgrade failed the intended way (the candidate's own hooks and manifests were
     applied, only readiness failed), availability held throughout, history shows the failed
     revision and a deployed "Rollback to <n>" revision after it, the released version serves
-    everywhere afterwards, and data written before the upgrade is intact.
+    everywhere afterwards (its images; its version too where ``version_from`` is declared, as in
+    :func:`upgrade_verdict`), and data written before the upgrade is intact.
     """
     fu = failed_upgrade
     if fu.kind == "readiness":
@@ -350,13 +548,13 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
         Check("helm rollback", rollback_error is None, f"helm rollback failed: {rollback_error}"),
         availability_check(availability, budget),
         Check("history", not hist_problems, "history: " + "; ".join(hist_problems)),
-        runs_version_check("released everywhere", pods, want_images=released_images, want_version=released_version,
-                           which="released"),
+        runs_version_check("released everywhere", pods, want_images=released_images,
+                           want_version=released_version if version_from else None, which="released"),
         data_check(data),
     ]
-    figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind,
+    figures = {**availability_figures(availability, budget), "failed_upgrade": fu.kind, **version_figures(version_from),
                "history": " ".join(f"{h.get('revision')}:{h.get('status')}" for h in history),
-               **(extra_figures or {})}
+               **data_figures(data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,
                                f"upgrade failed on readiness, rolled back to revision {rollback_to}; "
                                f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
@@ -441,53 +639,89 @@ def drain_verdict(*, availability: Availability, budget: int, drain: DrainFacts,
 # --------------------------------------------------------------------------- sse
 
 
-def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, read_timeout: float, margin: float,
-                reconnect_bound: float, hold_seconds: float,
+def _cut_lines(cuts: Sequence[Cut], d: Deadlines) -> list[str]:
+    """One line per (kind, attribution): ``"stream-1, stream-2: quiet stream cut after 60.0 s (...)
+    (2 times, 60.0-60.3 s): idle timeout (edge traefik-nginx; Ingress proxy-read-timeout 60 s)"``."""
+    groups: dict[str, list[Cut]] = {}
+    for c in cuts:
+        groups.setdefault(explain_parts(c, d)[1], []).append(c)
+    out = []
+    for tail, cs in groups.items():
+        names = _names(sorted({c.stream for c in cs}))
+        what = explain_parts(cs[0], d)[0]
+        secs = [measured(c, d) for c in cs]
+        spread = f" ({len(cs)} times, {min(secs):.1f}-{max(secs):.1f} s)" if len(cs) > 1 else ""
+        out.append(f"{names}: {what}{spread}: {tail}")
+    return out
+
+
+def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: float, reconnect_bound: float,
+                hold_seconds: float, deadlines: Deadlines, findings: Sequence[Cut] | None = None,
                 extra_figures: Mapping[str, Any] | None = None) -> Verdict:
-    """Streams held through the ingress, then a rolling restart while they are open.
+    """Streams held through the edge, then a rolling restart while they are open.
 
     Args:
         hold: :class:`harness.measure.sse.SseResult` windows covering the hold, one per stream.
         rollout: windows covering the rollout (None: the rollout phase did not run).
-        read_timeout: the ingress's proxy read timeout for the chart (seconds).
-        margin: a stream must carry a byte at least every ``read_timeout - margin`` seconds.
+        margin: a stream must carry a byte at least every ``idle timeout - margin`` seconds.
         reconnect_bound: longest acceptable time from a disconnect to the next connect.
         hold_seconds: how long the hold lasted.
+        deadlines: the edge under test and the release's stream configuration
+            (:class:`harness.scenario.deadlines.Deadlines`): what each cut is attributed to.
+        findings: :func:`harness.measure.cuts.classify` of the whole recordings: the cuts of the
+            hold window and every held response (default: classify the hold windows themselves).
 
-    Pass when: during the hold no stream was cut and none was silent for ``read_timeout - margin``
-    or longer (an nginx ingress would cut it there, whatever the ingress in front of the test
-    does); during the rollout every disconnect was followed by a reconnect within the bound, no
-    reconnect was refused, and no event id was missed or duplicated across a reconnect.
+    Pass when: no response was held back (proxy buffering: :data:`harness.measure.cuts.HELD_SECONDS`
+    without a first byte, or a body that arrived in one burst at the close); during the hold no
+    stream was cut (each cut is told apart as an idle timeout or a total deadline from its own
+    timing, and attributed to the configured value that fits); no stream was silent for the edge's
+    idle timeout ``- margin`` or longer (when the edge under test has no idle timeout, the same
+    criterion with an nginx ingress's, labelled as a prediction); during the rollout every
+    disconnect was followed by a reconnect within the bound, no reconnect was refused, and no event
+    id was missed or duplicated across a reconnect.
     """
-    allowed_silence = max(1.0, read_timeout - margin)
-    problems_cut, problems_quiet = [], []
-    silences = []
+    d = deadlines
+    if findings is None:
+        findings = [c for s in hold for c in classify(s)]
+    held = [c for c in findings if c.kind == BUFFERING]
+    cuts = [c for c in findings if c.kind != BUFFERING]
+    idle, idle_why = d.idle()
+    if idle is not None:
+        limit, limit_why = idle, f"within {margin:.0f} s of the idle timeout of {d.edge.label} ({idle_why}), so it cuts them"
+    else:
+        limit, why = d.nginx_prediction()
+        limit_why = (f"prediction for an nginx ingress, not under test ({d.edge.label}: {idle_why}): within "
+                     f"{margin:.0f} s of its idle timeout ({why}), so nginx cuts them")
+    allowed_silence = max(1.0, limit - margin)
+    problems_quiet, silences = [], []
     for s in hold:
-        cuts = s.disconnects + s.failed_attempts
-        if cuts:
-            problems_cut.append(f"{s.name} cut {s.describe_disconnects() or cuts[0].data}")
-        silence, at = s.longest_silence(connected_only=True)
-        silences.append(silence)
+        silences.append(s.longest_silence(connected_only=True)[0])
+        silence, at = s.longest_silence(uncut_only=True)
         if silence >= allowed_silence:
             problems_quiet.append(f"{s.name} silent {silence:.0f} s from {at:.0f} s")
+    refused = [f"{s.name} refused {s.failed_attempts[0].data}" for s in hold if s.failed_attempts]
     checks = [
-        Check("no cut during hold", not problems_cut,
-              f"streams were cut during the {hold_seconds:.0f} s hold: {_names(problems_cut)}"),
+        Check("not buffered", not held, f"responses held back: {'; '.join(_cut_lines(held, d))}"),
+        Check("no cut during hold", not cuts and not refused,
+              f"streams were cut during the {hold_seconds:.0f} s hold: {'; '.join(_cut_lines(cuts, d) + refused)}"),
         Check("heartbeat", not problems_quiet,
-              f"streams went silent for at least {allowed_silence:.0f} s (ingress proxy read timeout "
-              f"{read_timeout:.0f} s - {margin:.0f} s margin), so a proxy cuts them: {_names(problems_quiet)}"),
+              f"streams went silent for at least {allowed_silence:.0f} s, {limit_why}: {_names(problems_quiet)}"),
     ]
+    kinds = Counter(attributed_kind(c, d) for c in cuts)
     figures: dict[str, Any] = {"streams": len(hold), "hold_seconds": round(hold_seconds, 1),
-                               "proxy_read_timeout": read_timeout,
+                               "edge": d.edge.name, "edge_idle_timeout_s": idle,
+                               "proxy_read_timeout": d.nginx_prediction()[0],
                                "hold_longest_silence_s": max(silences) if silences else None,
-                               "hold_disconnects": sum(len(s.disconnects) for s in hold)}
+                               "hold_disconnects": sum(len(s.disconnects) for s in hold),
+                               "hold_cut_kinds": ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or None,
+                               "held_responses": len(held)}
     if rollout is not None:
         slow, refused, missed, dups, never = [], [], [], [], []
         latencies = []
         for s in rollout:
-            for lat, d in zip(s.reconnect_latencies(), s.disconnects, strict=False):
+            for lat, d_ in zip(s.reconnect_latencies(), s.disconnects, strict=False):
                 if lat is None:
-                    never.append(f"{s.name} (cut at {d.t:.1f} s: {d.data})")
+                    never.append(f"{s.name} (cut at {d_.t:.1f} s: {d_.data})")
                 else:
                     latencies.append(lat)
                     if lat > reconnect_bound:
@@ -497,13 +731,16 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, read_time
             g = s.gaps_at_reconnect()
             if g:
                 missed.append(f"{s.name} missed {s.missed_count(g)} ids ({_names(f'{a}-{b}' if a != b else str(a) for a, b in g)})")
-            d = s.duplicates()
-            if d:
-                dups.append(f"{s.name} got {len(d)} ids twice ({_names(str(i) for i in d)})")
+            dup = s.duplicates()
+            if dup:
+                dups.append(f"{s.name} got {len(dup)} ids twice ({_names(str(i) for i in dup)})")
         checks += [
-            Check("reconnected", not never, f"streams never reconnected after the rollout cut them: {_names(never)}"),
-            Check("reconnect time", not slow, f"reconnects took longer than {reconnect_bound:.0f} s: {_names(slow)}"),
-            Check("reconnect accepted", not refused, f"reconnects were refused during the rollout: {_names(refused)}"),
+            Check("reconnected", not never,
+                  f"streams never reconnected after the rollout cut them ({d.edge.label}): {_names(never)}"),
+            Check("reconnect time", not slow,
+                  f"reconnects took longer than {reconnect_bound:.0f} s ({d.edge.label}): {_names(slow)}"),
+            Check("reconnect accepted", not refused,
+                  f"reconnects were refused during the rollout ({d.edge.label}): {_names(refused)}"),
             Check("no missed ids", not missed, f"event ids missed across reconnects: {_names(missed)}"),
             Check("no duplicate ids", not dups, f"event ids delivered twice: {_names(dups)}"),
         ]
@@ -517,8 +754,8 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, read_time
     figures.update(extra_figures or {})
     worst = max(silences) if silences else 0.0
     return Verdict.from_checks(checks, figures,
-                               f"{len(hold)} streams held {hold_seconds:.0f} s uncut (longest silence {worst:.0f} s, "
-                               f"proxy timeout {read_timeout:.0f} s); rollout: "
+                               f"{len(hold)} streams held {hold_seconds:.0f} s uncut through {d.edge.label} "
+                               f"(longest silence {worst:.0f} s; {idle_why}); rollout: "
                                f"{figures.get('rollout_disconnects', 0)} reconnects, max "
                                f"{_s(figures.get('rollout_max_reconnect_s'))}, no ids missed or repeated")
 
@@ -615,7 +852,7 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
                "slowest_not_ready_s": max(seen) if seen else None, "endpoints_empty_after_s": f.endpoints_empty_after,
                "ingress_requests": ing.total, "ingress_503": ing.proxy_503, "ingress_passed_through": ing.passed_through,
                "restarts": sum(f.restarts.values()), "recovery_bound_s": f.recovery_bound,
-               "ready_after_recovery_s": f.ready_after_recovery, **(extra_figures or {})}
+               "ready_after_recovery_s": f.ready_after_recovery, **data_figures(f.data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,
                                f"{f.fault}: {len(f.not_ready_after)} pods NotReady within "
                                f"{_s(max(seen) if seen else None)} (bound {f.not_ready_bound:.0f} s), ingress 503 x"
@@ -629,7 +866,7 @@ EXPECTED_FAILURE = {
     "upgrade": r"requests failed",
     "rollback": r"pre-upgrade hook|requests failed|history:|not running the released|data written before",
     "drain": r"drain blocked by PodDisruptionBudget \S+|requests failed during the drain",
-    "sse": r"streams were cut|streams went silent",
+    "sse": r"streams were cut|streams went silent|responses held back",
     "db_outage": r"restarted|stayed Ready|NotReady later|kept ready endpoints|did not answer 503",
 }
 """Per scenario, a pattern a negative control's reason must match: the failure must come from one of

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 import threading
+from collections.abc import Mapping
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from harness.core.errors import UsageError
 
@@ -97,3 +102,62 @@ class ChartRepo:
     def __repr__(self) -> str:
         where = self.url if self._server else "stopped"
         return f"<ChartRepo {self.name} {self.directory} {where}>"
+
+
+def helm_repositories_file(env: Mapping[str, str] | None = None) -> Path:
+    """The user's own helm repositories file: ``$HELM_REPOSITORY_CONFIG``, else helm's default,
+    ``$XDG_CONFIG_HOME/helm/repositories.yaml`` (``~/.config`` without it; ``~/Library/Preferences``
+    on macOS) as https://helm.sh/docs/helm/helm/ lists it."""
+    env = os.environ if env is None else env
+    if env.get("HELM_REPOSITORY_CONFIG"):
+        return Path(env["HELM_REPOSITORY_CONFIG"]).expanduser()
+    home = Path(env.get("HOME") or Path.home())
+    if env.get("XDG_CONFIG_HOME"):
+        base = Path(env["XDG_CONFIG_HOME"])
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Preferences"
+    else:
+        base = home / ".config"
+    return base / "helm" / "repositories.yaml"
+
+
+def user_repository(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The URL of the helm repository ``name`` in the user's repositories file (``helm repo add``),
+    or None when it is not there (or the file is missing or unreadable). The harness runs helm
+    with a private home, so a ``repo/name`` chart's repository is added there from this URL;
+    credentials are not copied (a private repository is named in the contract's ``released.repository``
+    or pulled to a .tgz first)."""
+    try:
+        data = yaml.safe_load(helm_repositories_file(env).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    entries = data.get("repositories") if isinstance(data, dict) else None
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("name") == name and entry.get("url"):
+            return str(entry["url"])
+    return None
+
+
+def repository_source(name: str, *, released: Any = None, rootdir: Path | None = None,
+                      env: Mapping[str, str] | None = None) -> Path | str:
+    """Where the helm repository ``name`` of a ``repo/name`` chart comes from: the contract's
+    ``released.repository`` when the released chart is in the same repository; the project's
+    ``charts-under-test/repo`` for ``harness-charts``; else the user's helm configuration.
+
+    Returns:
+        a local directory with index.yaml (to serve with :class:`ChartRepo`) or a URL.
+
+    Raises:
+        UsageError: the repository is nowhere; the message says how to make it known.
+    """
+    if released is not None and getattr(released, "kind", None) == "repo" and released.repo_name == name \
+            and released.repository is not None:
+        return released.repository
+    local = (rootdir / "charts-under-test" / "repo") if rootdir is not None else None
+    if name == DEFAULT_REPO_NAME and local is not None and (local / "index.yaml").is_file():
+        return local
+    url = user_repository(name, env)
+    if url:
+        return url
+    raise UsageError(f"helm repository {name!r} is unknown: `helm repo add {name} URL` first (the harness reads "
+                     f"{helm_repositories_file(env)}), or name it in the contract's released.repository")

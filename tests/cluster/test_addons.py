@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from harness.core.errors import EnvironmentNotReady
 from harness.env.addons import engine as addons_mod
@@ -19,7 +20,11 @@ from harness.env.addons import smoke as ing
 from harness.env.addons.catalog import install_addons, teardown_addons
 from harness.env.addons.engine import AddonContext
 from harness.env.addons.postgres import PostgresServer, client_pod
+from harness.env.addons.traefik import access_log_pods
+from harness.k8s.logs import PodLogFollower
 from harness.k8s.wait import wait_for
+from harness.measure.attribution import parse_lines
+from harness.measure.prober import PROBE_HEADER, new_probe_id, probe_header_value
 from harness.tools.kind import Kind
 
 pytestmark = pytest.mark.cluster
@@ -129,6 +134,42 @@ def test_event_stream_outlives_the_default_read_timeout(ctx, traefik, namespace)
     assert events[0] < 10, f"first event after {events[0]:.1f} s: the response is buffered"
     assert events[-1] > STREAM_SECONDS, (f"stream ended after {events[-1]:.0f} s with {len(events)} events; "
                                          "Traefik cut it before the test's horizon")
+
+
+def test_traefik_access_log_names_the_pod_that_answered(ctx, traefik, namespace, kube_api):
+    """Issue 11 item 2 end to end at the edge: requests carrying X-Harness-Probe through Traefik, its
+    access log followed through the API (every Traefik pod), one JSON line per request naming the
+    echo pod's IP:port as ServiceAddr, with the status and a StartUTC inside the test's time."""
+    import requests
+
+    host = f"attrib-{secrets.token_hex(3)}.harness.test"
+    objs = ing.echo_objects("attrib", namespace, host, "attributed")[1:]
+    objs[0]["spec"]["replicas"] = 2
+    _apply(ctx, objs)
+    ing.wait_for_response(ctx.http_port, host, want_status=200, want_body="attributed", timeout=90,
+                          what=f"echo backend {host} served")
+    pid = new_probe_id()
+    log_ns, selector = access_log_pods()
+    follower = PodLogFollower(kube_api, log_ns, selector, keep=lambda line: pid in line, max_duration=120).start()
+    began = time.time()
+    try:
+        for seq in range(20):
+            r = requests.get(f"http://127.0.0.1:{ctx.http_port}/", timeout=5, allow_redirects=False,
+                             headers={"Host": host, PROBE_HEADER: probe_header_value(pid, seq)})
+            assert r.status_code == 200
+        follower.wait_until(lambda lines: len(lines) >= 20, timeout=20)
+    finally:
+        cap = follower.stop()
+    ended = time.time()
+    assert cap.pods and not cap.errors, cap.errors
+    log = parse_lines(cap.lines, pid)
+    assert sorted(log.records) == list(range(20)), f"{len(cap.lines)} lines, {log.malformed} unreadable: {cap.lines[:2]}"
+    pods = client.CoreV1Api(kube_api).list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=attrib")
+    ips = {p.status.pod_ip for p in pods.items}
+    for rec in log.records.values():
+        assert rec.upstream_ip in ips and rec.upstream.endswith(":8080"), rec
+        assert rec.status == 200 and rec.host == host
+        assert began - 2 <= rec.start <= ended + 2, (rec.start, began, ended)
 
 
 # --------------------------------------------------------------------------- cert-manager

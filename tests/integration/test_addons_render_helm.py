@@ -11,7 +11,7 @@ from harness.tools.helm import Helm, manifest_objects
 ROOT = Path(__file__).resolve().parents[2]
 
 
-CHART = ROOT / "addon-charts" / "traefik"
+CHART = ROOT / "harness" / "env" / "addons" / "charts" / "traefik"
 
 
 def render(helm_bin: str, tmp_path: Path, values: dict | None = None) -> dict[str, list[dict]]:
@@ -91,3 +91,21 @@ def test_rbac_covers_what_the_provider_watches(helm_bin, tmp_path):
                  ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "ingressclasses")]:
         assert (g, r, "list") in granted and (g, r, "watch") in granted, (g, r)
     assert ("networking.k8s.io", "ingresses/status", "update") in granted
+
+
+def test_traefik_writes_a_json_access_log_keeping_the_probe_header(helm_bin, tmp_path):
+    """Flag names as Traefik v3.7 reads them (pkg/observability/types/logs.go ``AccessLog``): JSON,
+    unbuffered, only the fields the attribution reads, and the prober's header kept as
+    ``request_X-Harness-Probe``."""
+    from harness.measure.attribution import ACCESS_LOG_FIELDS
+    from harness.measure.prober import PROBE_HEADER
+
+    args = traefik_args(render(helm_bin, tmp_path))
+    for flag in ("--accesslog=true", "--accesslog.format=json", "--accesslog.bufferingsize=0",
+                 "--accesslog.fields.defaultmode=drop", "--accesslog.fields.headers.defaultmode=drop",
+                 f"--accesslog.fields.headers.names.{PROBE_HEADER}=keep"):
+        assert flag in args
+    kept = {a.split("names.", 1)[1].removesuffix("=keep") for a in args if a.startswith("--accesslog.fields.names.")}
+    assert kept == set(ACCESS_LOG_FIELDS)
+    off = traefik_args(render(helm_bin, tmp_path / "off", {"accessLog": {"enabled": False}}))
+    assert not [a for a in off if a.startswith("--accesslog")]

@@ -59,9 +59,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
+    def _json(self, status: int, doc: Any) -> None:
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        """``POST /items`` ``{"value": ...}`` -> 201 ``{"id": N}`` (the demo service's items API)."""
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/items" or self.server.status != 200:  # type: ignore[attr-defined]
+            self._json(404 if self.path != "/items" else self.server.status, {"error": "no"})  # type: ignore[attr-defined]
+            return
+        items = self.server.items  # type: ignore[attr-defined]
+        items[str(len(items) + 1)] = json.loads(raw)["value"]
+        self._json(201, {"id": len(items)})
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path.startswith("/events"):
             self._events()
+            return
+        probe = self.headers.get("X-Harness-Probe")
+        if probe:
+            self.server.probes.append((probe, time.time()))  # type: ignore[attr-defined]
+        if self.path.startswith("/items/"):
+            key = self.path.removeprefix("/items/")
+            value = self.server.items.get(key)  # type: ignore[attr-defined]
+            self._json(200 if value is not None else 404,
+                       {"id": int(key), "value": value} if value is not None else {"error": "no such item"})
             return
         status = self.server.status  # type: ignore[attr-defined]
         if status == 503:  # what an ingress controller answers itself when a Service has no endpoints
@@ -76,6 +103,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _events(self) -> None:
+        release = getattr(self.server, "held", None)
+        if release is not None:
+            self._held_events(release)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -94,16 +125,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
 
 
+    def _held_events(self, release: threading.Event) -> None:
+        """What a buffering proxy does to a stream: nothing until ``release`` (the backend's response
+        ended), then the status line, headers and every event at once, and the end of the response."""
+        deadline = time.monotonic() + 20  # bounded: the test releases it or closes the server
+        while not release.wait(0.1):
+            if self.server.closing.is_set() or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                return
+        body = b"retry: 1000\n\n" + b"".join(f"id: {n}\ndata: {n}\n\n".encode() for n in (1, 2, 3))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+
 @contextmanager
 def local_server(status: int = 200, version: str = "1.0.0") -> Iterator[Any]:
     """A threaded HTTP server on 127.0.0.1: ``GET /...`` answers ``status`` (``.status``, may change) with a
     JSON body naming ``version`` (503: an HTML page, as an ingress controller's own answer),
-    ``GET /events`` is an event stream (an event every 0.2 s). Yields the server (``.url``)."""
+    ``GET /events`` is an event stream (an event every 0.2 s; with ``.held`` set to a
+    ``threading.Event``, a buffered one: :meth:`_Handler._held_events`), ``POST /items`` and
+    ``GET /items/<id>`` keep values in ``.items`` like the demo service. Yields the server (``.url``;
+    ``.probes``: the ``X-Harness-Probe`` header and arrival time of each GET that carried one)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.status = status  # type: ignore[attr-defined]
     server.version = version  # type: ignore[attr-defined]
     server.closing = threading.Event()  # type: ignore[attr-defined]
+    server.probes = []  # type: ignore[attr-defined]  # (X-Harness-Probe value, time.time()) per request
+    server.items = {}  # type: ignore[attr-defined]  # id -> value, for POST /items and GET /items/<id>
     server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()

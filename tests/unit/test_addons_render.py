@@ -14,7 +14,7 @@ from harness.core.pins import pinned
 from harness.env.addons import catalog, certmanager
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "addon-charts" / "traefik"
+CHART = ROOT / "harness" / "env" / "addons" / "charts" / "traefik"
 
 
 def test_chart_versions_match_the_pins():

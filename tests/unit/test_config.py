@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import make_chart_tgz
 
 from harness.core.config import OPTIONS, format_config, load_config
 from harness.core.errors import UsageError
@@ -131,7 +132,7 @@ def test_charts_forms_and_errors(tmp_path):
     chart = tmp_path / "charts-under-test" / "web"
     chart.mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
-    (tmp_path / "web-0.1.0.tgz").write_bytes(b"x")
+    make_chart_tgz(tmp_path / "web-0.1.0.tgz")
     c = cfg(tmp_path, cli={"chart": ["charts-under-test/web", "web-0.1.0.tgz", "harness-charts/realtime",
                                      "oci://registry.test/charts/web"], "chart-version": "1.0.0"})
     kinds = [(r.kind, r.version) for r in c.charts]

@@ -60,7 +60,7 @@ def test_valid_contract_resolves_paths_against_the_file(layout):
     assert c.postgres.secret_value == "database.existingSecret" and c.postgres.migration_job is True
     assert c.scenarios == ("upgrade", "rollback", "drain", "sse", "db_outage")
     assert c.max_failed_requests == 0
-    assert c.broken_for("sse")[0].values == root / "broken" / "no-sse-heartbeat.yaml"
+    assert c.broken_for("sse")[0].values == (root / "broken" / "no-sse-heartbeat.yaml",)
     assert c.supports("drain") and not c.broken_for("drain")
 
 
@@ -110,7 +110,7 @@ def test_minimal_contract_and_defaults(layout):
     write(layout, "release: r\ningress: {host: r.test}\nscenarios: [drain]\n")
     c = load(layout)
     assert c.released is None and c.sse is None and c.postgres is None and c.broken == ()
-    assert c.ingress.probe_path == "/" and c.ingress.ready_path == "/ready"
+    assert c.ingress.probe_path == "/" and c.ingress.ready_path == "/"  # readyPath omitted: the probe path
 
 
 def test_missing_and_invalid_files(tmp_path):

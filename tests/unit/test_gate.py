@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import make_chart_tgz
 
 from harness.__main__ import build_parser
 from harness.core.errors import UsageError
@@ -96,11 +97,44 @@ def test_from_version_cannot_apply_to_a_tgz_released_chart(tmp_path):
         make_plan(parse("--chart", str(chart), "--from-version", "0.0.9"))
 
 
-def test_a_chart_that_is_not_a_directory_is_refused(tmp_path):
+def test_a_file_that_is_not_a_packaged_chart_is_one_line(tmp_path):
     tgz = tmp_path / "c-0.1.0.tgz"
     tgz.write_bytes(b"")
-    with pytest.raises(UsageError, match=r"is not a chart directory; the gate tests a chart's working tree"):
+    with pytest.raises(UsageError, match=r"c-0.1.0.tgz is not a packaged chart \(not a gzip-compressed tar archive"):
         make_plan(parse("--chart", str(tgz)))
+    with pytest.raises(UsageError, match=r"gate: chart archive nope-1.0.0.tgz does not exist"):
+        make_plan(parse("--chart", "nope-1.0.0.tgz"), cwd=tmp_path)
+
+
+def test_a_packaged_chart_needs_a_contract_packaged_or_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))  # where the .tgz is unpacked
+    bare = make_chart_tgz(tmp_path / "web-0.1.0.tgz")
+    with pytest.raises(UsageError, match=r"gate: chart .*web-0.1.0.tgz has no harness-contract.yaml \(none packaged "
+                                         r"in the .tgz\); pass --contract PATH"):
+        make_plan(parse("--chart", str(bare), "--artifacts-dir", str(tmp_path / "a")))
+    contract = tmp_path / "c.yaml"
+    contract.write_text("release: web\ningress: {host: web.test}\nscenarios: [drain]\n")
+    plan = make_plan(parse("--chart", str(bare), "--contract", str(contract), "--artifacts-dir", str(tmp_path / "a")))
+    assert plan.scenarios == ("drain",) and plan.charts[0].ref.kind == "tgz"
+    assert f"--harness-chart={bare}" in plan.forwarded and f"--harness-contract={contract}" in plan.forwarded
+    packaged = make_chart_tgz(tmp_path / "api-0.2.0.tgz", "api", "0.2.0", {
+        "harness-contract.yaml": "release: api\ningress: {host: api.test}\nscenarios: [drain]\n"})
+    plan = make_plan(parse("--chart", str(packaged), "--artifacts-dir", str(tmp_path / "a")))
+    assert plan.charts[0].contract.release == "api" and not any(f.startswith("--harness-contract") for f in plan.forwarded)
+
+
+def test_repo_and_oci_charts_are_gated_with_a_contract(tmp_path):
+    contract = tmp_path / "c.yaml"
+    contract.write_text("release: web\ningress: {host: web.test}\nscenarios: [drain]\n")
+    plan = make_plan(parse("--chart", "myrepo/web", "--chart-version", "1.2.3", "--contract", str(contract)),
+                     cwd=tmp_path)
+    assert (plan.charts[0].ref.kind, plan.charts[0].ref.version) == ("repo", "1.2.3")
+    assert "--harness-chart=myrepo/web" in plan.forwarded and "--harness-chart-version=1.2.3" in plan.forwarded
+    with pytest.raises(UsageError, match=r"gate: chart myrepo/web@1.2.3 has no harness-contract.yaml \(none beside "
+                                         r"a repo/name or oci:// chart\); pass --contract PATH"):
+        make_plan(parse("--chart", "myrepo/web", "--chart-version", "1.2.3"), cwd=tmp_path)
+    with pytest.raises(UsageError, match=r"oci://r.test/charts/web needs --chart-version"):
+        make_plan(parse("--chart", "oci://r.test/charts/web", "--contract", str(contract)), cwd=tmp_path)
 
 
 def st(tests=None, exit=None, collect_errors=()):

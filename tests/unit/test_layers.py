@@ -21,6 +21,8 @@ ALLOWED = {
     "report": {"core", "tools", "k8s", "scenario"},
     "plugin": {"core", "tools", "k8s", "env", "measure", "scenario", "report"},
     "gate": {"core", "tools", "k8s", "env", "scenario", "report"},
+    # the scenarios' pytest modules (shipped for `pytest --pyargs harness.scenarios.<name>`)
+    "scenarios": {"core", "tools", "k8s", "env", "measure", "scenario", "plugin"},
     "__main__": {"core", "tools", "k8s", "env", "gate", "report"},
 }
 

@@ -1,8 +1,9 @@
 """The project's layout: every scenario is complete and every name list agrees.
 
-A scenario ``<name>`` needs its folder ``scenarios/<name>/`` with ``test_<name>.py`` (``SCENARIO =
-"<name>"``, a negative-control test ``test_<name>_catches_broken``, and its procedure: there as
-``run_<name>``, or a module ``harness/scenario/<name>.py``), a verdict function ``<name>_verdict`` and an
+A scenario ``<name>`` needs its test module ``harness/scenarios/<name>/test_<name>.py`` (shipped in
+the package; ``SCENARIO = "<name>"``, a negative-control test ``test_<name>_catches_broken``, and its
+procedure: there as ``run_<name>``, or a module ``harness/scenario/<name>.py``), the repository's
+``scenarios/<name>/test_<name>.py`` re-exporting it (``from harness.scenarios.<name>.test_<name> import *``), a verdict function ``<name>_verdict`` and an
 ``EXPECTED_FAILURE`` entry in harness/scenario/verdicts.py, and its name in harness/core/contract.py
 ``SCENARIOS``. Every chart under test (a ``charts-under-test/<chart>/Chart.yaml``) has a
 ``harness-contract.yaml`` whose scenarios and negative controls name known scenarios, and together
@@ -53,29 +54,40 @@ def _strings(node: ast.expr | None) -> list[str]:
 
 
 def scenario_folders(root: Path) -> list[str]:
-    """Folders under scenarios/ (not __pycache__ or hidden ones)."""
-    return sorted(p.name for p in (root / "scenarios").iterdir()
-                  if p.is_dir() and not p.name.startswith(("_", ".")))
+    """Folders under scenarios/ and harness/scenarios/ (not __pycache__ or hidden ones)."""
+    return sorted({p.name for d in (root / "scenarios", root / "harness" / "scenarios") if d.is_dir()
+                   for p in d.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))})
+
+
+def _reexports(tree: ast.Module, module: str) -> bool:
+    """The module does ``from <module> import *``."""
+    return any(isinstance(n, ast.ImportFrom) and n.module == module and any(a.name == "*" for a in n.names)
+               for n in tree.body)
 
 
 def scenario_problems(root: Path, name: str) -> list[str]:
     """What scenario ``name`` lacks: its test module, SCENARIO, negative control, procedure, verdict."""
     problems = []
-    module = root / "scenarios" / name / f"test_{name}.py"
+    rel = f"harness/scenarios/{name}/test_{name}.py"
+    module = root / rel
+    thin = root / "scenarios" / name / f"test_{name}.py"
+    if not thin.is_file() or not _reexports(_module(thin), f"harness.scenarios.{name}.test_{name}"):
+        problems.append(f"scenario {name}: scenarios/{name}/test_{name}.py does not re-export "
+                        f"harness.scenarios.{name}.test_{name} (from ... import *)")
     if not module.is_file():
-        problems.append(f"scenario {name}: no test module scenarios/{name}/test_{name}.py")
+        problems.append(f"scenario {name}: no test module {rel}")
+    elif not (module.parent / "__init__.py").is_file():
+        problems.append(f"scenario {name}: harness/scenarios/{name}/ is not a package (no __init__.py)")
     else:
         tree = _module(module)
         value = _assigned(tree, "SCENARIO")
         if not (isinstance(value, ast.Constant) and value.value == name):
-            problems.append(f'scenario {name}: scenarios/{name}/test_{name}.py lacks SCENARIO = "{name}"')
+            problems.append(f'scenario {name}: {rel} lacks SCENARIO = "{name}"')
         functions = _functions(tree)
         if f"test_{name}_catches_broken" not in functions:
-            problems.append(f"scenario {name}: no negative-control test test_{name}_catches_broken "
-                            f"in scenarios/{name}/test_{name}.py")
+            problems.append(f"scenario {name}: no negative-control test test_{name}_catches_broken in {rel}")
         if f"run_{name}" not in functions and not (root / "harness" / "scenario" / f"{name}.py").is_file():
-            problems.append(f"scenario {name}: no procedure (run_{name} in scenarios/{name}/test_{name}.py "
-                            f"or harness/scenario/{name}.py)")
+            problems.append(f"scenario {name}: no procedure (run_{name} in {rel} or harness/scenario/{name}.py)")
     verdicts = _module(root / "harness" / "scenario" / "verdicts.py")
     if f"{name}_verdict" not in _functions(verdicts):
         problems.append(f"scenario {name}: no verdict function {name}_verdict in harness/scenario/verdicts.py")
@@ -124,9 +136,9 @@ def layout_problems(root: Path) -> list[str]:
     known = set(contract_scenarios(root))
     problems = []
     for name in sorted(folders - known):
-        problems.append(f"scenario folder scenarios/{name} is not in harness/core/contract.py SCENARIOS")
+        problems.append(f"scenario folder {name} is not in harness/core/contract.py SCENARIOS")
     for name in sorted(known - folders):
-        problems.append(f"harness/core/contract.py SCENARIOS names {name}, which has no folder under scenarios/")
+        problems.append(f"harness/core/contract.py SCENARIOS names {name}, which has no scenario folder")
     for name in sorted(folders | known):
         problems.extend(scenario_problems(root, name))
     charts, run, broken = chart_problems(root, known)
@@ -162,13 +174,17 @@ def tree(tmp_path: Path) -> Path:
         EXPECTED_FAILURE = {"a": "x", "b": "y"}
         """)
     for name in ("a", "b"):
-        _write(tmp_path / "scenarios" / name / f"test_{name}.py", f"""\
+        _write(tmp_path / "harness" / "scenarios" / name / f"test_{name}.py", f"""\
             SCENARIO = "{name}"
             def run_{name}(ctx): ...
             def test_{name}(target): ...
             def test_{name}_catches_broken(broken_target): ...
             """)
+        _write(tmp_path / "harness" / "scenarios" / name / "__init__.py", "")
+        _write(tmp_path / "scenarios" / name / f"test_{name}.py",
+               f"from harness.scenarios.{name}.test_{name} import *  # noqa: F403\n")
     (tmp_path / "scenarios" / "__pycache__").mkdir()
+    (tmp_path / "harness" / "scenarios" / "__pycache__").mkdir()
     _write(tmp_path / "charts-under-test" / "web" / "Chart.yaml", "name: web\n")
     _write(tmp_path / "charts-under-test" / "web" / "harness-contract.yaml", """\
         scenarios: [a, b]
@@ -185,35 +201,38 @@ def test_a_complete_layout_passes(tree: Path):
 
 
 def test_a_procedure_moved_to_the_scenario_library_is_accepted(tree: Path):
-    module = tree / "scenarios" / "a" / "test_a.py"
+    module = tree / "harness" / "scenarios" / "a" / "test_a.py"
     module.write_text(module.read_text().replace("def run_a(ctx): ...\n", ""))
-    assert layout_problems(tree) == ["scenario a: no procedure (run_a in scenarios/a/test_a.py or "
+    assert layout_problems(tree) == ["scenario a: no procedure (run_a in harness/scenarios/a/test_a.py or "
                                      "harness/scenario/a.py)"]
     _write(tree / "harness" / "scenario" / "a.py", "def run(ctx): ...\n")
     assert layout_problems(tree) == []
 
 
 def test_a_scenario_missing_its_pieces_is_named(tree: Path):
-    module = tree / "scenarios" / "b" / "test_b.py"
+    module = tree / "harness" / "scenarios" / "b" / "test_b.py"
     module.write_text('SCENARIO = "a"\ndef run_b(ctx): ...\ndef test_b(target): ...\n')
     verdicts = tree / "harness" / "scenario" / "verdicts.py"
     verdicts.write_text('def a_verdict(): ...\nEXPECTED_FAILURE = {"a": "x"}\n')
     assert layout_problems(tree) == [
-        'scenario b: scenarios/b/test_b.py lacks SCENARIO = "b"',
-        "scenario b: no negative-control test test_b_catches_broken in scenarios/b/test_b.py",
+        'scenario b: harness/scenarios/b/test_b.py lacks SCENARIO = "b"',
+        "scenario b: no negative-control test test_b_catches_broken in harness/scenarios/b/test_b.py",
         "scenario b: no verdict function b_verdict in harness/scenario/verdicts.py",
         "scenario b: no EXPECTED_FAILURE entry in harness/scenario/verdicts.py",
     ]
-    (tree / "scenarios" / "b" / "test_b.py").unlink()
-    assert layout_problems(tree)[0] == "scenario b: no test module scenarios/b/test_b.py"
+    module.unlink()
+    assert layout_problems(tree)[0] == "scenario b: no test module harness/scenarios/b/test_b.py"
+    (tree / "scenarios" / "b" / "test_b.py").write_text("from harness.scenario.b import *\n")
+    assert layout_problems(tree)[0] == ("scenario b: scenarios/b/test_b.py does not re-export "
+                                        "harness.scenarios.b.test_b (from ... import *)")
 
 
 def test_name_lists_that_disagree_are_named(tree: Path):
-    _write(tree / "scenarios" / "c" / "test_c.py", 'SCENARIO = "c"\n')
+    _write(tree / "harness" / "scenarios" / "c" / "test_c.py", 'SCENARIO = "c"\n')
     (tree / "harness" / "core" / "contract.py").write_text('SCENARIOS = ("a", "b", "d")\n')
     problems = layout_problems(tree)
-    assert "scenario folder scenarios/c is not in harness/core/contract.py SCENARIOS" in problems
-    assert "harness/core/contract.py SCENARIOS names d, which has no folder under scenarios/" in problems
+    assert "scenario folder c is not in harness/core/contract.py SCENARIOS" in problems
+    assert "harness/core/contract.py SCENARIOS names d, which has no scenario folder" in problems
     assert "scenario d: no chart under test runs it (no harness-contract.yaml lists it)" in problems
     assert "scenario d: no negative control (no harness-contract.yaml has a broken entry for it)" in problems
 

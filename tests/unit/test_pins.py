@@ -1,4 +1,5 @@
-"""images/versions.env: the per-Kubernetes-version table, read by harness/core/pins.py and images/lib.sh."""
+"""harness/data/versions.env (images/versions.env is a symlink to it): the per-Kubernetes-version table, read by
+harness/core/pins.py and images/lib.sh."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -110,3 +111,12 @@ def test_versions_file_is_key_value_lines_only():
 
 def test_kind_version_is_the_default_rows_kind():
     assert pinned()["KIND_VERSION"] == kubernetes_pins().kind
+
+
+def test_the_pins_ship_in_the_package_and_the_build_scripts_read_the_same_file():
+    from harness.core.packaged import package_path
+
+    assert VERSIONS_FILE == package_path("data", "versions.env") and VERSIONS_FILE.is_file()
+    link = IMAGES / "versions.env"
+    assert link.is_symlink(), "images/versions.env must stay a symlink (build-node-image.sh keys images by its path)"
+    assert link.resolve() == VERSIONS_FILE.resolve()

@@ -15,6 +15,19 @@ def test_nothing_listening_is_connection_refused():
     assert list(p.result.failure_classes()) in (["ConnectionRefused"], ["ConnectionError"])
 
 
+def test_every_request_names_its_run_and_ticket():
+    from scenario_fakes import local_server
+
+    from harness.measure.prober import PROBE_HEADER, new_probe_id, probe_header_value
+
+    assert PROBE_HEADER == "X-Harness-Probe" and len(new_probe_id()) == 8 and new_probe_id() != new_probe_id()
+    with local_server() as server:
+        with Prober(server.url, "/", rate=50, max_requests=6, probe_id="cafe0001") as p:
+            wait_until(lambda: p.snapshot().total >= 6)
+    assert p.result.probe_id == "cafe0001" and p.result.between(0.0).probe_id == "cafe0001"
+    assert sorted(v for v, _ in server.probes) == [probe_header_value("cafe0001", i) for i in range(6)]
+
+
 # --------------------------------------------------------------------------- synthetic figures
 
 
@@ -38,3 +51,52 @@ def test_figures_on_synthetic_samples():
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([], 50) is None
     with pytest.raises(KeyError):
         r.between("never marked")
+
+
+# --------------------------------------------------------------------------- the version source
+
+
+@pytest.fixture
+def html_server():
+    """An HTTP server on 127.0.0.1 answering HTML that names its version, and an X-App-Version header."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = b'<html><body>{"version": "9.9.9"} static v1.2.3</body></html>'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("X-App-Version", "2.0.0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("version_from, want", [
+    (None, "2.0.0"),  # no source given: the guess (no JSON body, so the X-App-Version header)
+    (lambda headers, body: None, None),  # a contract without versionFrom: nothing
+    ("regex", "1.2.3"),
+    ("header", "2.0.0"),
+])
+def test_version_comes_from_the_declared_source_only(html_server, version_from, want):
+    from harness.core.contract import VersionFrom
+
+    if version_from == "regex":
+        version_from = VersionFrom("regex", r"v(\d+\.\d+\.\d+)").extract
+    elif version_from == "header":
+        version_from = VersionFrom("header", "x-app-version").extract
+    with Prober(html_server, "/", rate=20, max_requests=3, version_from=version_from) as p:
+        wait_until(lambda: p.snapshot().total >= 3)
+    assert p.result.failed_count == 0
+    assert {s.version for s in p.result.sent} == {want}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import render as report
-from harness.report.figures import format_cell, format_figure
+from harness.report.figures import attribution_summary, format_cell, format_figure
 from harness.report.table import summary_table
 from harness.scenario.result import (
     Cell,
@@ -391,3 +391,31 @@ def test_html_shows_the_harness_cpu_share_while_it_measured(tmp_path):
     html = report.render_html([measured, unmeasured], info(0), report_dir=tmp_path)
     assert html.count("harness CPU while measuring") == 1
     assert "harness CPU while measuring: 2.4 % of the machine" in html
+
+
+FIG_SERVED = {"attribution": "traefik access log", "attributed_requests": 298, "unattributed_requests": 2,
+              "unattributed_reasons": "answered by the edge x2", "served_by_old_requests": 120,
+              "served_by_new_requests": 178, "served_spans": "old 0.0-10.8 s, new 4.6-15.0 s",
+              "mixed_serving_seconds": 6.0, "old_after_rollout_requests": 0, "old_pods_with_traffic_count": 2,
+              "old_pod_last_request_margin_s": 4.1, "old_after_termination_requests": 0}
+
+
+def test_who_served_is_one_line_from_the_attribution_figures():
+    assert attribution_summary(figures_from(FIG_SERVED)) == (
+        "served (edge log): old 0.0-10.8 s, new 4.6-15.0 s · 120 to old pods, 178 to new · "
+        "2 not attributed (answered by the edge x2) · closest old pod: last request 4.1 s before it terminated")
+    late = attribution_summary(figures_from({**FIG_SERVED, "old_pod_last_request_margin_s": -2.0,
+                                             "old_after_rollout_requests": 3, "unattributed_requests": 0}))
+    assert "3 to old pods after the rollout completed" in late and "last request 2.0 s after it terminated" in late
+    assert "not attributed" not in late
+    assert attribution_summary(figures_from({"attribution": "unavailable: the edge is ingress-nginx"})) == \
+        "served (edge log): unavailable: the edge is ingress-nginx"
+    assert attribution_summary(figures_from({"requests": 10})) == ""
+
+
+def test_html_says_who_served_each_upgrade(tmp_path):
+    served = rec("upgrade", "x", "default", "PASS", "PASS: ok", {**FIG_SERVED, "requests": 300})
+    other = rec("drain", "y", "default", "PASS", "PASS: ok", {"requests": 10})
+    html = report.render_html([served, other], info(0), report_dir=tmp_path)
+    assert html.count('<p class="served">') == 1
+    assert "served (edge log): old 0.0-10.8 s, new 4.6-15.0 s · 120 to old pods, 178 to new" in html

@@ -26,6 +26,7 @@ def charts() -> list[ChartUnderTest]:
 
 
 def test_targets_follow_the_contracts(charts):
+    charts = [c for c in charts if c.name in ("ha-service", "realtime")]  # static-site: the test below
     ids = {s: [t.id for t in targets_for(s, charts, negative=False)] for s in ("upgrade", "sse", "db_outage")}
     assert ids["upgrade"] == ["ha-service-default", "ha-service-tls", "realtime-default", "realtime-hpa-tls"]
     assert ids["sse"] == ["realtime-default", "realtime-hpa-tls"]      # ha-service does not list sse
@@ -37,6 +38,18 @@ def test_targets_follow_the_contracts(charts):
         "ha-service-broken-pdb-blocks-drain", "ha-service-broken-no-graceful-shutdown"]
     assert all(t.variant == "default" and t.values[0].name == "default-values.yaml" for t in neg)
     assert targets_for("rollback", charts, negative=True)[0].broken.name == "migration-fails"
+
+
+def test_static_site_runs_upgrade_rollback_drain_with_one_control_each_for_upgrade_and_drain(charts):
+    site = [c for c in charts if c.name == "static-site"]
+    assert len(site) == 1
+    for s in ("upgrade", "rollback", "drain"):
+        assert targets_for(s, site, negative=False), s
+    for s in ("sse", "db_outage"):  # an HTML page: no stream, no database
+        assert targets_for(s, site, negative=False) == [], s
+    neg = {s: [t.id for t in targets_for(s, site, negative=True)] for s in ("upgrade", "rollback", "drain")}
+    assert neg == {"upgrade": ["static-site-broken-max-unavailable-all"], "rollback": [],
+                   "drain": ["static-site-broken-pdb-blocks-drain"]}
 
 
 def test_a_chart_without_contract_gets_no_scenarios():

@@ -67,3 +67,38 @@ def test_a_window_measures_silence_that_began_before_it():
     down = SseResult("s", "u", [_r(0.1, "connect"), _r(5, "disconnect"), _r(50, "connect", 2)], duration=60)
     assert not down.between(10, 40).connected_at_start
     assert down.between(10, 40).longest_silence(connected_only=True) == (0.0, 0.0)
+
+
+def test_a_stream_waiting_for_its_headers_is_waiting_not_connected():
+    import socket
+    import threading
+
+    from harness.measure.sse import SseGroup
+
+    # a server that accepts and never answers: what a buffering proxy looks like to the client
+    srv = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        g = SseGroup(2, f"http://127.0.0.1:{srv.getsockname()[1]}/events", max_duration=10, read_timeout=5).start()
+        wait_until(lambda: all(c.waiting for c in g.clients), timeout=5)
+        assert g.all_connected_or_waiting() and not g.all_connected()
+        res = g.stop(timeout=0.5)
+        assert [r.records[0].kind for r in res] == ["request", "request"] and all(not r.connects for r in res)
+    finally:
+        stop.set()
+        t.join(2)
+        for s in held:
+            s.close()
+        srv.close()

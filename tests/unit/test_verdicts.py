@@ -6,7 +6,10 @@ import re
 
 import pytest
 
+from harness.measure.cuts import classify
 from harness.measure.sse import Record, SseResult
+from harness.scenario.deadlines import Deadlines, Edge, edge_profile
+from harness.scenario.manifests import IngressStreamConfig, RouteTimeouts, StreamConfig
 from harness.scenario.verdicts import (
     EXPECTED_FAILURE,
     Availability,
@@ -85,6 +88,16 @@ def test_upgrade_fails(kw, reason):
     _one_line(v)
 
 
+def test_upgrade_judges_declared_data_and_reports_undeclared_data():
+    assert _upgrade().figures["data_integrity"] == "not declared" and _upgrade().passed
+    ok = _upgrade(data=DataFacts(["upgrade-1a (id=1)"]))
+    assert ok.passed and ok.figures["data_integrity"] == "1 of 1 records intact"
+    bad = _upgrade(data=DataFacts(["upgrade-1a (id=1)"], ["upgrade-1a: data.read GET /items/1: HTTP 500 (want 200)"]))
+    assert bad.failed == ("data",)
+    assert bad.reason == ("data written before is not intact (1 of 1 records): "
+                          "upgrade-1a: data.read GET /items/1: HTTP 500 (want 200)")
+
+
 def test_upgrade_negative_pattern_matches_availability_failure():
     v = _upgrade(availability=Availability(600, 3, 3, 0.8, "ChunkedEncodingError x3", "during the upgrade"))
     assert re.search(EXPECTED_FAILURE["upgrade"], v.reason)
@@ -106,7 +119,7 @@ def _rollback(**kw) -> Verdict:
     args = {"availability": GOOD_AV, "budget": 0, "failed_upgrade": FailedUpgrade("readiness", "timed out"),
                 "history": history, "failed_revision": 2, "rollback_to": 1, "pods": _pods(images=OLD, versions=("1.0.0",)),
                 "released_images": OLD, "released_version": "1.0.0",
-                "data": DataFacts({"1": "before"}, {"1": (200, "before")}, write_after=201)}
+                "data": DataFacts(["rollback-1a (id=1)", "rollback-2b (id=2)"])}
     args.update(kw)
     return rollback_verdict(**args)
 
@@ -128,10 +141,14 @@ def test_rollback_passes():
                    {"revision": 3, "status": "failed", "description": "Rollback to 1"}]},
      r"the last revision is 3 failed"),
     ({"pods": _pods(images=NEW, versions=("1.1.0",))}, r"pods not running the released images"),
-    ({"data": DataFacts({"1": "before"}, {"1": (404, None)})}, r"data written before is not intact: item 1: HTTP 404"),
-    ({"data": DataFacts({"1": "before"}, {"1": (200, "other")})}, r"value 'other' != 'before'"),
-    ({"data": DataFacts({}, {})}, r"no data could be written before"),
-    ({"data": DataFacts({"1": "x"}, {"1": (200, "x")}, write_after=503)}, r"a write after the disruption answered HTTP 503"),
+    ({"data": DataFacts(["t-1a (id=1)"], ["t-1a: data.read GET /items/1: HTTP 404 (want 200)"])},
+     r"data written before is not intact \(1 of 1 records\): t-1a: data.read GET /items/1: HTTP 404 \(want 200\)$"),
+    ({"data": DataFacts(["t-1a (id=1)"], ["t-1a: data.read GET /items/1: JSON value is 'other' (want 't-1a')"])},
+     r"data.read GET /items/1: JSON value is 'other' \(want 't-1a'\)"),
+    ({"data": DataFacts([], write_failure="data.write POST /items: HTTP 501 (want 200 or 201)")},
+     r"^no data could be written before the disruption, so its survival is unproven: data.write POST /items: HTTP 501"),
+    ({"data": DataFacts(["t-1a"], write_after="data.write POST /items: HTTP 503 (want 200 or 201)")},
+     r"a write after the disruption failed: data.write POST /items: HTTP 503"),
     ({"availability": Availability(100, 4, 4, 1.0, "HTTP 503 x4", "throughout")}, r"4 of 100 requests failed throughout"),
     ({"rollback_error": "Error: no revision"}, r"helm rollback failed: Error: no revision"),
 ])
@@ -140,6 +157,22 @@ def test_rollback_fails(kw, reason):
     assert not v.passed
     assert re.search(reason, v.reason), v.reason
     _one_line(v)
+
+
+def test_rollback_without_a_declared_data_check_reports_it_and_does_not_fail():
+    v = _rollback(data=None)
+    assert v.passed, v.reason
+    assert v.figures["data_integrity"] == "not declared"
+    data = next(c for c in v.checks if c.name == "data")
+    assert data.ok and data.detail == "data integrity: not declared"
+    assert _rollback().figures["data_integrity"] == "2 of 2 records intact"
+
+
+def test_a_lost_record_is_a_rollback_failure_the_control_pattern_knows():
+    v = _rollback(data=DataFacts(["t-1a (id=1)", "t-2b (id=2)"],
+                                 ["t-2b: data.read GET /items/2: JSON value is 'x' (want 't-2b')"]))
+    assert v.failed == ("data",) and v.figures["data_integrity"] == "1 of 2 records intact"
+    assert re.search(EXPECTED_FAILURE["rollback"], v.reason)
 
 
 def test_rollback_negative_pattern_matches_the_hook_failure():
@@ -223,9 +256,13 @@ def _rollout_ok(name: str = "stream-1") -> SseResult:
                           (6.2, "event", 2, "101"), (7.0, "event", 2, "102")], 20)
 
 
+def _deadlines(read: str | None = "3600", edge: str = "traefik-nginx", buffering: str | None = "off") -> Deadlines:
+    return Deadlines(edge_profile(edge), StreamConfig((IngressStreamConfig("rt", ("rt.test",), read, None, buffering),)))
+
+
 def _sse(**kw) -> Verdict:
-    args = {"hold": [_hold_ok()], "rollout": [_rollout_ok()], "read_timeout": 3600, "margin": 5, "reconnect_bound": 10,
-                "hold_seconds": 125}
+    args = {"hold": [_hold_ok()], "rollout": [_rollout_ok()], "margin": 5, "reconnect_bound": 10,
+            "hold_seconds": 125, "deadlines": _deadlines()}
     args.update(kw)
     return sse_verdict(**args)
 
@@ -234,19 +271,38 @@ def test_sse_passes():
     v = _sse()
     assert v.passed, v.reason
     assert v.figures["rollout_max_reconnect_s"] == 1.1 and v.figures["hold_longest_silence_s"] == 15.0
+    assert v.figures["edge"] == "traefik-nginx" and v.figures["edge_idle_timeout_s"] == 3600
+    assert "through edge traefik-nginx (longest silence 15 s; Ingress proxy-read-timeout 3600 s)" in v.reason
+    assert [c.name for c in v.checks][:3] == ["not buffered", "no cut during hold", "heartbeat"]
+
+
+_QUIET_CUT = _stream("stream-2", [(0, "connect", 1, None), (60.5, "disconnect", 1, None), (61.6, "connect", 2, None)],
+                     125)
 
 
 @pytest.mark.parametrize("kw, reason", [
-    ({"hold": [_stream("stream-2", [(0, "connect", 1, None), (60.5, "disconnect", 1, None),
-                                     (61.6, "connect", 2, None)], 125)]},
-     r"streams were cut during the 125 s hold: stream-2 cut at 60\.5 s \(end of stream\)"),
-    ({"hold": [_stream("stream-1", [(0, "connect", 1, None), (30, "event", 1, "1")], 125)], "read_timeout": 60},
-     (r"streams went silent for at least 55 s \(ingress proxy read timeout 60 s - 5 s margin\), so a proxy cuts "
-      r"them: stream-1 silent 95 s from 30 s")),
+    ({"hold": [_QUIET_CUT]},
+     r"streams were cut during the 125 s hold: stream-2: quiet stream cut after 60\.5 s \(EOF\): idle timeout "
+     r"\(edge traefik-nginx; Ingress proxy-read-timeout 3600 s; 60\.5 s does not match it\)"),
+    ({"hold": [_QUIET_CUT], "deadlines": _deadlines(None)},
+     r"stream-2: quiet stream cut after 60\.5 s \(EOF\): idle timeout \(edge traefik-nginx; Ingress "
+     r"proxy-read-timeout not set, edge default 60 s\)"),
+    ({"hold": [_stream("stream-1", [(0, "connect", 1, None), (30, "event", 1, "1")], 125)],
+      "deadlines": _deadlines("60")},
+     (r"streams went silent for at least 55 s, within 5 s of the idle timeout of edge traefik-nginx \(Ingress "
+      r"proxy-read-timeout 60 s\), so it cuts them: stream-1 silent 95 s from 30 s")),
+    ({"hold": [_stream("stream-1", [(0, "connect", 1, None), (30, "event", 1, "1")], 125)],
+      "deadlines": Deadlines(edge_profile("traefik-gateway"), StreamConfig())},
+     (r"streams went silent for at least 55 s, prediction for an nginx ingress, not under test \(edge "
+      r"traefik-gateway: the edge has no idle timeout\): within 5 s of its idle timeout \(Ingress "
+      r"proxy-read-timeout not set, nginx default 60 s\), so nginx cuts them: stream-1 silent 95 s from 30 s")),
+    ({"hold": [_stream("stream-1", [(0, "request", 1, None)], 125)], "deadlines": _deadlines(buffering="on")},
+     r"responses held back: stream-1: no byte for 125\.0 s after the request \(still waiting\): proxy buffering "
+     r"\(edge traefik-nginx; Ingress proxy-buffering \"on\"\)"),
     ({"rollout": [_stream("stream-1", [(5.0, "disconnect", 1, None)], 20)]},
-     r"streams never reconnected after the rollout cut them: stream-1 \(cut at 5\.0 s: end of stream\)"),
+     r"streams never reconnected after the rollout cut them \(edge traefik-nginx\): stream-1 \(cut at 5\.0 s: end of stream\)"),
     ({"rollout": [_stream("stream-1", [(5.0, "disconnect", 1, None), (17.0, "connect", 2, None)], 20)]},
-     r"reconnects took longer than 10 s: stream-1 12\.0 s"),
+     r"reconnects took longer than 10 s \(edge traefik-nginx\): stream-1 12\.0 s"),
     ({"rollout": [_stream("stream-1", [(1, "event", 1, "100"), (5.0, "disconnect", 1, None),
                                         (6.0, "connect", 2, None), (6.1, "event", 2, "104")], 20)]},
      r"event ids missed across reconnects: stream-1 missed 3 ids \(101-103\)"),
@@ -256,7 +312,7 @@ def test_sse_passes():
     ({"rollout": [SseResult("stream-1", "u", [Record(5, 1005, "disconnect", 1, None, "end of stream"),
                                                Record(6, 1006, "attempt-failed", 2, None, "HTTP 503"),
                                                Record(7, 1007, "connect", 3)], 20)]},
-     r"reconnects were refused during the rollout: stream-1: HTTP 503"),
+     r"reconnects were refused during the rollout \(edge traefik-nginx\): stream-1: HTTP 503"),
     ({"rollout": None}, r"the rolling restart did not run"),
 ])
 def test_sse_fails(kw, reason):
@@ -266,8 +322,52 @@ def test_sse_fails(kw, reason):
     _one_line(v)
 
 
+def _no_heartbeat(name: str, start: float) -> SseResult:
+    """The no-sse-heartbeat control through Traefik: the retry line at connect, nothing for 60 s, cut."""
+    recs = [Record(start, 0, "request", 1), Record(start + 0.01, 0, "connect", 1),
+            Record(start + 0.02, 0, "retry", 1, None, "1000"),
+            Record(start + 60.02, 0, "disconnect", 1, None, "ChunkedEncodingError"),
+            Record(start + 61.1, 0, "request", 2), Record(start + 61.11, 0, "connect", 2)]
+    return SseResult(name, "u", recs, 125)
+
+
 def test_sse_negative_pattern_matches_a_quiet_stream():
-    v = _sse(hold=[_stream("stream-1", [(0, "connect", 1, None)], 125)], read_timeout=60)
+    streams = [_no_heartbeat("stream-1", 0.0), _no_heartbeat("stream-2", 0.2), _no_heartbeat("stream-3", 0.3)]
+    v = _sse(hold=streams, deadlines=_deadlines("60"))
+    assert re.search(EXPECTED_FAILURE["sse"], v.reason)
+    assert ("streams were cut during the 125 s hold: stream-1, stream-2, stream-3: quiet stream cut after 60.0 s "
+            "(error ChunkedEncodingError) (3 times, 60.0-60.0 s): idle timeout (edge traefik-nginx; Ingress "
+            "proxy-read-timeout 60 s)") in v.reason, v.reason
+    assert v.figures["hold_cut_kinds"] == "idle timeout x3"
+    # the silence that ended in the cut is the cut's; the one reported is the next connection's
+    assert "stream-1 silent 64 s from 61 s" in v.reason and "silent 60 s from 0 s" not in v.reason
+    one_cut = [SseResult(s.name, "u", s.records[:4], 64) for s in streams]
+    assert _sse(hold=one_cut, deadlines=_deadlines("60")).failed == ("no cut during hold",)
+
+
+def test_sse_total_deadline_names_the_httproute_timeout():
+    beats = [Record(0, 0, "request", 1), Record(0.01, 0, "connect", 1)]
+    beats += [Record(0.01 + 5 * i, 0, "comment", 1) for i in range(1, 6)]
+    cut = SseResult("stream-1", "u", [*beats, Record(30.0, 0, "disconnect", 1, None, "end of stream")], 40)
+    envoy = Edge("envoy-gateway", "gateway", route_timeouts=True)
+    route = StreamConfig(routes=(RouteTimeouts("rt", "0", ("rt.test",), "30s", None),))
+    v = _sse(hold=[cut], deadlines=Deadlines(envoy, route))
+    assert ("stream-1: stream cut at 30.0 s while receiving data (longest gap 5.0 s, EOF): total deadline (edge "
+            "envoy-gateway; HTTPRoute rt rule 0 timeouts.request 30s)") in v.reason, v.reason
+    assert re.search(EXPECTED_FAILURE["sse"], v.reason)
+    # Traefik's Gateway provider ignores the field: the line says so
+    v = _sse(hold=[cut], deadlines=Deadlines(edge_profile("traefik-gateway"), route))
+    assert "total deadline (edge traefik-gateway; HTTPRoute rt rule 0 timeouts.request 30s, not honoured" in v.reason
+
+
+def test_sse_buffered_response_is_its_own_finding():
+    held = SseResult("stream-1", "u", [Record(0, 0, "request", 1), Record(150.0, 0, "connect", 1),
+                                       *[Record(150.01, 0, "comment", 1) for _ in range(9)],
+                                       Record(150.02, 0, "disconnect", 1, None, "end of stream")], 160)
+    v = _sse(hold=[held.between(0, 125)], findings=classify(held), deadlines=_deadlines(buffering="on"))
+    assert v.failed[0] == "not buffered"
+    assert ('responses held back: stream-1: no byte for 150.0 s after the request, then 9 records at once (EOF): '
+            'proxy buffering (edge traefik-nginx; Ingress proxy-buffering "on")') in v.reason, v.reason
     assert re.search(EXPECTED_FAILURE["sse"], v.reason)
 
 
@@ -278,7 +378,7 @@ def _outage(**kw) -> Verdict:
     args = {"fault": "stop", "duration": 25.0, "not_ready_bound": 11.0,
                 "not_ready_after": {"p0": 3.1, "p1": 3.3, "p2": 4.0}, "endpoints_empty_after": 4.5,
                 "ingress": IngressAnswers(60, 60), "restarts": {}, "recovery_bound": 14.0, "ready_after_recovery": 3.0,
-                "data": DataFacts({"7": "v"}, {"7": (200, "v")}, 201)}
+                "data": DataFacts(["db_outage-7c (id=7)"])}
     args.update(kw)
     return db_outage_verdict(OutageFacts(**args))
 
@@ -302,7 +402,8 @@ def test_db_outage_passes():
     ({"ingress": IngressAnswers(0, 0)}, r"no requests were judged during the outage"),
     ({"ready_after_recovery": None}, r"pods not all Ready within 14 s after the database returned \(not at all\)"),
     ({"ready_after_recovery": 20.0}, r"\(after 20\.0 s\)"),
-    ({"data": DataFacts({"7": "v"}, {"7": (503, None)})}, r"data written before is not intact"),
+    ({"data": DataFacts(["t-7c (id=7)"], ["t-7c: data.read GET /items/7: HTTP 503 (want 200)"])},
+     r"data written before is not intact \(1 of 1 records\): t-7c: data.read GET /items/7"),
     ({"not_ready_after": {}}, r"no pods were observed"),
 ])
 def test_db_outage_fails(kw, reason):
@@ -310,6 +411,12 @@ def test_db_outage_fails(kw, reason):
     assert not v.passed
     assert re.search(reason, v.reason), v.reason
     _one_line(v)
+
+
+def test_db_outage_without_a_declared_data_check_passes_and_says_so():
+    v = _outage(data=None)
+    assert v.passed, v.reason
+    assert v.figures["data_integrity"] == "not declared"
 
 
 @pytest.mark.parametrize("kw", [{"restarts": {"p0/service": 1}},
@@ -327,8 +434,29 @@ def test_every_scenario_has_a_negative_pattern():
 def test_a_verdict_carries_every_check_in_order():
     good = _upgrade()
     assert [c.name for c in good.checks] == ["helm upgrade", "availability", "migration", "candidate everywhere",
-                                             "release"]
+                                             "served by candidate after rollout",
+                                             "old pods drained before termination", "release", "data"]
     assert all(c.ok for c in good.checks)
     bad = _upgrade(availability=Availability(10, 5, 5, 1.0, "HTTP 502 x5"), release=ReleaseFacts("failed", 2, 2))
     assert [c.name for c in bad.checks if not c.ok] == list(bad.failed) == ["availability", "release"]
     assert next(c for c in bad.checks if c.name == "release").detail in bad.reason
+
+
+# --------------------------------------------------------------------------- versionFrom
+
+
+def test_version_not_declared_is_a_figure_never_a_failure():
+    v = _upgrade(pods=_pods(versions=("1.0.0", "whatever")), version_from=None)
+    assert v.passed, v.reason
+    assert v.figures["version_from"] == "not declared"
+    r = _rollback(pods=_pods(images=OLD, versions=("1.1.0",)), version_from=None)
+    assert r.passed, r.reason
+    assert r.figures["version_from"] == "not declared"
+
+
+def test_declared_version_source_is_checked_and_named():
+    v = _upgrade(pods=_pods(versions=("1.0.0",)), version_from="header: X-App-Version")
+    assert not v.passed and "answers still report version 1.0.0 (want 1.1.0)" in v.reason
+    assert v.figures["version_from"] == "header: X-App-Version"
+    r = _rollback(pods=_pods(images=OLD, versions=("1.1.0",)), version_from="json: version")
+    assert not r.passed and "answers still report version 1.1.0 (want 1.0.0)" in r.reason

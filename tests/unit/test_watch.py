@@ -127,6 +127,56 @@ def test_a_recreated_pod_of_the_same_name_starts_a_new_history():
     assert (st.uid, st.images, st.first_seen, st.ready_at, st.deleted_at) == ("new", ("demo:2.0",), 111.0, None, None)
 
 
+def _addressed(data: dict, *, ips=(), finished=(), created="2026-01-01T00:00:00Z", labels=None) -> object:
+    """``data`` (a pod_data dict) with IPs, containers' terminated states, creation time and labels."""
+    data["metadata"]["creationTimestamp"] = created
+    data["metadata"]["labels"].update(labels or {})
+    st = data.setdefault("status", {})
+    if ips:
+        st["podIP"] = ips[0]
+        st["podIPs"] = [{"ip": ip} for ip in ips]
+    if finished:
+        st["containerStatuses"] = [
+            {"name": f"c{i}", "image": "demo:2.0", "imageID": "", "ready": False, "restartCount": 0,
+             **({"state": {"terminated": {"exitCode": 0, "finishedAt": f}}} if f else {"state": {"running": {}}})}
+            for i, f in enumerate(finished)]
+    return kobj("V1Pod", data)
+
+
+def test_a_pod_records_its_ips_revision_and_how_it_ended():
+    w = NamespaceWatch(None, "ns")
+    labels = {"pod-template-hash": "7d9f"}
+    w._observe_pod("ADDED", _addressed(pod_data("web-1", ready=False), labels=labels), 100.0)
+    st = w.pods["web-1"]
+    assert (st.ips, st.ip_seen, st.owner, st.revision) == ((), None, "web-1-owner", "7d9f")
+    assert st.created == datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    w._observe_pod("MODIFIED", _addressed(pod_data("web-1", "2", ready=True), ips=("10.244.1.7", "fd00::7")), 102.0)
+    w._observe_pod("MODIFIED", _addressed(pod_data("web-1", "3", ready=True), ips=("10.244.9.9",)), 103.0)
+    assert (st.ips, st.ip_seen) == (("10.244.1.7", "fd00::7"), 102.0)  # an IP stays with its pod
+    w._observe_pod("MODIFIED", _addressed(pod_data("web-1", "4", ready=False, deleting=True), ips=("10.244.1.7",),
+                                          finished=("2026-01-01T00:00:40Z", None)), 130.0)
+    assert st.finished_at is None  # one container still running
+    assert st.deletion_deadline == datetime(2026, 1, 1, 0, 1, tzinfo=UTC).timestamp()
+    w._observe_pod("DELETED", _addressed(pod_data("web-1", "5", ready=False, deleting=True), ips=("10.244.1.7",),
+                                         finished=("2026-01-01T00:00:40Z", "2026-01-01T00:00:42Z")), 140.0)
+    assert st.finished_at == datetime(2026, 1, 1, 0, 0, 42, tzinfo=UTC).timestamp()
+    assert (st.deleted_at, st.gone_at) == (130.0, 140.0)
+
+
+def test_a_statefulset_pod_recreated_under_its_name_keeps_the_earlier_one_in_the_history():
+    w = NamespaceWatch(None, "ns")
+    rev = {"controller-revision-hash": "db-5c6"}
+    w._observe_pod("ADDED", _addressed(pod_data("db-0", uid="old", owner="StatefulSet", ready=True), ips=("10.0.0.1",),
+                                       labels=rev), 100.0)
+    w._observe_pod("DELETED", pod("db-0", "2", uid="old", owner="StatefulSet", ready=True), 110.0)
+    w._observe_pod("ADDED", pod("db-0", "3", uid="new", owner="StatefulSet", ready=False), 111.0)
+    history = w.pod_history()
+    assert [(p.uid, p.ips, p.gone_at) for p in history] == [("old", ("10.0.0.1",), 110.0), ("new", (), None)]
+    assert history[0].revision == "db-5c6"
+    history[0].ips = ()
+    assert w.pod_history()[0].ips == ("10.0.0.1",)  # copies
+
+
 # --- Jobs -----------------------------------------------------------------------------------------
 
 def test_a_running_hook_job_records_its_annotation_and_creation():

@@ -6,7 +6,7 @@ and a smoke check. The built-in ones, one module each, are listed by name in
 :mod:`harness.env.addons.catalog`:
 
 ================  ==================================================================================
-``traefik``       ingress controller (the project's chart in ``addon-charts/traefik``, image built here);
+``traefik``       ingress controller (the project's chart in ``charts/traefik`` here, image built here);
                   serves Ingresses of class ``nginx`` through Traefik's Kubernetes Ingress NGINX provider
 ``ingress-nginx`` the retired upstream controller, for users who can pull its images
 ``cert-manager``  the jetstack chart plus ClusterIssuer ``harness-ca``; needs pulled images
@@ -50,6 +50,7 @@ from harness.core.errors import (
     HarnessError,
     UsageError,
 )
+from harness.core.packaged import package_path
 from harness.core.pins import cache_dir, pinned
 from harness.core.values import ChartRef, merge_values
 from harness.env import cluster as kind_cluster  # a module: tests replace its functions
@@ -61,9 +62,8 @@ from harness.tools.kubectl import Kubectl
 
 log = logging.getLogger("harness.env.addons.engine")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-ADDON_CHARTS = PROJECT_ROOT / "addon-charts"
-"""The project's own add-on charts (``addon-charts/<name>``)."""
+ADDON_CHARTS = package_path("env", "addons", "charts")
+"""The project's own add-on charts (``harness/env/addons/charts/<name>``), shipped in the package."""
 
 MANAGED_LABELS = {"app.kubernetes.io/managed-by": "helm-e2e-harness"}
 INGRESS_NODE_LABEL = "ingress-ready"
@@ -628,10 +628,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def pinned_version(key: str) -> str:
-    """A version from images/versions.env, with a clear error when the key is missing."""
+    """A version from harness/data/versions.env, with a clear error when the key is missing."""
     v = pinned().get(key)
     if not v:
-        raise EnvironmentNotReady(f"{key} is not set in images/versions.env")
+        raise EnvironmentNotReady(f"{key} is not set in harness/data/versions.env")
     return v
 
 

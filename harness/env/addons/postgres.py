@@ -71,7 +71,7 @@ ProbeOutcome = Literal["ok", "refused", "timeout", "unreachable", "dns", "auth",
 
 
 def default_image(source: str) -> str:
-    """``harness/postgres:15`` for ``local``, ``postgres:16`` for ``pull`` (images/versions.env)."""
+    """``harness/postgres:15`` for ``local``, ``postgres:16`` for ``pull`` (harness/data/versions.env)."""
     v = pinned()
     return v.get("POSTGRES_IMAGE", "harness/postgres:15") if source == "local" else v.get("POSTGRES_PULL_IMAGE",
                                                                                          "postgres:16")

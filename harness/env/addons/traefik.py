@@ -1,9 +1,13 @@
 """``traefik``: the harness's ingress controller.
 
 Traefik v3 (built here from its Go module: images/build-addons.sh) deployed by the project's own
-chart ``addon-charts/traefik`` with the Kubernetes Ingress NGINX provider, so Ingresses written for
+chart ``harness/env/addons/charts/traefik`` (shipped in the package) with the Kubernetes Ingress NGINX provider, so Ingresses written for
 ingress-nginx (class ``nginx``, ``nginx.ingress.kubernetes.io/*`` annotations) are served
 unchanged. What the provider honours and what scenarios can rely on: docs/addons.md.
+
+Its access log (values ``accessLog``: JSON lines on stdout, unbuffered, keeping the prober's
+``X-Harness-Probe`` header) tells which pod served each probed request; :func:`access_log_pods`
+names the pods to follow (harness/scenario/edge_log.py).
 """
 from __future__ import annotations
 
@@ -32,6 +36,29 @@ def _chart_version() -> str:
 def image(version: str | None = None) -> str:
     """``harness/traefik:<TRAEFIK_VERSION>`` (built by images/build-addons.sh)."""
     return f"harness/traefik:{version or pinned_version('TRAEFIK_VERSION')}"
+
+
+def access_log_pods() -> tuple[str, str]:
+    """``(namespace, label selector)`` of the Traefik pods whose stdout carries the access log
+    (the chart's selector labels, harness/env/addons/charts/traefik/templates/_helpers.tpl)."""
+    return Traefik.namespace, f"app.kubernetes.io/name=traefik,app.kubernetes.io/instance={Traefik.release}"
+
+
+def upstream_read_timeout(ctx: Any = None) -> float | None:
+    """The idle timeout Traefik applies to an Ingress without ``proxy-read-timeout``: the chart's
+    ``upstream.readTimeout`` (seconds; harness/env/addons/charts/traefik/values.yaml), overridden by the
+    session's ``addon_values: {traefik: {upstream: {readTimeout: ...}}}`` when ``ctx`` (an
+    :class:`AddonContext`) carries one. None when neither gives a number."""
+    chart = yaml.safe_load((CHART_DIR / "values.yaml").read_text()) or {}
+    value = (chart.get("upstream") or {}).get("readTimeout")
+    setting = getattr(ctx, "setting", None)
+    override = setting("traefik", "values") if callable(setting) else None
+    if isinstance(override, dict):
+        value = (override.get("upstream") or {}).get("readTimeout", value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class Traefik(HelmAddon):

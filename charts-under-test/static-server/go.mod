@@ -1,0 +1,3 @@
+module helm-e2e-harness/static-server
+
+go 1.25.0

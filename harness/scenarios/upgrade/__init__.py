@@ -1,0 +1,1 @@
+"""The upgrade scenario's pytest module (test_upgrade.py): `pytest --pyargs harness.scenarios.upgrade`."""

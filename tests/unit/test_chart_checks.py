@@ -1,0 +1,163 @@
+"""harness.scenario.chart_checks on synthetic rendered manifests: the probe target, images and probe
+bounds, each passing on a good manifest and failing with one line on each kind of mistake."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from harness.scenario.chart_checks import (
+    image_problems,
+    ingress_class,
+    manifest_images,
+    probe_bound_problems,
+    probe_target_problems,
+)
+
+
+def ingress(host="web.test", cls="nginx", path="/", path_type="Prefix", name="web", annotation=None):
+    o = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
+         "spec": {"rules": [{"host": host, "http": {"paths": [{"path": path, "pathType": path_type}]}}]}}
+    if cls:
+        o["spec"]["ingressClassName"] = cls
+    if annotation:
+        o["metadata"]["annotations"] = {"kubernetes.io/ingress.class": annotation}
+    return o
+
+
+def route(*hostnames):
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web"},
+            "spec": {"hostnames": list(hostnames)}}
+
+
+def target(objs, *, host="web.test", via="ingress", path="/", classes=("nginx",)):
+    return probe_target_problems(objs, host=host, via=via, path=path, classes=classes)
+
+
+# --------------------------------------------------------------------------- the probe target
+
+
+def test_served_ingress_passes():
+    assert target([ingress()]) == []
+    assert target([ingress(path="/api")], path="/api/items?x=1") == []
+    assert target([ingress(cls=None, annotation="nginx")]) == []  # the legacy annotation
+    assert target([ingress(host="*.test")]) == []                  # a wildcard rule
+    assert target([ingress(cls=None)], classes=("nginx", None)) == []  # an edge serving class-less Ingresses
+    assert target([ingress(cls="other", name="a"), ingress(name="b")]) == []  # one served Ingress is enough
+
+
+@pytest.mark.parametrize("objs, kw, want", [
+    ([], {}, "no Ingress has host web.test (Ingresses: none rendered)"),
+    ([ingress(host="other.test")], {}, "no Ingress has host web.test (Ingresses: Ingress web (other.test))"),
+    ([ingress(cls="traefik")], {}, "Ingress web for host web.test has class 'traefik'; the harness's edge serves class nginx"),
+    ([ingress(cls=None)], {}, "Ingress web for host web.test has no class (ingressClassName unset)"),
+    ([ingress(path="/api")], {"path": "/"}, "Ingress web for host web.test routes /api, not the probe path /"),
+    ([ingress(path="/a", path_type="Exact")], {"path": "/a/b"}, "Ingress web for host web.test routes /a, not the probe path /a/b"),
+    ([ingress(host="*.test")], {"host": "a.web.test"}, "no Ingress has host a.web.test"),
+])
+def test_unreachable_ingress_is_one_line(objs, kw, want):
+    lines = target(objs, **kw)
+    assert len(lines) == 1 and lines[0].startswith(want), lines
+
+
+def test_httproute():
+    assert target([route("web.test")], via="httproute") == []
+    assert target([route("*.test")], via="httproute") == []
+    lines = target([ingress(), route("other.test")], via="httproute")
+    assert lines == ["no HTTPRoute has hostname web.test (HTTPRoutes: HTTPRoute web (other.test)); enable or point "
+                     "the chart's route with the contract's values/set"]
+
+
+def test_ingress_class_reads_spec_then_annotation():
+    assert ingress_class(ingress(cls="a", annotation="b")) == "a"
+    assert ingress_class(ingress(cls=None, annotation="b")) == "b"
+    assert ingress_class(ingress(cls=None)) is None
+
+
+# --------------------------------------------------------------------------- images
+
+
+def deployment(image="web:1.1.0", *, readiness=True, liveness=True, port=8080, init_image=None, name="web"):
+    c = {"name": "app", "image": image, "ports": [{"name": "http", "containerPort": port}]}
+    if readiness:
+        c["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 2,
+                               "timeoutSeconds": 1, "failureThreshold": 2}
+    if liveness:
+        c["livenessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 5}
+    spec = {"containers": [c]}
+    if init_image:
+        spec["initContainers"] = [{"name": "init", "image": init_image}]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def service(target_port="http", selector=None):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"selector": selector or {"app": "web"}, "ports": [{"port": 80, "targetPort": target_port}]}}
+
+
+def test_manifest_images_cover_every_pod_owner():
+    job = {"kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "m", "image": "migrate:1"}]}}}}
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "containers": [{"name": "c", "image": "cron:1"}]}}}}}}
+    objs = [deployment(init_image="busybox:1.36"), job, cron, service()]
+    assert manifest_images(objs) == {"web:1.1.0", "busybox:1.36", "migrate:1", "cron:1"}
+
+
+def test_images_agree():
+    rendered = {"default": {"web:1.1.0"}, "released 1.0.0 (default)": {"docker.io/library/web:1.0.0"}}
+    assert image_problems(["web:1.0.0", "web:1.1.0"], rendered) == []
+
+
+def test_image_mismatch_is_one_line_each_way():
+    rendered = {"default": {"web:1.1.0", "busybox:1.36"}, "broken x": {"busybox:1.36"},
+                "released 1.0.0 (default)": {"web:1.0.0"}}
+    lines = image_problems(["web:1.0.0", "web:1.1.0", "web:2.0.0"], rendered)
+    assert lines == [
+        "image busybox:1.36 (rendered by default, broken x) is not in the contract's images, so it is not loaded "
+        "into the cluster's nodes",
+        "contract image web:2.0.0 is run by no rendered manifest (released or candidate)",
+    ]
+
+
+# --------------------------------------------------------------------------- probe bounds
+
+
+def test_good_probes_pass():
+    assert probe_bound_problems([deployment(), service()]) == []
+    # a container no Service reaches needs no readiness probe
+    assert probe_bound_problems([deployment(readiness=False), service(selector={"app": "other"})]) == []
+
+
+def _with_probe(kind, **probe):
+    d = deployment()
+    d["spec"]["template"]["spec"]["containers"][0][f"{kind}Probe"] = probe
+    return d
+
+
+@pytest.mark.parametrize("objs, want", [
+    ([deployment(readiness=False), service()], "Deployment web container app: no readinessProbe, yet a Service"),
+    ([deployment(readiness=False), service(target_port=8080)], "no readinessProbe, yet a Service"),
+    ([_with_probe("readiness", periodSeconds=5)], "Deployment web container app: readinessProbe has no handler"),
+    ([_with_probe("liveness", exec={"command": ["x"]}, httpGet={"port": 1})], "livenessProbe has 2 handlers"),
+    ([_with_probe("readiness", httpGet={"path": "/"})], "readinessProbe httpGet has no port"),
+    ([_with_probe("readiness", tcpSocket={"port": "grpc"})], "readinessProbe tcpSocket port 'grpc' is not a port"),
+    ([_with_probe("readiness", httpGet={"port": 1}, periodSeconds=0)], "readinessProbe periodSeconds 0 (want integers >= 1)"),
+    ([_with_probe("readiness", httpGet={"port": 1}, periodSeconds=600)], "readinessProbe periodSeconds 600 > 300"),
+    ([_with_probe("readiness", httpGet={"port": 1}, periodSeconds=2, timeoutSeconds=5)],
+     "readinessProbe timeoutSeconds 5 > periodSeconds 2"),
+    ([_with_probe("liveness", exec={"command": ["x"]}, failureThreshold=100)], "livenessProbe failureThreshold 100 > 30"),
+    ([_with_probe("liveness", exec={"command": ["x"]}, successThreshold=2)], "livenessProbe successThreshold must be 1"),
+])
+def test_bad_probe_is_one_line(objs, want):
+    lines = probe_bound_problems(objs)
+    assert len(lines) == 1 and want in lines[0], lines
+
+
+def test_statefulset_and_daemonset_are_checked_too():
+    for kind in ("StatefulSet", "DaemonSet"):
+        d = copy.deepcopy(deployment(readiness=False))
+        d["kind"] = kind
+        assert probe_bound_problems([d, service()]) == [
+            f"{kind} web container app: no readinessProbe, yet a Service sends it traffic (a pod would get "
+            "requests before it can serve them)"]

@@ -1,0 +1,85 @@
+"""What the scenario context takes from contract v2: the serving wait's paths, the prober's version
+source, the expected version, the values and sets of each install, and the HTTPRoute skip."""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+from scenario_fakes import make_ctx, target
+
+from harness.core.contract import Probe, VersionFrom
+from harness.core.errors import ScenarioSkipped, UsageError
+from harness.scenario.context import _no_version
+
+
+def with_contract(ctx, **changes):
+    t = ctx.target
+    ctx.target = replace(t, chart=replace(t.chart, contract=replace(t.contract, **changes)))
+    return ctx
+
+
+def test_serving_wait_polls_the_ready_path_then_the_probe_path(tmp_path):
+    ctx = make_ctx(tmp_path, target("upgrade"))  # ha-service: readyPath /ready, path /slow?ms=250
+    assert ctx.target.chart.name == "ha-service"
+    asked: list[str] = []
+    ctx.http = lambda method, path, **kw: asked.append(path) or SimpleNamespace(status_code=200, headers={})
+    ctx.wait_serving()
+    assert asked == ["/ready", "/slow?ms=250"]
+    asked.clear()
+    with_contract(ctx, probe=Probe("ha-service.test", "/"))  # readyPath omitted: the probe path, once
+    ctx.wait_serving()
+    assert asked == ["/"]
+
+
+def test_prober_reads_the_declared_version_source_only(tmp_path):
+    ctx = make_ctx(tmp_path, target("upgrade"), base_url="http://127.0.0.1:9")
+    p = ctx.prober()
+    assert p.version_from.__self__ == VersionFrom("json", "version") and p.version_from.__name__ == "extract"
+    assert ctx.version_source == "json: version"
+    with_contract(ctx, version_from=None)
+    assert ctx.prober().version_from is _no_version and ctx.version_source is None
+
+
+def test_expected_version(tmp_path):
+    ctx = make_ctx(tmp_path, target("upgrade"))
+    assert ctx.expected_version("1.1.0") == "1.1.0"
+    with_contract(ctx, version_from=VersionFrom("regex", r"v(\d+\.\d+\.\d+)"))
+    assert ctx.expected_version("v1.1.0") == "1.1.0"
+    with_contract(ctx, version_from=None)
+    assert ctx.expected_version("v1.1.0") == "v1.1.0"  # the summary still names it; nothing checks it
+
+
+def test_install_values_and_sets_follow_the_contract(tmp_path):
+    ctx = make_ctx(tmp_path, target("upgrade"))
+    top, rel = tmp_path / "top.yaml", tmp_path / "rel.yaml"
+    c = ctx.contract
+    with_contract(ctx, values=(top,), sets=("a=1",), released=replace(c.released, values=(rel,), sets=("b=2",)))
+    variant = list(ctx.target.values)
+    assert ctx.values(candidate=True) == [top, *variant]
+    assert ctx.values(candidate=False) == [top, rel, *variant]
+    ctx._db_sets = lambda: ["db=x"]
+    assert ctx.sets() == ["a=1", "db=x"] and ctx.sets(candidate=False) == ["a=1", "b=2", "db=x"]
+
+
+def test_httproute_probe_skips_with_one_line(tmp_path):
+    ctx = make_ctx(tmp_path, target("upgrade"))
+    with_contract(ctx, probe=Probe("web.test", "/", via="httproute"))
+    with pytest.raises(ScenarioSkipped) as err:
+        ctx.require_reachable_ingress(ctx.candidate, [])
+    assert "\n" not in str(err.value) and "probe.via: httproute" in str(err.value)
+
+
+def test_gate_preflight_runs_the_chart_check(monkeypatch):
+    from harness.gate import preflight
+    from harness.scenario.preflight import CheckReport
+
+    plan = SimpleNamespace(charts=[SimpleNamespace(ref=SimpleNamespace(is_local=True))], cfg=SimpleNamespace())
+    monkeypatch.setattr(preflight, "check_charts", lambda charts, cfg: CheckReport(["c: 3 variants"], []))
+    assert preflight.lint(plan) == ["c: 3 variants"]
+    monkeypatch.setattr(preflight, "check_charts",
+                        lambda charts, cfg: CheckReport(["c"], ["c default: no Ingress has host c.test", "c: image x"]))
+    with pytest.raises(UsageError) as err:
+        preflight.lint(plan)
+    assert str(err.value).splitlines() == ["gate: chart check found 2 problems:",
+                                           "  c default: no Ingress has host c.test", "  c: image x"]
