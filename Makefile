@@ -58,10 +58,12 @@ e2e: setup images
 E2E_HELM3_DELETE ?=
 e2e-helm3: setup images
 	@existed=$$(.tools/bin/kind get clusters 2>/dev/null | grep -x '$(CLUSTER)' || true); rc=0; \
-	ci/pytest.sh $(PYTEST) scenarios/upgrade scenarios/rollback -q --cluster-name $(CLUSTER) --reuse-cluster \
-		--keep-cluster always --helm .tools/bin/helm3 --artifacts-dir artifacts/helm3 || rc=$$?; \
-	[ $$rc -ne 0 ] || ci/pytest.sh $(PYTEST) scenarios/upgrade -q --cluster-name $(CLUSTER) --reuse-cluster \
-		--helm-from 3 -k from-helm3 --artifacts-dir artifacts/helm3-to-4 || rc=$$?; \
+	ci/pytest.sh $(PYTEST) scenarios/upgrade scenarios/rollback -q --harness-cluster-name $(CLUSTER) \
+		--harness-reuse-cluster --harness-keep-cluster always --harness-helm .tools/bin/helm3 \
+		--harness-artifacts-dir artifacts/helm3 || rc=$$?; \
+	[ $$rc -ne 0 ] || ci/pytest.sh $(PYTEST) scenarios/upgrade -q --harness-cluster-name $(CLUSTER) \
+		--harness-reuse-cluster --harness-helm-from 3 -k from-helm3 --harness-artifacts-dir artifacts/helm3-to-4 \
+		|| rc=$$?; \
 	if [ $$rc -eq 0 ] && { [ -z "$$existed" ] || [ -n "$(E2E_HELM3_DELETE)" ]; }; then \
 		$(VENV)/bin/python -m harness cluster down --cluster-name $(CLUSTER); fi; \
 	exit $$rc

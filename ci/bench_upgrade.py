@@ -33,8 +33,8 @@ def one_run(helm: str, chart: str, artifacts: Path) -> dict:
     art = artifacts / Path(helm).name
     (art / "scenarios.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "pytest", "scenarios/upgrade", "-q", "-p", "no:cacheprovider",
-            "-k", f"{chart}-default", "--helm", helm, "--reuse-cluster", "--keep-cluster", "always",
-            "--artifacts-dir", str(art)]
+            "-k", f"{chart}-default", "--harness-helm", helm, "--harness-reuse-cluster", "--harness-keep-cluster",
+            "always", "--harness-artifacts-dir", str(art)]
     rc = subprocess.run(argv, cwd=ROOT).returncode
     records = [r for r in read_results(art / "scenarios.json") if r.scenario == "upgrade"]
     if rc != 0 or len(records) != 1 or records[0].outcome != "PASS":

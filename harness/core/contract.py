@@ -32,6 +32,7 @@ keys. Schema (relative paths resolve against the contract file; the machine-read
     availability: {maxFailedRequests: 0}
     broken: [{name: no-sse-heartbeat, values: ../broken/no-sse-heartbeat.yaml, set: [...],
               scenario: sse, reason: "..."}]              # v2: values may be a list, set is new
+    sensitiveValues: [auth.oidc.clientSecret]  # optional (v1, v2): values paths never written to artifacts
 
 Values precedence for one install (helm: later ``-f`` files win; ``--set`` beats every file):
 the contract's ``values``/``set``, then ``released.values``/``released.set`` (released installs
@@ -76,7 +77,7 @@ _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RF
 _SET = re.compile(r"^[^=,\s][^=]*=")
 
 _TOP_KEYS = ("apiVersion", "release", "values", "set", "released", "images", "probe", "ingress", "versionFrom",
-             "sse", "postgres", "scenarios", "availability", "broken", "data")
+             "sse", "postgres", "scenarios", "availability", "broken", "data", "sensitiveValues")
 _V2_KEYS = ("values", "set", "probe", "versionFrom", "data")
 
 
@@ -266,6 +267,7 @@ class Contract:
     version_from: VersionFrom | None = None
     api_version: str = "harness/v1"
     data: datacheck.DataCheck | None = None  # the ``data`` block: harness/core/datacheck.py
+    sensitive_values: tuple[str, ...] = ()  # ``sensitiveValues``: harness/core/redact.py
 
     @property
     def ingress(self) -> Probe:
@@ -472,6 +474,7 @@ def load(path: Path | str) -> Contract:
             max_failed = v
 
     broken = _broken(p, data.get("broken"), base)
+    sensitive_values = _sensitive_values(p, data.get("sensitiveValues"))
     data_check = datacheck.parse(p.add, data.get("data"), postgres=data.get("postgres"))
 
     for line in schema_problems(data):
@@ -486,7 +489,7 @@ def load(path: Path | str) -> Contract:
         path=path, chart_dir=base, release=release or "", released=released, images=tuple(images),
         probe=probe,  # type: ignore[arg-type]
         sse=sse, postgres=postgres, scenarios=tuple(scenarios), max_failed_requests=max_failed, broken=broken,
-        data=data_check,
+        data=data_check, sensitive_values=sensitive_values,
         values=values, sets=sets, version_from=version_from, api_version=str(api_version),
     )
 
@@ -527,6 +530,23 @@ def schema_problems(data: Any) -> list[str]:
             key = f"{key}.{child}" if key else str(child)
         out.append(f"{key or '(top level)'}: {err.message}")
     return out
+
+
+def _sensitive_values(p: _Problems, raw: Any) -> tuple[str, ...]:
+    """``sensitiveValues``: dotted values paths (``a.b.c``) that harness/core/redact.py hides
+    besides the keys it recognises by name."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        p.add("sensitiveValues", "want a list of values paths (a.b.c)")
+        return ()
+    out: list[str] = []
+    for v in raw:
+        if not isinstance(v, str) or not _VALUES_PATH.match(v):
+            p.add("sensitiveValues", f"{v!r} is not a values path (a.b.c)")
+        elif v not in out:
+            out.append(v)
+    return tuple(out)
 
 
 def _released(p: _Problems, raw: Any, base: Path, scenarios: list[str]) -> Released | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from harness.core.redact import redact_argv, redact_set
 from harness.gate.plan import Plan
 from harness.report.render import GateInfo
 
@@ -52,15 +53,15 @@ def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, e
     """The report's header for ``plan`` (None: the options could not be resolved), ended with ``exit_code_``."""
     prog = ["python", "-m", "harness"] if sys.argv[0].endswith("__main__.py") else [Path(sys.argv[0]).name]
     info = GateInfo(started=started, duration=time.time() - started, exit_code=exit_code_, why=why,
-                    errors=list(errors), command=shlex.join([*prog, *sys.argv[1:]]))
+                    errors=list(errors), command=shlex.join([*prog, *redact_argv(sys.argv[1:])]))
     if plan is not None:
         cfg = plan.cfg
         info.charts = [chart_info(c) for c in plan.charts]
         info.scenarios = list(plan.scenarios)
         info.controls = plan.controls
         info.values = [os.path.relpath(v) for v in plan.values]
-        info.sets = list(cfg.sets)
-        overlay = ([*(os.path.relpath(v) for v in plan.broken.values), *plan.broken.sets]
+        info.sets = [redact_set(s) for s in cfg.sets]  # the report is uploaded: no --set password
+        overlay = ([*(os.path.relpath(v) for v in plan.broken.values), *(redact_set(s) for s in plan.broken.sets)]
                    if plan.broken else [])
         info.broken = (f"{plan.broken.name} ({', '.join(overlay)}): must fail {plan.broken.scenario}"
                        if plan.broken else "")

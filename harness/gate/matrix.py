@@ -182,17 +182,18 @@ def pytest_argv(cell: MatrixCell, scenarios: Sequence[str], *, artifacts: Path, 
                 extra: Sequence[str] = ()) -> list[str]:
     """The pytest command line of one cell.
 
-    The cluster is the version's (``--cluster-name``, ``--reuse-cluster``: the first cell creates
-    it, ``--keep-cluster always``: the run deletes it after the version's last cell). ``3to4``
-    passes ``--helm-from 3`` and keeps only the ``from-helm3`` tests (``-k``).
+    The cluster is the version's (``--harness-cluster-name``, ``--harness-reuse-cluster``: the first
+    cell creates it, ``--harness-keep-cluster always``: the run deletes it after the version's last
+    cell). ``3to4`` passes ``--harness-helm-from 3`` and keeps only the ``from-helm3`` tests (``-k``).
+    The options are pytest's namespaced names (harness/core/flags.py), so pytest-kind may be installed.
     """
     scenarios_dir = scenarios_dir or SCENARIOS_DIR
     argv = [python or sys.executable, "-m", "pytest", *(str(scenarios_dir / s) for s in scenarios), "-q", "-rfEs",
-            "--kubernetes-version", cell.kubernetes_version, "--cluster-name", cell.cluster_name,
-            "--reuse-cluster", "--keep-cluster", "always", "--helm", helm_binary,
-            "--artifacts-dir", str(artifacts)]
+            "--harness-kubernetes-version", cell.kubernetes_version, "--harness-cluster-name", cell.cluster_name,
+            "--harness-reuse-cluster", "--harness-keep-cluster", "always", "--harness-helm", helm_binary,
+            "--harness-artifacts-dir", str(artifacts)]
     if cell.helm == "3to4":
-        argv += ["--helm-from", "3", "-k", "from-helm3"]
+        argv += ["--harness-helm-from", "3", "-k", "from-helm3"]
     return argv + list(extra)
 
 
@@ -200,7 +201,8 @@ def cluster_tests_argv(version: str, tests: Path, *, junit: Path, python: str | 
     """The pytest line of a version's cluster basics, against the cluster its cells share."""
     name = MatrixCell(version, "4").cluster_name
     return [python or sys.executable, "-m", "pytest", str(tests), "-q", "-rfEs", "-p", "no:cacheprovider",
-            "--kubernetes-version", version, "--cluster-name", name, "--reuse-cluster", "--keep-cluster", "always",
+            "--harness-kubernetes-version", version, "--harness-cluster-name", name, "--harness-reuse-cluster",
+            "--harness-keep-cluster", "always",
             f"--junitxml={junit}"]
 
 

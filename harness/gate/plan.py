@@ -13,6 +13,7 @@ from typing import Any
 from harness.core.config import OPTIONS, cli_values, load_config
 from harness.core.contract import CONTRACT_FILE, SCENARIOS, resolve_charts_under_test
 from harness.core.errors import UsageError
+from harness.core.flags import namespaced
 from harness.core.packaged import checkout_root
 
 ROOT = checkout_root()
@@ -126,31 +127,32 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         forwarded.append(f"--rootdir={args.rootdir}")
     for o in OPTIONS:
         if o.key == "chart":
-            forwarded += [f"--chart={c.ref.ref}" for c in charts]
+            forwarded += [f"{namespaced('chart')}={c.ref.ref}" for c in charts]
             continue
         if o.key == "contract":
             if cfg.contract is not None:
-                forwarded.append(f"--contract={cfg.contract}")
+                forwarded.append(f"{namespaced('contract')}={cfg.contract}")
             continue
         if o.key == "values":
             if getattr(args, o.dest, None) is not None or broken is not None:
-                forwarded += [f"--values={v}" for v in values]
+                forwarded += [f"{namespaced('values')}={v}" for v in values]
             continue
         if o.key == "set" and broken is not None and broken.sets:
-            forwarded += [f"--set={v}" for v in sets]
+            forwarded += [f"{namespaced('set')}={v}" for v in sets]
             continue
         if o.key == "artifacts-dir":
-            forwarded.append(f"--artifacts-dir={cfg.artifacts_dir}")
+            forwarded.append(f"{namespaced('artifacts-dir')}={cfg.artifacts_dir}")
             continue
         v = getattr(args, o.dest, None)
         if v is None:
             continue
+        flag = namespaced(o.key)  # pytest's name of the option (pytest-kind has some of the short ones)
         if o.kind == "bool":
-            forwarded.append(o.flag)
+            forwarded.append(flag)
         elif isinstance(v, list | tuple):
-            forwarded += [f"{o.flag}={item}" for item in v]
+            forwarded += [f"{flag}={item}" for item in v]
         else:
-            forwarded.append(f"{o.flag}={v}")
+            forwarded.append(f"{flag}={v}")
     pytest_args = list(getattr(args, "pytest_args", None) or [])
     junit = cfg.artifacts_dir / "junit.xml"
     for i, a in enumerate(pytest_args):

@@ -23,7 +23,7 @@ def build_pytest_argv(plan: Plan, *, status: Path, started: float, scenarios_dir
     paths = [str(scenarios_dir / s) for s in plan.scenarios if (scenarios_dir / s).is_dir()] or [str(scenarios_dir)]
     argv = [sys.executable, "-m", "pytest", *paths, "-p", "harness.gate.plugin", f"--gate-status={status}",
             f"--gate-started={started:.3f}", f"--gate-scenarios={','.join(plan.scenarios)}", "-q", "-rfEs",
-            "--no-chart-check"]  # the preflight ran the chart check already (harness/gate/preflight.py)
+            "--harness-no-chart-check"]  # the preflight ran the chart check already (harness/gate/preflight.py)
     if plan.controls:
         argv.append("--gate-controls")
     return argv + plan.forwarded + plan.pytest_args

@@ -13,6 +13,14 @@ Layout under ``<artifacts>/<test-id-safe>/``::
     helm/<release>/{history.json,values.yaml,manifest.yaml}
     nodes.txt              node conditions
     errors.txt             what could not be collected, and why (collection never raises)
+
+Nothing secret is written (harness/core/redact.py): the release's Secrets keep their keys and lose
+their data, values whose key names a secret (or that the contract lists in ``sensitiveValues``) are
+replaced, and every such secret, raw or base64, is replaced wherever it appears (logs, events,
+objects, helm history). The secrets are learned first, from the namespace's Secrets (Helm's storage
+Secrets decoded: each revision's manifest, user values and chart defaults) and from ``helm get``;
+every file goes through :func:`harness.core.artifacts.write_text`, and the test's directory is
+scrubbed at the end (evidence the scenario wrote there before the failure).
 """
 from __future__ import annotations
 
@@ -21,14 +29,21 @@ import hashlib
 import json
 import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from kubernetes import client
 
+from harness.core.artifacts import scrub_tree, write_text
+from harness.core.redact import Redactor, redactor_for
 from harness.k8s.client import REQUEST_TIMEOUT
+from harness.k8s.release_store import (
+    ReleaseReadError,
+    decode_release,
+    unwrap_secret_data,
+)
 
 LOG_LIMIT_BYTES = 5 * 1024 * 1024
 MAX_DIR_NAME = 120
@@ -185,10 +200,54 @@ def node_conditions_text(nodes: Iterable[Any]) -> str:
     return "\n".join(lines) + "\n" if lines else "(none)\n"
 
 
+HELM_STORAGE_TYPE = "helm.sh/release.v1"
+
+
+def release_secrets_redactor(secrets: Iterable[Any], sensitive_paths: Sequence[str] = ()) -> Redactor:
+    """The :class:`harness.core.redact.Redactor` of a namespace from its Secrets (``V1Secret``
+    objects or dicts with ``type`` and ``data``; ``data`` base64 as the API serves it).
+
+    A Helm storage Secret (type ``helm.sh/release.v1``) is decoded
+    (:func:`harness.k8s.release_store.decode_release`): the Secrets in its manifest and hooks, and
+    the secret leaves of its user values (``config``) and the chart's defaults
+    (``chart.values``). Every other Secret gives its data. An undecodable storage Secret is skipped
+    (helm's own Secret never reaches an artifact).
+    """
+    manifests: list[str] = []
+    values: list[Any] = []
+    objects: list[Any] = []
+    for s in secrets:
+        kind = s.get("type") if isinstance(s, Mapping) else getattr(s, "type", None)
+        data = (s.get("data") if isinstance(s, Mapping) else getattr(s, "data", None)) or {}
+        if kind == HELM_STORAGE_TYPE:
+            try:
+                rel = decode_release(unwrap_secret_data(data.get("release", "")))
+            except ReleaseReadError:
+                continue
+            manifests.append(str(rel.get("manifest") or ""))
+            manifests.extend(str(h.get("manifest") or "") for h in rel.get("hooks") or [] if isinstance(h, Mapping))
+            values.append(rel.get("config") or {})
+            values.append((rel.get("chart") or {}).get("values") or {})
+        else:
+            objects.append({"kind": "Secret", "data": dict(data)})
+    return redactor_for(manifests=manifests, objects=objects, values=values, sensitive_paths=sensitive_paths)
+
+
+def namespace_redactor(api: Any, namespace: str, sensitive_paths: Sequence[str] = ()) -> Redactor:
+    """:func:`release_secrets_redactor` of the namespace's Secrets (one API list call, no helm process).
+
+    Raises:
+        kubernetes.client.ApiException: the Secrets cannot be listed (RBAC, API server down).
+    """
+    items = client.CoreV1Api(api).list_namespaced_secret(namespace, _request_timeout=REQUEST_TIMEOUT).items
+    return release_secrets_redactor(items, sensitive_paths)
+
+
 class _Collector:
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Path, redactor: Redactor):
         self.dest = dest
         self.errors: list[str] = []
+        self.redactor = redactor
 
     def attempt(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
@@ -199,13 +258,13 @@ class _Collector:
             return default
 
     def write(self, rel: str, text: str) -> None:
-        path = self.dest / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        """The one place diagnostics write: through the redactor (harness/core/artifacts.py)."""
+        write_text(self.dest / rel, text, self.redactor)
 
 
 def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = None,
-            log_limit_bytes: int = LOG_LIMIT_BYTES) -> Path:
+            log_limit_bytes: int = LOG_LIMIT_BYTES, redactor: Redactor | None = None,
+            sensitive_values: Sequence[str] = ()) -> Path:
     """Collect the evidence of one namespace into ``dest`` (see the module docstring for the layout).
 
     Args:
@@ -214,15 +273,25 @@ def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = No
         dest: directory to write (created).
         helm: a :class:`harness.tools.helm.Helm` bound to the cluster, for release history/values/manifest.
         log_limit_bytes: per container log (``limitBytes``).
+        redactor: the namespace's secrets, when the caller already has them
+            (:func:`namespace_redactor`); None: learned here. Either way the secrets of
+            ``helm get values --all`` and ``helm get manifest`` are added.
+        sensitive_values: the contract's ``sensitiveValues`` paths (used when ``redactor`` is None).
 
     Returns:
         ``dest``. Never raises for an unreachable cluster or a missing object: every gap is listed
-        in ``errors.txt`` instead.
+        in ``errors.txt`` instead. When the namespace's Secrets cannot be read, the helm-derived
+        secrets are still hidden and the gap is listed.
     """
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    c = _Collector(dest)
+    listed_paths = Redactor(sensitive_paths=tuple(sensitive_values))
+    c = _Collector(dest, listed_paths)
+    if redactor is None:
+        redactor = c.attempt("list secrets (for redaction)",
+                             lambda: namespace_redactor(api, namespace, sensitive_values), Redactor())
+    redactor = redactor.merged(listed_paths)
     core = client.CoreV1Api(api)
     apps = client.AppsV1Api(api)
     batch = client.BatchV1Api(api)
@@ -230,6 +299,19 @@ def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = No
     net = client.NetworkingV1Api(api)
     disc = client.DiscoveryV1Api(api)
     kw = {"_request_timeout": REQUEST_TIMEOUT}
+
+    # The releases first: their values and manifests say what is secret before anything is written.
+    released: list[tuple[str, Any, Any, Any]] = []
+    if helm is not None:
+        for rel in c.attempt("helm list", lambda: helm.list(namespace=namespace), []):
+            r = rel.get("name", "")
+            hist = c.attempt(f"helm history {r}", lambda r=r: helm.history(r, namespace=namespace))
+            vals = c.attempt(f"helm get values {r}", lambda r=r: helm.get_values(r, namespace=namespace, all=True))
+            man = c.attempt(f"helm get manifest {r}", lambda r=r: helm.get_manifest(r, namespace=namespace))
+            released.append((r, hist, vals, man))
+    c.redactor = redactor.merged(redactor_for(
+        manifests=[m for *_, m in released if isinstance(m, str)],
+        values=[v for _, _, v, _ in released if v is not None], sensitive_paths=redactor.sensitive_paths))
 
     def items(what: str, fn: Callable[..., Any]) -> list[Any]:
         return c.attempt(f"list {what}", lambda: fn(namespace, **kw).items, [])
@@ -251,7 +333,7 @@ def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = No
     nodes = c.attempt("list nodes", lambda: core.list_node(**kw).items, [])
     for kind, objs in listed.items():
         if objs:
-            docs = [api.sanitize_for_serialization(o) for o in objs]
+            docs = c.redactor.objects([api.sanitize_for_serialization(o) for o in objs])
             c.write(f"resources/{kind}.yaml", yaml.safe_dump_all(docs, sort_keys=False))
     c.write("summary.txt", summary_text(
         pods=listed["pods"], deployments=listed["deployments"], statefulsets=listed["statefulsets"],
@@ -275,23 +357,32 @@ def collect(api: Any, namespace: str, dest: Path | str, *, helm: Any | None = No
                 if prev is not None:
                     c.write(f"logs/{name}/{cs.name}.previous.log", prev)
 
-    if helm is not None:
-        releases = c.attempt("helm list", lambda: helm.list(namespace=namespace), [])
-        for rel in releases:
-            r = rel.get("name", "")
-            hist = c.attempt(f"helm history {r}", lambda r=r: helm.history(r, namespace=namespace))
-            if hist is not None:
-                c.write(f"helm/{r}/history.json", json.dumps(hist, indent=2) + "\n")
-            vals = c.attempt(f"helm get values {r}", lambda r=r: helm.get_values(r, namespace=namespace, all=True))
-            if vals is not None:
-                c.write(f"helm/{r}/values.yaml", yaml.safe_dump(vals, sort_keys=False))
-            man = c.attempt(f"helm get manifest {r}", lambda r=r: helm.get_manifest(r, namespace=namespace))
-            if man is not None:
-                c.write(f"helm/{r}/manifest.yaml", man)
+    for r, hist, vals, man in released:
+        if hist is not None:
+            c.write(f"helm/{r}/history.json", json.dumps(c.redactor.deep(hist), indent=2) + "\n")
+        if vals is not None:
+            c.write(f"helm/{r}/values.yaml", yaml.safe_dump(c.redactor.values(vals), sort_keys=False))
+        if man is not None:
+            c.write(f"helm/{r}/manifest.yaml", c.redactor.manifest(man))
 
     if c.errors:
         c.write("errors.txt", "\n".join(c.errors) + "\n")
+    # evidence the scenario wrote into this directory before the secrets were known
+    c.attempt("scrub earlier evidence", lambda: scrub_tree(dest, c.redactor))
     return dest
+
+
+def collect_with_redactor(api: Any, namespace: str, dest: Path | str, *, sensitive_values: Sequence[str] = (),
+                          **kwargs: Any) -> tuple[Path | None, str | None, Redactor]:
+    """:func:`collect_safely`, also returning the namespace's :class:`Redactor` (empty when the
+    Secrets cannot be read) so the caller can keep secrets out of what it writes later
+    (``scenarios.json``, exported kind logs)."""
+    try:
+        redactor = namespace_redactor(api, namespace, sensitive_values)
+    except Exception:  # noqa: BLE001 - collect lists the gap in errors.txt when it retries
+        redactor = None
+    path, error = collect_safely(api, namespace, dest, redactor=redactor, sensitive_values=sensitive_values, **kwargs)
+    return path, error, redactor or Redactor(sensitive_paths=tuple(sensitive_values))
 
 
 def collect_safely(*args: Any, **kwargs: Any) -> tuple[Path | None, str | None]:

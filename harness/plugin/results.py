@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from harness.core import progress
-from harness.plugin.session import ARTIFACT_PROPERTY, CONFIG_KEY
+from harness.plugin.session import ARTIFACT_PROPERTY, CONFIG_KEY, STATE_KEY
 from harness.report.table import summary_table
 from harness.scenario.result import (
     Cell,
@@ -256,7 +256,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if diag:
             entry.result = dataclasses.replace(entry.result, artifacts=_merged(entry.result.artifacts, diag))
     try:
-        write_results(root / RESULTS_FILE, [e.result for e in entries])
+        state = session.config.stash.get(STATE_KEY, None)
+        write_results(root / RESULTS_FILE, [e.result for e in entries],
+                      redactor=state.redactor if state is not None else None)
     except OSError as exc:
         progress.say(f"could not write {RESULTS_FILE}: {exc}")
 

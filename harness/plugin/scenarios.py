@@ -45,7 +45,13 @@ from harness.plugin.results import (
     scenario_params,
     session_cell,
 )
-from harness.plugin.session import CONFIG_KEY
+from harness.plugin.session import (
+    CONFIG_KEY,
+    SENSITIVE_KEY,
+    XDIST_REFUSED,
+    activate,
+    xdist_workers,
+)
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.preflight import check_charts, problems_message
 from harness.scenario.settings import Settings
@@ -61,7 +67,8 @@ _NEEDS_CHARTS_KEY = pytest.StashKey[bool]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("harness").addoption(
-        "--no-chart-check", dest="harness_no_chart_check", action="store_true", default=False,
+        "--harness-no-chart-check", "--no-chart-check", dest="harness_no_chart_check", action="store_true",
+        default=False,
         help="skip the chart check before collection (helm template/lint of every variant, probe host, images, "
              "probes); the gate passes it, having run the same check in its preflight")
 
@@ -86,7 +93,10 @@ def _charts(config: pytest.Config) -> list[Any]:
     cached = config.stash.get(_CHARTS_KEY, None)
     if cached is not None:
         return cached
-    cfg = config.stash.get(CONFIG_KEY, None)
+    try:
+        cfg = activate(config)  # a scenario module is being parametrized: this is a harness run
+    except pytest.UsageError:
+        cfg = None  # raised again, as the run's usage error, when collection ends (harness/plugin/session.py)
     charts: list[Any] = []
     problems: list[str] = []
     if cfg is not None:
@@ -156,8 +166,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     collection and any cluster work: a problem is a usage error (exit 4, one line per problem),
     never a run that ends as "no tests ran"."""
     config = session.config
-    if config.stash.get(CONFIG_KEY, None) is None or not _collects_scenarios(config):
-        return
+    if hasattr(config, "workerinput") or not _collects_scenarios(config):
+        return  # an xdist worker: its collection reports to the controller (harness/plugin/session.py)
+    if xdist_workers(config):
+        raise pytest.UsageError(XDIST_REFUSED)
+    activate(config)  # the run collects scenario modules: it is a harness run (a bad setting: exit 4 here)
     _charts(config)
     problems = config.stash.get(_PROBLEMS_KEY, [])
     if problems and not config.stash.get(_DEFERRED_KEY, False):
@@ -306,6 +319,10 @@ def scenario_ctx(request: pytest.FixtureRequest, scenario_env: Env, namespace: s
 
     def make(target: Target, *, helm_from: str = "") -> ScenarioContext:
         art = diagnostics.artifact_dir(root, request.node.nodeid)
+        contract = target.chart.contract
+        if contract is not None and contract.sensitive_values:  # for the namespace's diagnostics
+            request.node.stash[SENSITIVE_KEY] = tuple(dict.fromkeys(
+                [*request.node.stash.get(SENSITIVE_KEY, ()), *contract.sensitive_values]))
         try:
             first = released_helm(helm, helm_from, scenario_env.cfg.kubernetes_version)
         except HarnessError as exc:  # the pinned helm3 missing: the environment, like a missing helm

@@ -20,7 +20,16 @@ Fixtures (scope, what they yield):
   (``addons.addon_state("postgres")`` is the PostgreSQL server)
 * ``kubectl`` (session) -> :class:`harness.tools.kubectl.Kubectl` bound to the cluster (drain, cordon, apply)
 
-Exit codes: a bad option value or config file stops pytest in ``pytest_configure`` with
+Staying out of the way: in a pytest run that uses no harness fixture and collects no scenario or
+``harness``-marked test, the plugin writes nothing (no ``junit.xml``, ``timings.json``) and reads
+no ``HARNESS_*`` variable or ``harness.yaml``. The configuration is loaded on first use
+(:func:`activate`): when collection ends with such a test selected, when a scenario module is
+parametrized, or when a harness fixture is requested. Options are ``--harness-<key>``
+(harness/core/flags.py: ``--<key>`` is an alias, except ``--cluster-name``, ``--keep-cluster`` and
+``--kubeconfig``, which pytest-kind registers). pytest-xdist (``-n``) with harness tests is refused
+with one usage line (exit 4): every worker would create the same cluster on the same ports.
+
+Exit codes: a bad option value or config file stops pytest at collection with
 ``ERROR: harness: <key> (<source>): ...`` and pytest's usage-error exit code **4**. A
 HarnessError in a session fixture (missing tool, Docker down, unreachable kubeconfig, a chart
 that fails ``helm lint``, an unknown chart version) stops the run with one ``harness: ...`` line
@@ -41,9 +50,12 @@ from typing import Any
 import pytest
 
 from harness.core import progress, timings
+from harness.core.artifacts import scrub_file, scrub_tree
 from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
 from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import HarnessError, UsageError
+from harness.core.flags import option_strings
+from harness.core.redact import Redactor
 from harness.env import cluster as cluster_mod
 from harness.env.addons import catalog as addons_mod
 from harness.k8s import client as kube
@@ -55,6 +67,9 @@ from harness.tools.kubectl import Kubectl
 
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 STATE_KEY = pytest.StashKey["RunState"]()
+SENSITIVE_KEY = pytest.StashKey[tuple[str, ...]]()
+"""On ``item.stash``: the contract's ``sensitiveValues`` of the chart the test installs (set by
+the ``scenario_ctx`` fixture), for the diagnostics of its namespace."""
 ARTIFACT_PROPERTY = "harness_artifacts"
 
 
@@ -66,17 +81,37 @@ class RunState:
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=Redactor)
+    """The secrets seen in the run's namespaces (harness/core/redact.py), kept out of everything
+    written later: diagnostics, kind logs, scenarios.json, junit.xml."""
+
+    def learn(self, api: Any, namespace: str, sensitive_paths: tuple[str, ...] = ()) -> Redactor | None:
+        """Add the namespace's secrets (:func:`harness.k8s.diagnostics.namespace_redactor`: one API
+        list, no helm process) to :attr:`redactor`; returns them, None when they cannot be read."""
+        try:
+            found = diagnostics.namespace_redactor(api, namespace, sensitive_paths)
+        except Exception:  # noqa: BLE001 - best effort; diagnostics retries and lists the gap
+            return None
+        self.redactor = self.redactor.merged(found)
+        return found
 
 
 # --------------------------------------------------------------------------- hooks
 
 
+MARKERS_USING_HARNESS = ("harness", "scenario")
+"""A collected test with one of these markers uses the harness (like one asking for its fixtures)."""
+_ERROR_KEY = pytest.StashKey[str]()
+_PLUGIN_MODULES = ("harness.plugin.", "harness.gate.plugin")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "helm e2e harness (each option also: HARNESS_<NAME> env var, "
-                                       "harness.yaml key)")
+                                       "harness.yaml key; --<name> is an alias of --harness-<name> except "
+                                       "where pytest-kind has the same option)")
     group.addoption("--harness-config", dest="harness_config_file", default=None, metavar="PATH",
                     help="config file (default: harness.yaml in the rootdir) [env HARNESS_CONFIG]")
-    add_arguments(group.addoption)
+    add_arguments(lambda flag, **kw: group.addoption(*option_strings(flag.removeprefix("--")), **kw))
 
 
 def harness_rootdir(config: pytest.Config) -> Path:
@@ -90,28 +125,153 @@ def harness_rootdir(config: pytest.Config) -> Path:
     return Path(config.rootpath)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # markers only: nothing is read or written until the harness is used (activate)
     config.addinivalue_line("markers", "cluster: needs a real kind cluster (created by the session fixture)")
+    config.addinivalue_line("markers", "harness: uses the helm e2e harness (its configuration is read and its "
+                                       "artifacts written even without a harness fixture)")
     if config.option.help or config.option.version:
         return
-    try:
-        cfg = load_config(cli_values(config.option), config_file=config.option.harness_config_file,
-                          rootdir=harness_rootdir(config), cwd=config.invocation_params.dir)
-    except HarnessError as exc:
-        raise pytest.UsageError(f"harness: {exc}") from None
-
-    config.stash[CONFIG_KEY] = cfg
-    config.stash[STATE_KEY] = RunState(run_id=new_run_id())
-    # Runs before junitxml's own pytest_configure (tryfirst), which reads xmlpath.
-    if not getattr(config.option, "xmlpath", None) and not hasattr(config, "workerinput"):
-        config.option.xmlpath = str(cfg.artifacts_dir / "junit.xml")
+    # In memory only (no file, no setting read): harness progress lines reach the terminal through
+    # capture from the start, so a plugin loaded before activation (the gate's) can wrap this sink.
     sink = _TerminalSink(config)
     config.stash[_SINK_KEY] = (sink, progress.set_sink(sink))
     timings.RECORDER.reset()
 
 
+def activate(config: pytest.Config) -> HarnessConfig:
+    """Load the harness configuration once, on first use, and start what a harness run has: the
+    run state and ``<artifacts>/junit.xml`` unless ``--junitxml`` was given.
+
+    Raises:
+        pytest.UsageError: a bad option value, variable or config file (``harness: <key> (<source>): ...``);
+            raised again on every later call.
+    """
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is not None:
+        return cfg
+    error = config.stash.get(_ERROR_KEY, None)
+    if error is not None:
+        raise pytest.UsageError(error)
+    try:
+        cfg = load_config(cli_values(config.option), config_file=config.option.harness_config_file,
+                          rootdir=harness_rootdir(config), cwd=config.invocation_params.dir)
+    except HarnessError as exc:
+        config.stash[_ERROR_KEY] = f"harness: {exc}"
+        raise pytest.UsageError(config.stash[_ERROR_KEY]) from None
+    config.stash[CONFIG_KEY] = cfg
+    config.stash[STATE_KEY] = RunState(run_id=new_run_id())
+    _default_junit(config, cfg.artifacts_dir / "junit.xml")
+    return cfg
+
+
+def activation_error(config: pytest.Config) -> str | None:
+    """The usage error a failed :func:`activate` stored (None when there was none)."""
+    return config.stash.get(_ERROR_KEY, None)
+
+
+def _default_junit(config: pytest.Config, path: Path) -> None:
+    """Write pytest's JUnit XML to ``path`` when no ``--junitxml`` was given (not on an xdist worker).
+
+    pytest creates its JUnit writer in its own ``pytest_configure``, before the harness knows whether
+    the run is a harness run; so it is created here the same way (``_pytest.junitxml``: the
+    ``LogXML`` plugin under the ``xml_key`` stash key, which pytest's ``pytest_unconfigure``
+    removes), registered and started. It sees every test, since collection has not ended yet when
+    the harness is activated by collection; a harness fixture requested later through
+    ``request.getfixturevalue`` only (no marker) misses the tests before it.
+    """
+    if getattr(config.option, "xmlpath", None) or hasattr(config, "workerinput"):
+        return
+    try:
+        # pytest's own writer: a private module, imported only for a harness run
+        from _pytest import junitxml
+
+        xml = junitxml.LogXML(str(path), config.option.junitprefix, config.getini("junit_suite_name"),
+                              config.getini("junit_logging"), config.getini("junit_duration_report"),
+                              config.getini("junit_family"), config.getini("junit_log_passing_tests"))
+    except (ImportError, AttributeError, TypeError) as exc:
+        progress.say(f"no default junit.xml (pass --junitxml): this pytest's JUnit writer changed: {exc}")
+        return
+    config.option.xmlpath = str(path)
+    config.stash[junitxml.xml_key] = xml
+    config.pluginmanager.register(xml)
+    xml.pytest_sessionstart()
+
+
+def uses_harness(item: pytest.Item) -> bool:
+    """True when a collected test uses the harness: a fixture defined by the harness plugin among
+    its fixtures, a ``harness`` or ``scenario`` marker, or a scenario module (``SCENARIO``)."""
+    if getattr(getattr(item, "module", None), "SCENARIO", None):
+        return True
+    if any(item.get_closest_marker(m) is not None for m in MARKERS_USING_HARNESS):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        func = getattr(defs[-1], "func", None) if defs else None
+        if str(getattr(func, "__module__", "")).startswith(_PLUGIN_MODULES):
+            return True
+    return False
+
+
+def xdist_workers(config: pytest.Config) -> bool:
+    """True on an xdist worker, or on a controller given ``-n`` (more than 0 workers)."""
+    return hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
+
+
+XDIST_REFUSED = ("harness: pytest-xdist (-n) is not supported with harness tests yet: every worker would create "
+                 "the same kind cluster on the same ports; run them without -n (docs/configuration.md)")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After selection (-k, -m): activate the harness when a selected test uses it; refuse xdist then."""
+    # a stored error: a scenario module tried to load the configuration while being parametrized
+    error = activation_error(config)
+    if error is None and not any(uses_harness(i) for i in items):
+        return
+    if xdist_workers(config):
+        if hasattr(config, "workerinput"):
+            # a worker: run nothing, tell the controller (pytest_testnodedown), which refuses the run
+            config.workeroutput["harness_refused"] = XDIST_REFUSED  # type: ignore[attr-defined]
+            items[:] = []
+            return
+        raise pytest.UsageError(XDIST_REFUSED)
+    if error is not None:
+        raise pytest.UsageError(error)
+    activate(config)
+
+
+_REFUSED_KEY = pytest.StashKey[str]()
+"""On the xdist controller's ``config.stash``: the refusal a worker reported."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: a worker found harness tests (see pytest_collection_modifyitems)."""
+    refused = getattr(node, "workeroutput", {}).get("harness_refused")
+    if refused:
+        node.config.stash[_REFUSED_KEY] = refused
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """On the xdist controller, after the workers are done: a reported refusal is the run's usage error."""
+    result = yield
+    refused = session.config.stash.get(_REFUSED_KEY, None)
+    if refused is not None:
+        raise pytest.UsageError(refused)
+    return result
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    xml = getattr(config.option, "xmlpath", None)
+    if state is not None and xml and state.redactor.secrets:
+        # junitxml wrote the report in its pytest_sessionfinish; failure texts can quote a secret
+        try:
+            scrub_file(Path(xml), state.redactor)
+        except OSError as exc:
+            progress.say(f"could not redact {xml}: {exc}")
     pair = config.stash.get(_SINK_KEY, None)
     if pair is not None:
         sink, previous = pair
@@ -224,6 +384,7 @@ def _failed(item: pytest.Item) -> bool:
 
 
 def _state(config: pytest.Config) -> RunState:
+    activate(config)
     return config.stash[STATE_KEY]
 
 
@@ -232,8 +393,8 @@ def _state(config: pytest.Config) -> RunState:
 
 @pytest.fixture(scope="session")
 def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
-    """The resolved configuration (CLI > HARNESS_* env > harness.yaml > defaults)."""
-    return pytestconfig.stash[CONFIG_KEY]
+    """The resolved configuration (CLI > HARNESS_* env > harness.yaml > defaults), loaded on first use."""
+    return activate(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -268,6 +429,7 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
         try:
             with timings.phase("kind export logs"):
                 cluster_mod.export_logs(c, dest)
+                scrub_tree(dest, state.redactor)  # node logs hold every pod's log
             state.notes.append(f"kind logs: {dest}")
         except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures
             state.notes.append(f"kind export logs failed: {exc}")
@@ -429,6 +591,9 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
 
     state = _state(request.config)
     failed = _failed(request.node)
+    sensitive = request.node.stash.get(SENSITIVE_KEY, ())
+    # every namespace's secrets, failed or not: the kind logs exported after a later failure hold its pods' logs
+    found = state.learn(kube_api, name, sensitive)
     if failed:
         dest = diagnostics.artifact_dir(harness_config.artifacts_dir, request.node.nodeid)
         helm_for_diag = None
@@ -440,7 +605,8 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
         except HarnessError:
             pass
         with timings.phase(f"diagnostics {name}", announce=False):
-            path, error = diagnostics.collect_safely(kube_api, name, dest, helm=helm_for_diag)
+            path, error = diagnostics.collect_safely(kube_api, name, dest, helm=helm_for_diag, redactor=found,
+                                                     sensitive_values=sensitive)
         if path is not None:
             request.node.user_properties.append((ARTIFACT_PROPERTY, str(path)))
             state.artifacts.append((request.node.nodeid, path))

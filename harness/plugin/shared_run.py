@@ -100,11 +100,15 @@ class SharedRun:
             failed_items = [i for i in self.items if (self._target(i) is not None and self._target(i).id == tid)
                             and any(getattr(getattr(i, f"rep_{w}", None), "failed", False) for w in ("setup", "call"))]
             failed = bool(failed_items)
+            contract = ctx.target.chart.contract
+            sensitive = tuple(contract.sensitive_values) if contract is not None else ()
+            found = state.learn(self.env.api, ctx.namespace, sensitive)
             if failed:
                 dest = diagnostics.artifact_dir(cfg.artifacts_dir, failed_items[0].nodeid)
                 helm = Helm(self.env.cluster.kubeconfig, home=self.env.helm_home, binary=self.env.cfg.helm,
                             kube_context=self.env.cluster.context or None)
-                path, error = diagnostics.collect_safely(self.env.api, ctx.namespace, dest, helm=helm)
+                path, error = diagnostics.collect_safely(self.env.api, ctx.namespace, dest, helm=helm, redactor=found,
+                                                         sensitive_values=sensitive)
                 if path is not None:
                     for i in failed_items:
                         i.user_properties.append((ARTIFACT_PROPERTY, str(path)))

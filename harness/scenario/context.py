@@ -16,7 +16,9 @@ import requests
 import yaml
 
 from harness.core import progress
+from harness.core.artifacts import write_text
 from harness.core.errors import HarnessError, ScenarioSkipped, WaitFailed
+from harness.core.redact import Redactor, objects_secrets
 from harness.k8s import conditions
 from harness.k8s.namespaces import random_suffix
 from harness.k8s.wait import all_of, wait_for
@@ -152,6 +154,8 @@ class ScenarioContext:
         self.prepared: Checkpoint | None = None
         self.result: ScenarioResult | None = None
         self.verdict: Verdict | None = None
+        # the Secret data of the manifests read so far: evidence text never carries it
+        self.redactor = Redactor()
 
     # -- bookkeeping
 
@@ -347,7 +351,9 @@ class ScenarioContext:
 
     def manifest(self, revision: int | None = None) -> list[dict[str, Any]]:
         """The rendered objects of ``revision`` (default latest), read from helm's storage Secret (no helm process)."""
-        return self.observer.manifest(revision)
+        objs = self.observer.manifest(revision)
+        self.redactor = self.redactor.with_secrets(objects_secrets(objs))
+        return objs
 
     # -- workloads and pods
 
@@ -516,6 +522,11 @@ class ScenarioContext:
             self.artifact_paths.append(path)
         return path
 
+    def write_artifact(self, name: str, text: str) -> Path:
+        """Write evidence file ``name`` (:meth:`artifact`) through :func:`harness.core.artifacts.write_text`
+        with the secrets of the manifests read so far (:attr:`redactor`); returns its path."""
+        return write_text(self.artifact(name), text, self.redactor)
+
     def save_probe(self, result: Any, name: str = "probe", title: str = "", **plot: Any) -> None:
         """``<name>.csv`` (every request) and ``<name>.png`` (the timeline plot) of a probe run;
         ``plot``: more for :func:`harness.measure.plots.probe_timeline` (``served``, ``old_pods``)."""
@@ -529,7 +540,7 @@ class ScenarioContext:
         """``<name>.json`` (every stream's records) and ``<name>.png`` (one row per stream)."""
         # matplotlib is heavy: loaded when a plot is drawn
 
-        self.artifact(f"{name}.json").write_text(json.dumps([r.to_json() for r in results], default=str))
+        self.write_artifact(f"{name}.json", json.dumps([r.to_json() for r in results], default=str))
         if plots.sse_timeline(results, self.artifacts / f"{name}.png", title=title) is not None:
             self.artifact(f"{name}.png")
 
@@ -582,7 +593,7 @@ class ScenarioContext:
         self.record("reason", verdict.reason)
         key = self.key if key is None else key
         name = "verdict.json" if key is None else f"verdict-{key}.json"
-        self.artifact(name).write_text(json.dumps(
+        self.write_artifact(name, json.dumps(
             {"passed": verdict.passed, "reason": verdict.reason, "failed": list(verdict.failed),
              "figures": self.figures}, indent=2, default=str) + "\n")
         steps, paths = self._since(since)

@@ -294,12 +294,12 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             facts = facts_for(ctx, prep, fault, obs, probe, t_fault, t_restore, t_back, restarts, st["ready_before"])
             extra = {"observer_samples": len(obs.samples), "observer_errors": len(obs.errors),
                      "db_restore_seconds": round(t_back - t_restore, 2)}
-            ctx.artifact(f"observed-{fault}.csv").write_text(
+            ctx.write_artifact(f"observed-{fault}.csv",
                 "wall,ready_endpoints,pods\n" + "".join(
                     f"{w:.3f},{eps},{' '.join(f'{p}={int(r)}' for p, r in sorted(pods.items()))}\n"
                     for w, pods, eps in obs.samples))
             out[ctx.target.id] = db_outage_verdict(facts, extra_figures=extra)
-            ctx.artifact(f"verdict-{fault}.txt").write_text(out[ctx.target.id].reason + "\n")
+            ctx.write_artifact(f"verdict-{fault}.txt", out[ctx.target.id].reason + "\n")
     return out
 
 

@@ -126,7 +126,7 @@ def run_drain(ctx: ScenarioContext) -> Verdict:
         cordon(core, node, False)
 
     with ctx.step("judge"):
-        ctx.artifact("drain.txt").write_text("\n".join(
+        ctx.write_artifact("drain.txt", "\n".join(
             f"{a.t:7.2f}s {a.status} {a.pod} {a.pdb or ''} {a.message}" for a in report.attempts) + "\n")
         facts = ctx.pods_facts()
         left = [f"{p.metadata.namespace}/{p.metadata.name}" for p in ctx.pods() if p.spec.node_name == node]

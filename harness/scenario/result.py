@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.core.artifacts import write_text
+from harness.core.redact import Redactor
+
 Outcome = Literal["PASS", "FAIL", "ERROR", "SKIP"]
 OUTCOMES: tuple[Outcome, ...] = ("PASS", "FAIL", "ERROR", "SKIP")
 FigureValue = float | int | str | bool | None
@@ -178,12 +181,11 @@ class ScenarioResult:
             raise ValueError(f"not a scenario result record: {exc}") from None
 
 
-def write_results(path: Path | str, results: Iterable[ScenarioResult]) -> Path:
-    """Write the records as one JSON document ``{"results": [...]}`` (the run's ``scenarios.json``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"results": [r.to_json() for r in results]}, indent=2, default=str) + "\n")
-    return path
+def write_results(path: Path | str, results: Iterable[ScenarioResult], *, redactor: Redactor | None = None) -> Path:
+    """Write the records as one JSON document ``{"results": [...]}`` (the run's ``scenarios.json``),
+    through ``redactor`` (the run's secrets: a reason can quote an error message that holds one)."""
+    text = json.dumps({"results": [r.to_json() for r in results]}, indent=2, default=str) + "\n"
+    return write_text(path, text, redactor or Redactor())
 
 
 def read_results(path: Path | str) -> list[ScenarioResult]:

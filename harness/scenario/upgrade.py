@@ -128,7 +128,7 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
         return AttributionFacts(edge.source, f"attribution failed: {describe(exc)}")
     try:
         if edge.lines:
-            ctx.artifact("edge-log.jsonl").write_text("\n".join(edge.lines) + "\n")
+            ctx.write_artifact("edge-log.jsonl", "\n".join(edge.lines) + "\n")  # through the redactor
         if facts.available:
             # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
             _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,

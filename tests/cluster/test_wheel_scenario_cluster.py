@@ -34,19 +34,21 @@ def installed(tmp_path_factory):
 
 def test_the_installed_wheel_runs_the_upgrade_scenario_and_it_passes(installed, cluster, harness_config, tmp_path):
     python, work = installed
-    where = (["--kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
-             ["--cluster-name", cluster.name, "--reuse-cluster", "--keep-cluster", "always"])
-    same = ["--kubernetes-version", harness_config.kubernetes_version,
-            "--addons", ",".join(harness_config.addons) or "none",
-            *(["--helm", str(harness_config.helm)] if harness_config.helm else [])]
+    # pytest's namespaced option names (harness/core/flags.py: --kubeconfig, --cluster-name and
+    # --keep-cluster are pytest-kind's)
+    where = (["--harness-kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
+             ["--harness-cluster-name", cluster.name, "--harness-reuse-cluster", "--harness-keep-cluster", "always"])
+    same = ["--harness-kubernetes-version", harness_config.kubernetes_version,
+            "--harness-addons", ",".join(harness_config.addons) or "none",
+            *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]
     artifacts = tmp_path / "artifacts"
     # only the tool/image cache passes from this session's environment; every other setting is explicit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PYTHON"))}
     if os.environ.get("HARNESS_CACHE"):
         env["HARNESS_CACHE"] = os.environ["HARNESS_CACHE"]
     r = subprocess.run([str(python), "-m", "pytest", "--pyargs", "harness.scenarios.upgrade", "-p", "no:cacheprovider",
-                        "-q", "-rfEs", "--chart", "charts/realtime", "-k", "realtime-default",
-                        "--artifacts-dir", str(artifacts), *where, *same],
+                        "-q", "-rfEs", "--harness-chart", "charts/realtime", "-k", "realtime-default",
+                        "--harness-artifacts-dir", str(artifacts), *where, *same],
                        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=1500, check=False)
     print(r.stdout)  # shown by pytest when the test fails

@@ -80,7 +80,7 @@ FAKE_KUBE = textwrap.dedent("""\
     def delete_namespace(api, name, *, wait=False, timeout=120.0):
         record(call="ns-delete", name=name)
 
-    def collect_safely(api, namespace, dest, *, helm=None):
+    def collect_safely(api, namespace, dest, *, helm=None, **kwargs):
         dest.mkdir(parents=True, exist_ok=True)
         (dest / "summary.txt").write_text("evidence for " + namespace)
         record(call="diagnostics", namespace=namespace, dest=str(dest))
@@ -128,16 +128,22 @@ def test_plugin_registers_options_and_marker(pytester, run):
     result, _ = run("--help")
     out = result.stdout.str()
     assert result.ret == 0
-    for flag in ("--keep-cluster=VALUE", "--chart=CHART", "--harness-config=PATH", "--kubeconfig=PATH"):
+    for flag in ("--harness-keep-cluster=VALUE", "--harness-chart=CHART, --chart=CHART", "--harness-config=PATH",
+                 "--harness-kubeconfig=PATH", "--harness-cluster-name=NAME"):
         assert flag in out, flag
+    for clash in ("--keep-cluster", "--kubeconfig", "--cluster-name"):  # pytest-kind's: no alias
+        assert f"{clash}=" not in out and f", {clash}" not in out, clash
     assert "[env HARNESS_KEEP_CLUSTER]" in out
     result, _ = run("--markers")
     assert "@pytest.mark.cluster:" in result.stdout.str()
 
 
+HARNESS_TEST = "import pytest\n\n@pytest.mark.harness\ndef test_x():\n    pass\n"
+
+
 def test_bad_option_value_is_one_line_and_usage_exit(pytester, run):
-    pytester.makepyfile("def test_x(): pass")
-    result, calls = run("--keep-cluster=sometimes")
+    pytester.makepyfile(HARNESS_TEST)
+    result, calls = run("--harness-keep-cluster=sometimes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR == 4
     line = one_line(result.stderr.str(), "harness:")
     assert line == "ERROR: harness: keep-cluster (option): 'sometimes' is not one of never, on-failure, always"
@@ -146,7 +152,7 @@ def test_bad_option_value_is_one_line_and_usage_exit(pytester, run):
 
 
 def test_bad_env_and_missing_chart_path(pytester, run, monkeypatch):
-    pytester.makepyfile("def test_x(): pass")
+    pytester.makepyfile(HARNESS_TEST)
     monkeypatch.setenv("HARNESS_WAIT_TIMEOUT", "-5")
     result, _ = run()
     assert result.ret == 4
@@ -172,7 +178,7 @@ def test_session_setup_error_is_one_line_with_its_exit_code(pytester, run, monke
 def test_failure_keeps_cluster_and_namespace_exports_logs_links_diagnostics(pytester, run):
     pytester.makeconftest(FAKE_CLUSTER + FAKE_KUBE)
     pytester.makepyfile(test_scn=TESTS)
-    result, calls = run("--cluster-name=fake")
+    result, calls = run("--harness-cluster-name=fake")
     assert result.ret == 1
     result.assert_outcomes(passed=1, failed=1)
     kinds = [c["call"] for c in calls]
@@ -206,7 +212,7 @@ def test_failure_keeps_cluster_and_namespace_exports_logs_links_diagnostics(pyte
 def test_pass_deletes_cluster_without_exporting_logs(pytester, run):
     pytester.makeconftest(FAKE_CLUSTER + FAKE_KUBE)
     pytester.makepyfile(test_scn="def test_pass(cluster, namespace): pass")
-    result, calls = run("--cluster-name=fake")
+    result, calls = run("--harness-cluster-name=fake")
     assert result.ret == 0
     assert [c["call"] for c in calls] == ["ensure", "ns-create", "ns-delete", "delete"]
     assert "kind delete cluster" not in result.stdout.str()
@@ -215,7 +221,7 @@ def test_pass_deletes_cluster_without_exporting_logs(pytester, run):
 def test_keep_never_deletes_after_failure_but_exports_logs_first(pytester, run):
     pytester.makeconftest(FAKE_CLUSTER + FAKE_KUBE)
     pytester.makepyfile(test_scn=TESTS)
-    result, calls = run("--cluster-name=fake", "--keep-cluster=never")
+    result, calls = run("--harness-cluster-name=fake", "--harness-keep-cluster=never")
     kinds = [c["call"] for c in calls]
     assert kinds.index("diagnostics") < kinds.index("ns-delete", kinds.index("diagnostics"))
     assert kinds[-2:] == ["export", "delete"]
@@ -223,20 +229,22 @@ def test_keep_never_deletes_after_failure_but_exports_logs_first(pytester, run):
 
 
 def test_junitxml_option_wins_over_default(pytester, run):
-    pytester.makepyfile("def test_x(): pass")
+    pytester.makepyfile(HARNESS_TEST)
     result, _ = run("--junitxml=mine.xml")
     assert result.ret == 0
     assert (pytester.path / "mine.xml").is_file()
     assert not (pytester.path / "artifacts" / "junit.xml").exists()
-    result, _ = run("--artifacts-dir=out")
+    result, _ = run("--harness-artifacts-dir=out")
     assert (pytester.path / "out" / "junit.xml").is_file()
+    result, _ = run("--artifacts-dir=out2")  # the alias (pytest-kind has no such option)
+    assert (pytester.path / "out2" / "junit.xml").is_file()
 
 
 def test_config_file_in_rootdir_is_read(pytester, run):
     pytester.makefile(".yaml", harness="keep-cluster: always\n")
     pytester.makeconftest(FAKE_CLUSTER)
     pytester.makepyfile("def test_x(harness_config, cluster):\n    assert harness_config.keep_cluster == 'always'\n")
-    result, calls = run("--cluster-name=fake")
+    result, calls = run("--harness-cluster-name=fake")
     assert result.ret == 0
     assert calls[0]["keep"] == "always"
     assert "delete" not in [c["call"] for c in calls]
@@ -333,7 +341,7 @@ def test_unreachable_kubeconfig_is_environment_exit(pytester, run):
         '''
         """))
     pytester.makepyfile("def test_x(kube_api): pass")
-    result, _ = run("--cluster-name=fake")
+    result, _ = run("--harness-cluster-name=fake")
     assert result.ret == 3, result.stdout.str()
     line = one_line(result.stdout.str() + result.stderr.str(), "harness: kube_api:")
     assert "the cluster at http://127.0.0.1:9 (kubeconfig " in line and "is not reachable" in line
@@ -387,7 +395,7 @@ def test_addons_fixture_installs_configured_addons_and_tears_down(pytester, run)
                                     teardown_addons=teardown_addons)
         """))
     pytester.makepyfile("def test_a(addons): pass\ndef test_b(addons): pass")
-    result, calls = run("--cluster-name=fake", "--addons=traefik,postgres")
+    result, calls = run("--harness-cluster-name=fake", "--addons=traefik,postgres")
     assert result.ret == 0
     assert [c["call"] for c in calls] == ["ensure", "addon-ctx", "addons-install", "addons-teardown", "delete"]
     assert calls[1] == {"call": "addon-ctx", "cluster": "fake", "run_id": True}
@@ -448,7 +456,7 @@ def test_records_drive_junit_scenarios_json_and_the_summary(pytester, run):
 
     pytester.makeconftest(FAKE_CLUSTER + FAKE_KUBE)
     pytester.makepyfile(test_records=SCENARIO_TESTS)
-    result, _ = run("--cluster-name=fake")
+    result, _ = run("--harness-cluster-name=fake")
     assert result.ret == 1
     result.assert_outcomes(passed=2, failed=2, skipped=1, errors=1)
     art = pytester.path / "artifacts"

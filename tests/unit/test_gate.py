@@ -40,8 +40,9 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
     plan = make_plan(parse("--chart", str(REALTIME), "--from-version", "1.0.0", "--reuse-cluster",
                                 "--set", "a=1", "--artifacts-dir", str(tmp_path / "art"), "--", "-x"))
     assert plan.scenarios == ("upgrade", "drain", "sse") and not plan.controls and plan.broken is None
-    assert plan.forwarded == ["--reuse-cluster", f"--chart={REALTIME}", "--from-version=1.0.0", "--set=a=1",
-                              f"--artifacts-dir={tmp_path / 'art'}"]
+    # pytest's namespaced names (pytest-kind has --cluster-name, --keep-cluster, --kubeconfig)
+    assert plan.forwarded == ["--harness-reuse-cluster", f"--harness-chart={REALTIME}", "--harness-from-version=1.0.0",
+                              "--harness-set=a=1", f"--harness-artifacts-dir={tmp_path / 'art'}"]
     assert plan.pytest_args == ["-x"] and plan.junit == tmp_path / "art" / "junit.xml"
     assert plan.report_dir == ROOT / "report"
     argv = build_pytest_argv(plan, status=tmp_path / "s.json", started=1.0)
@@ -67,7 +68,7 @@ def test_broken_entry_becomes_a_values_overlay_on_its_scenario():
     overlay = (ROOT / "charts-under-test" / "broken" / "max-unavailable-all.yaml").resolve()
     assert plan.scenarios == ("upgrade",) and not plan.controls  # controls make no sense on a broken chart
     assert plan.charts[0].values == (overlay,)
-    assert f"--values={overlay}" in plan.forwarded
+    assert f"--harness-values={overlay}" in plan.forwarded
     with pytest.raises(UsageError, match=r"no broken entry 'nope' \(known: liveness-checks-db, max-unavailable-all"):
         make_plan(parse("--chart", str(HA), "--broken", "nope"))
     with pytest.raises(UsageError, match=r"--broken max-unavailable-all must fail upgrade, which --scenarios \(drain\)"):
@@ -115,11 +116,11 @@ def test_a_packaged_chart_needs_a_contract_packaged_or_given(tmp_path, monkeypat
     contract.write_text("release: web\ningress: {host: web.test}\nscenarios: [drain]\n")
     plan = make_plan(parse("--chart", str(bare), "--contract", str(contract), "--artifacts-dir", str(tmp_path / "a")))
     assert plan.scenarios == ("drain",) and plan.charts[0].ref.kind == "tgz"
-    assert f"--chart={bare}" in plan.forwarded and f"--contract={contract}" in plan.forwarded
+    assert f"--harness-chart={bare}" in plan.forwarded and f"--harness-contract={contract}" in plan.forwarded
     packaged = make_chart_tgz(tmp_path / "api-0.2.0.tgz", "api", "0.2.0", {
         "harness-contract.yaml": "release: api\ningress: {host: api.test}\nscenarios: [drain]\n"})
     plan = make_plan(parse("--chart", str(packaged), "--artifacts-dir", str(tmp_path / "a")))
-    assert plan.charts[0].contract.release == "api" and not any(f.startswith("--contract") for f in plan.forwarded)
+    assert plan.charts[0].contract.release == "api" and not any(f.startswith("--harness-contract") for f in plan.forwarded)
 
 
 def test_repo_and_oci_charts_are_gated_with_a_contract(tmp_path):
@@ -128,7 +129,7 @@ def test_repo_and_oci_charts_are_gated_with_a_contract(tmp_path):
     plan = make_plan(parse("--chart", "myrepo/web", "--chart-version", "1.2.3", "--contract", str(contract)),
                      cwd=tmp_path)
     assert (plan.charts[0].ref.kind, plan.charts[0].ref.version) == ("repo", "1.2.3")
-    assert "--chart=myrepo/web" in plan.forwarded and "--chart-version=1.2.3" in plan.forwarded
+    assert "--harness-chart=myrepo/web" in plan.forwarded and "--harness-chart-version=1.2.3" in plan.forwarded
     with pytest.raises(UsageError, match=r"gate: chart myrepo/web@1.2.3 has no harness-contract.yaml \(none beside "
                                          r"a repo/name or oci:// chart\); pass --contract PATH"):
         make_plan(parse("--chart", "myrepo/web", "--chart-version", "1.2.3"), cwd=tmp_path)

@@ -20,6 +20,7 @@ import pytest
 
 from harness.__main__ import build_parser
 from harness.core.config import CONFIG_FILE_ENV, OPTIONS
+from harness.core.flags import option_strings
 from harness.scenario.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,11 +73,14 @@ def known_env() -> set[str]:
 
 
 def known_flags() -> set[str]:
-    flags = _argparse_flags(build_parser()) | {o.flag for o in OPTIONS} | {"--harness-config"}
+    flags = (_argparse_flags(build_parser()) | {o.flag for o in OPTIONS} | {"--harness-config"}
+             | {f for o in OPTIONS for f in option_strings(o.key)} | {"--harness"})  # "--harness-<key>" in prose
     # the gate's pytest half and the ci/ scripts declare theirs in their source
-    for path in [ROOT / "harness/gate/plugin.py", *ROOT.glob("harness/plugin/*.py"), *ROOT.glob("ci/*.py"),
-                 *ROOT.glob("ci/*.sh")]:
+    for path in [ROOT / "harness/gate/plugin.py", *ROOT.glob("ci/*.py"), *ROOT.glob("ci/*.sh")]:
         flags |= set(re.findall(r"""(?:addoption|add_argument)\(\s*["'](--[a-z][a-z0-9-]*)""", path.read_text()))
+    for path in ROOT.glob("harness/plugin/*.py"):  # every option string of the plugin's own addoption calls
+        for call in re.findall(r"addoption\(([^)]*)\)", path.read_text()):
+            flags |= set(re.findall(r"""["'](--[a-z][a-z0-9-]*)["']""", call))
     flags |= {"--allow-empty"}  # ci/pytest.sh's first argument
     return flags | set(EXTERNAL_FLAGS)
 

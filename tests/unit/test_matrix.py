@@ -45,12 +45,13 @@ def test_bad_input_is_one_usage_line(call, message):
 def test_pytest_argv_per_cell(tmp_path):
     argv = matrix.pytest_argv(MatrixCell("v1.36.3", "3"), ["upgrade", "rollback"], artifacts=tmp_path / "a",
                               helm_binary="/t/helm3", scenarios_dir=Path("/s"), python="py", extra=["-x"])
-    assert argv == ["py", "-m", "pytest", "/s/upgrade", "/s/rollback", "-q", "-rfEs", "--kubernetes-version", "v1.36.3",
-                    "--cluster-name", "harness-v1-36", "--reuse-cluster", "--keep-cluster", "always",
-                    "--helm", "/t/helm3", "--artifacts-dir", str(tmp_path / "a"), "-x"]
+    assert argv == ["py", "-m", "pytest", "/s/upgrade", "/s/rollback", "-q", "-rfEs",
+                    "--harness-kubernetes-version", "v1.36.3", "--harness-cluster-name", "harness-v1-36",
+                    "--harness-reuse-cluster", "--harness-keep-cluster", "always",
+                    "--harness-helm", "/t/helm3", "--harness-artifacts-dir", str(tmp_path / "a"), "-x"]
     cross = matrix.pytest_argv(MatrixCell("v1.37.2", "3to4"), ["upgrade"], artifacts=tmp_path, helm_binary="/t/helm",
                                scenarios_dir=Path("/s"), python="py")
-    assert cross[-4:] == ["--helm-from", "3", "-k", "from-helm3"]
+    assert cross[-4:] == ["--harness-helm-from", "3", "-k", "from-helm3"]
 
 
 def record(scenario="upgrade", outcome="PASS", helm="v4.3.2", key=None, control=None, **figs):
@@ -112,10 +113,10 @@ def test_run_matrix_one_cluster_per_version_in_turn_and_the_report(tmp_path, mon
         calls.append(list(argv))
         if "pytest" not in argv:
             return 0
-        name = argv[argv.index("--cluster-name") + 1]
+        name = argv[argv.index("--harness-cluster-name") + 1]
         clusters.names.add(name)  # the first cell of a version creates its cluster
-        art = Path(argv[argv.index("--artifacts-dir") + 1])
-        version = argv[argv.index("--kubernetes-version") + 1]
+        art = Path(argv[argv.index("--harness-artifacts-dir") + 1])
+        version = argv[argv.index("--harness-kubernetes-version") + 1]
         if version == "v1.35.4" and "/tools/v1.35.4/helm3" in argv:
             return 3  # this cell left no records
         write_results(art / "scenarios.json", [record()])
@@ -126,7 +127,7 @@ def test_run_matrix_one_cluster_per_version_in_turn_and_the_report(tmp_path, mon
     rc, rows = matrix.run_matrix(cells, ["upgrade"], artifacts_root=tmp_path / "art", report_dir=tmp_path / "report",
                                  runner=runner, clusters=clusters, say=lambda line: None)
     assert rc == 1 and [r.outcome for r in rows] == ["PASS", "ERROR", "PASS", "PASS"]
-    assert [Path(c[1]).name if c[0] == "bash" else c[c.index("--helm") + 1] for c in calls] == [
+    assert [Path(c[1]).name if c[0] == "bash" else c[c.index("--harness-helm") + 1] for c in calls] == [
         "build-tools.sh", "build-images.sh", "/tools/v1.35.4/helm", "/tools/v1.35.4/helm3",
         "build-tools.sh", "build-images.sh", "/tools/v1.37.2/helm", "/tools/v1.37.2/helm3"]
     assert clusters.deleted == ["harness-v1-35", "harness-v1-37"] and "harness" in clusters.names
@@ -163,13 +164,13 @@ def test_cluster_basics_row_per_version_from_junit(tmp_path, monkeypatch):
         calls.append(list(argv))
         if "pytest" not in argv:
             return 0
-        clusters.names.add(argv[argv.index("--cluster-name") + 1])
+        clusters.names.add(argv[argv.index("--harness-cluster-name") + 1])
         junit = [a for a in argv if a.startswith("--junitxml=")]
         if junit:  # the cluster basics: v1.36's DNS test fails
             bad = '<failure message="AssertionError: nslookup failed&#10;more">x</failure>' if "v1.36.3" in argv else ""
             Path(junit[0].split("=", 1)[1]).write_text(JUNIT.format(bad=bad))
             return 1 if bad else 0
-        write_results(Path(argv[argv.index("--artifacts-dir") + 1]) / "scenarios.json", [record()])
+        write_results(Path(argv[argv.index("--harness-artifacts-dir") + 1]) / "scenarios.json", [record()])
         return 0
 
     rc, rows = matrix.run_matrix(matrix.plan_cells(["v1.36.3", "v1.37.2"], ["4"]), ["upgrade"],
@@ -182,7 +183,7 @@ def test_cluster_basics_row_per_version_from_junit(tmp_path, monkeypatch):
     assert rows[0].reason == "test_dns failure: AssertionError: nslookup failed" and rc == 1
     assert rows[2].reason == "3 cluster tests passed" and rows[2].figures == {"tests_passed": 3, "tests": 3}
     basics = [c for c in calls if "/repo/tests/cluster/test_cluster_basics.py" in c]
-    assert len(basics) == 2 and basics[1][basics[1].index("--cluster-name") + 1] == "harness-v1-37"
+    assert len(basics) == 2 and basics[1][basics[1].index("--harness-cluster-name") + 1] == "harness-v1-37"
     # the basics run on the version's cluster after its images are built, before its first cell
     builds = [i for i, c in enumerate(calls) if c[0] == "bash" and c[1].endswith("build-images.sh")]
     assert [calls.index(b) for b in basics] == [builds[0] + 1, builds[1] + 1]

@@ -8,6 +8,7 @@ import pytest
 from kubernetes import client
 from observe_fakes import MANIFEST_V1, MANIFEST_V2, FakeReader, pod
 
+from harness.core.redact import Redactor
 from harness.k8s.informer import PodInformer
 from harness.k8s.release_store import ReleaseStore
 from harness.scenario.context import ScenarioContext
@@ -49,6 +50,7 @@ def context(obs):
     ctx.helm = NoHelm()
     ctx.release = "demo"
     ctx.namespace = "ns"
+    ctx.redactor = Redactor()
     return ctx
 
 
