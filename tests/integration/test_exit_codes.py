@@ -46,7 +46,7 @@ def test_a_failed_kind_create_exits_3_with_one_line(pytester, monkeypatch, tmp_p
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     pytester.makeconftest(FAILING_KIND)
     pytester.makepyfile("def test_x(cluster): pass\n")
-    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider", "--cluster-name", "exit3")
+    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider", "--harness-cluster-name", "exit3")
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == 3, out
     hits = [ln for ln in out.splitlines() if "could not be created" in ln]
