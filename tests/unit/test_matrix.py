@@ -195,3 +195,20 @@ def test_cluster_basics_without_a_junit_report_is_an_error_row(tmp_path):
     (tmp_path / "j.xml").write_text(JUNIT.format(bad='<skipped message="no NodePort mapping"/>'))
     row = matrix.cluster_row("v1.35.4", tmp_path / "j.xml", 0)
     assert row.outcome == "FAIL" and row.reason == "test_dns skipped: no NodePort mapping"
+
+
+def test_skipped_rows_do_not_fail_the_matrix_and_are_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(matrix.binaries, "tool_path", lambda name, version=None: f"/tools/{version}/{name}")
+    clusters = FakeClusters(existing=set())
+
+    def runner(argv):
+        if "pytest" in argv:
+            clusters.names.add(argv[argv.index("--harness-cluster-name") + 1])
+            write_results(Path(argv[argv.index("--harness-artifacts-dir") + 1]) / "scenarios.json",
+                          [record(), record(outcome="SKIP", key="tls")])
+        return 0
+
+    rc, rows = matrix.run_matrix(matrix.plan_cells(["v1.37.2"], ["4"]), ["upgrade"], artifacts_root=tmp_path / "a",
+                                 report_dir=tmp_path / "r", runner=runner, clusters=clusters, say=lambda line: None)
+    assert rc == 0 and [r.outcome for r in rows] == ["PASS", "SKIP"]
+    assert (tmp_path / "r" / "matrix.md").read_text().startswith("# Matrix: 1/2 rows passed, 1 skipped")
