@@ -45,6 +45,12 @@ def leftovers(label: str) -> dict[str, list[str]]:
     return found
 
 
+def remove_containers(names: list[str]) -> None:
+    """``docker rm -f`` each of ``names`` (running or not; their anonymous volumes too, ``-v``)."""
+    if names:
+        run(["docker", "rm", "-f", "-v", *names], timeout=120)
+
+
 def container_volumes(container: str) -> list[str]:
     """Names of the volumes mounted into ``container`` (kind gives each node an anonymous /var)."""
     out = run(["docker", "inspect", "--format", "{{json .Mounts}}", container], timeout=30).stdout

@@ -212,3 +212,14 @@ def test_skipped_rows_do_not_fail_the_matrix_and_are_counted(tmp_path, monkeypat
                                  report_dir=tmp_path / "r", runner=runner, clusters=clusters, say=lambda line: None)
     assert rc == 0 and [r.outcome for r in rows] == ["PASS", "SKIP"]
     assert (tmp_path / "r" / "matrix.md").read_text().startswith("# Matrix: 1/2 rows passed, 1 skipped")
+
+
+def test_deleting_a_version_cluster_also_removes_its_addon_containers(monkeypatch):
+    deleted, removed, asked = [], [], []
+    monkeypatch.setattr(matrix.cluster_mod, "delete_cluster", lambda c: deleted.append(c.name))
+    monkeypatch.setattr(matrix.docker, "leftovers",
+                        lambda label: asked.append(label) or {"containers": ["harness-pg-harness-v1-36-x"]})
+    monkeypatch.setattr(matrix.docker, "remove_containers", lambda names: removed.extend(names))
+    matrix.KindClusters().delete("harness-v1-36")
+    assert deleted == ["harness-v1-36"] and asked == ["io.helm-e2e-harness.env.cluster=harness-v1-36"]
+    assert removed == ["harness-pg-harness-v1-36-x"]
