@@ -66,3 +66,28 @@ def install_wheel(root, dest) -> "object":
     python = dest / "venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=1200)
     return python
+
+
+def install_wheel_with_charts(root, base) -> tuple:
+    """``(python, work dir)``: the wheel installed by :func:`install_wheel` under ``base``, and
+    ``base/work/charts`` holding copies of the realtime chart, its released repository and the broken
+    overlays, as a user's checkout would."""
+    import shutil
+    from pathlib import Path
+
+    python = install_wheel(root, base)
+    work = Path(base) / "work"
+    for name in ("realtime", "repo", "broken"):
+        shutil.copytree(Path(root) / "charts-under-test" / name, work / "charts" / name)
+    return python, work
+
+
+def session_cluster_args(cluster, harness_config) -> list[str]:
+    """The pytest options (namespaced: harness/core/flags.py) that make a nested pytest run use this
+    session's cluster, Kubernetes version, add-ons and helm: the cluster reused and kept, or its
+    kubeconfig when external."""
+    where = (["--harness-kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
+             ["--harness-cluster-name", cluster.name, "--harness-reuse-cluster", "--harness-keep-cluster", "always"])
+    return [*where, "--harness-kubernetes-version", harness_config.kubernetes_version,
+            "--harness-addons", ",".join(harness_config.addons) or "none",
+            *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]

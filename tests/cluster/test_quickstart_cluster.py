@@ -16,6 +16,7 @@ import shlex
 import pytest
 from docblocks import commands
 from quickstart import follow
+from support import session_cluster_args
 
 from harness.scenario.result import gate_status, read_results
 from harness.tools.binaries import tool_path
@@ -30,14 +31,9 @@ def test_the_quick_starts_scenario_reaches_a_verdict_on_the_running_cluster(clus
 
     [scenario] = commands(qs.block("cluster"))
     assert scenario.startswith("pytest --pyargs harness.scenarios.upgrade ")
-    # pytest's namespaced option names (harness/core/flags.py), as in test_wheel_scenario_cluster.py
-    where = (["--harness-kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
-             ["--harness-cluster-name", cluster.name, "--harness-reuse-cluster", "--harness-keep-cluster", "always"])
-    same = ["--harness-kubernetes-version", harness_config.kubernetes_version,
-            "--harness-addons", ",".join(harness_config.addons) or "none",
-            *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]
     artifacts = tmp_path / "artifacts"
-    extra = [*where, *same, "--harness-artifacts-dir", str(artifacts), "-p", "no:cacheprovider", "-q", "-rfEs"]
+    extra = [*session_cluster_args(cluster, harness_config), "--harness-artifacts-dir", str(artifacts),
+             "-p", "no:cacheprovider", "-q", "-rfEs"]
     r = qs.run(f"{scenario} {shlex.join(extra)}", timeout=1500)
     print(r.stdout)  # shown by pytest when the test fails
     # The quick start reaches a verdict on a chart nobody wrote for the harness. A `helm create`

@@ -9,13 +9,12 @@ Building and installing the wheel takes about a minute; the upgrade scenario a m
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from support import install_wheel
+from support import install_wheel_with_charts, session_cluster_args
 
 from harness.scenario.result import gate_status, read_results
 
@@ -26,23 +25,11 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """``(python, work dir)``: the wheel in a fresh venv; the work dir holds the chart copies."""
-    base = tmp_path_factory.mktemp("wheel")
-    python = install_wheel(ROOT, base)
-    work = base / "work"
-    for name in ("realtime", "repo", "broken"):
-        shutil.copytree(ROOT / "charts-under-test" / name, work / "charts" / name)
-    return python, work
+    return install_wheel_with_charts(ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_installed_wheel_runs_the_upgrade_scenario_and_it_passes(installed, cluster, harness_config, tmp_path):
     python, work = installed
-    # pytest's namespaced option names (harness/core/flags.py: --kubeconfig, --cluster-name and
-    # --keep-cluster are pytest-kind's)
-    where = (["--harness-kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
-             ["--harness-cluster-name", cluster.name, "--harness-reuse-cluster", "--harness-keep-cluster", "always"])
-    same = ["--harness-kubernetes-version", harness_config.kubernetes_version,
-            "--harness-addons", ",".join(harness_config.addons) or "none",
-            *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]
     artifacts = tmp_path / "artifacts"
     # only the tool/image cache passes from this session's environment; every other setting is explicit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PYTHON"))}
@@ -60,7 +47,7 @@ def test_the_installed_wheel_runs_the_upgrade_scenario_and_it_passes(installed, 
     assert c.returncode == 0 and "1 chart clean" in c.stdout, c.stdout[-3000:]
     r = subprocess.run([str(python), "-m", "pytest", "--pyargs", "harness.scenarios.upgrade", "-p", "no:cacheprovider",
                         "-q", "-rfEs", "--harness-chart", "charts/realtime", "-k", "realtime-default",
-                        "--harness-artifacts-dir", str(artifacts), *where, *same],
+                        "--harness-artifacts-dir", str(artifacts), *session_cluster_args(cluster, harness_config)],
                        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=1500, check=False)
     print(r.stdout)  # shown by pytest when the test fails

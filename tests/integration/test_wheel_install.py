@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import install_wheel
+from support import install_wheel_with_charts
 
 from harness.core.pins import pinned
 
@@ -37,12 +37,7 @@ print(json.dumps({"package": harness.__file__, "pins": str(VERSIONS_FILE), "k8s"
 def installed(tmp_path_factory):
     """``(python, work dir)``: the wheel installed in a fresh venv; the work dir holds copies of
     the realtime chart, its released repository and the broken overlays, as a user's would."""
-    base = tmp_path_factory.mktemp("wheel")
-    python = install_wheel(ROOT, base)
-    work = base / "work"
-    for name in ("realtime", "repo", "broken"):
-        shutil.copytree(ROOT / "charts-under-test" / name, work / "charts" / name)
-    return python, work
+    return install_wheel_with_charts(ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 def run(python: Path, work: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
