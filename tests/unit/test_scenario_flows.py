@@ -399,6 +399,20 @@ def test_the_database_is_given_back_when_restoring_it_fails(tmp_path, outage_fak
 # --------------------------------------------------------------------------- sse, shared
 
 
+def sse_ctx_factory(tmp_path, server, settings):
+    """``target -> ScenarioContext`` for a shared sse run against ``server``: the waits and the
+    candidate install are no-ops, the release renders nothing."""
+    def make(tgt):
+        ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
+        ctx.install_candidate = lambda: None
+        ctx.wait_rolled_out = lambda **kw: None
+        ctx.wait_serving = lambda *a, **kw: None
+        ctx.wait_no_terminating = lambda **kw: None
+        ctx.manifest = lambda revision=None: []
+        return ctx
+    return make
+
+
 def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypatch):
     from harness.scenario import sse
     from harness.scenario.shared import SharedRun
@@ -409,15 +423,7 @@ def test_sse_holds_every_charts_streams_once_then_rolls_each(tmp_path, monkeypat
                         sse_reconnect_bound=1.0)
     a, b = target("sse", index=0), target("sse", index=1)
     with local_server() as server:
-        def make(tgt):
-            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
-            ctx.install_candidate = lambda: None
-            ctx.wait_rolled_out = lambda **kw: None
-            ctx.wait_serving = lambda *a, **kw: None
-            ctx.wait_no_terminating = lambda **kw: None
-            ctx.manifest = lambda revision=None: []
-            return ctx
-
+        make = sse_ctx_factory(tmp_path, server, settings)
         run = SharedRun("sse", [(a, None), (b, None)], make, sse.prepare, sse.run_shared, release=sse.release)
         first, second = run.outcome(a), run.outcome(b)
         assert run.close() == []
@@ -447,15 +453,7 @@ def test_sse_holds_a_buffered_stream_and_judges_it_proxy_buffering(tmp_path, mon
         server.held = threading.Event()
         monkeypatch.setattr(sse, "rolling_restart", lambda ctx: server.held.set())  # the backend's responses end
 
-        def make(tgt):
-            ctx = make_ctx(tmp_path, tgt, scenario="sse", base_url=server.url, settings=settings)
-            ctx.install_candidate = lambda: None
-            ctx.wait_rolled_out = lambda **kw: None
-            ctx.wait_serving = lambda *a, **kw: None
-            ctx.wait_no_terminating = lambda **kw: None
-            ctx.manifest = lambda revision=None: []
-            return ctx
-
+        make = sse_ctx_factory(tmp_path, server, settings)
         run = SharedRun("sse", [(a, None)], make, sse.prepare, sse.run_shared, release=sse.release)
         out = run.outcome(a)
         assert run.close() == []
