@@ -39,7 +39,7 @@ FAKE_CLUSTER = textwrap.dedent("""\
         context: str
         created: bool
 
-    def ensure_cluster(cfg):
+    def ensure_cluster(cfg, owner=None):
         if os.environ.get("FAKE_CLUSTER_ERROR"):
             raise EnvironmentNotReady(os.environ["FAKE_CLUSTER_ERROR"])
         record(call="ensure", name=cfg.cluster_name, keep=cfg.keep_cluster)
