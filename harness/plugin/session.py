@@ -475,7 +475,9 @@ def _close_run(config: pytest.Config, state: RunState) -> None:
         return
     try:
         if state.kept_on_purpose:
+            # the record stays (its namespaces' owner for `clean`), marked kept; the helm home goes
             runs.mark_kept(path / runs.OWNER_FILE)
+            shutil.rmtree(path / "helm-home", ignore_errors=True)
         elif not interrupted(config):
             shutil.rmtree(path, ignore_errors=True)
     except OSError as exc:

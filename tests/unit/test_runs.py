@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 
-
 from harness.core import runs
 from harness.core.runs import Owner, Resource, decide
 
