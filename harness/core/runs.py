@@ -154,6 +154,7 @@ class Decision:
     resource: Resource
     remove: bool
     why: str
+    kept_on_purpose: bool = False
 
 
 def is_dead(owner: Owner, *, live_pids: Iterable[int], host: str) -> bool:
@@ -188,10 +189,24 @@ def decide(resources: Iterable[Resource], *, live_pids: Iterable[int], host: str
             out.append(Decision(r, False, f"run {o.run_id} (pid {o.pid}) is still running"))
         elif o.kept and not include_kept:
             out.append(Decision(r, False, f"kept on purpose by run {o.run_id} (keep-cluster); "
-                                          "`python -m harness clean --include-kept` removes it"))
+                                          "`python -m harness clean --include-kept` removes it", kept_on_purpose=True))
         else:
             why = f"recorded on host {o.host}" if o.host != host else f"pid {o.pid} is gone"
             out.append(Decision(r, True, f"run {o.run_id} is over ({why})" + (", kept on purpose" if o.kept else "")))
+    return out
+
+
+def drop_spent_run_dirs(decisions: list[Decision]) -> list[Decision]:
+    """A kept run's directory (only its owner record by then) is removed once nothing it kept stays:
+    no other resource of that run id is among the kept ones. Pure; returns the decisions updated."""
+    staying = {d.resource.owner.run_id for d in decisions
+               if not d.remove and d.resource.kind != "run-dir" and d.resource.owner is not None}
+    out = []
+    for d in decisions:
+        o = d.resource.owner
+        if d.resource.kind == "run-dir" and d.kept_on_purpose and o is not None and o.run_id not in staying:
+            d = Decision(d.resource, True, f"run {o.run_id} is over and nothing it kept is left")
+        out.append(d)
     return out
 
 

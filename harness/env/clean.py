@@ -160,6 +160,7 @@ def clean(*, dry_run: bool = False, include_kept: bool = False, kind: Kind | Non
             say(f"could not list the namespaces of cluster {name}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
     later += list_run_dirs(cache)
     decisions += runs.decide(later, live_pids=live_pids(later), host=host, include_kept=include_kept)
+    decisions = runs.drop_spent_run_dirs(decisions)
     rc = 0
     order = {"namespace": 0, "container": 1, "cluster": 2, "run-dir": 3}
     for d in sorted(decisions, key=lambda d: order.get(d.resource.kind, 9)):

@@ -521,7 +521,12 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
     yield c
 
     if interrupted(request.config):
-        return  # kept as it is, said in one line at the session's end; `python -m harness clean` removes it
+        # kept as it is, said in one line at the session's end; `python -m harness clean` removes it,
+        # unless keep-cluster=always asked to keep it anyway
+        if harness_config.keep_cluster == "always" and c.created and getattr(c, "name", ""):
+            state.kept_on_purpose = True
+            runs.mark_kept(runs.cluster_owner_path(c.name))
+        return
     failed = request.session.testsfailed > 0
     is_kind = not harness_config.external_cluster and bool(getattr(c, "name", ""))
     if failed and is_kind:

@@ -89,3 +89,14 @@ def test_run_dir_is_private(tmp_path):
 
 def test_cluster_owner_path(tmp_path):
     assert runs.cluster_owner_path("harness-x", tmp_path) == tmp_path / "clusters" / "harness-x" / "owner.json"
+
+
+def test_a_kept_runs_directory_goes_once_nothing_it_kept_is_left():
+    kept_dir = Resource("run-dir", "r1", owner(100, kept=True))
+    alone = runs.drop_spent_run_dirs(decide([kept_dir], live_pids=[], host=HOST))
+    assert alone[0].remove and "nothing it kept is left" in alone[0].why
+    with_ns = decide([Resource("namespace", "up-1", owner(100, kept=True), cluster="harness"), kept_dir],
+                     live_pids=[], host=HOST)
+    assert [d.remove for d in runs.drop_spent_run_dirs(with_ns)] == [False, False]
+    live = decide([Resource("run-dir", "r2", owner(7, run_id="r2"))], live_pids=[7], host=HOST)
+    assert runs.drop_spent_run_dirs(live)[0].remove is False
