@@ -11,8 +11,8 @@ group gets the signal, as a terminal's Ctrl-C or a CI cancel does.
 
 Then ``python -m harness clean`` must bring ``docker ps -a``, ``docker network ls``,
 ``docker volume ls``, ``kind get clusters``, the harness's namespaces and the harness cache's run
-directories back to what they were before, ignoring what belongs to other clusters (the lead's
-machine may run some).
+directories back to what they were before (taken after a first ``clean``, so earlier runs'
+leftovers do not count), ignoring what belongs to other clusters and other live runs.
 
 Host ports: the session's cluster holds 127.0.0.1:18080/18443/30080, so the points after cluster
 creation run on the session's cluster (``--harness-reuse-cluster``: add-ons found installed are
@@ -107,8 +107,22 @@ def snapshot(ours: set[str]) -> Snapshot:
         clusters=frozenset(Kind().get_clusters()),
         foreign_containers=frozenset(foreign),
         foreign_volumes=frozenset(foreign_volumes),
-        run_dirs=frozenset(p.name for p in root.iterdir()) if root.is_dir() else frozenset(),
+        run_dirs=frozenset(p.name for p in root.iterdir() if not _live_run(p)) if root.is_dir() else frozenset(),
     )
+
+
+def _live_run(path: Path) -> bool:
+    """A run directory of a run still going (this session's own, or another run on the machine)."""
+    owner = runs.read_owner(path / runs.OWNER_FILE)
+    return owner is not None and owner.host == runs.this_host() and runs.pid_alive(owner.pid)
+
+
+def clean() -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "harness", "clean"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    print(done.stdout, done.stderr, file=sys.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
 
 
 def differences(before: Snapshot, after: Snapshot, ours: set[str]) -> list[str]:
@@ -236,6 +250,7 @@ def test_an_interrupted_run_leaves_nothing_after_clean(sig, session_kind_cluster
     point = CHOSEN[sig]
     print(f"seed {SEED}: {sig} at {point} (repeat with KILL_SEED={SEED})", file=sys.stderr)
     ours = {OWN_CLUSTER, session_kind_cluster.name}
+    clean()  # what earlier runs left is not this run's to account for
     before = snapshot(ours)
     namespaces_before = set(leftover_namespaces(kube_api))
 
@@ -262,10 +277,7 @@ def test_an_interrupted_run_leaves_nothing_after_clean(sig, session_kind_cluster
     else:
         assert rc == -signal.SIGKILL, f"exit {rc} after SIGKILL"
 
-    cleaned = subprocess.run([sys.executable, "-m", "harness", "clean"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=600)
-    print(cleaned.stdout, cleaned.stderr, file=sys.stderr)
-    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    cleaned = clean()
     assert not re.search(rf"^kept .*{re.escape(OWN_CLUSTER)}", cleaned.stdout, re.M), cleaned.stdout
 
     after = snapshot(ours)
