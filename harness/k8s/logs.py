@@ -235,12 +235,18 @@ class PodLogFollower:
                       if p.status is not None and p.status.phase == "Running" and p.metadata.deletion_timestamp is None)
 
     def _api_open(self, name: str, since_seconds: int) -> Any:
-        kw: dict[str, Any] = {"follow": True, "since_seconds": since_seconds, "_preload_content": False,
-                              # connect within REQUEST_TIMEOUT; no read timeout: a quiet log is not an error
-                              "_request_timeout": (REQUEST_TIMEOUT, None)}
+        kw: dict[str, Any] = {"follow": True, "since_seconds": int(since_seconds), "_preload_content": False,
+                              # connect within REQUEST_TIMEOUT; a log quiet for FOLLOW_READ_TIMEOUT ends
+                              # the read and _follow opens it again (kubernetes>=35 validates both
+                              # numbers: (connect, read) must be positive, no None)
+                              "_request_timeout": (REQUEST_TIMEOUT, FOLLOW_READ_TIMEOUT)}
         if self.container:
             kw["container"] = self.container
         return client.CoreV1Api(self.api).read_namespaced_pod_log(name, self.namespace, **kw)
+
+
+FOLLOW_READ_TIMEOUT = 120.0
+"""Seconds a followed log may stay quiet before the read ends (and the follower opens it again)."""
 
 
 def _close(stream: Any) -> None:

@@ -133,12 +133,22 @@ def _normal_image(ref: str) -> str:
     return ref[len("library/"):] if ref.startswith("library/") else ref
 
 
+def is_test_hook(o: Mapping[str, Any]) -> bool:
+    """Whether ``o`` is a chart test (annotation ``helm.sh/hook: test``, or Helm 2's
+    ``test-success``/``test-failure``) and nothing else: ``helm install`` and ``helm upgrade`` never
+    create it, only ``helm test`` does (Helm docs, "Chart Tests"), and the harness never runs
+    ``helm test``. A resource that is also another hook (``pre-upgrade,test``) is installed."""
+    hooks = [h.strip() for h in str((_meta(o).get("annotations") or {}).get("helm.sh/hook", "")).split(",")]
+    return all(h in ("test", "test-success", "test-failure") for h in hooks)
+
+
 def manifest_images(objs: Iterable[Mapping[str, Any]]) -> set[str]:
     """Every container image (init and ephemeral containers included) of the pod-owning objects
-    (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) in rendered manifests."""
+    (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) in rendered manifests,
+    except chart tests (:func:`is_test_hook`: ``helm create``'s busybox Pod is never installed)."""
     out: set[str] = set()
     for o in objs:
-        if o.get("kind") not in (*POD_OWNER_KINDS, "Pod", "CronJob"):
+        if o.get("kind") not in (*POD_OWNER_KINDS, "Pod", "CronJob") or is_test_hook(o):
             continue
         spec = _pod_spec(o)
         for key in ("initContainers", "containers", "ephemeralContainers"):

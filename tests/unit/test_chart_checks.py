@@ -104,6 +104,19 @@ def test_manifest_images_cover_every_pod_owner():
     assert manifest_images(objs) == {"web:1.1.0", "busybox:1.36", "migrate:1", "cron:1"}
 
 
+def test_chart_tests_are_not_images_the_cluster_needs():
+    # helm create's templates/tests/test-connection.yaml: only `helm test` creates it
+    pod = {"kind": "Pod", "metadata": {"name": "t", "annotations": {"helm.sh/hook": "test"}},
+           "spec": {"containers": [{"name": "wget", "image": "busybox"}]}}
+    hook = {"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-upgrade,test-success"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "m", "image": "check:1"}]}}}}
+    migrate = {"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-install,pre-upgrade"}},
+               "spec": {"template": {"spec": {"containers": [{"name": "m", "image": "migrate:1"}]}}}}
+    # a test that is also a pre-upgrade hook runs on every upgrade: its image is needed
+    assert manifest_images([deployment(), pod, hook, migrate]) == {"web:1.1.0", "check:1", "migrate:1"}
+    assert manifest_images([pod]) == set()
+
+
 def test_images_agree():
     rendered = {"default": {"web:1.1.0"}, "released 1.0.0 (default)": {"docker.io/library/web:1.0.0"}}
     assert image_problems(["web:1.0.0", "web:1.1.0"], rendered) == []

@@ -47,7 +47,8 @@ EXTERNAL_FLAGS = {
     "--name": "kind", "--config": "kind create cluster", "--image": "kind create cluster",
     "--ip": "docker network connect", "--junitxml": "pytest", "--collect-only": "pytest",
     "--providers": "traefik", "--experimental": "traefik", "--serverstransport": "traefik",
-    "--body-file": "gh pr comment", "--pyargs": "pytest", "--accesslog": "traefik", "--bogus": "docs/gate.md's example of an unknown option",
+    "--body-file": "gh pr comment", "--pyargs": "pytest", "--accesslog": "traefik",
+    "--repo": "helm pull", "--destination": "helm pull/package", "--bogus": "docs/gate.md's example of an unknown option",
 }
 
 # Calls whose string arguments are messages a user reads.

@@ -125,3 +125,30 @@ def test_a_stream_without_chunked_encoding_is_read_as_bytes_arrive():
     f.start()
     assert f.wait_until(lambda lines: lines == ["a", "b"], timeout=5)
     assert f.stop().errors == []
+
+
+def test_the_real_client_accepts_the_follow_arguments(monkeypatch):
+    """kubernetes>=35 validates every argument (pydantic, strict): a None read timeout or a float
+    since_seconds is a ValidationError before any request. The call reaches call_api here."""
+    from kubernetes import client
+
+    class Reached(Exception):
+        pass
+
+    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
+
+    def call_api(*args, **kwargs):
+        raise Reached(kwargs.get("_request_timeout") or args)
+
+    monkeypatch.setattr(api, "call_api", call_api)
+    f = PodLogFollower(api, "harness-traefik", "app=traefik")
+    try:
+        f._api_open("traefik-abc", 7.0)
+    except Reached:
+        pass
+    f2 = PodLogFollower(api, "harness-traefik", "app=traefik", container="traefik")
+    try:
+        f2._api_open("traefik-abc", 3)
+    except Reached:
+        pass
+    api.close()

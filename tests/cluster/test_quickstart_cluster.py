@@ -1,0 +1,48 @@
+"""README.md's quick start for one's own chart, its scenario step on this session's cluster (issue 11,
+Docs: the quick start works verbatim). The chart is made with ``helm create`` in a temporary
+directory outside the repository, the README's files are written as they stand with its
+``own-image`` block applied (the harness's static-site image, 1.0.0 released and 1.1.0 candidate, in
+place of the scaffold's nginx, which a registry-less cluster cannot pull), its check runs, and its
+``pytest --pyargs harness.scenarios.upgrade --harness-chart charts/mychart`` runs as it stands, with
+only the options that point it at this session's cluster (reused and kept, or its
+``--kubeconfig``) and at a private artifacts directory added. The upgrade must PASS: a scaffolded
+chart with two replicas behind the harness's edge keeps serving through a rolling update of an
+application that knows nothing about the harness. How each step is followed: tests/quickstart.py;
+the same steps without a cluster: tests/integration/test_quickstart.py. About two minutes."""
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from docblocks import commands
+from quickstart import follow
+
+from harness.scenario.result import gate_status, read_results
+from harness.tools.binaries import tool_path
+
+pytestmark = pytest.mark.cluster
+
+
+def test_the_quick_starts_scenario_passes_on_the_running_cluster(cluster, harness_config, tmp_path):
+    qs = follow(tmp_path / "repo", tool_path("helm"), own_image=True)
+    r = qs.run("set -e\n" + "\n".join(commands(qs.block("run"))))
+    assert r.returncode == 0, r.stdout
+
+    [scenario] = commands(qs.block("cluster"))
+    assert scenario.startswith("pytest --pyargs harness.scenarios.upgrade ")
+    # pytest's namespaced option names (harness/core/flags.py), as in test_wheel_scenario_cluster.py
+    where = (["--harness-kubeconfig", str(harness_config.kubeconfig)] if harness_config.external_cluster else
+             ["--harness-cluster-name", cluster.name, "--harness-reuse-cluster", "--harness-keep-cluster", "always"])
+    same = ["--harness-kubernetes-version", harness_config.kubernetes_version,
+            "--harness-addons", ",".join(harness_config.addons) or "none",
+            *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]
+    artifacts = tmp_path / "artifacts"
+    extra = [*where, *same, "--harness-artifacts-dir", str(artifacts), "-p", "no:cacheprovider", "-q", "-rfEs"]
+    r = qs.run(f"{scenario} {shlex.join(extra)}", timeout=1500)
+    print(r.stdout)  # shown by pytest when the test fails
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "1 passed" in r.stdout
+    records = [rec for rec in read_results(artifacts / "scenarios.json") if rec.scenario == "upgrade"]
+    assert [(rec.chart, rec.variant, rec.outcome) for rec in records] == [("mychart", "default", "PASS")]
+    assert gate_status(records[0]) == "PASS"
+    assert records[0].figures["failed_requests"].value == 0  # the contract's default budget
