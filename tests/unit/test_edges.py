@@ -15,7 +15,13 @@ import yaml
 
 from harness.core import contract as contract_mod
 from harness.core.config import OPTIONS_BY_KEY, load_config
-from harness.core.edges import ADDON_GATEWAY, EDGES, GatewayRef, gateway_sets, parent_ref_problems
+from harness.core.edges import (
+    ADDON_GATEWAY,
+    EDGES,
+    GatewayRef,
+    gateway_sets,
+    parent_ref_problems,
+)
 from harness.core.errors import UsageError
 from harness.core.values import parse_set
 from harness.env.addons import catalog, traefik
