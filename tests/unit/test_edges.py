@@ -180,3 +180,43 @@ def test_postrender_renames_httproute_hostnames(monkeypatch, capsys):
     out = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
     assert out[0]["spec"]["hostnames"] == ["rel-1.a.test", "other.test"]
     assert out[1] == json.loads(json.dumps(docs[1]))  # other kinds untouched
+
+
+class FakeHelm:
+    """helm as the Traefik add-on uses it: ``list``, ``get_values`` and ``upgrade --install`` recorded."""
+
+    def __init__(self, deployed: dict[str, dict]):
+        self.deployed = deployed  # release -> {"chart": label, "values": {...}}
+        self.upgraded: list[str] = []
+
+    def list(self, namespace=None):
+        return [{"name": n, "status": "deployed", "chart": r["chart"], "namespace": namespace}
+                for n, r in self.deployed.items()]
+
+    def get_values(self, release, namespace=None):
+        return self.deployed[release]["values"]
+
+    def upgrade(self, release, chart, *, values=(), **kw):
+        self.upgraded.append(release)
+        self.deployed[release] = {"chart": "?", "values": yaml.safe_load(Path(values[0]).read_text())}
+
+
+def test_gateway_edge_installs_the_crds_first_and_counts_them_for_present():
+    cluster = SimpleNamespace(kubeconfig="/dev/null", context="", name="x")
+    c = AddonContext.from_config(SimpleNamespace(edge="traefik-gateway"), cluster, kubectl=object())
+    c.helm = FakeHelm({})
+    t, crds = catalog.get("traefik"), traefik.GatewayApiCrds()
+    assert t.decide(c) == "install"
+    t.install(c)
+    assert c.helm.upgraded == ["gateway-api-crds", "traefik"]
+    assert c.helm.deployed["gateway-api-crds"]["values"] == {"harnessChartDigest": crds.values(c)["harnessChartDigest"]}
+    for rel, addon in (("traefik", t), ("gateway-api-crds", crds)):
+        c.helm.deployed[rel]["chart"] = addon.chart_label()
+    assert t.decide(c) == "present"
+    del c.helm.deployed["gateway-api-crds"]  # CRDs gone (or another version): Traefik alone is not enough
+    assert t.decide(c) == "upgrade"
+    # without the edge the CRD release is not looked at
+    off = AddonContext.from_config(SimpleNamespace(edge="traefik-nginx"), cluster, kubectl=object())
+    off.helm = FakeHelm({})
+    t.install(off)
+    assert off.helm.upgraded == ["traefik"]

@@ -126,7 +126,8 @@ def upstream_read_timeout(ctx: Any = None) -> float | None:
 class Traefik(HelmAddon):
     name: ClassVar[str] = "traefik"
     summary: ClassVar[str] = ("Traefik v3 ingress controller serving IngressClass nginx (ingress-nginx "
-                              "annotations) on the ingress-ready node's ports 80/443")
+                              "annotations) on the ingress-ready node's ports 80/443; with the Gateway edge "
+                              "also Gateway harness-traefik/harness (Kubernetes Gateway provider)")
     namespace: ClassVar[str] = "harness-traefik"
     release: ClassVar[str] = "traefik"
     chart: ClassVar[ChartSource] = ChartSource("dir", str(CHART_DIR), "harness-traefik", _chart_version())
