@@ -23,7 +23,7 @@ from harness.tools.binaries import tool_path
 pytestmark = pytest.mark.cluster
 
 
-def test_the_quick_starts_scenario_passes_on_the_running_cluster(cluster, harness_config, tmp_path):
+def test_the_quick_starts_scenario_reaches_a_verdict_on_the_running_cluster(cluster, harness_config, tmp_path):
     qs = follow(tmp_path / "repo", tool_path("helm"), own_image=True)
     r = qs.run("set -e\n" + "\n".join(commands(qs.block("run"))))
     assert r.returncode == 0, r.stdout
@@ -40,9 +40,21 @@ def test_the_quick_starts_scenario_passes_on_the_running_cluster(cluster, harnes
     extra = [*where, *same, "--harness-artifacts-dir", str(artifacts), "-p", "no:cacheprovider", "-q", "-rfEs"]
     r = qs.run(f"{scenario} {shlex.join(extra)}", timeout=1500)
     print(r.stdout)  # shown by pytest when the test fails
-    assert r.returncode == 0, r.stdout[-3000:]
-    assert "1 passed" in r.stdout
+    # The quick start reaches a verdict on a chart nobody wrote for the harness. A `helm create`
+    # chart has no preStop delay, so a rollout may drop requests at the edge (the README says so,
+    # and how to fix it): the availability check may fail, nothing else may, and no ERROR.
+    assert r.returncode in (0, 1), r.stdout[-3000:]
     records = [rec for rec in read_results(artifacts / "scenarios.json") if rec.scenario == "upgrade"]
-    assert [(rec.chart, rec.variant, rec.outcome) for rec in records] == [("mychart", "default", "PASS")]
-    assert gate_status(records[0]) == "PASS"
-    assert records[0].figures["failed_requests"].value == 0  # the contract's default budget
+    assert [(rec.chart, rec.variant) for rec in records] == [("mychart", "default")], r.stdout[-3000:]
+    rec = records[0]
+    failed = [c.name for c in rec.checks if not c.passed]
+    assert rec.outcome in ("PASS", "FAIL") and set(failed) <= {"availability"}, (rec.outcome, rec.reason)
+    assert (rec.outcome == "FAIL") == bool(failed) == (r.returncode == 1), rec.reason
+    if failed:
+        assert "requests failed during the upgrade (budget 0)" in rec.reason, rec.reason
+    else:
+        assert gate_status(rec) == "PASS" and rec.figures["failed_requests"].value == 0
+    # who served each request, from the edge's access log: the application cooperates in nothing
+    assert rec.figures["attribution"].value == "traefik access log", rec.figures["attribution"].value
+    assert rec.figures["attributed_requests"].value > 0
+    assert rec.figures["old_after_rollout_requests"].value == 0

@@ -1,5 +1,6 @@
 """The built wheel, installed into a fresh virtualenv in a temporary directory outside the repository,
-runs one scenario against this session's cluster and the verdict is PASS (issue 11, "What must be
+writes a contract, runs ``python -m harness check`` and one scenario against this session's cluster
+and the verdict is PASS (issue 11, "What must be
 true": a test installs the wheel, runs one scenario against the running cluster and asserts the
 verdict). The scenario comes from the installed package (``pytest --pyargs harness.scenarios.upgrade``),
 the chart is a copy of charts-under-test/realtime (with its released repository and overlays) in the
@@ -13,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from support import install_wheel
 
 from harness.scenario.result import gate_status, read_results
@@ -46,6 +48,16 @@ def test_the_installed_wheel_runs_the_upgrade_scenario_and_it_passes(installed, 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PYTHON"))}
     if os.environ.get("HARNESS_CACHE"):
         env["HARNESS_CACHE"] = os.environ["HARNESS_CACHE"]
+    # the contract, written here as a maintainer writes one (the realtime chart's, upgrade only),
+    # then checked by the installed package before any scenario runs
+    chart = work / "charts" / "realtime"
+    contract = yaml.safe_load((ROOT / "charts-under-test" / "realtime" / "harness-contract.yaml").read_text())
+    contract["scenarios"] = ["upgrade"]
+    contract["broken"] = [b for b in contract.get("broken", []) if b["scenario"] == "upgrade"]
+    (chart / "harness-contract.yaml").write_text("# written by the wheel test\n" + yaml.safe_dump(contract))
+    c = subprocess.run([str(python), "-m", "harness", "check", "--chart", "charts/realtime"], cwd=work, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
+    assert c.returncode == 0 and "1 chart clean" in c.stdout, c.stdout[-3000:]
     r = subprocess.run([str(python), "-m", "pytest", "--pyargs", "harness.scenarios.upgrade", "-p", "no:cacheprovider",
                         "-q", "-rfEs", "--harness-chart", "charts/realtime", "-k", "realtime-default",
                         "--harness-artifacts-dir", str(artifacts), *where, *same],

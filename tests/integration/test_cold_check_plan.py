@@ -75,10 +75,10 @@ def test_an_unpinned_version_is_a_usage_error(tmp_path):
 
 
 def test_make_passes_confirm_and_dry_run():
-    out = subprocess.run(["make", "-n", "cold-check", "DRY_RUN=1", "CONFIRM=1"], capture_output=True, text=True,
+    out = subprocess.run(["make", "--no-print-directory", "-n", "cold-check", "DRY_RUN=1", "CONFIRM=1"], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert "ci/cold_check.py --dry-run --yes" in out.stdout
-    out = subprocess.run(["make", "-n", "cold-check"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(["make", "--no-print-directory", "-n", "cold-check"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.rstrip().endswith("ci/cold_check.py")
 
 
