@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade cold-check clean
+.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -106,6 +106,13 @@ CONFIRM ?=
 DRY_RUN ?=
 cold-check: $(VENV)/.installed
 	$(VENV)/bin/python ci/cold_check.py $(if $(DRY_RUN),--dry-run) $(if $(CONFIRM),--yes)
+
+## soak: the full e2e suite N times on one warm machine, one cluster ($(CLUSTER)) reused by every run; failures
+## per scenario and test, unexpected results, wall time per run in artifacts/soak.md and .json (ci/soak.py).
+## A cluster the soak created is deleted at the end. make soak N=5
+N ?= 5
+soak: setup images
+	$(VENV)/bin/python ci/soak.py --runs $(N) --cluster-name $(CLUSTER)
 
 clean:
 	rm -rf $(VENV) .tools artifacts

@@ -2,7 +2,8 @@
 # helm lint --strict and helm template for every chart version here, with each ci/*-values.yaml,
 # and the candidate charts with each broken overlay their harness-contract.yaml lists (on top of
 # the contract's values). Every chart is also checked with its own defaults (no values at all), as
-# users first install it.
+# users first install it. Charts with templates/httproute.yaml are also rendered with their
+# HTTPRoute on (httproute-values.yaml).
 # Exits non-zero if any combination fails; prints one line per combination.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,6 +34,15 @@ for chart in */Chart.yaml released-src/*/Chart.yaml; do
   done
   # Broken overlays apply on top of the candidate chart and the values every run uses: a v2
   # contract's top-level `values: [a.yaml, ...]`, else (v1) ci/default-values.yaml.
+  # The optional Gateway API HTTPRoute (values httpRoute), enabled: it must render.
+  if [ -f "$chart/templates/httproute.yaml" ]; then
+    check "$chart + httproute-values.yaml" "$chart" httproute-values.yaml
+    if ! out=$("$helm" template lint-check "$chart" -f httproute-values.yaml 2>&1); then
+      echo "FAIL template $chart + httproute-values.yaml"; failed=1
+    elif [[ "$out" != *"kind: HTTPRoute"* ]]; then
+      echo "FAIL httproute $chart: httpRoute.enabled renders no HTTPRoute"; failed=1
+    fi
+  fi
   if [ -f "$chart/harness-contract.yaml" ]; then
     contract=$chart/harness-contract.yaml
     base=()

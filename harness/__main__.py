@@ -9,6 +9,9 @@ early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell 
     python -m harness check --chart PATH [--values F] [--set k=v] [any harness option]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
+    python -m harness clean [--dry-run] [--include-kept]
+
+Ctrl-C exits 130 (128 + SIGINT) with one ``harness: interrupted`` line.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.core import runs
 from harness.core.config import (
     add_arguments as add_config_options,
 )
@@ -33,11 +37,13 @@ from harness.core.config import (
 )
 from harness.core.errors import HarnessError
 from harness.core.fmt import duration
+from harness.env import clean as clean_mod
 from harness.env import cluster as cluster_mod
 from harness.gate import matrix
 from harness.gate.check import cmd_check
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
+from harness.k8s.namespaces import new_run_id
 from harness.tools import docker
 from harness.tools.kind import Kind
 
@@ -105,7 +111,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     spec = cluster_mod.spec_from_config(cfg)
     print(f"==> cluster {name}: node image {cluster_mod.resolve_node_image(spec)}", flush=True)
     start = time.monotonic()
-    c = cluster_mod.ensure_cluster(spec)
+    # owned by this command and kept on purpose: `clean` removes it only with --include-kept
+    c = cluster_mod.ensure_cluster(spec, owner=runs.owner_now(new_run_id(), kept=True))
     verb = "created" if c.created else "reused"
     print(f"cluster {name}: {verb} in {duration(time.monotonic() - start)}")
     print(f"  kubeconfig: {c.kubeconfig}\n  context:    {c.context}")
@@ -168,6 +175,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return rc
 
 
+def _clean_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="print what would be removed and kept; remove nothing")
+    p.add_argument("--include-kept", action="store_true",
+                   help="also remove what a finished run kept on purpose (keep-cluster always/on-failure, cluster up)")
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """`clean`: remove the clusters, containers, namespaces and run directories of runs that are over
+    (pid gone, or another host); never a live run's, and a kept one only with --include-kept
+    (harness/env/clean.py). One line per thing found, saying why."""
+    return clean_mod.clean(dry_run=args.dry_run, include_kept=args.include_kept,
+                           say=lambda line: print(line, flush=True))
+
+
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("check", "render and lint each chart's variants without a cluster; check the probe host, images, probes",
@@ -177,6 +198,8 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
      _gate_parser, cmd_gate),
     ("matrix", "run a scenario set across Kubernetes versions x helms; report/matrix.md and matrix.json",
      _matrix_parser, cmd_matrix),
+    ("clean", "remove what interrupted or killed runs left (clusters, containers, namespaces, run directories)",
+     _clean_parser, cmd_clean),
 ]
 
 

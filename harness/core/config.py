@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness.core.edges import EDGES, TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import UsageError
 from harness.core.pins import pinned, supported_kubernetes
 from harness.core.values import ChartRef, load_values_file, parse_set
@@ -156,6 +157,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("addons", "addons", "choices", ADDONS,
            "cluster add-ons to install, in order (repeatable or comma-separated; 'none' for none)", KNOWN_ADDONS,
            metavar="ADDON"),
+    Option("edge", "edge", "choice", TRAEFIK_NGINX,
+           "what the probes go through: traefik-nginx = the chart's Ingress (class nginx); traefik-gateway = "
+           "the chart's HTTPRoute (httpRoute.* values set by the harness) on the traefik add-on's Gateway, "
+           "same 127.0.0.1 port", EDGES, metavar="EDGE"),
 )
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
 
@@ -185,6 +190,8 @@ class HarnessConfig:
             (``harness.tools.binaries.tool_path("helm")``, resolved by harness.tools.helm).
         helm_from: ``"3"``: the upgrade scenario also runs with the released chart installed by the
             pinned Helm 3 (client-side apply) and upgraded by ``helm``; None: it does not.
+        edge: ``traefik-nginx`` (probes through the chart's Ingress) or ``traefik-gateway`` (through
+            its HTTPRoute on the traefik add-on's Gateway; harness/core/edges.py).
         rootdir: the project root the run uses.
         config_file: the config file that was read, or None.
         sources: key -> where its value came from (``option``, ``env HARNESS_<KEY>``, ``file PATH``, ``default``).
@@ -209,6 +216,7 @@ class HarnessConfig:
     addons: tuple[str, ...] = ADDONS
     helm: Path | None = None
     helm_from: str | None = None
+    edge: str = TRAEFIK_NGINX
     rootdir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -466,6 +474,10 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         except UsageError as exc:
             raise UsageError(f"{src('set')}: {exc}".replace("set: ", "", 1)) from None
 
+    if values["edge"] == TRAEFIK_GATEWAY and "traefik" not in values["addons"]:
+        # the Gateway is served by the traefik add-on's Kubernetes Gateway provider
+        raise UsageError(f"{src('edge')}: {TRAEFIK_GATEWAY} needs the traefik add-on (its Gateway provider serves "
+                         f"the Gateway); {src('addons')} is {', '.join(values['addons']) or 'none'}")
     timeouts = Timeouts(install=values["install-timeout"], upgrade=values["upgrade-timeout"],
                         rollout=values["rollout-timeout"], wait=values["wait-timeout"])
     return HarnessConfig(
@@ -488,6 +500,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         addons=tuple(values["addons"]),
         helm=helm,
         helm_from=values["helm-from"],
+        edge=values["edge"],
         rootdir=rootdir,
         config_file=file_path,
         sources=dict(sources),

@@ -55,6 +55,7 @@ import yaml
 
 from harness.core import datacheck
 from harness.core.chartfiles import extract_packaged
+from harness.core.edges import TRAEFIK_GATEWAY, gateway_sets
 from harness.core.errors import UsageError
 from harness.core.values import ChartRef
 
@@ -809,6 +810,20 @@ def with_released_version(contract: Contract | None, version: str | None) -> Con
     return replace(contract, released=replace(rel, version=version))
 
 
+def with_edge(contract: Contract | None, edge: str | None) -> Contract | None:
+    """``contract`` as the configured ``edge`` (harness/core/edges.py) probes it.
+
+    ``traefik-gateway``: the probe goes ``via: httproute`` and the contract's ``set`` gains
+    :func:`harness.core.edges.gateway_sets` for its probe host (after the contract's own pairs, so
+    the harness's parentRef wins over a chart's; before the user's ``--set``, which come last).
+    Any other edge, or no contract: unchanged.
+    """
+    if contract is None or edge != TRAEFIK_GATEWAY:
+        return contract
+    return replace(contract, probe=replace(contract.probe, via="httproute"),
+                   sets=(*contract.sets, *gateway_sets(contract.probe.host)))
+
+
 def chart_contract(ref: ChartRef, contract_file: Path | None = None) -> Contract | None:
     """The contract of a ``--chart``: ``contract_file`` (``--contract``) when given; else a chart
     directory's own (required); else the ``<chart>/harness-contract.yaml`` packaged in a .tgz
@@ -834,7 +849,8 @@ def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
 
     ``cfg.charts`` when given (a directory must carry a contract; see :func:`chart_contract`), else every chart directory
     under ``<rootdir>/charts-under-test`` with a harness-contract.yaml. ``cfg.from_version``, when
-    set, replaces each contract's ``released.version``.
+    set, replaces each contract's ``released.version``; ``cfg.edge`` ``traefik-gateway`` turns each to
+    its HTTPRoute (:func:`with_edge`).
 
     Raises:
         UsageError: no charts found, a chart directory without a contract, an invalid contract.
@@ -842,14 +858,16 @@ def resolve_charts_under_test(cfg: Any) -> list[ChartUnderTest]:
 
     out: list[ChartUnderTest] = []
     from_version = getattr(cfg, "from_version", None)
+    edge = getattr(cfg, "edge", None)
     if cfg.charts:
         for ref in cfg.charts:
             contract = with_released_version(chart_contract(ref, getattr(cfg, "contract", None)), from_version)
+            contract = with_edge(contract, edge)
             out.append(ChartUnderTest(ref, contract, tuple(cfg.values), tuple(cfg.sets)))
         return out
     root = Path(cfg.rootdir) / "charts-under-test"
     for c in discover(root):
-        c = with_released_version(c, from_version)  # type: ignore[assignment]
+        c = with_edge(with_released_version(c, from_version), edge)  # type: ignore[assignment]
         out.append(ChartUnderTest(ChartRef(str(c.chart_dir), "dir"), c, tuple(cfg.values), tuple(cfg.sets)))
     if not out:
         raise UsageError(f"no charts under test: pass --chart, or add a {CONTRACT_FILE} to a chart in {root}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins
 from harness.tools import (
@@ -245,14 +246,21 @@ def check_ports_free(ports: list[int]) -> None:
                 ) from None
 
 
-def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
+def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | None = None) -> Cluster:
     """Create the kind cluster described by ``spec``, reuse it, or adopt an external kubeconfig.
 
     ``spec`` is a ClusterSpec, or a HarnessConfig (converted by `spec_from_config`).
 
     - ``spec.kubeconfig`` set: no kind; the kubeconfig's current context is used (checked reachable).
-    - a cluster named ``spec.name`` exists: reused when ``spec.reuse``, else UsageError.
+    - a cluster named ``spec.name`` exists: reused when ``spec.reuse``; else, when its owner record
+      (``<cache>/clusters/<name>/owner.json``) says a dead run made it and did not keep it (a run
+      killed before its teardown), deleted and made again; else UsageError.
     - otherwise created; a failed create is deleted again so nothing half-made stays behind.
+
+    ``owner`` (the calling run, :func:`harness.core.runs.owner_now`) is written as the cluster's
+    owner record before ``kind create cluster`` starts, so a run killed during creation still
+    leaves a record ``python -m harness clean`` can act on. None: no record (the cluster is never
+    cleaned).
 
     Returns:
         Cluster with a private kubeconfig.
@@ -271,6 +279,9 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
     docker.require_engine()
     kubeconfig = kubeconfig_path(spec.name)
     existing = kind.get_clusters()
+    if spec.name in existing and not spec.reuse and _left_by_dead_run(spec.name, owner):
+        kind.delete(spec.name)
+        existing = [n for n in existing if n != spec.name]
     if spec.name in existing:
         if not spec.reuse:
             raise UsageError(
@@ -296,6 +307,8 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
         config_path.write_text(render_kind_config(spec))
     image = resolve_node_image(spec)
     log.info("creating kind cluster %s (node image %s)", spec.name, image)
+    if owner is not None:
+        runs.write_owner(runs.cluster_owner_path(spec.name), owner)
     try:
         kind.create(spec.name, config=config_path, image=image, kubeconfig=kubeconfig, timeout=spec.create_timeout)
         os.chmod(kubeconfig, 0o600)
@@ -307,12 +320,29 @@ def ensure_cluster(spec: Any, kind: Kind | None = None) -> Cluster:
         # never got Ready, and Ctrl-C.
         try:
             kind.delete(spec.name)
+            runs.cluster_owner_path(spec.name).unlink(missing_ok=True)
         except CommandError:
             pass
         if isinstance(exc, CommandError):
             raise creation_failed(spec.name, exc) from exc
         raise
     return made
+
+
+def _left_by_dead_run(name: str, owner: runs.Owner | None) -> bool:
+    """True when kind cluster ``name`` was made by a harness run that is over and did not keep it
+    (:func:`harness.core.runs.decide`), and this call has an owner of its own (a run, not a library
+    call); says so in a progress line."""
+    if owner is None:
+        return False
+    recorded = runs.read_owner(runs.cluster_owner_path(name))
+    if recorded is None or recorded.run_id == owner.run_id:
+        return False
+    pids = [recorded.pid] if runs.pid_alive(recorded.pid) else []
+    decision = runs.decide([runs.Resource("cluster", name, recorded)], live_pids=pids, host=runs.this_host())[0]
+    if decision.remove:
+        progress.say(f"deleting kind cluster {name} left by an interrupted run: {decision.why}")
+    return decision.remove
 
 
 def creation_failed(name: str, exc: CommandError) -> EnvironmentNotReady:
@@ -362,11 +392,12 @@ def _kind_for(cluster: Cluster) -> Kind:
 
 
 def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
-    """Delete a cluster this session created (kind delete) and its private kubeconfig."""
+    """Delete a cluster this session created (kind delete), its private kubeconfig and owner record."""
     if not cluster.name:
         return
     (kind or _kind_for(cluster)).delete(cluster.name)
     cluster.kubeconfig.unlink(missing_ok=True)
+    runs.cluster_owner_path(cluster.name).unlink(missing_ok=True)
 
 
 def node_images(cluster: Cluster, node: str) -> set[str]:

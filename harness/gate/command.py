@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import tempfile
+import shutil
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
+from harness.core import runs
 from harness.core.errors import EnvironmentNotReady, HarnessError, UsageError
 from harness.core.fmt import duration
 from harness.gate import preflight, run
@@ -53,6 +53,7 @@ from harness.gate.clock import Clock
 from harness.gate.exitcode import exit_code
 from harness.gate.header import chart_info, gate_info
 from harness.gate.plan import Plan, make_plan
+from harness.k8s.namespaces import new_run_id
 from harness.report import render as report
 from harness.scenario.result import ScenarioResult
 from harness.scenario.targets import targets_for
@@ -129,12 +130,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
         _report_without_run(plan, started, exc, clock)
         raise
 
-    with tempfile.TemporaryDirectory(prefix="harness-gate-") as tmp:
-        status = Path(tmp) / "status.json"
+    # the gate's own files under a run directory with its owner record (harness/core/runs.py), so a
+    # killed gate's are found by `python -m harness clean`; its pytest session has a run id of its own
+    gate_dir = runs.run_dir(new_run_id())
+    runs.write_owner(gate_dir / runs.OWNER_FILE, runs.owner_now(gate_dir.name))
+    try:
+        status = gate_dir / "status.json"
         argv = run.build_pytest_argv(plan, status=status, started=started)
         clock.say("run: " + shlex.join(["pytest", *argv[3:]]))
         run_started = time.time()
         rc, st = run.run_pytest(argv, status=status)
+    finally:
+        shutil.rmtree(gate_dir, ignore_errors=True)
     code, why, details = exit_code(rc, st)
     clock.say(f"pytest exited {rc} after {duration(time.time() - run_started, 'clock')}")
     results = write_gate_report(plan, started=started, code=code, why=why, details=details, since=run_started,

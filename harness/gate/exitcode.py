@@ -39,7 +39,7 @@ def exit_code(pytest_rc: int, status: Mapping[str, Any] | None) -> tuple[int, st
         return 3, f"{len(env)} scenario tests could not run: the environment is not ready", \
             [f"{n}: {tests[n].get('message', '')}" for n in env]
     if not st:  # the plugin left no status (it did not load, or pytest died): trust pytest alone
-        mapped = {0: 0, 1: 1, 2: 130, 3: 3, 4: 2, 5: 2}.get(pytest_rc, 3)
+        mapped = {0: 0, 1: 1, 2: 130, 3: 3, 4: 2, 5: 2, 130: 130}.get(pytest_rc, 3)
         return mapped, f"pytest exited {pytest_rc} (no gate status recorded)", []
     if pytest_rc == 3:
         return 3, "pytest internal error (see its INTERNALERROR lines)", []

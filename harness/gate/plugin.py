@@ -179,8 +179,11 @@ class GatePlugin:
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         if isinstance(excinfo.value, pytest.exit.Exception):
             self.exit = {"kind": "Exit", "returncode": excinfo.value.returncode, "message": str(excinfo.value.msg)}
+        elif isinstance(excinfo.value, pytest.Session.Interrupted):
+            # "Interrupted: N errors during collection": pytest's stop, not the user's Ctrl-C
+            self.exit = {"kind": "Interrupted", "returncode": 2, "message": str(excinfo.value)}
         else:
-            self.exit = {"kind": "KeyboardInterrupt", "returncode": 2, "message": "interrupted"}
+            self.exit = {"kind": "KeyboardInterrupt", "returncode": 130, "message": "interrupted"}
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
         self._stop.set()

@@ -262,8 +262,10 @@ def helm_from() -> str:
 
 
 def _cell_of(ctx: ScenarioContext, session: Any) -> Any:
-    """The record's cell: the context's own when it crosses helms (``v3.22.0→v4.3.2``), else the session's."""
-    return ctx.cell if ctx.released_helm is not ctx.helm else session
+    """The record's cell: the context's own when it crosses helms (``v3.22.0→v4.3.2``) or probes through
+    another edge than the session's (a ``probe.via: httproute`` contract: ``traefik-gateway``), else the session's."""
+    crosses = ctx.released_helm is not ctx.helm or ctx.cell.edge != getattr(session, "edge", ctx.cell.edge)
+    return ctx.cell if crosses else session
 
 
 def released_helm(helm: Any, helm_from: str, kubernetes_version: str | None) -> Any:

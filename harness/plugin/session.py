@@ -35,11 +35,21 @@ HarnessError in a session fixture (missing tool, Docker down, unreachable kubeco
 that fails ``helm lint``, an unknown chart version) stops the run with one ``harness: ...`` line
 and the error's own exit code: 2 for bad input (UsageError), 3 for the environment
 (EnvironmentNotReady), 1 otherwise.
+
+Interrupted runs: Ctrl-C (SIGINT) during cluster creation, add-on install, chart install or a
+scenario stops the run at once: a half-made cluster is deleted (harness/env/cluster.py), nothing
+else is torn down (no diagnostics, no kind log export, no namespace or cluster deletion: each
+takes seconds to minutes), one ``[harness] interrupted: ...`` line says what was kept and how to
+reach and remove it (``python -m harness clean``), and pytest exits **130** (128 + SIGINT, as a
+shell reports it) instead of its own 2. Everything the run made carries its run id
+(harness/core/runs.py): the cluster's owner record, the add-ons' container labels, the namespaces'
+``helm-e2e-harness/run-id`` label and the run directory ``<cache>/runs/<run-id>`` (its helm home).
 """
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +59,7 @@ from typing import Any
 
 import pytest
 
-from harness.core import progress, timings
+from harness.core import progress, runs, timings
 from harness.core.artifacts import scrub_file, scrub_tree
 from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
 from harness.core.contract import resolve_charts_under_test
@@ -81,6 +91,10 @@ class RunState:
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cluster: Any = None
+    """The session's cluster once the ``cluster`` fixture made or found it (for the interrupt line)."""
+    kept_on_purpose: bool = False
+    """Something was kept per keep-cluster: the run's owner record is marked ``kept``."""
     redactor: Redactor = field(default_factory=Redactor)
     """The secrets seen in the run's namespaces (harness/core/redact.py), kept out of everything
     written later: diagnostics, kind logs, scenarios.json, junit.xml."""
@@ -137,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     sink = _TerminalSink(config)
     config.stash[_SINK_KEY] = (sink, progress.set_sink(sink))
     timings.RECORDER.reset()
+    config.pluginmanager.register(_InterruptWatch(config), "harness-interrupt-watch")
 
 
 def activate(config: pytest.Config) -> HarnessConfig:
@@ -288,7 +303,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+EXIT_INTERRUPTED = 130
+"""pytest's exit code for a harness run stopped by Ctrl-C (SIGINT): 128 + SIGINT, what a shell
+reports for a process SIGINT ended (pytest's own is 2, which the harness uses for bad input)."""
+_INTERRUPTED_KEY = pytest.StashKey[bool]()
+
+
+class _InterruptWatch:
+    """Notes a Ctrl-C on the config (``pytest_keyboard_interrupt`` has no config argument), so the
+    fixtures' teardowns, which run after it, can skip their slow work."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        # pytest.exit() and "Interrupted: N errors during collection" come through this hook too
+        if is_user_interrupt(excinfo.value):
+            self.config.stash[_INTERRUPTED_KEY] = True
+
+
+def is_user_interrupt(exc: BaseException) -> bool:
+    """True for a KeyboardInterrupt from the user (SIGINT), False for pytest's own stops
+    (``pytest.exit``, ``session.Interrupted`` after collection errors) that reach the same hook."""
+    return isinstance(exc, KeyboardInterrupt) and not isinstance(exc, pytest.Session.Interrupted)
+
+
+def interrupted(config: pytest.Config) -> bool:
+    """True once the run was interrupted by Ctrl-C (see :class:`_InterruptWatch`)."""
+    return config.stash.get(_INTERRUPTED_KEY, False)
+
+
+def interrupt_line(run_id: str, cluster: Any, *, created: bool) -> str:
+    """The one line an interrupted run prints: what it kept, how to reach it, how to remove it."""
+    how = "python -m harness clean"
+    if cluster is None or not getattr(cluster, "name", ""):
+        where = "no cluster was ready" if cluster is None else "the external cluster"
+        return f"interrupted: run {run_id} stopped ({where}); remove what it left: {how}"
+    made = "created by this run" if created else "not created by this run"
+    return (f"interrupted: run {run_id} kept cluster {cluster.name} ({made}; "
+            f"kubeconfig {cluster.kubeconfig}) and its namespaces labelled helm-e2e-harness/run-id={run_id}; "
+            f"remove them: {how}")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the fixtures' teardown (pytest's own sessionfinish, which runs first): the run's
+    owner record kept or removed, and for an interrupted harness run the interrupt line and exit 130."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        _close_run(session.config, state)
+    if state is not None and interrupted(session.config):
+        c = state.cluster
+        progress.say(interrupt_line(state.run_id, c, created=bool(getattr(c, "created", False))))
+        session.exitstatus = EXIT_INTERRUPTED
     cfg = session.config.stash.get(CONFIG_KEY, None)
     if cfg is not None and timings.RECORDER.phases:
         try:
@@ -388,6 +455,35 @@ def _state(config: pytest.Config) -> RunState:
     return config.stash[STATE_KEY]
 
 
+def _run_owner(config: pytest.Config) -> runs.Owner:
+    """The run's owner record, written once to ``<cache>/runs/<run-id>/owner.json`` (what ``clean``
+    reads for the run's namespaces and files); returns it."""
+    state = _state(config)
+    path = runs.run_dir(state.run_id) / runs.OWNER_FILE
+    owner = runs.read_owner(path)
+    if owner is None:
+        owner = runs.owner_now(state.run_id)
+        runs.write_owner(path, owner)
+    return owner
+
+
+def _close_run(config: pytest.Config, state: RunState) -> None:
+    """At the end of a run: its directory removed when nothing was kept and it was not interrupted
+    (then ``clean`` removes it once the process is gone); marked ``kept`` when keep-cluster kept something."""
+    path = runs.runs_root() / state.run_id
+    if not path.is_dir():
+        return
+    try:
+        if state.kept_on_purpose:
+            # the record stays (its namespaces' owner for `clean`), marked kept; the helm home goes
+            runs.mark_kept(path / runs.OWNER_FILE)
+            shutil.rmtree(path / "helm-home", ignore_errors=True)
+        elif not interrupted(config):
+            shutil.rmtree(path, ignore_errors=True)
+    except OSError as exc:
+        progress.say(f"could not update the run directory {path}: {exc}")
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -416,13 +512,22 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
         from harness.env import cluster as cluster_mod
     except ImportError as exc:
         pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
+    state = _state(request.config)
     with _exit_on_harness_error("cluster"):
+        owner = _run_owner(request.config)
         with timings.phase(f"cluster {harness_config.cluster_name or 'external'} ready"):
-            c = cluster_mod.ensure_cluster(harness_config)
+            c = cluster_mod.ensure_cluster(harness_config, owner=owner)
+    state.cluster = c
     yield c
 
+    if interrupted(request.config):
+        # kept as it is, said in one line at the session's end; `python -m harness clean` removes it,
+        # unless keep-cluster=always asked to keep it anyway
+        if harness_config.keep_cluster == "always" and c.created and getattr(c, "name", ""):
+            state.kept_on_purpose = True
+            runs.mark_kept(runs.cluster_owner_path(c.name))
+        return
     failed = request.session.testsfailed > 0
-    state = _state(request.config)
     is_kind = not harness_config.external_cluster and bool(getattr(c, "name", ""))
     if failed and is_kind:
         dest = harness_config.artifacts_dir / "kind-logs"
@@ -435,6 +540,9 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
             state.notes.append(f"kind export logs failed: {exc}")
 
     keep = should_keep(harness_config.keep_cluster, failed)
+    if c.created and keep and is_kind:
+        state.kept_on_purpose = True
+        runs.mark_kept(runs.cluster_owner_path(c.name))
     if c.created and not keep:
         try:
             with timings.phase(f"cluster {c.name} delete"):
@@ -469,9 +577,13 @@ def kube_api(cluster: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run's private helm home (repositories.yaml, caches, registry config)."""
-    return tmp_path_factory.mktemp("helm-home")
+def helm_home(pytestconfig: pytest.Config) -> Path:
+    """The run's private helm home (repositories.yaml, caches, registry config):
+    ``<cache>/runs/<run-id>/helm-home``, removed at the run's end (by ``clean`` after a killed run)."""
+    _run_owner(pytestconfig)
+    home = runs.run_dir(_state(pytestconfig).run_id) / "helm-home"
+    home.mkdir(exist_ok=True)
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -589,6 +701,8 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
                                        run_id=harness_run_id, test_id=request.node.nodeid)
     yield name
 
+    if interrupted(request.config):
+        return  # no diagnostics, no delete: the interrupt line names the run id; `clean` removes it
     state = _state(request.config)
     failed = _failed(request.node)
     sensitive = request.node.stash.get(SENSITIVE_KEY, ())
@@ -613,6 +727,7 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
         else:
             state.notes.append(f"diagnostics for {request.node.nodeid} failed:\n{error}")
     if namespaces.should_keep(harness_config.keep_cluster, failed) and failed:
+        state.kept_on_purpose = True
         state.kept.append(f"namespace {name} ({request.node.nodeid}): "
                           f"kubectl --kubeconfig {shlex.quote(str(cluster.kubeconfig))} -n {name} get all")
         return
@@ -648,7 +763,11 @@ def addons(cluster: Any, harness_config: HarnessConfig, harness_run_id: str,
         ctx = addons_mod.AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)
         addons_mod.install_addons(harness_config.addons, ctx)
     yield ctx
+    if interrupted(request.config):
+        return  # the add-ons' containers carry the run id; `python -m harness clean` removes them
     failed = request.session.testsfailed > 0
+    if should_keep(harness_config.keep_cluster, failed) and ctx.state:  # e.g. the PostgreSQL container
+        _state(request.config).kept_on_purpose = True
     try:
         addons_mod.teardown_addons(ctx, keep=should_keep(harness_config.keep_cluster, failed))
     except Exception as exc:  # noqa: BLE001 - never mask the tests' own failures

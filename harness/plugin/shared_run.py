@@ -20,7 +20,7 @@ import pytest
 from harness.core.errors import HarnessError, ScenarioSkipped
 from harness.k8s import diagnostics, namespaces
 from harness.plugin.results import record_result
-from harness.plugin.session import ARTIFACT_PROPERTY, STATE_KEY
+from harness.plugin.session import ARTIFACT_PROPERTY, STATE_KEY, interrupted
 from harness.scenario import shared
 from harness.scenario.context import Env, ScenarioContext
 from harness.scenario.targets import Target
@@ -96,6 +96,8 @@ class SharedRun:
         state = self.request.config.stash[STATE_KEY]
         cfg = self.env.cfg
         state.notes.extend(self.core.close())
+        if interrupted(self.request.config):
+            return  # Ctrl-C: no diagnostics, no deletes; the namespaces carry the run id for `clean`
         for tid, ctx in self.core.ctxs.items():
             failed_items = [i for i in self.items if (self._target(i) is not None and self._target(i).id == tid)
                             and any(getattr(getattr(i, f"rep_{w}", None), "failed", False) for w in ("setup", "call"))]
@@ -116,6 +118,7 @@ class SharedRun:
                 else:
                     state.notes.append(f"diagnostics for {tid} failed:\n{error}")
             if namespaces.should_keep(cfg.keep_cluster, failed) and failed:
+                state.kept_on_purpose = True
                 state.kept.append(f"namespace {ctx.namespace} ({self.scenario} {tid})")
                 continue
             try:

@@ -307,11 +307,18 @@ def _rel(path: Path | None, base: Path) -> str:
 
 
 def _ordered(shown: Sequence[_Shown]) -> tuple[list[_Shown], list[_Shown], list[_Shown]]:
-    """(positive tests, negative controls, skipped): failures first within each, then run order."""
+    """(positive tests, negative controls, skipped): grouped by edge (``cell.edge``, in the order the
+    edges first appear: a run through ``traefik-nginx`` and ``traefik-gateway`` shows each edge's rows
+    together), failures first within each group, then run order."""
     rank = {"FAIL": 0, "ERROR": 0, "PASS": 1}
+    edges = {e: i for i, e in enumerate(dict.fromkeys(s.result.cell.edge for s in shown))}
     ran = [s for s in shown if s.status != "SKIP"]
-    positives = sorted((s for s in ran if not s.result.is_control), key=lambda s: rank[s.status])
-    controls = sorted((s for s in ran if s.result.is_control), key=lambda s: rank[s.status])
+
+    def key(s: _Shown) -> tuple[int, int]:
+        return edges[s.result.cell.edge], rank[s.status]
+
+    positives = sorted((s for s in ran if not s.result.is_control), key=key)
+    controls = sorted((s for s in ran if s.result.is_control), key=key)
     return positives, controls, [s for s in shown if s.status == "SKIP"]
 
 

@@ -5,8 +5,9 @@ manifests (``helm template`` output split into objects), one problem per line.
 harness check``, the gate's preflight and the pytest plugin report what they return.
 
 - :func:`probe_target_problems`: the contract's probe host is served by the harness's edge: an
-  Ingress with that host whose class the edge serves (``via: ingress``), or an HTTPRoute with that
-  hostname (``via: httproute``), with a path that covers the probe path.
+  Ingress with that host whose class the edge serves (``via: ingress``), with a path that covers
+  the probe path, or an HTTPRoute with that hostname attached (``parentRefs``) to a Gateway the
+  harness provides (``via: httproute``; :func:`harness.core.edges.parent_ref_problems`).
 - :func:`image_problems`: the contract's ``images`` and the images the rendered workloads run
   agree (kind preloads only the listed ones; a registry-less cluster cannot pull the others).
 - :func:`probe_bound_problems`: every workload container's readiness/liveness probes have a
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from harness.core.edges import ADDON_GATEWAY, GatewayRef, parent_ref_problems
 
 POD_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 SERVING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -72,17 +75,20 @@ def _host_matches(pattern: str, host: str) -> bool:
 
 
 def probe_target_problems(objs: Sequence[Mapping[str, Any]], *, host: str, via: str, path: str,
-                          classes: Iterable[str | None]) -> list[str]:
+                          classes: Iterable[str | None],
+                          gateways: Sequence[GatewayRef] = (ADDON_GATEWAY,)) -> list[str]:
     """Problems reaching ``host`` + ``path`` through the harness's edge in one rendered manifest.
 
     Args:
         objs: the rendered objects. host, via, path: the contract's probe.
         classes: the Ingress classes the edge serves (``nginx``); None in it means an Ingress
             with no class is served too.
+        gateways: the Gateways the harness provides (``via="httproute"``).
 
     Returns:
-        ``[]`` when an Ingress of a served class (an HTTPRoute for ``via="httproute"``) routes
-        ``host`` and a path covering ``path``; else one line saying what was found instead.
+        ``[]`` when an Ingress of a served class routes ``host`` and a path covering ``path`` (for
+        ``via="httproute"``: an HTTPRoute with hostname ``host`` whose parentRefs name one of
+        ``gateways``); else one line saying what was found instead.
     """
     served = set(classes)
     if via == "httproute":
@@ -93,7 +99,13 @@ def probe_target_problems(objs: Sequence[Mapping[str, Any]], *, host: str, via: 
                              for o in routes) or "none rendered"
             return [f"no HTTPRoute has hostname {host} (HTTPRoutes: {seen}); enable or point the chart's route "
                     "with the contract's values/set"]
-        return []
+        problems: list[str] = []
+        for o in hits:
+            found = parent_ref_problems(o, None, gateways)
+            if not found:
+                return []  # one route attached to the harness's Gateway is enough
+            problems += found
+        return problems
     ingresses = [o for o in objs if o.get("kind") == "Ingress"]
     with_host = []
     for o in ingresses:

@@ -17,6 +17,7 @@ import yaml
 
 from harness.core import progress
 from harness.core.artifacts import write_text
+from harness.core.edges import TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import HarnessError, ScenarioSkipped, WaitFailed
 from harness.core.redact import Redactor, objects_secrets
 from harness.k8s import conditions
@@ -106,6 +107,16 @@ def across_helms(cell: Cell, released_helm: Any, helm: Any) -> Cell:
     return replace(cell, helm_version=f"{before}→{after}")
 
 
+def edge_cell(cell: Cell, contract: Any) -> Cell:
+    """``cell`` with the edge the contract's probe goes through: a Traefik cell probing through an
+    HTTPRoute (``probe.via: httproute``) measures the Gateway edge, ``traefik-gateway``
+    (harness/core/edges.py); anything else keeps its edge."""
+    via = getattr(getattr(contract, "probe", None), "via", "ingress")
+    if via == "httproute" and cell.edge == TRAEFIK_NGINX:
+        return replace(cell, edge=TRAEFIK_GATEWAY)
+    return cell
+
+
 class ScenarioContext:
     """One scenario run against one target in one namespace; see the module docstring.
 
@@ -138,7 +149,7 @@ class ScenarioContext:
         self.helm = helm
         self.released_helm = released_helm if released_helm is not None else helm
         self.key = key
-        self.cell = across_helms(env.cell, self.released_helm, helm)
+        self.cell = edge_cell(across_helms(env.cell, self.released_helm, helm), target.contract)
         self.artifacts = artifacts
         self._record = record
         self.figures: dict[str, Any] = {}
@@ -285,13 +296,17 @@ class ScenarioContext:
         the host only with its default certificate, which no client can verify, and redirects plain
         HTTP to HTTPS (docs/addons.md): no availability could be measured the way users reach it.
 
-        Also skipped: a contract whose probe goes through an HTTPRoute (``probe.via: httproute``),
-        which the harness's edge (an Ingress controller) does not serve yet."""
+        A contract whose probe goes through an HTTPRoute (``probe.via: httproute``) runs when the
+        traefik add-on serves its Gateway (:attr:`gateway`: the ``edge`` is ``traefik-gateway``), over
+        plain HTTP on the Gateway's listener whatever the Ingress's TLS; without the Gateway it is
+        skipped, naming the option that installs it."""
         if self.contract.probe.via == "httproute":
+            if self.gateway is not None:
+                return
             raise ScenarioSkipped(
                 f"{self.target.id}: the contract probes {self.contract.probe.host} through an HTTPRoute "
-                "(probe.via: httproute); the harness's edge serves Ingresses only (class nginx) until a Gateway "
-                "API edge is added, so nothing would route the probes")
+                "(probe.via: httproute) but no Gateway edge is installed; run with --harness-edge traefik-gateway "
+                "(the traefik add-on then serves the Gateway harness-traefik/harness)")
         if self.cert_manager_ca is not None:
             return
         try:
@@ -305,6 +320,13 @@ class ScenarioContext:
                 "nothing writes the TLS Secret, so the ingress controller serves the host only with its "
                 "default (unverifiable) certificate and redirects HTTP to it "
                 "(add cert-manager to addons to run this variant)")
+
+    @property
+    def gateway(self) -> Any:
+        """The :class:`harness.core.edges.GatewayRef` the traefik add-on serves in this session, or None
+        (no Gateway edge installed)."""
+        state = getattr(self.env.addons, "state", {}) or {}
+        return state.get(TRAEFIK_GATEWAY)
 
     @property
     def host(self) -> str:
@@ -404,7 +426,9 @@ class ScenarioContext:
 
         HTTPS through 127.0.0.1:<https port> (SNI = the contract's host, verified against the
         cert-manager add-on's CA) when the rendered Ingress has TLS and that CA exists; otherwise
-        plain HTTP through 127.0.0.1:<http port>.
+        plain HTTP through 127.0.0.1:<http port>. Through an HTTPRoute (``probe.via: httproute``):
+        plain HTTP through 127.0.0.1:<http port>, the Gateway's HTTP listener sharing the Ingresses'
+        entrypoint (harness/env/addons/charts/traefik, values ``gateway.listener``).
         """
         if self._base is not None:
             return self._base
@@ -414,7 +438,7 @@ class ScenarioContext:
         https_port = getattr(addons, "https_port", 18443)
         ca = self.cert_manager_ca
         try:
-            tls = ingress_has_tls(self.manifest())
+            tls = self.contract.probe.via != "httproute" and ingress_has_tls(self.manifest())
         except HarnessError:
             tls = False
         if tls and ca is not None and ca.is_file():

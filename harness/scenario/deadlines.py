@@ -70,7 +70,7 @@ EDGES: dict[str, Edge] = {
     # Traefik's Kubernetes Gateway provider (v3.7.12): features.go lists neither
     # HTTPRouteRequestTimeout nor HTTPRouteBackendTimeout and httproute.go never reads `timeouts`;
     # the default serversTransport sets no read timeout (static ForwardingTimeouts: dial 30 s,
-    # idle connections 90 s). For the Gateway edge to come: the lead checks it on a cluster.
+    # idle connections 90 s). The edge: --harness-edge traefik-gateway (docs/addons.md, Gateway API edge).
     "traefik-gateway": Edge("traefik-gateway", "gateway"),
 }
 

@@ -1,6 +1,7 @@
 """The edge's access log for one probe run: followed while the prober runs, parsed when it stopped.
 
-The edge is the Traefik add-on (the matrix cell's edge ``traefik-nginx``): its pods write one JSON
+The edge is the Traefik add-on (the matrix cell's edge ``traefik-nginx``, or ``traefik-gateway``: the
+same Traefik serving HTTPRoutes, whose access log is the same): its pods write one JSON
 line per request to stdout (harness/env/addons/charts/traefik/values.yaml ``accessLog``), followed through the
 Kubernetes API (:class:`harness.k8s.logs.PodLogFollower`, every Traefik replica), keeping only the
 lines that carry this run's probe id. Another edge (upstream ingress-nginx) or none leaves
@@ -23,6 +24,8 @@ from harness.k8s.logs import PodLogFollower
 from harness.measure.attribution import ParsedLog, header_field, parse_lines
 
 TRAEFIK_EDGE = "traefik-nginx"
+TRAEFIK_EDGES = (TRAEFIK_EDGE, "traefik-gateway")
+"""The edges the Traefik add-on serves: one access log for both (entrypoint-wide, whatever the provider)."""
 SOURCE = "traefik access log"
 
 
@@ -78,14 +81,15 @@ def follow_edge(ctx: Any, probe_id: str, *, max_duration: float = 1800.0) -> Edg
     """Start following the edge's access log for probe run ``probe_id`` (call before the prober starts).
 
     Args:
-        ctx: the :class:`harness.scenario.context.ScenarioContext` (its ``api`` and ``env.cell.edge``).
+        ctx: the :class:`harness.scenario.context.ScenarioContext` (its ``api`` and ``cell.edge``, else
+            ``env.cell.edge``).
         max_duration: seconds after which the streams stop by themselves.
 
     Returns:
         an :class:`EdgeLog`; never raises for a log it cannot follow (``unavailable`` says why).
     """
-    edge = getattr(getattr(ctx.env, "cell", None), "edge", "")
-    if edge != TRAEFIK_EDGE:
+    edge = getattr(getattr(ctx, "cell", None), "edge", "") or getattr(getattr(ctx.env, "cell", None), "edge", "")
+    if edge not in TRAEFIK_EDGES:
         return EdgeLog(probe_id, unavailable=f"the edge is {edge or 'unknown'}; only the Traefik add-on's access "
                                              "log is read")
     namespace, selector = access_log_pods()

@@ -5,7 +5,8 @@ Helm runs it as ``<python> postrender.py OP [OP...]`` with the rendered manifest
 applies what it prints (https://helm.sh/docs/topics/advanced/#post-rendering). Operations:
 
 ``host:<from>=<to>``
-    Every Ingress rule and TLS entry for host ``<from>`` serves ``<to>`` instead. The scenarios give
+    Every Ingress rule and TLS entry, and every HTTPRoute ``spec.hostnames`` entry, for host ``<from>``
+    serves ``<to>`` instead. The scenarios give
     each release its own host (``<release>.<contract host>``), so two releases of one chart -- in a
     shared run, or a release whose namespace is still being deleted -- never share an ingress
     route. Nothing else changes.
@@ -47,6 +48,11 @@ def never_ready(doc: dict) -> dict:
 
 def rename_host(old: str, new: str) -> Callable[[dict], dict]:
     def op(doc: dict) -> dict:
+        if doc.get("kind") == "HTTPRoute":  # Gateway API: spec.hostnames
+            spec = doc.get("spec") or {}
+            if spec.get("hostnames"):
+                spec["hostnames"] = [new if h == old else h for h in spec["hostnames"]]
+            return doc
         if doc.get("kind") != "Ingress":
             return doc
         spec = doc.get("spec") or {}

@@ -4,6 +4,7 @@ timings."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 from importlib.metadata import entry_points
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.core import runs
 from harness.core.pins import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +41,7 @@ FAKE_CLUSTER = textwrap.dedent("""\
         context: str
         created: bool
 
-    def ensure_cluster(cfg):
+    def ensure_cluster(cfg, owner=None):
         if os.environ.get("FAKE_CLUSTER_ERROR"):
             raise EnvironmentNotReady(os.environ["FAKE_CLUSTER_ERROR"])
         record(call="ensure", name=cfg.cluster_name, keep=cfg.keep_cluster)
@@ -109,8 +111,17 @@ def run(pytester, monkeypatch):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HARNESS_CACHE", str(CACHE))
 
+    runs_dir = CACHE / "runs"
+    before = set(runs_dir.iterdir()) if runs_dir.is_dir() else set()
+
     def _run(*args: str):
         result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider", *args)
+        # a run that kept something (a failed test's namespace) leaves its owner record in the
+        # shared cache (harness/core/runs.py); these fake runs are over, so theirs go
+        for d in (set(runs_dir.iterdir()) if runs_dir.is_dir() else set()) - before:
+            owner = runs.read_owner(d / runs.OWNER_FILE)
+            if owner is not None and not runs.pid_alive(owner.pid):
+                shutil.rmtree(d, ignore_errors=True)
         log = pytester.path / "cluster-calls.jsonl"
         calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         return result, calls

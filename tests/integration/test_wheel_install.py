@@ -23,11 +23,13 @@ import json, harness
 from harness.core.packaged import checkout_root
 from harness.core.pins import VERSIONS_FILE, pinned
 from harness.env.addons.engine import ADDON_CHARTS
-from harness.env.addons.traefik import CHART_DIR
+from harness.env.addons.traefik import CHART_DIR, CRDS_CHART_DIR
 from harness.gate.run import SCENARIOS_DIR
 from harness.report.render import TEMPLATES
 print(json.dumps({"package": harness.__file__, "pins": str(VERSIONS_FILE), "k8s": pinned()["KUBERNETES_VERSION"],
                   "charts": str(ADDON_CHARTS), "traefik": str(CHART_DIR / "Chart.yaml"),
+                  "crds": str(CRDS_CHART_DIR / "files" / "standard" / "gateway.networking.k8s.io_httproutes.yaml"),
+                  "crds_order": str(CRDS_CHART_DIR / "files" / "standard" / "ORDER"),
                   "scenarios": str(SCENARIOS_DIR), "templates": str(TEMPLATES),
                   "checkout": str(checkout_root()) if checkout_root() else None}))
 """
@@ -64,7 +66,7 @@ def test_pins_addon_charts_and_scenarios_resolve_from_site_packages(installed):
     where = json.loads(r.stdout)
     site = Path(where["package"]).parent.parent
     assert site.name == "site-packages" and python.parent.parent in site.parents
-    for key in ("pins", "charts", "traefik", "scenarios", "templates"):
+    for key in ("pins", "charts", "traefik", "crds", "crds_order", "scenarios", "templates"):
         path = Path(where[key])
         assert site in path.parents and ROOT not in path.parents, (key, path)
         assert path.exists(), (key, path)

@@ -200,6 +200,21 @@ def test_leftovers_of_other_runs_are_removed():
     assert "label=io.helm-e2e-harness.env.cluster=harness" in calls[0]
 
 
+def test_leftovers_of_a_live_run_stay():
+    from harness.core import runs
+
+    host = runs.this_host()
+    listing = f"harness-pg-harness-a r0 41 {host}\nharness-pg-harness-b r2 42 {host}\nharness-pg-harness-c r3 41 elsewhere\n"
+    calls = []
+
+    def runner(argv, **kw):
+        calls.append(list(argv))
+        return Result(list(argv), 0, listing if argv[1] == "ps" else "", "")
+
+    removed = remove_leftovers("harness", keep_run="r1", runner=runner, alive=lambda pid: pid == 41)
+    assert removed == ["harness-pg-harness-b", "harness-pg-harness-c"]
+
+
 def test_in_cluster_objects_wire_the_secret_into_the_statefulset():
     secret, svc, sts = postgres.in_cluster_objects("ns1", "harness/postgres:15", password="pw")
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}

@@ -25,9 +25,12 @@ def ingress(host="web.test", cls="nginx", path="/", path_type="Prefix", name="we
     return o
 
 
-def route(*hostnames):
-    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web"},
-            "spec": {"hostnames": list(hostnames)}}
+HARNESS_PARENT = {"name": "harness", "namespace": "harness-traefik", "sectionName": "web"}
+
+
+def route(*hostnames, parents=(HARNESS_PARENT,), name="web"):
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": name},
+            "spec": {"hostnames": list(hostnames), "parentRefs": [dict(p) for p in parents]}}
 
 
 def target(objs, *, host="web.test", via="ingress", path="/", classes=("nginx",)):
@@ -66,6 +69,39 @@ def test_httproute():
     lines = target([ingress(), route("other.test")], via="httproute")
     assert lines == ["no HTTPRoute has hostname web.test (HTTPRoutes: HTTPRoute web (other.test)); enable or point "
                      "the chart's route with the contract's values/set"]
+
+
+@pytest.mark.parametrize("parent", [
+    {"name": "harness", "namespace": "harness-traefik"},                       # every listener
+    {"name": "harness", "namespace": "harness-traefik", "sectionName": "web"},
+    {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "harness", "namespace": "harness-traefik"},
+])
+def test_httproute_attached_to_the_harness_gateway_passes(parent):
+    assert target([route("web.test", parents=(parent,))], via="httproute") == []
+    # one attached route among others is enough, and a second parentRef elsewhere does no harm
+    assert target([route("web.test", parents=({"name": "elsewhere"},), name="a"),
+                   route("web.test", parents=({"name": "x", "namespace": "y"}, parent), name="b")], via="httproute") == []
+
+
+@pytest.mark.parametrize("parent, want", [
+    ({"name": "harness"}, "HTTPRoute web attaches to Gateway <release namespace>/harness, which the harness does "
+                          "not provide; the harness's Gateway is Gateway harness-traefik/harness (listener web)"),
+    ({"name": "public", "namespace": "harness-traefik"}, "HTTPRoute web attaches to Gateway harness-traefik/public,"),
+    ({"name": "harness", "namespace": "harness-traefik", "sectionName": "websecure"},
+     "HTTPRoute web attaches to Gateway harness-traefik/harness section websecure,"),
+    ({"name": "harness", "namespace": "harness-traefik", "kind": "Service", "group": ""},
+     "HTTPRoute web attaches to Service harness-traefik/harness,"),
+])
+def test_httproute_on_another_gateway_is_one_line(parent, want):
+    lines = target([route("web.test", parents=(parent,))], via="httproute")
+    assert len(lines) == 1 and lines[0].startswith(want), lines
+    assert lines[0].endswith("point the route's parentRef at it with the contract's values/set")
+
+
+def test_httproute_without_parent_refs_is_one_line():
+    lines = target([route("web.test", parents=())], via="httproute")
+    assert lines == ["HTTPRoute web has no parentRefs; attach it to Gateway harness-traefik/harness (listener web) "
+                     "with the contract's values/set"]
 
 
 def test_ingress_class_reads_spec_then_annotation():

@@ -101,7 +101,7 @@ def test_a_created_cluster_is_returned(offline, monkeypatch):
 
 
 def test_cluster_up_exits_3_with_one_line(offline, monkeypatch, capsys):
-    def fail(spec):
+    def fail(spec, **kw):
         raise cluster.creation_failed("harness", CommandError(["kind", "create", "cluster"], 1, stderr=KIND_ERROR))
     monkeypatch.setattr(cli.cluster_mod, "ensure_cluster", fail)
     monkeypatch.setattr(cli.cluster_mod, "resolve_node_image", lambda spec: "harness/kind-node:test")

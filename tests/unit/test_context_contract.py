@@ -62,12 +62,27 @@ def test_install_values_and_sets_follow_the_contract(tmp_path):
     assert ctx.sets() == ["a=1", "db=x"] and ctx.sets(candidate=False) == ["a=1", "b=2", "db=x"]
 
 
-def test_httproute_probe_skips_with_one_line(tmp_path):
+def test_httproute_probe_skips_with_one_line_without_the_gateway_edge(tmp_path):
     ctx = make_ctx(tmp_path, target("upgrade"))
     with_contract(ctx, probe=Probe("web.test", "/", via="httproute"))
     with pytest.raises(ScenarioSkipped) as err:
         ctx.require_reachable_ingress(ctx.candidate, [])
     assert "\n" not in str(err.value) and "probe.via: httproute" in str(err.value)
+    assert "--harness-edge traefik-gateway" in str(err.value)
+
+
+def test_httproute_probe_runs_through_the_gateway_edge(tmp_path):
+    from harness.core.edges import ADDON_GATEWAY
+
+    ctx = make_ctx(tmp_path, target("upgrade"))
+    with_contract(ctx, probe=Probe("web.test", "/", via="httproute"))
+    ctx.env.addons.state["traefik-gateway"] = ADDON_GATEWAY  # what the traefik add-on leaves when its Gateway is Programmed
+    ctx.env.addons.http_port = 18080
+    assert ctx.gateway == ADDON_GATEWAY
+    ctx.require_reachable_ingress(ctx.candidate, [])  # no skip, no rendering needed
+    # plain HTTP on the Gateway's listener, the Ingresses' port, whatever the Ingress's TLS
+    ctx.manifest = lambda revision=None: [{"kind": "Ingress", "spec": {"tls": [{"hosts": ["web.test"]}]}}]
+    assert ctx.ingress_base() == ("http://127.0.0.1:18080", True, None)
 
 
 def test_gate_preflight_runs_the_chart_check(monkeypatch):

@@ -253,6 +253,20 @@ def test_markdown_starts_with_the_verdict_line(run_dir, tmp_path):
     assert passed.splitlines()[0] == "Gate: PASS — 4 of 4 scenarios passed"
 
 
+def test_markdown_groups_rows_by_edge():
+    """A run through both Traefik edges: each edge's rows together (in the order the edges first
+    appear), failures first within each edge."""
+    gw = replace(CELL, edge="traefik-gateway")
+    results = [rec("upgrade", "realtime", "default", "PASS", "PASS: ok", FIG_OK),
+               replace(rec("upgrade", "realtime", "default", "PASS", "PASS: ok", FIG_OK), cell=gw),
+               rec("sse", "realtime", "default", "FAIL", "streams were cut", FIG_SSE),
+               replace(rec("sse", "realtime", "default", "FAIL", "stream cut at 30.0 s", FIG_SSE), cell=gw)]
+    table = [ln for ln in report.render_markdown(results, info(1)).splitlines() if ln.startswith("| ")][1:]
+    edges = [ln.split(" | ")[3].rsplit(" · ", 1)[-1] for ln in table]
+    assert edges == ["traefik-nginx", "traefik-nginx", "traefik-gateway", "traefik-gateway"]
+    assert [ln.split(" | ")[1] for ln in table] == ["sse", "upgrade", "sse", "upgrade"]
+
+
 def test_markdown_without_rows_explains_the_exit(tmp_path):
     i = info(3)
     i.why = "harness: error: Docker is not answering at DOCKER_HOST=unix:///nonexistent.sock"

@@ -185,7 +185,9 @@ class AddonContext:
     def from_config(cls, cfg: Any, cluster: Any, **overrides: Any) -> AddonContext:
         """Build the context from a HarnessConfig (fields it lacks keep their defaults).
 
-        Reads ``image_source``, ``artifacts_dir``, ``timeouts.install``/``timeouts.wait``; and
+        Reads ``image_source``, ``artifacts_dir``, ``timeouts.install``/``timeouts.wait``, ``edge``
+        (``traefik-gateway``: ``settings["traefik"]["gateway"] = True``, the Traefik add-on's Gateway
+        edge, harness/env/addons/traefik.py); and
         ``ingress_http_port``/``ingress_https_port``, ``postgres_image`` and ``addon_values`` (a
         mapping add-on name -> values overrides) when ``cfg`` has them. HarnessConfig has none of
         these four (they are not configuration keys); callers pass ``settings=``/``http_port=``
@@ -197,6 +199,8 @@ class AddonContext:
             settings.setdefault(name, {})["values"] = values
         if getattr(cfg, "postgres_image", None):
             settings.setdefault("postgres", {})["image"] = cfg.postgres_image
+        if getattr(cfg, "edge", None) == "traefik-gateway":
+            settings.setdefault("traefik", {})["gateway"] = True
         kwargs: dict[str, Any] = {
             "cluster": cluster,
             "image_source": getattr(cfg, "image_source", "auto") or "auto",

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-from harness.core import progress
+from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.env import cluster as kind_cluster  # a module: tests replace its functions
 from harness.env.addons.engine import Addon, AddonContext, check_images, pinned
@@ -63,6 +63,8 @@ PORT = 5432
 LABEL_ADDON = "io.helm-e2e-harness.addon"
 LABEL_CLUSTER = "io.helm-e2e-harness.env.cluster"
 LABEL_RUN = "io.helm-e2e-harness.run-id"
+LABEL_PID = "io.helm-e2e-harness.pid"
+LABEL_HOST = "io.helm-e2e-harness.host"
 CONTROL_LABEL = "io.helm-e2e-harness.postgres.control"
 ADMIN_USER = "harness"
 ADMIN_DB = "harness"
@@ -225,7 +227,7 @@ class PostgresServer:
         if self.disable_ryuk:
             # the reaper's image (testcontainers/ryuk) cannot be pulled here; remove() cleans up
             testcontainers_config.ryuk_disabled = True
-        labels = {LABEL_ADDON: "postgres", LABEL_CLUSTER: self.cluster_name, LABEL_RUN: self.run_id}
+        labels = owner_labels(runs.owner_now(self.run_id), addon="postgres", cluster=self.cluster_name)
         container = PostgresContainer(self.image, username=ADMIN_USER, password=self.admin_password,
                                       dbname=ADMIN_DB, driver=None)
         container.with_name(self.name)
@@ -534,20 +536,34 @@ def install_in_cluster(ctx: AddonContext, namespace: str, *, image: str | None =
     return dsn_for("app", password, service_host(namespace), "app")
 
 
-def remove_leftovers(cluster_name: str, *, keep_run: str = "", runner: Any = _run) -> list[str]:
-    """Remove PostgreSQL containers of ``cluster_name`` left by other (killed) runs.
+def owner_labels(owner: runs.Owner, *, addon: str, cluster: str) -> dict[str, str]:
+    """The Docker labels of a container an add-on starts: add-on, cluster, and the owning run
+    (run id, pid, host), which ``python -m harness clean`` reads (harness/core/runs.py)."""
+    return {LABEL_ADDON: addon, LABEL_CLUSTER: cluster, LABEL_RUN: owner.run_id, LABEL_PID: str(owner.pid),
+            LABEL_HOST: owner.host}
+
+
+def remove_leftovers(cluster_name: str, *, keep_run: str = "", runner: Any = _run,
+                     alive: Any = runs.pid_alive) -> list[str]:
+    """Remove PostgreSQL containers of ``cluster_name`` left by other runs that are over.
+
+    A container whose labels name a run still alive on this host (``alive(pid)``) stays, and so
+    does one of ``keep_run``; one without an owner pid (made before pids were recorded) is removed.
 
     Returns:
         the removed container names.
     """
+    fmt = "{{.Names}} {{.Label \"" + LABEL_RUN + "\"}} {{.Label \"" + LABEL_PID + "\"}} {{.Label \"" + LABEL_HOST + "\"}}"
     out = runner(["docker", "ps", "-a", "--filter", f"label={LABEL_ADDON}=postgres",
-                  "--filter", f"label={LABEL_CLUSTER}={cluster_name}",
-                  "--format", '{{.Names}} {{.Label "' + LABEL_RUN + '"}}'], timeout=30).stdout
+                  "--filter", f"label={LABEL_CLUSTER}={cluster_name}", "--format", fmt], timeout=30).stdout
+    host = runs.this_host()
     removed = []
     for line in out.splitlines():
         parts = line.split()
         if not parts or (keep_run and len(parts) > 1 and parts[1] == keep_run):
             continue
+        if len(parts) > 3 and parts[2].isdigit() and parts[3] == host and alive(int(parts[2])):
+            continue  # a live run's server (two runs on one reused cluster)
         runner(["docker", "rm", "-f", "-v", parts[0]], timeout=60, check=False)
         removed.append(parts[0])
     return removed

@@ -13,6 +13,7 @@ from typing import Any
 import requests
 import urllib3
 
+from harness.core.edges import GATEWAY_GROUP, GatewayRef
 from harness.k8s.wait import wait_for
 
 TOOLBOX_IMAGE = "harness/toolbox:latest"
@@ -21,12 +22,14 @@ INGRESS_CLASS = "nginx"
 
 
 def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str = TOOLBOX_IMAGE,
-                 with_endpoints: bool = True) -> list[dict[str, Any]]:
+                 with_endpoints: bool = True, ingress: bool = True) -> list[dict[str, Any]]:
     """Deployment + Service + Ingress (class nginx) of an echo server answering ``token`` on ``/``.
 
     Args:
         with_endpoints: False gives the Deployment 0 replicas: the Service has no ready endpoints
             (what a backend looks like mid-outage).
+        ingress: False leaves the Ingress out (a route of another kind reaches the Service:
+            :func:`http_route`).
     """
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "helm-e2e-harness"}
     script = f"mkdir -p /www && echo {token} > /www/index.html && exec httpd -f -p 8080 -h /www"
@@ -54,7 +57,22 @@ def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str
                   "rules": [{"host": host, "http": {"paths": [
                       {"path": "/", "pathType": "Prefix",
                        "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}]}},
-    ]
+    ][: None if ingress else 3]
+
+
+def http_route(name: str, namespace: str, host: str, gateway: GatewayRef, *, port: int = 80) -> dict[str, Any]:
+    """An HTTPRoute (Gateway API v1) for ``host`` attached to ``gateway`` (its listener, when it
+    names one), sending ``/`` to Service ``name`` port ``port`` in ``namespace``."""
+    parent: dict[str, Any] = {"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway.name,
+                              "namespace": gateway.namespace}
+    if gateway.section:
+        parent["sectionName"] = gateway.section
+    return {"apiVersion": f"{GATEWAY_GROUP}/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "helm-e2e-harness"}},
+            "spec": {"parentRefs": [parent], "hostnames": [host],
+                     "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                                "backendRefs": [{"name": name, "port": port}]}]}}
 
 
 def http_get(port: int, host: str, path: str = "/", *, timeout: float = 5.0) -> tuple[int, str]:
@@ -105,6 +123,28 @@ def smoke(ctx: Any, addon: str, *, timeout: float | None = None) -> None:
                           what=f"{addon} to route http://127.0.0.1:{ctx.http_port}/ (Host {host}) to the echo service")
     finally:
         ctx.kubectl.delete("-n", SMOKE_NAMESPACE, "ingress,service,deployment", name)
+
+
+def gateway_smoke(ctx: Any, addon: str, gateway: GatewayRef, *, timeout: float | None = None) -> None:
+    """The Gateway smoke check: an echo service behind an HTTPRoute attached to ``gateway`` answers
+    through ``127.0.0.1:<http_port>`` (the listener shares the Ingresses' entrypoint) with the right
+    Host header within ``timeout`` (default ctx.wait_timeout). Removed afterwards, without waiting.
+
+    Raises:
+        WaitTimeout: no correct answer in time (the message holds the last status seen).
+    """
+    name = f"echo-{addon}-gateway"
+    host = f"{addon}-gateway.smoke.harness.test"
+    token = f"harness-smoke-{secrets.token_hex(6)}"
+    ctx.kubectl.apply([*echo_objects(name, SMOKE_NAMESPACE, host, token, ingress=False),
+                       http_route(name, SMOKE_NAMESPACE, host, gateway)])
+    try:
+        wait_for_response(ctx.http_port, host, want_status=200, want_body=token,
+                          timeout=timeout or ctx.wait_timeout,
+                          what=(f"{addon} to route http://127.0.0.1:{ctx.http_port}/ (Host {host}) through "
+                                f"{gateway.describe()} to the echo service"))
+    finally:
+        ctx.kubectl.delete("-n", SMOKE_NAMESPACE, "httproute,service,deployment", name)
 
 
 def https_get(port: int, host: str, path: str = "/", *, ca_file: str, timeout: float = 5.0) -> tuple[int, str]:

@@ -1,0 +1,173 @@
+"""`python -m harness clean` (harness/env/clean.py) over fakes: what it lists, removes and keeps, one line each.
+No docker, kind or kubectl runs (a fake runner answers their listings)."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+
+import pytest
+
+from harness import __main__ as cli
+from harness.core import runs
+from harness.env import clean as clean_mod
+from harness.env import cluster as cluster_mod
+from harness.env.cluster import ClusterSpec, ensure_cluster
+from harness.tools.exec import Result
+
+DEAD = 999_999_999  # beyond any pid_max: os.kill says ESRCH
+LIVE = os.getpid()
+
+
+@dataclass
+class FakeKind:
+    existing: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    def get_clusters(self):
+        return list(self.existing)
+
+    def delete(self, name, *, timeout=180):
+        self.calls.append(f"delete {name}")
+        self.existing.remove(name)
+
+    def create(self, name, *, config, image, kubeconfig, timeout):
+        self.calls.append(f"create {name}")
+        self.existing.append(name)
+        kubeconfig.write_text("apiVersion: v1\n")
+
+    def get_kubeconfig(self, name):
+        return "apiVersion: v1\n"
+
+
+def owner(run_id, pid, kept=False):
+    return runs.Owner(run_id=run_id, pid=pid, host=runs.this_host(), started=1.0, kept=kept)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A cache with: cluster `dead` (a killed run), `live` (a running one), `kept` (keep-cluster),
+    `harness` (no record); containers of the dead and the live run; run dirs of both."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_CACHE", str(cache))
+    monkeypatch.setattr(clean_mod.docker, "require_engine", lambda: None)
+    monkeypatch.setattr(clean_mod.binaries, "tool_path", lambda name, version=None: name)
+    runs.write_owner(runs.cluster_owner_path("dead", cache), owner("r-dead", DEAD))
+    runs.write_owner(runs.cluster_owner_path("live", cache), owner("r-live", LIVE))
+    runs.write_owner(runs.cluster_owner_path("kept", cache), owner("r-kept", DEAD, kept=True))
+    (cache / "clusters" / "live" / "kubeconfig").write_text("apiVersion: v1\n")
+    runs.write_owner(runs.run_dir("r-dead", cache) / "owner.json", owner("r-dead", DEAD))
+    runs.write_owner(runs.run_dir("r-live", cache) / "owner.json", owner("r-live", LIVE))
+    calls: list[list[str]] = []
+    containers = (f"harness-pg-dead-1\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-dead,"
+                  f"io.helm-e2e-harness.pid={DEAD},io.helm-e2e-harness.host={runs.this_host()}\n"
+                  f"harness-pg-live-1\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-live,"
+                  f"io.helm-e2e-harness.pid={LIVE},io.helm-e2e-harness.host={runs.this_host()}\n"
+                  "harness-pg-old\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-old\n")
+    namespaces = {"items": [
+        {"metadata": {"name": "up-dead", "labels": {"helm-e2e-harness/run-id": "r-dead"}}},
+        {"metadata": {"name": "up-live", "labels": {"helm-e2e-harness/run-id": "r-live"}}}]}
+
+    def runner(argv, **kw):
+        calls.append(list(argv))
+        if argv[:2] == ["docker", "ps"]:
+            return Result(list(argv), 0, containers, "")
+        if "get" in argv and "namespaces" in argv:
+            return Result(list(argv), 0, json.dumps(namespaces), "")
+        return Result(list(argv), 0, "", "")
+
+    kind = FakeKind(existing=["dead", "live", "kept", "harness"])
+    return cache, kind, runner, calls
+
+
+def test_clean_removes_only_what_dead_runs_left(world):
+    cache, kind, runner, calls = world
+    lines: list[str] = []
+    assert clean_mod.clean(kind=kind, runner=runner, cache=cache, say=lines.append) == 0
+    assert kind.calls == ["delete dead"]
+    assert ["docker", "rm", "-f", "-v", "harness-pg-dead-1"] in calls
+    assert not any("harness-pg-live-1" in c for c in calls if c[:2] == ["docker", "rm"])
+    assert not any("harness-pg-old" in c for c in calls if c[:2] == ["docker", "rm"])
+    deleted_ns = [c for c in calls if "delete" in c and "namespace" in c]
+    assert len(deleted_ns) == 1 and "up-dead" in deleted_ns[0]
+    assert not (cache / "runs" / "r-dead").exists() and (cache / "runs" / "r-live").is_dir()
+    assert not (cache / "clusters" / "dead").exists() and (cache / "clusters" / "kept").is_dir()
+    text = "\n".join(lines)
+    assert "removed cluster dead: run r-dead is over" in text
+    assert "kept cluster live: run r-live" in text and "still running" in text
+    assert "kept cluster kept: kept on purpose" in text and "--include-kept" in text
+    assert "kept cluster harness: no owner record" in text
+    assert "removed namespace up-dead in cluster live" in text
+    assert len(lines) == 4 + 3 + 2 + 2  # clusters, containers, namespaces, run dirs: one line each
+
+
+def test_dry_run_removes_nothing(world):
+    cache, kind, runner, calls = world
+    lines: list[str] = []
+    clean_mod.clean(dry_run=True, kind=kind, runner=runner, cache=cache, say=lines.append)
+    assert kind.calls == [] and not any(c[:2] == ["docker", "rm"] for c in calls)
+    assert (cache / "runs" / "r-dead").is_dir()
+    assert "would remove cluster dead: run r-dead is over" in "\n".join(lines)
+
+
+def test_include_kept_removes_a_kept_cluster_of_a_dead_run(world):
+    cache, kind, runner, _ = world
+    clean_mod.clean(include_kept=True, kind=kind, runner=runner, cache=cache, say=lambda line: None)
+    assert sorted(kind.calls) == ["delete dead", "delete kept"]
+
+
+def test_the_cli_subcommand(world, monkeypatch, capsys):
+    cache, kind, runner, _ = world
+    monkeypatch.setattr(cli.clean_mod, "clean", functools.partial(clean_mod.clean, kind=kind, runner=runner, cache=cache))
+    assert cli.main(["clean", "--dry-run"]) == 0
+    assert "would remove cluster dead" in capsys.readouterr().out
+
+
+def test_docker_labels_parse():
+    assert clean_mod.parse_docker_labels("a=1,b=x=y, c=\n") == {"a": "1", "b": "x=y", "c": ""}
+
+
+# ---- the next run after a killed one: the cluster the dead run left is made again ----
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cluster_mod.docker, "require_engine", lambda: None)
+    monkeypatch.setattr(cluster_mod.docker, "images_matching", lambda repo: [])
+    monkeypatch.setattr(cluster_mod, "check_ports_free", lambda ports: None)
+    monkeypatch.setattr(cluster_mod, "wait_ready", lambda c, timeout: None)
+    return tmp_path / "cache"
+
+
+def test_a_cluster_a_dead_run_left_is_deleted_and_made_again(offline):
+    runs.write_owner(runs.cluster_owner_path("t1"), owner("r-dead", DEAD))
+    kind = FakeKind(existing=["t1"])
+    me = runs.owner_now("r-me")
+    made = ensure_cluster(ClusterSpec(name="t1"), kind=kind, owner=me)
+    assert made.created and kind.calls == ["delete t1", "create t1"]
+    assert runs.read_owner(runs.cluster_owner_path("t1")) == me
+
+
+@pytest.mark.parametrize("recorded", [None, owner("r-live", LIVE), owner("r-kept", DEAD, kept=True)],
+                         ids=["no-record", "live-owner", "kept"])
+def test_a_cluster_that_is_not_a_dead_runs_leftover_is_refused(offline, recorded):
+    if recorded is not None:
+        runs.write_owner(runs.cluster_owner_path("t2"), recorded)
+    kind = FakeKind(existing=["t2"])
+    with pytest.raises(cluster_mod.UsageError, match="already exists"):
+        ensure_cluster(ClusterSpec(name="t2"), kind=kind, owner=runs.owner_now("r-me"))
+    assert kind.calls == []
+
+
+def test_an_interrupted_create_deletes_the_half_made_cluster_and_its_record(offline):
+    class Interrupting(FakeKind):
+        def create(self, name, **kw):
+            self.existing.append(name)
+            raise KeyboardInterrupt
+
+    kind = Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        ensure_cluster(ClusterSpec(name="t3"), kind=kind, owner=runs.owner_now("r-me"))
+    assert kind.calls == ["delete t3"] and not runs.cluster_owner_path("t3").exists()
