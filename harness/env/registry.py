@@ -259,10 +259,11 @@ def parse_requests(log_text: str) -> list[Request]:
 
 
 def pulls_of(requests: Iterable[Request], *, agent: str = "") -> list[tuple[str, str]]:
-    """``(repository path, tag or digest)`` of each successful manifest GET (a pull), in order;
-    ``agent`` keeps those whose user agent contains it (``containerd``: the nodes' pulls)."""
-    return [r.manifest for r in requests
-            if r.method == "GET" and r.status == 200 and r.manifest and agent.lower() in r.user_agent.lower()]
+    """``(repository path, tag or digest)`` of each manifest request answered 200 (GET or HEAD: a
+    client that already holds a manifest by digest, Docker for one, only resolves it with HEAD), in
+    order; ``agent`` keeps those whose user agent contains it (``containerd``: the nodes' pulls)."""
+    return [r.manifest for r in requests if r.method in ("GET", "HEAD") and r.status == 200 and r.manifest
+            and agent.lower() in r.user_agent.lower()]
 
 
 # --------------------------------------------------------------------------- the container
@@ -323,7 +324,7 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
         _wait_answering(reg, timeout, runner)
     except CommandError as exc:
         stop(reg, runner=runner)
-        text = str(exc)
+        text = f"{exc} {exc.stderr}"
         if "address already in use" in text or "port is already allocated" in text:
             raise EnvironmentNotReady(f"registry: host port 127.0.0.1:{port} is already in use; "
                                       "choose another (REGISTRY_PORT=... make registry)") from None

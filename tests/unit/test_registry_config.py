@@ -122,10 +122,12 @@ def test_parse_requests_reads_response_completed_entries_only():
     assert reqs[1].manifest == ("library/postgres", "16") and reqs[0].manifest is None
 
 
-def test_pulls_are_successful_manifest_gets_by_agent():
+def test_pulls_are_manifest_requests_answered_200_by_agent():
     reqs = parse_requests(LOG)
-    assert pulls_of(reqs) == [("library/postgres", "sha256:abc"), ("harness/toolbox", "latest")]
-    assert pulls_of(reqs, agent="containerd") == [("library/postgres", "sha256:abc")]
+    assert pulls_of(reqs) == [("library/postgres", "16"), ("library/postgres", "sha256:abc"),
+                              ("harness/toolbox", "latest")]
+    assert pulls_of(reqs, agent="containerd") == [("library/postgres", "16"), ("library/postgres", "sha256:abc")]
+    assert pulls_of(reqs, agent="helm") == []
 
 
 def test_pushed_digest_is_the_last_digest_line():
