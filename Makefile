@@ -122,7 +122,7 @@ registry: setup
 	@images/build-registry.sh >/dev/null
 	$(VENV)/bin/python -m harness registry up --port $(REGISTRY_PORT)
 
-## registry-stop: remove every harness registry container and its storage
+## registry-stop: remove the registry `make registry` started, with its storage (test runs' registries stay)
 registry-stop: setup
 	$(VENV)/bin/python -m harness registry down
 

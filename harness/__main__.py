@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -200,19 +201,21 @@ def _registry_parser(p: argparse.ArgumentParser) -> None:
 def cmd_registry(args: argparse.Namespace) -> int:
     """`registry up`: the loopback OCI registry (harness/env/registry.py) for use by hand, kept until
     `registry down` (its run is recorded as kept, so `python -m harness clean` leaves it unless
-    --include-kept); `registry down` removes every harness registry and its storage."""
+    --include-kept); `registry down` removes those (not the registries of test runs) with their storage."""
     if args.action == "down":
-        found = registry_mod.find()
+        found = registry_mod.find(by_hand=True)
         for name, port in found:
-            registry_mod.remove(name)
+            run_id = registry_mod.remove(name)
+            if run_id:  # the kept run record `registry up` wrote
+                shutil.rmtree(runs.runs_root() / run_id, ignore_errors=True)
             print(f"removed registry {name} (127.0.0.1:{port})")
         if not found:
-            print("no harness registry is running")
+            print("no registry started by `registry up` is running")
         return 0
     docker.require_engine()
     run_id = new_run_id()
     runs.write_owner(runs.runs_root() / run_id / runs.OWNER_FILE, runs.owner_now(run_id, kept=True))
-    reg = registry_mod.start(args.port, run_id=run_id)
+    reg = registry_mod.start(args.port, run_id=run_id, by_hand=True)
     print(f"registry {reg.image} at {reg.address} (container {reg.name}, storage {reg.storage})")
     print(f"  push an image: docker tag IMAGE {reg.address}/PATH:TAG && docker push {reg.address}/PATH:TAG")
     print(f"  push a chart:  helm push CHART.tgz {reg.chart_url()} --plain-http")

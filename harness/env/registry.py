@@ -47,7 +47,7 @@ from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.imageref import DOCKER_HUB, DOCKER_HUB_API, ImageRef, parse_image
 from harness.core.pins import pinned
-from harness.env.addons.postgres import LABEL_ADDON, owner_labels
+from harness.env.addons.postgres import LABEL_ADDON, LABEL_RUN, owner_labels
 from harness.k8s.namespaces import new_run_id
 from harness.tools.exec import run as _run
 
@@ -61,6 +61,8 @@ CERTS_DIR = "/etc/containerd/certs.d"
 CONFIG_IN_CONTAINER = "/etc/distribution/config.yml"
 STORAGE_IN_CONTAINER = "/var/lib/registry"
 HTPASSWD_IN_CONTAINER = "/var/lib/registry/htpasswd"
+LABEL_BY_HAND = "io.helm-e2e-harness.registry.by-hand"
+"""Set on a registry ``python -m harness registry up`` started: the only ones ``registry down`` removes."""
 
 
 @dataclass
@@ -278,7 +280,7 @@ def default_image() -> str:
 
 
 def start(port: int = 0, *, run_id: str = "", image: str | None = None, network: str = KIND_NETWORK,
-          auth: bool = False, cluster: str = "", timeout: float = 30.0,
+          auth: bool = False, cluster: str = "", by_hand: bool = False, timeout: float = 30.0,
           runner: Callable[..., Any] = _run) -> Registry:
     """Start the registry on ``127.0.0.1:<port>`` and wait until its API answers.
 
@@ -289,6 +291,7 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
         network: the Docker network of the kind nodes; joined now when it exists (else :func:`attach`).
         auth: require credentials (htpasswd): every anonymous request answers 401.
         cluster: the kind cluster it serves, for its labels ("" when not yet known).
+        by_hand: started by ``registry up`` to outlive the command (:data:`LABEL_BY_HAND`).
         timeout: seconds to wait for ``GET /v2/`` to answer.
         runner: harness.tools.exec.run-compatible process runner.
 
@@ -310,6 +313,8 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     os.chmod(storage, 0o755)
     name = f"harness-registry-{run_id}"[:55] + "-" + secrets.token_hex(2)
     labels = owner_labels(runs.owner_now(run_id), addon=ADDON_NAME, cluster=cluster)
+    if by_hand:
+        labels[LABEL_BY_HAND] = "true"
     networks = [network] if network and _network_exists(network, runner) else []
     argv = ["docker", "run", "-d", "--name", name, "--user", f"{os.getuid()}:{os.getgid()}",
             "-p", f"127.0.0.1:{port or ''}:{CONTAINER_PORT}",
@@ -358,23 +363,34 @@ def stop(reg: Registry, *, runner: Callable[..., Any] = _run) -> None:
     shutil.rmtree(reg.storage, ignore_errors=True)
 
 
-def find(*, runner: Callable[..., Any] = _run) -> list[tuple[str, int]]:
-    """The running harness registries: ``(container name, host port)`` each (``make registry-stop``)."""
-    out = runner(["docker", "ps", "--filter", f"label={LABEL_ADDON}={ADDON_NAME}", "--format", "{{.Names}}"],
-                 timeout=30).stdout
+def find(*, by_hand: bool = False, runner: Callable[..., Any] = _run) -> list[tuple[str, int]]:
+    """The running harness registries: ``(container name, host port)`` each; ``by_hand``: only those
+    ``registry up`` started (``make registry-stop`` leaves the registries of test runs alone)."""
+    filters = ["--filter", f"label={LABEL_ADDON}={ADDON_NAME}"]
+    if by_hand:
+        filters += ["--filter", f"label={LABEL_BY_HAND}=true"]
+    out = runner(["docker", "ps", *filters, "--format", "{{.Names}}"], timeout=30).stdout
     return [(n, _published_port(n, runner)) for n in out.split()]
 
 
-def remove(name: str, *, runner: Callable[..., Any] = _run) -> None:
-    """Remove registry container ``name`` and the storage directory it mounted."""
-    res = runner(["docker", "inspect", "-f", "{{json .Mounts}}", name], timeout=30, check=False)
-    mounts = json.loads(res.stdout or "[]") if res.returncode == 0 else []
+def remove(name: str, *, runner: Callable[..., Any] = _run) -> str:
+    """Remove registry container ``name`` and the storage directory it mounted.
+
+    Returns:
+        the run id its labels named ("" when it had none or was gone).
+    """
+    res = runner(["docker", "inspect", "-f", "{{json .Mounts}}\t{{json .Config.Labels}}", name], timeout=30,
+                 check=False)
+    mounts_json, _, labels_json = (res.stdout.strip() if res.returncode == 0 else "").partition("\t")
+    mounts = json.loads(mounts_json or "[]")
+    run_id = str((json.loads(labels_json or "{}") or {}).get(LABEL_RUN, ""))
     runner(["docker", "rm", "-f", "-v", name], timeout=60, check=False)
     for m in mounts or []:
         src = Path(str(m.get("Source", "")))
         if m.get("Destination") == STORAGE_IN_CONTAINER and src.name == "data" and \
                 src.parent.name.startswith("harness-registry-"):
             shutil.rmtree(src.parent, ignore_errors=True)
+    return run_id
 
 
 def push(reg: Registry, local_image: str, upstream_name: str, *, runner: Callable[..., Any] = _run,

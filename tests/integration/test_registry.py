@@ -134,3 +134,27 @@ def test_stop_removes_container_and_storage(registry_ready):
 def test_taken_port_is_one_line(reg):
     with pytest.raises(EnvironmentNotReady, match=rf"host port 127.0.0.1:{reg.port} is already in use"):
         reg_mod.start(reg.port)
+
+
+def test_cli_up_prints_the_address_and_down_removes_it_only(reg, tmp_path):
+    import sys
+
+    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache")}
+    up = subprocess.run([sys.executable, "-m", "harness", "registry", "up"], capture_output=True, text=True,
+                        timeout=120, env=env)
+    assert up.returncode == 0, up.stderr
+    first = up.stdout.splitlines()[0]
+    assert first.startswith("registry harness/registry:") and " at 127.0.0.1:" in first
+    name = first.split("(container ", 1)[1].split(",", 1)[0]
+    port = int(first.split(" at 127.0.0.1:", 1)[1].split()[0])
+    try:
+        assert (name, port) in reg_mod.find(by_hand=True)
+        assert reg.name not in [n for n, _ in reg_mod.find(by_hand=True)]
+        assert any((tmp_path / "cache" / "runs").iterdir())  # the kept run record
+    finally:
+        down = subprocess.run([sys.executable, "-m", "harness", "registry", "down"], capture_output=True, text=True,
+                              timeout=120, env=env)
+    assert down.returncode == 0 and f"removed registry {name} (127.0.0.1:{port})" in down.stdout
+    assert _docker("inspect", name).returncode != 0
+    assert not any((tmp_path / "cache" / "runs").iterdir())
+    assert _docker("inspect", reg.name).returncode == 0, "down removed a test run's registry"
