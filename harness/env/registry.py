@@ -311,7 +311,7 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     (storage / "data").mkdir()
     (storage / "config.yml").write_text(config_yaml(auth=auth))
     os.chmod(storage, 0o755)
-    name = f"harness-registry-{run_id}"[:55] + "-" + secrets.token_hex(2)
+    name = f"{CONTAINER_PREFIX}{run_id}"[:55] + "-" + secrets.token_hex(2)
     labels = owner_labels(runs.owner_now(run_id), addon=ADDON_NAME, cluster=cluster)
     if by_hand:
         labels[LABEL_BY_HAND] = "true"
@@ -373,23 +373,39 @@ def find(*, by_hand: bool = False, runner: Callable[..., Any] = _run) -> list[tu
     return [(n, _published_port(n, runner)) for n in out.split()]
 
 
+CONTAINER_PREFIX = "harness-registry-"
+
+
+def inspect_container(name: str, *, runner: Callable[..., Any] = _run) -> tuple[Path | None, str]:
+    """``(storage directory, run id)`` of registry container ``name`` from ``docker inspect``: the
+    host directory :func:`start` made (the parent of the one mounted at the registry's storage
+    path, named ``harness-registry-*``) or None, and its run-id label ("" when gone or unlabelled)."""
+    res = runner(["docker", "inspect", "-f", "{{json .Mounts}}\t{{json .Config.Labels}}", name], timeout=30,
+                 check=False)
+    mounts_json, _, labels_json = (res.stdout.strip() if res.returncode == 0 else "").partition("\t")
+    try:
+        mounts = json.loads(mounts_json or "[]") or []
+        run_id = str((json.loads(labels_json or "{}") or {}).get(LABEL_RUN, ""))
+    except ValueError:
+        return None, ""
+    for m in mounts:
+        src = Path(str(m.get("Source", "")))
+        if m.get("Destination") == STORAGE_IN_CONTAINER and src.name == "data" and \
+                src.parent.name.startswith(CONTAINER_PREFIX):
+            return src.parent, run_id
+    return None, run_id
+
+
 def remove(name: str, *, runner: Callable[..., Any] = _run) -> str:
     """Remove registry container ``name`` and the storage directory it mounted.
 
     Returns:
         the run id its labels named ("" when it had none or was gone).
     """
-    res = runner(["docker", "inspect", "-f", "{{json .Mounts}}\t{{json .Config.Labels}}", name], timeout=30,
-                 check=False)
-    mounts_json, _, labels_json = (res.stdout.strip() if res.returncode == 0 else "").partition("\t")
-    mounts = json.loads(mounts_json or "[]")
-    run_id = str((json.loads(labels_json or "{}") or {}).get(LABEL_RUN, ""))
+    storage, run_id = inspect_container(name, runner=runner)
     runner(["docker", "rm", "-f", "-v", name], timeout=60, check=False)
-    for m in mounts or []:
-        src = Path(str(m.get("Source", "")))
-        if m.get("Destination") == STORAGE_IN_CONTAINER and src.name == "data" and \
-                src.parent.name.startswith("harness-registry-"):
-            shutil.rmtree(src.parent, ignore_errors=True)
+    if storage is not None:
+        shutil.rmtree(storage, ignore_errors=True)
     return run_id
 
 

@@ -158,3 +158,19 @@ def test_cli_up_prints_the_address_and_down_removes_it_only(reg, tmp_path):
     assert _docker("inspect", name).returncode != 0
     assert not any((tmp_path / "cache" / "runs").iterdir())
     assert _docker("inspect", reg.name).returncode == 0, "down removed a test run's registry"
+
+
+def test_a_container_on_the_kind_network_reaches_it_by_name_not_by_loopback(reg):
+    """What a kind node's containerd sees: the registry answers at ``<name>:5000`` on the kind
+    network, while 127.0.0.1:<port> inside that container is the container's own loopback."""
+    if reg_mod.KIND_NETWORK not in reg.networks:
+        pytest.skip("no kind network on this machine (no kind cluster yet)")
+    if _docker("image", "inspect", TOOLBOX).returncode != 0:
+        pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
+    # no `wget -T`: this static busybox segfaults with it; both connects end at once here anyway
+    probe = ("wget -q -O - http://{by_name}/v2/ && echo BY-NAME-OK; "
+             "wget -q -O - http://127.0.0.1:{port}/v2/ && echo LOOPBACK-OK; true")
+    res = _docker("run", "--rm", "--network", reg_mod.KIND_NETWORK, TOOLBOX, "timeout", "60", "sh", "-c",
+                  probe.format(by_name=reg.in_network, port=reg.port))
+    assert res.returncode == 0, res.stderr
+    assert "BY-NAME-OK" in res.stdout and "LOOPBACK-OK" not in res.stdout
