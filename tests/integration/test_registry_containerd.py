@@ -98,3 +98,27 @@ def test_containerd_fetches_upstream_names_from_the_loopback_registry(reg, daemo
     assert any(r.uri.endswith(f"?ns={ns}") for r in manifest)
     assert ("harness/toolbox", pushed.digest) in reg_mod.pulls_of(seen, agent="containerd") or \
         ("harness/toolbox", "ctrtest") in reg_mod.pulls_of(seen, agent="containerd")
+
+
+NODE_CONFIG_V3 = Path(__file__).resolve().parents[2] / "images" / "node" / "containerd" / "config-v3.toml"
+
+
+@pytest.mark.parametrize("version", [3, 2])
+def test_config_patch_sets_the_cri_images_registry_config_path(containerd_bin, tmp_path, version):
+    """``containerd config dump`` (the effective config, version 2 migrated to 3) of a node config
+    plus :func:`containerd_patch`: this project's node config (version 3) and a kind-style version 2
+    one. The patch's table is new in both, so appending it is what kind's merge of
+    ``containerdConfigPatches`` gives."""
+    if version == 3:
+        base = NODE_CONFIG_V3.read_text().replace("@PAUSE_IMAGE@", "registry.k8s.io/pause:3.10.2")
+    else:
+        base = ('version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.10"\n'
+                '[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n')
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(base + "\n" + reg_mod.containerd_patch(version))
+    res = subprocess.run([str(containerd_bin / "containerd"), "--config", str(cfg), "config", "dump"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-500:]
+    section = res.stdout.split("[plugins.'io.containerd.cri.v1.images'.registry]", 1)
+    assert len(section) == 2, "no CRI images registry section in the effective config"
+    assert section[1].lstrip().startswith(f"config_path = '{reg_mod.CERTS_DIR}'")
