@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate gate-edges bench bench-upgrade cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate gate-edges bench bench-upgrade cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -122,6 +122,18 @@ cold-check: $(VENV)/.installed
 N ?= 5
 soak: setup images
 	$(VENV)/bin/python ci/soak.py --runs $(N) --cluster-name $(CLUSTER)
+
+## registry: the loopback OCI registry (distribution, images/build-registry.sh) on 127.0.0.1 for images
+## and charts, kept until `make registry-stop`; prints its address. make registry [REGISTRY_PORT=5001]
+## (default: a port Docker chooses). docs/cluster.md, "How users' machines get their images".
+REGISTRY_PORT ?= 0
+registry: setup
+	@images/build-registry.sh >/dev/null
+	$(VENV)/bin/python -m harness registry up --port $(REGISTRY_PORT)
+
+## registry-stop: remove the registry `make registry` started, with its storage (test runs' registries stay)
+registry-stop: setup
+	$(VENV)/bin/python -m harness registry down
 
 clean:
 	rm -rf $(VENV) .tools artifacts
