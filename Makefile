@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate gate-edges bench bench-upgrade cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -87,6 +87,13 @@ endif
 endif
 gate: setup images
 	$(VENV)/bin/python -m harness gate --chart $(CHART) $(GATE_ARGS)
+
+## e2e-pull: the pull path users take, run here (ci/e2e_pull.py): a loopback registry holds the local
+## builds under their upstream names; cluster harness-pull (default ports: run it when the harness cluster
+## is gone) pulls the node image, the edge, busybox, PostgreSQL and the charts' images from it; upgrade
+## and sse; fails when the registry's log lacks a pull or the session loaded an image
+e2e-pull: setup images
+	$(VENV)/bin/python ci/e2e_pull.py
 
 ## gate-edges: the gate through both Traefik edges on cluster $(CLUSTER) (reused when it exists, else
 ## created and deleted when it passes): upgrade and sse of both bundled charts through their Ingress

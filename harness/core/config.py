@@ -117,6 +117,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("image-source", "image_source", "choice", "auto",
            "where the node image comes from: auto = local when the locally built node image exists, else pull",
            IMAGE_SOURCES),
+    Option("registry-mirror", "registry_mirror", "str", None,
+           "a registry that serves docker.io, quay.io, registry.k8s.io and ghcr.io images under their own paths "
+           "(a pull-through cache, or the loopback registry of make e2e-pull): images the host's Docker pulls "
+           "(the node image, PostgreSQL) are pulled through it; the nodes' routing comes from the kind config",
+           metavar="HOST:PORT"),
     Option("keep-cluster", "keep_cluster", "choice", "on-failure",
            "keep the cluster (and failed tests' namespaces) after the run", KEEP_POLICIES),
     Option("reuse-cluster", "reuse_cluster", "bool", False,
@@ -176,6 +181,7 @@ class HarnessConfig:
         node_image: kind node image, or None: harness.env.cluster derives it from ``image_source``.
         kubernetes_version: ``vX.Y.Z``.
         image_source: ``auto`` | ``pull`` | ``local``.
+        registry_mirror: ``HOST:PORT`` of a registry the host's Docker pulls upstream images through, or None.
         keep_cluster: ``never`` | ``on-failure`` | ``always``.
         reuse_cluster: reuse an existing kind cluster of the same name.
         kubeconfig: an existing cluster's kubeconfig (no kind), or None.
@@ -203,6 +209,7 @@ class HarnessConfig:
     node_image: str | None = None
     kubernetes_version: str = field(default_factory=_k8s_default)
     image_source: str = "auto"
+    registry_mirror: str | None = None
     keep_cluster: str = "on-failure"
     reuse_cluster: bool = False
     kubeconfig: Path | None = None
@@ -424,6 +431,10 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
     if not name or not _DNS_LABEL.match(name) or len(name) > 40:
         raise UsageError(f"{src('cluster-name')}: {name!r} must be lowercase letters, digits and '-', "
                          "start and end with a letter or digit, at most 40 characters")
+    mirror = values["registry-mirror"]
+    if mirror is not None and not re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", mirror):
+        raise UsageError(f"{src('registry-mirror')}: {mirror!r} is not HOST or HOST:PORT (no scheme, no path), "
+                         "e.g. 127.0.0.1:5000")
     k8s = values["kubernetes-version"] or _k8s_default()
     if not re.match(r"^v\d+\.\d+\.\d+$", k8s):
         raise UsageError(f"{src('kubernetes-version')}: {k8s!r} is not a version like v1.37.2")
@@ -487,6 +498,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         node_image=values["node-image"],
         kubernetes_version=k8s,
         image_source=values["image-source"],
+        registry_mirror=values["registry-mirror"],
         keep_cluster=values["keep-cluster"],
         reuse_cluster=bool(values["reuse-cluster"]),
         kubeconfig=values["kubeconfig"],

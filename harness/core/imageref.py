@@ -17,6 +17,8 @@ from harness.core.errors import UsageError
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
+UPSTREAM_REGISTRIES = (DOCKER_HUB, "quay.io", "registry.k8s.io", "ghcr.io")
+"""The registries a registry mirror stands in for: where the images a chart and the add-ons use live."""
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.core.imageref import parse_image
 from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins
 from harness.tools import (
     binaries,  # a module: tests replace tool_path
@@ -68,6 +69,7 @@ class ClusterSpec:
     kind_config: Path | None = None
     node_image: str | None = None
     image_source: str = "auto"  # auto | pull | local
+    registry_mirror: str | None = None  # HOST:PORT the host's Docker pulls the node image through
     reuse: bool = False
     kubeconfig: Path | None = None  # an existing cluster: no kind at all
     http_port: int = 18080
@@ -196,6 +198,8 @@ def resolve_node_image(spec: ClusterSpec, *, pins: KubernetesPins | None = None)
     the row's ``pull`` image (kindest/node); ``auto`` prefers the local build and falls back to pulling.
     ``pins``: the version's pins (default: versions.env's row); the loopback registry's pull path
     (harness/env/pullpath.py) passes a row whose ``pull`` image names the registry and the pushed digest.
+    With ``registry_mirror`` the pulled image is named on the mirror (``kindest/node:v1.37.0@sha256:…``
+    -> ``HOST:PORT/kindest/node:v1.37.0@sha256:…``).
 
     Raises:
         EnvironmentNotReady: ``local`` was asked for and no local node image exists.
@@ -215,7 +219,10 @@ def resolve_node_image(spec: ClusterSpec, *, pins: KubernetesPins | None = None)
             f"no local node image {LOCAL_NODE_REPOSITORY}:{pins.version}-*; "
             f"run `images/build-node-image.sh {pins.version}`"
         )
-    return upstream_node_image(pins)
+    image = upstream_node_image(pins)
+    if spec.registry_mirror:  # kind has the host's Docker pull it: through the mirror, same path and digest
+        return str(parse_image(image).on(spec.registry_mirror))
+    return image
 
 
 def kubeconfig_path(name: str) -> Path:

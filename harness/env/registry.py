@@ -45,7 +45,13 @@ import yaml
 
 from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
-from harness.core.imageref import DOCKER_HUB, DOCKER_HUB_API, ImageRef, parse_image
+from harness.core.imageref import (
+    DOCKER_HUB,
+    DOCKER_HUB_API,
+    UPSTREAM_REGISTRIES,
+    ImageRef,
+    parse_image,
+)
 from harness.core.pins import pinned
 from harness.env.addons.postgres import LABEL_ADDON, LABEL_RUN, owner_labels
 from harness.k8s.namespaces import new_run_id
@@ -54,7 +60,6 @@ from harness.tools.exec import run as _run
 KIND_NETWORK = "kind"
 CONTAINER_PORT = 5000
 ADDON_NAME = "registry"
-UPSTREAM_REGISTRIES = (DOCKER_HUB, "quay.io", "registry.k8s.io", "ghcr.io")
 """The upstream registries a mirrored cluster pulls through the loopback registry."""
 CERTS_DIR = "/etc/containerd/certs.d"
 """Where the nodes' containerd looks for ``<registry>/hosts.toml`` (its ``config_path``)."""

@@ -65,9 +65,11 @@ from harness.core.config import HarnessConfig, add_arguments, cli_values, load_c
 from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import HarnessError, UsageError
 from harness.core.flags import option_strings
+from harness.core.imageref import UPSTREAM_REGISTRIES
 from harness.core.redact import Redactor
 from harness.env import cluster as cluster_mod
 from harness.env.addons import catalog as addons_mod
+from harness.env.imagecheck import require_images
 from harness.k8s import client as kube
 from harness.k8s import diagnostics, namespaces
 from harness.k8s.namespaces import new_run_id, should_keep
@@ -678,10 +680,17 @@ def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released:
 
 @pytest.fixture(scope="session")
 def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: HarnessConfig) -> list[str]:
-    """Every image the contracts list, loaded into the kind nodes (only those missing there)."""
+    """Every image the contracts list, loaded into the kind nodes (only those missing there); with
+    image-source ``pull`` the nodes pull them instead, and each is asked of its registry first (one
+    line per missing image, exit 3: harness/env/imagecheck.py)."""
     images = sorted({img for c in charts_under_test if c.contract for img in c.contract.images})
     if images and not harness_config.external_cluster:
-
+        source = addons_mod.AddonContext.from_config(harness_config, cluster).effective_image_source()
+        if source == "pull":
+            with _exit_on_harness_error("check images"), timings.phase(f"check {len(images)} images"):
+                mirror = harness_config.registry_mirror
+                require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else ())
+            return images
         with _exit_on_harness_error("load images"), timings.phase(f"load {len(images)} images"):
             cluster_mod.load_images(cluster, images)
     return images

@@ -166,28 +166,31 @@ def test_host_images_are_checked_but_not_loaded_into_nodes(registry, monkeypatch
         install_addons(["fake-host"], ctx(image_source="local"))
 
 
-def test_missing_image_is_pulled_when_pulling_is_allowed(registry, monkeypatch):
-    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: False)
-    pulled = []
+def test_pull_mode_asks_the_registry_and_loads_nothing(registry, monkeypatch):
+    """Pull mode: the nodes pull; each image is asked of its registry first (through the mirror)."""
+    asked, loaded = [], []
+    monkeypatch.setattr("harness.env.addons.engine.require_images",
+                        lambda images, **kw: asked.append((list(images), kw)))
+    monkeypatch.setattr("harness.env.cluster.load_images", lambda cluster, images, **kw: loaded.append(images) or [])
+    install_addons(["fake-a"], ctx(image_source="pull", registry_mirror="127.0.0.1:5999"))
+    assert asked and asked[0][0] == ["harness/a:1"]
+    assert asked[0][1]["mirror"] == "127.0.0.1:5999" and "docker.io" in asked[0][1]["mirrored"]
+    assert loaded == []
 
-    def runner(argv, **kw):
-        pulled.append(argv)
-        return Result(list(argv), 0, "", "")
 
-    install_addons(["fake-a"], ctx(image_source="pull", runner=runner))
-    assert ["docker", "pull", "harness/a:1"] in pulled
+def test_a_missing_image_in_pull_mode_is_one_line(registry, monkeypatch):
+    def refuse(images, **kw):
+        raise EnvironmentNotReady("image harness/a:1: tag 1 not found in docker.io/harness/a")
+
+    monkeypatch.setattr("harness.env.addons.engine.require_images", refuse)
+    with pytest.raises(EnvironmentNotReady, match=r"^image harness/a:1: tag 1 not found"):
+        install_addons(["fake-a"], ctx(image_source="pull"))
 
 
-def test_a_failed_pull_is_one_line(registry, monkeypatch):
-    from harness.core.errors import CommandError
-
-    monkeypatch.setattr("harness.tools.docker.image_exists", lambda ref: False)
-
-    def runner(argv, **kw):
-        raise CommandError(argv, 1, "", "Error response from daemon: Get https://registry-1.docker.io/v2/: dial tcp")
-
-    with pytest.raises(EnvironmentNotReady, match=r"^fake-a: cannot pull harness/a:1 \("):
-        install_addons(["fake-a"], ctx(image_source="pull", runner=runner))
+def test_host_pull_name_goes_through_the_mirror():
+    assert ctx().host_pull_name("postgres:16") == "postgres:16"
+    assert (ctx(registry_mirror="127.0.0.1:5999").host_pull_name("postgres:16")
+            == "127.0.0.1:5999/library/postgres:16")
 
 
 @pytest.mark.parametrize("source,node_image,want", [

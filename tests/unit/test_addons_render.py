@@ -32,10 +32,18 @@ def test_traefik_addon_values_and_images():
         def setting(self, addon, key, default=None):
             return self.settings.get(addon, {}).get(key, default)
 
+        def effective_image_source(self):
+            return self.source
+
+    C.source = "local"
     vals = t.values(C())
     assert vals["image"] == {"repository": "harness/traefik", "tag": pinned()["TRAEFIK_VERSION"]}
     assert vals["logLevel"] == "DEBUG"
     assert t.images(C()) == [f"harness/traefik:{pinned()['TRAEFIK_VERSION']}", "harness/toolbox:latest"]
+    # pull mode: the official images, pulled by the nodes (harness/data/versions.env)
+    C.source = "pull"
+    assert t.values(C())["image"] == {"repository": "traefik", "tag": pinned()["TRAEFIK_VERSION"]}
+    assert t.images(C()) == [pinned()["TRAEFIK_PULL_IMAGE"], pinned()["TOOLBOX_PULL_IMAGE"]]
     assert len(vals["harnessChartDigest"]) == 16
 
 
@@ -128,6 +136,9 @@ def test_ingress_nginx_values_follow_kinds_recipe():
     class C:
         def setting(self, *a, **k):
             return None
+
+        def effective_image_source(self):
+            return "local"
 
     c = a.values(C())["controller"]
     assert c["hostPort"] == {"enabled": True, "ports": {"http": 80, "https": 443}}

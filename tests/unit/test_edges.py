@@ -134,8 +134,8 @@ def test_cell_edge_follows_the_option_and_the_contract():
 
 def test_the_edge_turns_the_traefik_gateway_on():
     cluster = SimpleNamespace(kubeconfig="/dev/null", context="", name="x")
-    on = AddonContext.from_config(SimpleNamespace(edge="traefik-gateway"), cluster, kubectl=object())
-    off = AddonContext.from_config(SimpleNamespace(edge="traefik-nginx"), cluster, kubectl=object())
+    on = AddonContext.from_config(SimpleNamespace(edge="traefik-gateway", image_source="local"), cluster, kubectl=object())
+    off = AddonContext.from_config(SimpleNamespace(edge="traefik-nginx", image_source="local"), cluster, kubectl=object())
     t = catalog.get("traefik")
     assert t.values(on)["gateway"] == {"enabled": True}
     assert t.gateway(on) == ADDON_GATEWAY
@@ -203,7 +203,7 @@ class FakeHelm:
 
 def test_gateway_edge_installs_the_crds_first_and_counts_them_for_present():
     cluster = SimpleNamespace(kubeconfig="/dev/null", context="", name="x")
-    c = AddonContext.from_config(SimpleNamespace(edge="traefik-gateway"), cluster, kubectl=object())
+    c = AddonContext.from_config(SimpleNamespace(edge="traefik-gateway", image_source="local"), cluster, kubectl=object())
     c.helm = FakeHelm({})
     t, crds = catalog.get("traefik"), traefik.GatewayApiCrds()
     assert t.decide(c) == "install"
@@ -216,7 +216,7 @@ def test_gateway_edge_installs_the_crds_first_and_counts_them_for_present():
     del c.helm.deployed["gateway-api-crds"]  # CRDs gone (or another version): Traefik alone is not enough
     assert t.decide(c) == "upgrade"
     # without the edge the CRD release is not looked at
-    off = AddonContext.from_config(SimpleNamespace(edge="traefik-nginx"), cluster, kubectl=object())
+    off = AddonContext.from_config(SimpleNamespace(edge="traefik-nginx", image_source="local"), cluster, kubectl=object())
     off.helm = FakeHelm({})
     t.install(off)
     assert off.helm.upgraded == ["traefik"]

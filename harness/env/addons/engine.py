@@ -50,10 +50,12 @@ from harness.core.errors import (
     HarnessError,
     UsageError,
 )
+from harness.core.imageref import UPSTREAM_REGISTRIES, parse_image
 from harness.core.packaged import package_path
 from harness.core.pins import cache_dir, pinned
 from harness.core.values import ChartRef, merge_values
 from harness.env import cluster as kind_cluster  # a module: tests replace its functions
+from harness.env.imagecheck import require_images
 from harness.k8s.namespaces import new_run_id
 from harness.tools import docker
 from harness.tools.exec import run as _run
@@ -144,9 +146,13 @@ class AddonContext:
 
     Attributes:
         cluster: harness.env.cluster.Cluster (``name`` "" for an external kubeconfig).
-        image_source: ``auto``, ``local`` (every image must be in the local Docker store) or
-            ``pull`` (missing images are pulled by ``docker pull`` before anything is installed).
-            ``auto`` means ``local`` when the cluster runs the locally built node image.
+        image_source: ``auto``, ``local`` (every image must be in the local Docker store and is
+            loaded into the nodes) or ``pull`` (the nodes pull the add-ons' upstream images from
+            their registries, nothing is loaded; each image is asked of its registry before anything
+            is installed, harness/env/imagecheck.py). ``auto`` means ``local`` when the cluster runs
+            the locally built node image.
+        registry_mirror: ``HOST:PORT`` the host's Docker pulls upstream images through (the
+            configuration key ``registry-mirror``), or None; the pull-mode image check asks it too.
         artifacts_dir: where exported files go (the cert-manager CA certificate).
         timeout: seconds for one add-on's ``helm upgrade --install --wait``.
         wait_timeout: seconds for other readiness waits and the smoke check.
@@ -161,6 +167,7 @@ class AddonContext:
 
     cluster: Any
     image_source: str = "auto"
+    registry_mirror: str | None = None
     artifacts_dir: Path = field(default_factory=lambda: Path("artifacts").resolve())
     timeout: float = 300.0
     wait_timeout: float = 120.0
@@ -204,6 +211,7 @@ class AddonContext:
         kwargs: dict[str, Any] = {
             "cluster": cluster,
             "image_source": getattr(cfg, "image_source", "auto") or "auto",
+            "registry_mirror": getattr(cfg, "registry_mirror", None),
             "artifacts_dir": Path(getattr(cfg, "artifacts_dir", None) or "artifacts").resolve(),
             "timeout": float(getattr(timeouts, "install", 300.0)),
             "wait_timeout": float(getattr(timeouts, "wait", 120.0)),
@@ -246,6 +254,13 @@ class AddonContext:
             return "local" if kind_cluster.local_node_image(version) else "pull"
         except HarnessError:
             return "pull"
+
+    def host_pull_name(self, image: str) -> str:
+        """What the host's Docker pulls for upstream ``image``: the same path on the registry mirror
+        when one is configured (``postgres:16`` -> ``127.0.0.1:5000/library/postgres:16``), else ``image``."""
+        if not self.registry_mirror:
+            return image
+        return str(parse_image(image).on(self.registry_mirror))
 
     def get_helm(self) -> Any:
         if self.helm is None:
@@ -485,8 +500,10 @@ def _canonical(values: Mapping[str, Any]) -> str:
 def check_images(ctx: AddonContext, addons: Sequence[Addon]) -> dict[str, list[str]]:
     """Make sure every image the add-ons need can reach the nodes, before anything is installed.
 
-    ``local``: each image must be in the local Docker store. ``pull``: missing ones are pulled now
-    (``docker pull``) so a registry problem shows up before any install.
+    ``local``: each image must be in the local Docker store. ``pull``: each is asked of its registry
+    (through the registry mirror when one is configured) with the registry API's manifest HEAD
+    (harness/env/imagecheck.py), so a missing tag, a refused login or an unreachable registry is one
+    line per image in seconds, never a wait on ImagePullBackOff; the nodes pull them later.
 
     Returns:
         add-on name -> the images its nodes need (``Addon.images``; ``Addon.host_images`` are only checked).
@@ -497,6 +514,10 @@ def check_images(ctx: AddonContext, addons: Sequence[Addon]) -> dict[str, list[s
 
     source = ctx.effective_image_source()
     wanted = {a.name: a.images(ctx) for a in addons}
+    if source == "pull":
+        needed = list(dict.fromkeys(i for a in addons for i in [*wanted[a.name], *a.host_images(ctx)]))
+        require_images(needed, mirror=ctx.registry_mirror, mirrored=UPSTREAM_REGISTRIES if ctx.registry_mirror else ())
+        return wanted
     for a in addons:
         needed = list(dict.fromkeys([*wanted[a.name], *a.host_images(ctx)]))
         missing = [i for i in needed if not docker.image_exists(i)]
@@ -533,7 +554,7 @@ def ensure_addon(addon: Addon, ctx: AddonContext, *, images: Sequence[str] | Non
     start = time.monotonic()
     action = addon.decide(ctx)
     images = list(addon.images(ctx) if images is None else images)
-    if images and ctx.is_kind:
+    if images and ctx.is_kind and ctx.effective_image_source() != "pull":  # pull: the nodes pull them
         loaded = kind_cluster.load_images(ctx.cluster, images)
         if loaded:
             log.info("%s: loaded %s into the nodes", addon.name, ", ".join(loaded))

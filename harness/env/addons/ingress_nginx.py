@@ -69,7 +69,7 @@ class IngressNginx(HelmAddon):
         }
 
     def images(self, ctx: AddonContext) -> list[str]:
-        return [f"registry.k8s.io/ingress-nginx/controller:{self.version(ctx)}", _ingress.TOOLBOX_IMAGE]
+        return [f"registry.k8s.io/ingress-nginx/controller:{self.version(ctx)}", _ingress.toolbox_image(ctx.effective_image_source())]
 
     def offline_hint(self) -> str:
         return ("ingress-nginx's controller image cannot be built offline (nginx with Lua modules) and the "

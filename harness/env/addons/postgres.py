@@ -582,8 +582,8 @@ class Postgres(Addon):
 
     def host_images(self, ctx: AddonContext) -> list[str]:
         # the server is a plain Docker container: nothing to load into the nodes (a psql client pod
-        # with this image loads it itself, see client_pod)
-        return [self.image(ctx)]
+        # with this image loads it itself, see client_pod); checked as the host's Docker pulls it
+        return [ctx.host_pull_name(self.image(ctx))]
 
     def offline_hint(self) -> str:
         return "build it with `make images` (images/build-addons.sh postgres)"
@@ -602,9 +602,12 @@ class Postgres(Addon):
         removed = remove_leftovers(ctx.cluster.name, keep_run=ctx.run_id, runner=ctx.runner)
         if removed:
             progress.say(f"removed PostgreSQL containers left by earlier runs: {', '.join(removed)}")
-        server = PostgresServer(self.image(ctx), cluster_name=ctx.cluster.name, run_id=ctx.run_id,
-                                kubectl=ctx.kubectl, runner=ctx.runner,
-                                disable_ryuk=ctx.effective_image_source() == "local")
+        # the host's Docker pulls it (through the registry mirror when one is set); Ryuk, testcontainers'
+        # reaper, is an image of its own that neither a registry-less machine nor a mirror holding only
+        # the run's images has: the owner labels and `python -m harness clean` cover what it would reap
+        server = PostgresServer(ctx.host_pull_name(self.image(ctx)), cluster_name=ctx.cluster.name,
+                                run_id=ctx.run_id, kubectl=ctx.kubectl, runner=ctx.runner,
+                                disable_ryuk=ctx.effective_image_source() == "local" or bool(ctx.registry_mirror))
         server.launch(timeout=ctx.wait_timeout)
         ctx.state[self.name] = server
 

@@ -14,15 +14,30 @@ import requests
 import urllib3
 
 from harness.core.edges import GATEWAY_GROUP, GatewayRef
+from harness.core.pins import pinned
 from harness.k8s.wait import wait_for
 
 TOOLBOX_IMAGE = "harness/toolbox:latest"
+
+
+def toolbox_image(source: str = "local") -> str:
+    """The echo server's image: this project's ``harness/toolbox`` (``local``), else busybox as the
+    nodes pull it (``TOOLBOX_PULL_IMAGE`` in harness/data/versions.env)."""
+    if source == "pull":
+        return pinned().get("TOOLBOX_PULL_IMAGE", "busybox:1.37.0")
+    return TOOLBOX_IMAGE
+
+
+def pull_policy(source: str) -> str:
+    """``Never`` for a preloaded image (a registry-less machine must not try), ``IfNotPresent`` when
+    the nodes pull (Kubernetes docs, Images, "Image pull policy")."""
+    return "IfNotPresent" if source == "pull" else "Never"
 SMOKE_NAMESPACE = "harness-addons-smoke"
 INGRESS_CLASS = "nginx"
 
 
 def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str = TOOLBOX_IMAGE,
-                 with_endpoints: bool = True, ingress: bool = True) -> list[dict[str, Any]]:
+                 with_endpoints: bool = True, ingress: bool = True, image_pull_policy: str = "Never") -> list[dict[str, Any]]:
     """Deployment + Service + Ingress (class nginx) of an echo server answering ``token`` on ``/``.
 
     Args:
@@ -42,7 +57,7 @@ def echo_objects(name: str, namespace: str, host: str, token: str, *, image: str
                   "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
                   "template": {"metadata": {"labels": labels},
                                "spec": {"terminationGracePeriodSeconds": 1,
-                                        "containers": [{"name": "echo", "image": image, "imagePullPolicy": "Never",
+                                        "containers": [{"name": "echo", "image": image, "imagePullPolicy": image_pull_policy,
                                                         "command": ["sh", "-c", script],
                                                         "ports": [{"name": "http", "containerPort": 8080}],
                                                         "readinessProbe": {"tcpSocket": {"port": 8080},
@@ -116,7 +131,9 @@ def smoke(ctx: Any, addon: str, *, timeout: float | None = None) -> None:
     name = f"echo-{addon}"
     host = f"{addon}.smoke.harness.test"
     token = f"harness-smoke-{secrets.token_hex(6)}"
-    ctx.kubectl.apply(echo_objects(name, SMOKE_NAMESPACE, host, token))
+    src = ctx.effective_image_source()
+    ctx.kubectl.apply(echo_objects(name, SMOKE_NAMESPACE, host, token, image=toolbox_image(src),
+                                   image_pull_policy=pull_policy(src)))
     try:
         wait_for_response(ctx.http_port, host, want_status=200, want_body=token,
                           timeout=timeout or ctx.wait_timeout,
@@ -136,7 +153,9 @@ def gateway_smoke(ctx: Any, addon: str, gateway: GatewayRef, *, timeout: float |
     name = f"echo-{addon}-gateway"
     host = f"{addon}-gateway.smoke.harness.test"
     token = f"harness-smoke-{secrets.token_hex(6)}"
-    ctx.kubectl.apply([*echo_objects(name, SMOKE_NAMESPACE, host, token, ingress=False),
+    src = ctx.effective_image_source()
+    ctx.kubectl.apply([*echo_objects(name, SMOKE_NAMESPACE, host, token, ingress=False, image=toolbox_image(src),
+                                     image_pull_policy=pull_policy(src)),
                        http_route(name, SMOKE_NAMESPACE, host, gateway)])
     try:
         wait_for_response(ctx.http_port, host, want_status=200, want_body=token,

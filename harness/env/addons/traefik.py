@@ -31,6 +31,7 @@ from harness.env.addons.engine import (
     ChartSource,
     HelmAddon,
     check_host_ports,
+    pinned,
     pinned_version,
 )
 from harness.k8s.wait import wait_for
@@ -137,7 +138,12 @@ class Traefik(HelmAddon):
         return pinned_version("TRAEFIK_VERSION")
 
     def default_values(self, ctx: AddonContext) -> dict[str, Any]:
-        vals: dict[str, Any] = {"image": {"repository": "harness/traefik", "tag": self.version(ctx)}}
+        if ctx.effective_image_source() == "pull":  # the official image, pulled by the nodes
+            ref = pinned().get("TRAEFIK_PULL_IMAGE", f"traefik:{self.version(ctx)}")
+            repo, _, tag = ref.rpartition(":")
+            vals: dict[str, Any] = {"image": {"repository": repo, "tag": tag}}
+        else:
+            vals = {"image": {"repository": "harness/traefik", "tag": self.version(ctx)}}
         if ctx.setting(self.name, "gateway"):
             vals["gateway"] = {"enabled": True}
         return vals
@@ -178,7 +184,7 @@ class Traefik(HelmAddon):
         vals = self.values(ctx)
         img = vals.get("image", {})
         return [f"{img.get('repository', 'harness/traefik')}:{img.get('tag') or self.version(ctx)}",
-                _ingress.TOOLBOX_IMAGE]
+                _ingress.toolbox_image(ctx.effective_image_source())]
 
     def offline_hint(self) -> str:
         return "build them with `make images` (images/build-addons.sh traefik, images/build-toolbox.sh)"
