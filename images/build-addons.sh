@@ -4,9 +4,12 @@
 #                                     build/traefik repeats upstream's replace/exclude lines, with a
 #                                     stand-in for its nested dynamic/ext module), FROM scratch
 #   $POSTGRES_IMAGE                   PostgreSQL from Debian's package (images/postgres)
+#   quay.io/jetstack/cert-manager-{controller,webhook,cainjector}:$CERT_MANAGER_VERSION
+#                                     cert-manager built from its Go module with this project's entry
+#                                     points (images/build-cert-manager.sh, images/cert-manager)
 # Cached: the Traefik binary under $BIN_CACHE keyed by version and wrapper go.mod, each image by
 # its tag plus a label holding the hash of what went into it. Prints the image names on stdout.
-# Usage: images/build-addons.sh [traefik|postgres ...]   (default: both)
+# Usage: images/build-addons.sh [traefik|postgres|cert-manager ...]   (default: all three)
 source "$(dirname "$0")/lib.sh"
 need docker "install Docker"
 
@@ -81,13 +84,14 @@ build_postgres() {
   echo "$tag"
 }
 
-what=("$@"); [ ${#what[@]} -gt 0 ] || what=(traefik postgres)
+what=("$@"); [ ${#what[@]} -gt 0 ] || what=(traefik postgres cert-manager)
 echo "==> add-on images: ${what[*]}" >&2
 for w in "${what[@]}"; do
   case "$w" in
     traefik) build_traefik ;;
     postgres) build_postgres ;;
-    *) die "unknown add-on image '$w' (known: traefik, postgres)" ;;
+    cert-manager) "$IMAGES_DIR/build-cert-manager.sh" ;;
+    *) die "unknown add-on image '$w' (known: traefik, postgres, cert-manager)" ;;
   esac
 done
 echo "==> add-on images ready in $(elapsed)" >&2

@@ -14,7 +14,8 @@ def test_every_script_is_found():
     names = {str(p.relative_to(ROOT)) for p in shell_scripts()}
     for expected in ("images/lib.sh", "images/build-addons.sh", "ci/provision-docker.sh", "ci/provision-host.sh",
                      "charts-under-test/lint-charts.sh", "images/postgres/harness-pg", ".ci/run",
-                     "images/build/kubernetes/new-wrapper.sh"):
+                     "images/build/kubernetes/new-wrapper.sh", "images/build-cert-manager.sh",
+                     "images/vendor-cert-manager-chart.sh"):
         assert expected in names
 
 

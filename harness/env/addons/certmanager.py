@@ -1,19 +1,25 @@
-"""``cert-manager``: the jetstack chart plus a CA ClusterIssuer ``harness-ca``.
+"""``cert-manager``: the release's own chart (vendored) plus a CA ClusterIssuer ``harness-ca``.
 
-After the chart (CRDs included) is ready, the add-on creates
+The chart, CRDs included, is cert-manager's ``deploy/charts/cert-manager`` at the pinned
+``CERT_MANAGER_VERSION`` (harness/data/versions.env), vendored from the Go module
+``github.com/cert-manager/cert-manager`` into ``harness/env/addons/charts/cert-manager`` by
+images/vendor-cert-manager-chart.sh, so no chart repository is needed. Its images keep upstream's
+names, ``quay.io/jetstack/cert-manager-{controller,webhook,cainjector}:<version>``: on a machine
+without registries images/build-cert-manager.sh builds them from the same module (entry points of
+this project in images/cert-manager, because upstream's ``cmd/*`` modules are not served by the Go
+module proxy; docs/addons.md, "cert-manager"); a machine that can pull gets upstream's. Either fits.
+
+After the chart is ready, the add-on creates
 
 * ClusterIssuer ``harness-selfsigned`` (selfSigned),
 * Certificate ``harness-ca`` in the cert-manager namespace (isCA, ECDSA P-256, issued by it),
 * ClusterIssuer ``harness-ca`` (``ca.secretName: harness-ca``),
 
-so an Ingress annotated ``cert-manager.io/cluster-issuer: harness-ca`` (with ``spec.tls``) gets a
+retrying while cert-manager's webhook does not answer yet (the chart's startupapicheck Job, which
+would wait for it, is off: its image is not built here), and waits until ``harness-ca`` is Ready.
+An Ingress annotated ``cert-manager.io/cluster-issuer: harness-ca`` (with ``spec.tls``) then gets a
 certificate signed by that CA. The CA certificate is written to ``<artifacts>/harness-ca.crt``;
 HTTPS probes verify against it (``requests.get(url, verify=ctx.state["cert-manager"])``).
-
-Offline: there is no honest way to build cert-manager's images from the Go module proxy (the
-controller/webhook/cainjector mains live in separate modules, ``cmd/*``, that the proxy does not
-serve, and the main module's webhook wiring is under ``internal/``); see docs/addons.md. On a
-registry-less machine the add-on fails its image check with one line, and the cluster tests skip.
 """
 from __future__ import annotations
 
@@ -21,8 +27,12 @@ import base64
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.core.errors import WaitFailed
+import yaml
+
+from harness.core.errors import CommandError, WaitFailed
 from harness.env.addons.engine import (
+    ADDON_CHARTS,
+    Addon,
     AddonContext,
     ChartSource,
     HelmAddon,
@@ -30,25 +40,43 @@ from harness.env.addons.engine import (
     pinned,
 )
 from harness.env.addons.smoke import SMOKE_NAMESPACE
+from harness.k8s.client import is_transient
 from harness.k8s.wait import wait_for
 
-REPOSITORY = "https://charts.jetstack.io"
+CHART_DIR = ADDON_CHARTS / "cert-manager"
 NAMESPACE = "cert-manager"
 SELFSIGNED_ISSUER = "harness-selfsigned"
 CA_ISSUER = "harness-ca"
 CA_SECRET = "harness-ca"
 CA_FILE_NAME = "harness-ca.crt"
-COMPONENTS = ("controller", "webhook", "cainjector", "startupapicheck")
+COMPONENTS = ("controller", "webhook", "cainjector")
+"""The chart's deployments with the default values below (startupapicheck is off)."""
 
 
-def chart_version() -> str:
-    return pinned().get("CERT_MANAGER_CHART_VERSION", "v1.21.2")
+def version() -> str:
+    """The pinned cert-manager release (``CERT_MANAGER_VERSION``): module, chart and image tag."""
+    return pinned().get("CERT_MANAGER_VERSION", "v1.20.3")
 
 
-def images(version: str | None = None) -> list[str]:
-    """The chart's images at the pinned version (quay.io/jetstack/cert-manager-<component>)."""
-    v = version or chart_version()
-    return [f"quay.io/jetstack/cert-manager-{c}:{v}" for c in COMPONENTS]
+def _chart_version() -> str:
+    return str(yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["version"])
+
+
+def images(v: str | None = None) -> list[str]:
+    """The chart's images at version ``v`` (default the pin): ``quay.io/jetstack/cert-manager-<component>:<v>``."""
+    return [f"quay.io/jetstack/cert-manager-{c}:{v or version()}" for c in COMPONENTS]
+
+
+def webhook_not_ready(exc: BaseException) -> bool:
+    """Whether an apply failed only because cert-manager's admission webhook does not answer yet.
+
+    The chart registers the webhook (``webhook.cert-manager.io``) for cert-manager's kinds at
+    install; until the webhook pod serves and cainjector has put its CA into the webhook
+    configurations, the API server rejects those objects with "failed calling webhook" (connection
+    refused, no endpoints, or an unknown certificate authority). Other errors are real.
+    """
+    text = f"{exc} {getattr(exc, 'stderr', '')}"
+    return (isinstance(exc, CommandError) and "webhook.cert-manager.io" in text) or is_transient(exc)
 
 
 def issuer_manifests(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
@@ -82,19 +110,24 @@ def _condition(obj: dict[str, Any] | None, kind: str = "Ready") -> tuple[str, st
 
 class CertManager(HelmAddon):
     name: ClassVar[str] = "cert-manager"
-    summary: ClassVar[str] = ("cert-manager (jetstack chart, CRDs) with CA ClusterIssuer harness-ca; "
+    summary: ClassVar[str] = ("cert-manager (its release's chart, vendored; CRDs) with CA ClusterIssuer harness-ca; "
                               "its CA certificate is exported for TLS-verifying probes")
     namespace: ClassVar[str] = NAMESPACE
     release: ClassVar[str] = "cert-manager"
-    chart: ClassVar[ChartSource] = ChartSource("repo", REPOSITORY, "cert-manager", chart_version())
-    wait_for_jobs: ClassVar[bool] = True
+    chart: ClassVar[ChartSource] = ChartSource("dir", str(CHART_DIR), "cert-manager", _chart_version())
+
+    def values(self, ctx: AddonContext) -> dict[str, Any]:
+        """The defaults merged with the session's overrides, without HelmAddon's ``harnessChartDigest``:
+        the vendored chart's values.schema.json allows no unknown top-level key, and its content is
+        fixed by the pinned version (tests/unit/test_certmanager.py checks the two agree)."""
+        return Addon.values(self, ctx)
 
     def default_values(self, ctx: AddonContext) -> dict[str, Any]:
         return {
             "crds": {"enabled": True, "keep": False},
-            # the startupapicheck hook Job waits until the webhook answers: helm returns when
-            # cert-manager can really issue
-            "startupapicheck": {"enabled": True, "timeout": "2m"},
+            # startupapicheck (a post-install Job that waits until the webhook answers) is off: its
+            # image is not built here. ready() does that wait itself (webhook_not_ready).
+            "startupapicheck": {"enabled": False},
             "prometheus": {"enabled": False},
             "global": {"leaderElection": {"namespace": NAMESPACE}},
         }
@@ -103,16 +136,25 @@ class CertManager(HelmAddon):
         return images(self.chart.version)
 
     def offline_hint(self) -> str:
-        return ("cert-manager's images cannot be built offline (its cmd/* modules are not served by the Go "
-                "module proxy); pull them on a machine with registry access or remove cert-manager from addons")
+        return ("build them from the Go module with `images/build-cert-manager.sh` (part of `make images`), "
+                "or pull them on a machine with registry access")
 
     def preflight(self, ctx: AddonContext) -> None:
         check_images(ctx, [self])     # the clearer message on a registry-less machine comes first
         super().preflight(ctx)
 
     def ready(self, ctx: AddonContext) -> None:
-        """Apply the issuers, wait until ClusterIssuer harness-ca is Ready, export the CA."""
-        ctx.kubectl.apply(issuer_manifests())
+        """Apply the issuers (retried while the webhook does not answer), wait until ClusterIssuer
+        harness-ca is Ready, export the CA."""
+
+        def applied() -> tuple[bool, str]:
+            ctx.kubectl.apply(issuer_manifests())
+            return True, "applied"
+
+        wait_for(applied, timeout=ctx.wait_timeout, interval=2.0, transient=webhook_not_ready,
+                 what="cert-manager's webhook admits the harness issuers",
+                 hint=f"kubectl -n {NAMESPACE} logs deploy/cert-manager-webhook; kubectl -n {NAMESPACE} "
+                      "logs deploy/cert-manager-cainjector")
 
         def issuer_ready() -> tuple[bool, str]:
             status, msg = _condition(ctx.kubectl.get_json("clusterissuer", CA_ISSUER))

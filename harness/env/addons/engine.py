@@ -9,7 +9,8 @@ and a smoke check. The built-in ones, one module each, are listed by name in
 ``traefik``       ingress controller (the project's chart in ``charts/traefik`` here, image built here);
                   serves Ingresses of class ``nginx`` through Traefik's Kubernetes Ingress NGINX provider
 ``ingress-nginx`` the retired upstream controller, for users who can pull its images
-``cert-manager``  the jetstack chart plus ClusterIssuer ``harness-ca``; needs pulled images
+``cert-manager``  its release's chart (vendored in ``charts/cert-manager``) plus ClusterIssuer
+                  ``harness-ca``; images built here from its Go module, or pulled
 ``postgres``      PostgreSQL outside the cluster (testcontainers on the ``kind`` network), one
                   database and Secret per test namespace, fault controls
 ================  ==================================================================================
