@@ -37,10 +37,12 @@ from harness.core.config import (
 )
 from harness.core.errors import HarnessError
 from harness.core.fmt import duration
+from harness.core.pins import version_text
 from harness.env import clean as clean_mod
 from harness.env import cluster as cluster_mod
 from harness.gate import matrix
 from harness.gate.check import cmd_check
+from harness.gate.cli import OneLineErrors
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
 from harness.k8s.namespaces import new_run_id
@@ -203,11 +205,47 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description="helm e2e harness")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def invoked_prog(argv0: str | None = None) -> str:
+    """The program as it was invoked, for ``--help`` and error lines: ``python -m harness`` when run
+    as a module (``sys.argv[0]`` is then the path of this ``__main__.py``), else the script's name
+    (``harness``, the console script ``pyproject.toml`` installs)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = os.path.basename(argv0 or "")
+    if not name or name in ("__main__.py", "-c", "-m") or name.endswith(".py"):
+        return "python -m harness"
+    return name
+
+
+class _TopLevel(argparse.ArgumentParser):
+    """The program's own parser: an error (no or an unknown subcommand) is one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"harness: error: {message} (see: {self.prog} --help)\n")
+        sys.exit(2)
+
+
+class _Version(argparse.Action):
+    """``--version``: the harness's version and the pinned helm, kind, kubectl and Kubernetes versions
+    (harness/core/pins.py ``version_text``), then exit 0, on every subcommand as on the program."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the harness version and the pinned helm, kind, kubectl and Kubernetes versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(version_text())
+        parser.exit(0)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; ``prog`` defaults to :func:`invoked_prog` (each subcommand's is ``<prog> <name>``)."""
+    parser = _TopLevel(prog=prog or invoked_prog(), description="helm e2e harness")
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineErrors)
     for name, help_text, add, run in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--version", action=_Version)
         add(p)
         p.set_defaults(_run=run)
     return parser

@@ -49,6 +49,7 @@ EXTERNAL_FLAGS = {
     "--providers": "traefik", "--experimental": "traefik", "--serverstransport": "traefik",
     "--body-file": "gh pr comment", "--pyargs": "pytest", "--accesslog": "traefik",
     "--repo": "helm pull", "--destination": "helm pull/package", "--bogus": "docs/gate.md's example of an unknown option",
+    "--context": "kubectl (the harness passes --kube-context to it as --context)",
 }
 
 # Calls whose string arguments are messages a user reads.
