@@ -7,6 +7,7 @@ early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell 
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
     python -m harness check --chart PATH [--values F] [--set k=v] [any harness option]
+    python -m harness init --chart DIR [--out FILE] [--force]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
     python -m harness clean [--dry-run] [--include-kept]
@@ -45,6 +46,7 @@ from harness.gate.check import cmd_check
 from harness.gate.cli import OneLineErrors
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
+from harness.gate.init import cmd_init
 from harness.k8s.namespaces import new_run_id
 from harness.tools import docker
 from harness.tools.kind import Kind
@@ -87,6 +89,19 @@ def _config_parser(p: argparse.ArgumentParser) -> None:
 def _check_parser(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--no-lint", action="store_true", help="render and check without helm lint")
+
+
+def _init_parser(p: argparse.ArgumentParser) -> None:
+    add_config_arguments(p)
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="where the contract goes (default: harness-contract.yaml in the --chart directory)")
+    p.add_argument("--force", action="store_true", help="overwrite --out when it exists")
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    """`init`: harness/gate/init.py (a commented contract scaffolded from the rendered chart; exit 0
+    written, 2 bad input or an existing file without --force, 3 no helm)."""
+    return cmd_init(args, load_from_args(args))
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -195,6 +210,8 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("check", "render and lint each chart's variants without a cluster; check the probe host, images, probes",
      _check_parser, _run_check),
+    ("init", "write a commented harness-contract.yaml for a chart (--chart DIR) from its rendered manifests: "
+     "the scenarios that apply and why, what to fill in", _init_parser, _run_init),
     ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
     ("gate", "release gate: run the scenarios a chart's contract enables, write report/, exit 0/1/2/3",
      _gate_parser, cmd_gate),
