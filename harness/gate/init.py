@@ -221,7 +221,7 @@ def contract_text(sc: Scaffold) -> str:
     if sc.released is not None:
         index = _rel(sc.released.repository / "index.yaml", base)
         line("released:", f"the version users run today (the newest below {sc.version} in {index})")
-        line(f"  chart: {RELEASED_REPO}/{_scalar(sc.chart)}", "repo/name, oci://..., or a .tgz path")
+        line(f"  chart: {_scalar(f'{RELEASED_REPO}/{sc.chart}')}", "repo/name, oci://..., or a .tgz path")
         line(f"  version: {_scalar(sc.released.version)}")
         line(f"  repository: {_scalar(_rel(sc.released.repository, base))}", "a directory with index.yaml, or an http(s) URL")
     else:

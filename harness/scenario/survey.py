@@ -40,6 +40,7 @@ https://www.postgresql.org/docs/current/libpq-envars.html)."""
 _DB_KEY = re.compile(r"^(database|db|postgres|postgresql|pg|sql)$", re.I)
 _STREAM_KEY = re.compile(r"(sse|stream|heartbeat|eventsource)", re.I)
 BUFFERING_OFF = "nginx.ingress.kubernetes.io/proxy-buffering"
+_VALUES_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,12 @@ class ValuesHints:
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``(a.b.c, value)`` for every leaf, keeping only paths a contract can name (keys of letters,
+    digits, ``_`` and ``-``: harness/core/contract.py's values paths)."""
     out: list[tuple[str, Any]] = []
     for k, v in values.items():
+        if not _VALUES_KEY.match(str(k)):
+            continue
         path = f"{prefix}{k}"
         if isinstance(v, Mapping) and v:
             out += _flatten(v, path + ".")

@@ -125,6 +125,10 @@ def test_values_hints():
     assert h.stream_keys == ("sse.heartbeatSeconds",)
     assert (h.ingress_enabled, h.ingress_class, h.pdb_enabled) == ("ingress.enabled", "ingress.className",
                                                                    "podDisruptionBudget.enabled")
+    odd = sv.values_hints({"database": {"my.secret": {"existingSecret": ""}, "existingSecret": "",
+                                         "existingSecretKey": "k"}})
+    assert (odd.db_secret, odd.db_secret_key, odd.db_secret_key_default) == (
+        "database.existingSecret", "database.existingSecretKey", "k")  # a key with a dot is not a values path
     h = sv.values_hints(CREATE_VALUES)
     assert h == sv.ValuesHints(ingress_enabled="ingress.enabled", ingress_class="ingress.className")
 
