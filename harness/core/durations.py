@@ -52,7 +52,8 @@ def parse_duration(raw: object, *, option: str, positive: bool = True) -> float:
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         raise UsageError(f"{option}: {raw!r} is not a duration; use {ACCEPTED}")
     if seconds < 0 or (positive and seconds == 0):
-        raise UsageError(f"{option}: {raw!r} must be more than 0 seconds")
+        raise UsageError(f"{option}: {raw!r} must be more than 0 seconds" if positive
+                         else f"{option}: {raw!r} must not be negative")
     return seconds
 
 

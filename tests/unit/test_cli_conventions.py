@@ -36,6 +36,8 @@ def test_a_duration_must_be_positive(raw):
     with pytest.raises(UsageError, match=r"must be more than 0 seconds$"):
         parse_duration(raw, option="wait-timeout (option)")
     assert parse_duration("0s", option="x", positive=False) == 0.0
+    with pytest.raises(UsageError, match=r"^x: '-1s' must not be negative$"):
+        parse_duration("-1s", option="x", positive=False)
 
 
 def test_config_takes_durations_from_every_source(tmp_path):
