@@ -91,8 +91,15 @@ def _check_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-lint", action="store_true", help="render and check without helm lint")
 
 
+INIT_OPTIONS = ("--chart", "--values", "--set", "--helm", "--kubernetes-version")
+"""The harness options ``init`` takes: what it renders and with which helm (the cluster's are not its business)."""
+
+
 def _init_parser(p: argparse.ArgumentParser) -> None:
-    add_config_arguments(p)
+    p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
+                   help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
+    p.add_argument("--rootdir", default=None, metavar="DIR", help="project root (default: the current directory)")
+    add_config_options(lambda flag, **kw: p.add_argument(flag, **kw) if flag in INIT_OPTIONS else None)
     p.add_argument("--out", metavar="FILE", default=None,
                    help="where the contract goes (default: harness-contract.yaml in the --chart directory)")
     p.add_argument("--force", action="store_true", help="overwrite --out when it exists")
