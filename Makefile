@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate bench bench-upgrade cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 matrix gate gate-edges bench bench-upgrade cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -88,6 +88,15 @@ endif
 gate: setup images
 	$(VENV)/bin/python -m harness gate --chart $(CHART) $(GATE_ARGS)
 
+## gate-edges: the gate through both Traefik edges on cluster $(CLUSTER) (reused when it exists, else
+## created and deleted when it passes): upgrade and sse of both bundled charts through their Ingress
+## (traefik-nginx) and their HTTPRoute (traefik-gateway), rows side by side and the migration diff in
+## report/edges/ (docs/gate.md, "Through several edges")
+gate-edges: setup images
+	$(VENV)/bin/python -m harness gate --chart charts-under-test/ha-service --chart charts-under-test/realtime \
+		--scenarios upgrade,sse --edge traefik-nginx,traefik-gateway --cluster-name $(CLUSTER) \
+		--report-dir report/edges --artifacts-dir artifacts/edges $(GATE_ARGS)
+
 ## bench: the cluster toolchain benchmark (docs/performance.md): warm make images, 1- and 3-node create
 ## + Ready (median of 3); make bench BENCH_K8S="v1.35.4 v1.36.3 v1.37.2" adds 3-node create per version
 BENCH_K8S ?=
@@ -113,6 +122,18 @@ cold-check: $(VENV)/.installed
 N ?= 5
 soak: setup images
 	$(VENV)/bin/python ci/soak.py --runs $(N) --cluster-name $(CLUSTER)
+
+## registry: the loopback OCI registry (distribution, images/build-registry.sh) on 127.0.0.1 for images
+## and charts, kept until `make registry-stop`; prints its address. make registry [REGISTRY_PORT=5001]
+## (default: a port Docker chooses). docs/cluster.md, "How users' machines get their images".
+REGISTRY_PORT ?= 0
+registry: setup
+	@images/build-registry.sh >/dev/null
+	$(VENV)/bin/python -m harness registry up --port $(REGISTRY_PORT)
+
+## registry-stop: remove the registry `make registry` started, with its storage (test runs' registries stay)
+registry-stop: setup
+	$(VENV)/bin/python -m harness registry down
 
 clean:
 	rm -rf $(VENV) .tools artifacts

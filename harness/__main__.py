@@ -11,6 +11,7 @@ early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell 
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
     python -m harness clean [--dry-run] [--include-kept]
+    python -m harness registry up [--port N] | down
 
 Ctrl-C exits 130 (128 + SIGINT) with one ``harness: interrupted`` line.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +43,7 @@ from harness.core.fmt import duration
 from harness.core.pins import version_text
 from harness.env import clean as clean_mod
 from harness.env import cluster as cluster_mod
+from harness.env import registry as registry_mod
 from harness.gate import matrix
 from harness.gate.check import cmd_check
 from harness.gate.cli import OneLineErrors
@@ -213,6 +216,38 @@ def cmd_clean(args: argparse.Namespace) -> int:
                            say=lambda line: print(line, flush=True))
 
 
+def _registry_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("up", "down"))
+    p.add_argument("--port", type=int, default=0, metavar="N",
+                   help="host port on 127.0.0.1 (default: one Docker chooses) [make: REGISTRY_PORT]")
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    """`registry up`: the loopback OCI registry (harness/env/registry.py) for use by hand, kept until
+    `registry down` (its run is recorded as kept, so `python -m harness clean` leaves it unless
+    --include-kept); `registry down` removes those (not the registries of test runs) with their storage."""
+    if args.action == "down":
+        found = registry_mod.find(by_hand=True)
+        for name, port in found:
+            run_id = registry_mod.remove(name)
+            if run_id:  # the kept run record `registry up` wrote
+                shutil.rmtree(runs.runs_root() / run_id, ignore_errors=True)
+            print(f"removed registry {name} (127.0.0.1:{port})")
+        if not found:
+            print("no registry started by `registry up` is running")
+        return 0
+    docker.require_engine()
+    run_id = new_run_id()
+    runs.write_owner(runs.runs_root() / run_id / runs.OWNER_FILE, runs.owner_now(run_id, kept=True))
+    reg = registry_mod.start(args.port, run_id=run_id, by_hand=True)
+    print(f"registry {reg.image} at {reg.address} (container {reg.name}, storage {reg.storage})")
+    print(f"  push an image: docker tag IMAGE {reg.address}/PATH:TAG && docker push {reg.address}/PATH:TAG")
+    print(f"  push a chart:  helm push CHART.tgz {reg.chart_url()} --plain-http")
+    print(f"  kind nodes reach it as {reg.in_network} (network {', '.join(reg.networks) or 'none yet'})")
+    print("  stop it:       make registry-stop   (or: python -m harness registry down)")
+    return 0
+
+
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("check", "render and lint each chart's variants without a cluster; check the probe host, images, probes",
@@ -226,6 +261,8 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
      _matrix_parser, cmd_matrix),
     ("clean", "remove what interrupted or killed runs left (clusters, containers, namespaces, run directories)",
      _clean_parser, cmd_clean),
+    ("registry", "start (up) or remove (down) the loopback OCI registry for images and charts",
+     _registry_parser, cmd_registry),
 ]
 
 

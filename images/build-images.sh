@@ -33,4 +33,6 @@ fi
 "$IMAGES_DIR/../charts-under-test/service/build-image.sh"
 "$IMAGES_DIR/../charts-under-test/static-server/build-image.sh"
 [ -x "$IMAGES_DIR/build-addons.sh" ] && "$IMAGES_DIR/build-addons.sh"
+# the loopback OCI registry of the pull-path tests (harness/env/registry.py; cold: ~5 min, then cached)
+"$IMAGES_DIR/build-registry.sh" >/dev/null
 echo "==> images ready in $(elapsed)"

@@ -164,7 +164,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("edge", "edge", "choice", TRAEFIK_NGINX,
            "what the probes go through: traefik-nginx = the chart's Ingress (class nginx); traefik-gateway = "
            "the chart's HTTPRoute (httpRoute.* values set by the harness) on the traefik add-on's Gateway, "
-           "same 127.0.0.1 port", EDGES, metavar="EDGE"),
+           "same 127.0.0.1 port; the gate takes several, comma-separated: one run per edge, rows side by side and a "
+           "migration diff", EDGES, metavar="EDGE"),
 )
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
 

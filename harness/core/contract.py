@@ -55,7 +55,7 @@ import yaml
 
 from harness.core import datacheck
 from harness.core.chartfiles import extract_packaged
-from harness.core.edges import TRAEFIK_GATEWAY, gateway_sets
+from harness.core.edges import EDGES, TRAEFIK_GATEWAY, gateway_sets
 from harness.core.errors import UsageError
 from harness.core.values import ChartRef
 
@@ -229,6 +229,8 @@ class Broken:
     Attributes:
         values: the overlay's values files (absolute); one path is taken as a one-file tuple.
         sets: ``--set`` pairs of the overlay (v2).
+        edge: the only edge the control runs through ("" for any): its defect lives in that edge's
+            object (an HTTPRoute's ``timeouts``); through another edge it is skipped with the reason.
     """
 
     name: str
@@ -236,6 +238,7 @@ class Broken:
     scenario: str
     reason: str
     sets: tuple[str, ...] = ()
+    edge: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.values, str | Path):
@@ -721,7 +724,7 @@ def _broken(p: _Problems, raw: Any, base: Path) -> tuple[Broken, ...]:
         m = _mapping(p, key, item)
         if m is None:
             continue
-        _unknown_keys(p, f"{key}.", m, ("name", "values", "set", "scenario", "reason"))
+        _unknown_keys(p, f"{key}.", m, ("name", "values", "set", "scenario", "reason", "edge"))
         name = _str(p, f"{key}.name", m.get("name"))
         if name:
             if not _DNS_LABEL.match(name):
@@ -739,8 +742,11 @@ def _broken(p: _Problems, raw: Any, base: Path) -> tuple[Broken, ...]:
             p.add(f"{key}.scenario", f"{scenario!r} is not one of {', '.join(SCENARIOS)}")
             scenario = None
         reason = _str(p, f"{key}.reason", m.get("reason"))
+        edge = m.get("edge") or ""
+        if edge and edge not in EDGES:
+            p.add(f"{key}.edge", f"{edge!r} is not one of {', '.join(EDGES)}")
         if name and (files or sets) and len(p.lines) == before and scenario and reason:
-            out.append(Broken(name, files, scenario, reason, sets))
+            out.append(Broken(name, files, scenario, reason, sets, str(edge)))
     return tuple(out)
 
 

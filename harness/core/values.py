@@ -13,6 +13,7 @@ import yaml
 
 from harness.core.chartfiles import read_packaged
 from harness.core.errors import UsageError
+from harness.core.imageref import is_loopback
 
 _REPO_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ChartKind = Literal["dir", "tgz", "repo", "oci", "url"]
@@ -34,8 +35,24 @@ class ChartRef:
     version: str | None = None
 
     def argv(self) -> list[str]:
-        """The CHART argument plus ``--version`` when one is set."""
-        return [self.ref, *(["--version", self.version] if self.version else [])]
+        """The CHART argument plus ``--version`` when one is set, and ``--plain-http`` for an OCI
+        chart in a registry on loopback (:attr:`plain_http`)."""
+        return [self.ref, *(["--version", self.version] if self.version else []),
+                *(["--plain-http"] if self.plain_http else [])]
+
+    @property
+    def oci_registry(self) -> str:
+        """``host[:port]`` of an ``oci://`` chart ("" for other kinds)."""
+        return self.ref[len("oci://"):].split("/", 1)[0] if self.kind == "oci" else ""
+
+    @property
+    def plain_http(self) -> bool:
+        """True for an OCI chart in a registry on 127.0.0.0/8, localhost or [::1]: helm speaks HTTPS to
+        every OCI registry unless given ``--plain-http`` (helm pull/show/install/upgrade/template/push,
+        https://helm.sh/docs/helm/helm_pull/), while such a loopback registry (kind's local-registry
+        recipe, the harness's own, harness/env/registry.py) serves plain HTTP; Docker treats
+        127.0.0.0/8 registries the same way without configuration."""
+        return self.kind == "oci" and is_loopback(self.oci_registry)
 
     @property
     def is_local(self) -> bool:

@@ -11,7 +11,8 @@ What is looked at (each found the way it was marked, harness/core/runs.py):
 
 The harness creates no Docker network or volume of its own: kind's nodes share kind's ``kind``
 network (never removed here), and a node's or an add-on container's anonymous volumes go with it
-(``kind delete cluster``, ``docker rm -v``).
+(``kind delete cluster``, ``docker rm -v``); the loopback registry's storage, a host directory it
+mounts (harness/env/registry.py), is removed with its container.
 
 The decision is :func:`harness.core.runs.decide` (pure); this module only lists and removes.
 """
@@ -26,6 +27,7 @@ from typing import Any
 from harness.core import runs
 from harness.core.errors import CommandError
 from harness.core.pins import cache_dir
+from harness.env import registry
 from harness.env.addons.postgres import LABEL_ADDON as ADDON_LABEL
 from harness.env.addons.postgres import LABEL_HOST as HOST_LABEL
 from harness.env.addons.postgres import LABEL_PID as PID_LABEL
@@ -120,7 +122,13 @@ def remove(resource: runs.Resource, *, kind: Kind, cache: Path, runner: Callable
         kind.delete(resource.name)
         shutil.rmtree(cache / "clusters" / resource.name, ignore_errors=True)
     elif resource.kind == "container":
+        storage = None
+        if resource.name.startswith(registry.CONTAINER_PREFIX):
+            # the loopback registry's storage is a host directory, not a volume: `rm -v` leaves it
+            storage, _ = registry.inspect_container(resource.name, runner=runner)
         runner(["docker", "rm", "-f", "-v", resource.name], timeout=60)
+        if storage is not None:
+            shutil.rmtree(storage, ignore_errors=True)
     elif resource.kind == "namespace":
         kubeconfig = cache / "clusters" / resource.cluster / "kubeconfig"
         runner([binaries.tool_path("kubectl"), "--kubeconfig", str(kubeconfig), "--request-timeout=20s", "delete",

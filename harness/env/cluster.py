@@ -190,11 +190,13 @@ def upstream_node_image(pins: KubernetesPins) -> str:
     return pins.pull or f"{UPSTREAM_NODE_REPOSITORY}:{pins.version}"
 
 
-def resolve_node_image(spec: ClusterSpec) -> str:
+def resolve_node_image(spec: ClusterSpec, *, pins: KubernetesPins | None = None) -> str:
     """Choose the node image: explicit ``node_image``; else by ``image_source`` for ``kubernetes_version``.
 
     ``local`` needs a node image built by `images/build-node-image.sh <version>`; ``pull`` uses
     the row's ``pull`` image (kindest/node); ``auto`` prefers the local build and falls back to pulling.
+    ``pins``: the version's pins (default: versions.env's row); the loopback registry's pull path
+    (harness/env/pullpath.py) passes a row whose ``pull`` image names the registry and the pushed digest.
 
     Raises:
         EnvironmentNotReady: ``local`` was asked for and no local node image exists.
@@ -205,7 +207,7 @@ def resolve_node_image(spec: ClusterSpec) -> str:
         return spec.node_image
     if spec.image_source not in ("auto", "pull", "local"):
         raise UsageError(f"image_source must be auto, pull or local, not {spec.image_source!r}")
-    pins = kubernetes_pins(spec.kubernetes_version)
+    pins = pins or kubernetes_pins(spec.kubernetes_version)
     local = local_node_image(pins.version) if spec.image_source != "pull" else None
     if local:
         return local

@@ -43,15 +43,17 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.core import runs
 from harness.core.errors import EnvironmentNotReady, HarnessError, UsageError
 from harness.core.fmt import duration
-from harness.gate import preflight, run
+from harness.gate import edges, preflight, run
 from harness.gate.cli import add_arguments
 from harness.gate.clock import Clock
 from harness.gate.exitcode import exit_code
 from harness.gate.header import chart_info, gate_info
+from harness.gate.matrix import KindClusters
 from harness.gate.plan import Plan, make_plan
 from harness.k8s.namespaces import new_run_id
 from harness.report import render as report
@@ -72,12 +74,16 @@ def load_records(plan: Plan, *, since: float | None, clock: Clock) -> list[Scena
 
 
 def write_gate_report(plan: Plan, *, started: float, code: int, why: str, details: Sequence[str],
-                      since: float | None, clock: Clock) -> list[ScenarioResult]:
-    """Read the run's records and write the report; prints where it went. Returns the records."""
-    results = load_records(plan, since=since, clock=clock)
+                      since: float | None, clock: Clock, results: list[ScenarioResult] | None = None,
+                      junit_sources: Sequence[Path] | None = None) -> list[ScenarioResult]:
+    """Read the run's records (unless given) and write the report; prints where it went. Returns the records."""
+    if results is None:
+        results = load_records(plan, since=since, clock=clock)
+    if junit_sources is None:
+        junit_sources = [plan.junit] if plan.junit else []
     info = gate_info(plan, started=started, exit_code_=code, why=why, errors=details)
     written = report.write_report(results, info, report_dir=plan.report_dir, artifacts_dir=plan.cfg.artifacts_dir,
-                                  junit_sources=[plan.junit] if plan.junit else [], since=since)
+                                  junit_sources=junit_sources, since=since)
     clock.say(f"report: {written['html']} and {written['markdown'].name}"
               + (f", {written['junit'].name}" if "junit" in written else ""))
     return results
@@ -130,6 +136,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         _report_without_run(plan, started, exc, clock)
         raise
 
+    if plan.edge_matrix:
+        return _gate_edges(plan, clock)
     # the gate's own files under a run directory with its owner record (harness/core/runs.py), so a
     # killed gate's are found by `python -m harness clean`; its pytest session has a run id of its own
     gate_dir = runs.run_dir(new_run_id())
@@ -146,6 +154,59 @@ def cmd_gate(args: argparse.Namespace) -> int:
     clock.say(f"pytest exited {rc} after {duration(time.time() - run_started, 'clock')}")
     results = write_gate_report(plan, started=started, code=code, why=why, details=details, since=run_started,
                                 clock=clock)
+    clock.say(f"{report.verdict_line(results, code)} (exit {code}: {why})")
+    return code
+
+
+def _gate_edges(plan: Plan, clock: Clock) -> int:
+    """The scenarios once per edge on one cluster, one report (harness/gate/edges.py)."""
+    started = clock.started
+    runs_ = edges.edge_runs(plan)
+    kind = None if plan.cfg.external_cluster else KindClusters()
+    existed = kind is not None and plan.cfg.cluster_name in kind.existing()
+    gate_dir = runs.run_dir(new_run_id())
+    runs.write_owner(gate_dir / runs.OWNER_FILE, runs.owner_now(gate_dir.name))
+    codes: list[int] = []
+    whys: list[str] = []
+    details: list[str] = []
+    results: list[ScenarioResult] = []
+    first_started = time.time()
+    try:
+        for i, er in enumerate(runs_, 1):
+            status = gate_dir / f"status-{er.edge}.json"
+            argv = run.build_pytest_argv(plan, status=status, started=started) + list(er.extra)
+            clock.say(f"edge {i}/{len(runs_)} {er.edge}: " + shlex.join(["pytest", *argv[3:]]))
+            run_started = time.time()
+            rc, st = run.run_pytest(argv, status=status)
+            code, why, more = exit_code(rc, st)
+            clock.say(f"edge {er.edge}: pytest exited {rc} after {duration(time.time() - run_started, 'clock')}")
+            codes.append(code)
+            whys.append(f"{er.edge}: {why}")
+            details += [f"{er.edge}: {d}" for d in more]
+            try:
+                results += edges.rebased(report.load_results(er.artifacts, since=run_started), er,
+                                         plan.cfg.artifacts_dir)
+            except ValueError as exc:
+                clock.say(f"edge {er.edge}: the run's records cannot be read: {exc}")
+            if code in edges.STOP_CODES:
+                left = [r.edge for r in runs_[i:]]
+                if left:
+                    clock.say(f"edge {er.edge}: exit {code}; not running {', '.join(left)}")
+                break
+    finally:
+        shutil.rmtree(gate_dir, ignore_errors=True)
+        code = edges.combined_code(codes)
+        name = plan.cfg.cluster_name
+        if kind is not None and name in kind.existing():
+            if edges.delete_after(plan.cfg.keep_cluster, code, existed=existed):
+                clock.say(f"deleting cluster {name} (keep-cluster={plan.cfg.keep_cluster})")
+                kind.delete(name)
+            else:
+                clock.say(f"cluster {name} kept: " + ("it existed before the gate" if existed
+                                                     else f"keep-cluster={plan.cfg.keep_cluster}"))
+    why = "; ".join(whys)
+    results = write_gate_report(plan, started=started, code=code, why=why, details=details, since=first_started,
+                                clock=clock, results=results, junit_sources=[er.junit for er in runs_])
     clock.say(f"{report.verdict_line(results, code)} (exit {code}: {why})")
     return code
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.core.config import OPTIONS, cli_values, load_config
 from harness.core.contract import CONTRACT_FILE, SCENARIOS, resolve_charts_under_test
+from harness.core.edges import EDGES
 from harness.core.errors import UsageError
 from harness.core.flags import namespaced
 from harness.core.packaged import checkout_root
@@ -44,6 +45,12 @@ class Plan:
     forwarded: list[str]
     pytest_args: list[str] = field(default_factory=list)
     junit: Path | None = None
+    edges: tuple[str, ...] = ()
+
+    @property
+    def edge_matrix(self) -> bool:
+        """More than one edge: one pytest run per edge on one cluster (harness/gate/edges.py)."""
+        return len(self.edges) > 1
 
     @property
     def values(self) -> tuple[Path, ...]:
@@ -75,6 +82,9 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         if path_like and not p.exists():
             raise UsageError(f"gate: chart {'archive' if archive else 'directory'} {raw} does not exist "
                              f"(resolved to {p})")
+    edges = _edges(args)
+    if len(edges) > 1:  # the configuration holds one edge: the first; the gate runs each in turn
+        args = argparse.Namespace(**{**vars(args), "harness_edge": edges[0]})
     cfg = load_config(cli_values(args), config_file=args.harness_config_file, rootdir=args.rootdir or ROOT or cwd,
                       cwd=cwd, env=env)
     if not cfg.charts:
@@ -161,4 +171,20 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         elif a in ("--junitxml", "--junit-xml") and i + 1 < len(pytest_args):
             junit = (cwd / pytest_args[i + 1]).resolve()
     return Plan(cfg, charts, tuple(selected), bool(args.controls) and broken is None, broken, report_dir,
-                forwarded, pytest_args, junit)
+                forwarded, pytest_args, junit, tuple(edges) or (cfg.edge,))
+
+
+def _edges(args: argparse.Namespace) -> list[str]:
+    """``--edge a,b`` (comma-separated or repeated): the edges in the order given, each once.
+
+    Raises:
+        UsageError: an edge that is not one of :data:`harness.core.edges.EDGES`.
+    """
+    raw = getattr(args, "harness_edge", None)
+    names = list(dict.fromkeys(_split_names([raw] if isinstance(raw, str) else raw)))
+    for n in names:
+        if n not in EDGES:
+            raise UsageError(f"gate: --edge: {n!r} is not one of {', '.join(EDGES)} "
+                             "(several, comma-separated, run the scenarios through each: --edge "
+                             f"{','.join(EDGES)})")
+    return names

@@ -3,6 +3,7 @@
 ``helm lint`` and ``helm template`` of every variant, the probe host, images, probe bounds)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Sequence
@@ -117,10 +118,13 @@ def lint(plan: Plan) -> list[str]:
                     raise UsageError(f"gate: {c.name}: {exc}") from None
                 checked.append(f"resolved {c.name} ({c.ref.ref}): helm show chart")
     local = [c for c in plan.charts if c.ref.is_local]
-    if local:
-        report = check_charts(local, plan.cfg)
+    # each edge of an edge matrix serves the chart through its own object (Ingress, HTTPRoute)
+    edges = plan.edges or (plan.cfg.edge,)
+    for edge in edges if local else ():
+        report = check_charts(local, dataclasses.replace(plan.cfg, edge=edge) if len(edges) > 1 else plan.cfg)
         if report.problems:
-            raise UsageError("gate: " + problems_message(report))
+            raise UsageError("gate: " + (f"through edge {edge}: " if len(edges) > 1 else "")
+                             + problems_message(report))
         checked += report.checked
     return checked
 

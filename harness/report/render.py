@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.fmt import MISSING, duration
+from harness.report import migration
 from harness.report.figures import (
     attribution_summary,
     format_cell,
@@ -386,6 +387,7 @@ def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report
             caught = ("caught: " if s.status == "PASS" else "not caught: ") if r.is_control else ""
             cells.append(_md(caught + _cut(r.reason.removeprefix("PASS: "), 220)))
             lines.append("| " + " | ".join(cells) + " |")
+    lines += migration.markdown_section(results)
     if skipped:
         lines += ["", f"Skipped ({len(skipped)}):"]
         lines += [f"- {_md(s.result.scenario)} {_md(s.result.target)}"
@@ -578,6 +580,25 @@ def _timings(artifacts: Path, since: float | None) -> str:
             f"<tbody>{body}</tbody></table></details>")
 
 
+def _migration(results: Sequence[ScenarioResult]) -> str:
+    """The "Migration diff" section (harness/report/migration.py); "" when fewer than two edges ran."""
+    edges = migration.edges_of(results)
+    if len(edges) < 2:
+        return ""
+    diffs = migration.migration_diff(results)
+    n = migration.compared_tests(results)
+    head = f'<h2>Migration diff: {_e(" → ".join(edges))}</h2>'
+    if not diffs:
+        return head + f'<p class="muted">No behaviour differs between the edges in the {n} tests that ran through each.</p>'
+    rows = "".join("<tr><td>" + _e(d.test) + "</td><td>" + _e(d.what) + "</td>"
+                   + "".join(f"<td>{_e(dict(d.values).get(e, 'not run'))}</td>" for e in edges) + "</tr>"
+                   for d in diffs)
+    return (head + f'<p class="muted">What the chart does differently through each edge ({n} tests ran through '
+            f'each; timings within {migration.SECONDS_SLACK:.0f} s count as the same).</p>'
+            '<table class="figs"><thead><tr><th>test</th><th>behaviour</th>'
+            + "".join(f"<th>{_e(e)}</th>" for e in edges) + f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
 def render_html(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
                 artifacts_dir: Path | None = None, since: float | None = None) -> str:
     """The self-contained page (inline CSS, plots as base64 PNG); links are relative to ``report_dir``,
@@ -593,6 +614,7 @@ def render_html(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir
             body += ('<h2>Negative controls</h2><p class="muted">Each runs a scenario on a deliberately broken '
                      'overlay from the contract and passes when the scenario FAILS for its own reason; highlighted '
                      'figures are the defect being caught.</p>' + _table(controls, report_dir, controls=True))
+        body += _migration(results)
         body += _skipped(skipped)
         body += '<h2>Timelines and figures</h2>' + _details([*positives, *controls], report_dir)
     else:
@@ -637,6 +659,10 @@ def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_di
            "exit_code": info.exit_code, "why": info.why, "errors": info.errors, "counts": c,
            "info": {k: v for k, v in info.__dict__.items() if k not in ("errors",)},
            "rows": [{**r.to_json(), "status": gate_status(r)} for r in results]}
+    if len(migration.edges_of(results)) > 1:
+        doc["migration_diff"] = {"edges": migration.edges_of(results), "tests_compared": migration.compared_tests(results),
+                                 "differences": [{"test": d.test, "behaviour": d.what, "values": dict(d.values)}
+                                                 for d in migration.migration_diff(results)]}
     (report_dir / "gate.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     written["json"] = report_dir / "gate.json"
     return written

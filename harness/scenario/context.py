@@ -299,7 +299,14 @@ class ScenarioContext:
         A contract whose probe goes through an HTTPRoute (``probe.via: httproute``) runs when the
         traefik add-on serves its Gateway (:attr:`gateway`: the ``edge`` is ``traefik-gateway``), over
         plain HTTP on the Gateway's listener whatever the Ingress's TLS; without the Gateway it is
-        skipped, naming the option that installs it."""
+        skipped, naming the option that installs it. A negative control bound to one edge
+        (``broken[].edge``) is skipped through any other: its defect lives in that edge's object."""
+        broken = self.target.broken
+        if broken is not None and broken.edge and broken.edge != self.cell.edge:
+            raise ScenarioSkipped(
+                f"{self.target.id}: control {broken.name} runs through edge {broken.edge} only (its defect is in "
+                f"the object that edge serves), this run goes through {self.cell.edge or 'no named edge'}; "
+                f"run with --harness-edge {broken.edge}")
         if self.contract.probe.via == "httproute":
             if self.gateway is not None:
                 return

@@ -123,9 +123,10 @@ def released_chart(rel: Released) -> tuple[ChartRef | None, tuple[str, ...], str
     return ChartRef(str(tgz), "tgz"), (), None
 
 
-def renderings(chart: ChartUnderTest) -> tuple[list[Rendering], list[str]]:
-    """Every way the scenarios install ``chart`` (see the module docstring) and the problems found
-    on the way (a released chart that cannot be located)."""
+def renderings(chart: ChartUnderTest, edge: str | None = None) -> tuple[list[Rendering], list[str]]:
+    """Every way the scenarios install ``chart`` through ``edge`` (see the module docstring) and the
+    problems found on the way (a released chart that cannot be located). A negative control bound to
+    another edge (``broken[].edge``) does not run through this one, so it is not rendered."""
     out: list[Rendering] = []
     problems: list[str] = []
     c = chart.contract
@@ -147,6 +148,8 @@ def renderings(chart: ChartUnderTest) -> tuple[list[Rendering], list[str]]:
     if c is not None and c.broken:
         default = next((v for v in vs if v[0] == "default"), vs[0])
         for b in c.broken:
+            if b.edge and edge and b.edge != edge:
+                continue
             t = Target(chart, default[0], default[1], b)
             out.append(Rendering(f"broken {b.name}", chart.ref, tuple(values_files(t, candidate=True)),
                                  tuple(set_pairs(t, candidate=True))))
@@ -170,7 +173,7 @@ def render(helm: Helm, release: str, r: Rendering, *, lint: bool) -> tuple[list[
 
 
 def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | None] = ("nginx",),
-                lint: bool = True) -> CheckReport:
+                lint: bool = True, edge: str | None = None) -> CheckReport:
     """Render, lint and check every variant of ``chart`` (see the module docstring).
 
     Args:
@@ -178,6 +181,7 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
         helm: an offline :class:`harness.tools.helm.Helm` (its ``kube_version`` is the one rendered for).
         classes: what :func:`served_ingress_classes` returns.
         lint: also ``helm lint`` each local rendering.
+        edge: the edge the run goes through (None: every control is rendered).
 
     Returns:
         a :class:`CheckReport`; problems read ``<chart> <variant[, variant...]>: <problem>``.
@@ -185,7 +189,7 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
     report = CheckReport()
     c = chart.contract
     classes = tuple(classes)
-    rs, located = renderings(chart)
+    rs, located = renderings(chart, edge)
     report.problems += [f"{chart.name}: {p}" for p in located]
     by_message: dict[str, list[str]] = {}
     images: dict[str, set[str]] = {}
@@ -234,7 +238,7 @@ def check_charts(charts: Sequence[ChartUnderTest], cfg: Any, *, lint: bool = Tru
                 report.checked.append(f"{chart.name}: no contract, not checked")
                 continue
             try:
-                report.extend(check_chart(chart, helm, classes=classes, lint=lint))
+                report.extend(check_chart(chart, helm, classes=classes, lint=lint, edge=getattr(cfg, "edge", None)))
             except HelmError as exc:  # pragma: no cover - render catches helm's own failures
                 report.problems.append(f"{chart.name}: {exc}")
     return report

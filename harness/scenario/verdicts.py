@@ -676,7 +676,10 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: f
     stream was cut (each cut is told apart as an idle timeout or a total deadline from its own
     timing, and attributed to the configured value that fits); no stream was silent for the edge's
     idle timeout ``- margin`` or longer (when the edge under test has no idle timeout, the same
-    criterion with an nginx ingress's, labelled as a prediction); during the rollout every
+    criterion with an nginx ingress's, labelled as a prediction); no HTTPRoute total deadline
+    (``timeouts.request``/``backendRequest``) shorter than the hold that the edge under test ignores
+    (a Gateway that honours it cuts every stream there, GEP-1742; labelled as a prediction, since on
+    an edge that honours it the "no cut during hold" check measures it); during the rollout every
     disconnect was followed by a reconnect within the bound, no reconnect was refused, and no event
     id was missed or duplicated across a reconnect.
     """
@@ -700,12 +703,19 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: f
         if silence >= allowed_silence:
             problems_quiet.append(f"{s.name} silent {silence:.0f} s from {at:.0f} s")
     refused = [f"{s.name} refused {s.failed_attempts[0].data}" for s in hold if s.failed_attempts]
+    # a total deadline the edge under test ignores is only predicted: measured where it is honoured
+    unheard = [(secs, text) for secs, text, honoured in d.totals() if not honoured and secs < hold_seconds]
     checks = [
         Check("not buffered", not held, f"responses held back: {'; '.join(_cut_lines(held, d))}"),
         Check("no cut during hold", not cuts and not refused,
               f"streams were cut during the {hold_seconds:.0f} s hold: {'; '.join(_cut_lines(cuts, d) + refused)}"),
         Check("heartbeat", not problems_quiet,
               f"streams went silent for at least {allowed_silence:.0f} s, {limit_why}: {_names(problems_quiet)}"),
+        Check("route deadline", not unheard,
+              "streams would be cut by a Gateway that honours HTTPRoute timeouts (prediction, not under test: "
+              f"{d.edge.label} ignores them): " + "; ".join(
+                  f"{text} is shorter than the {hold_seconds:.0f} s hold: total deadline at {secs:g} s"
+                  for secs, text in unheard)),
     ]
     kinds = Counter(attributed_kind(c, d) for c in cuts)
     figures: dict[str, Any] = {"streams": len(hold), "hold_seconds": round(hold_seconds, 1),
@@ -866,7 +876,7 @@ EXPECTED_FAILURE = {
     "upgrade": r"requests failed",
     "rollback": r"pre-upgrade hook|requests failed|history:|not running the released|data written before",
     "drain": r"drain blocked by PodDisruptionBudget \S+|requests failed during the drain",
-    "sse": r"streams were cut|streams went silent|responses held back",
+    "sse": r"streams were cut|streams would be cut|streams went silent|responses held back",
     "db_outage": r"restarted|stayed Ready|NotReady later|kept ready endpoints|did not answer 503",
 }
 """Per scenario, a pattern a negative control's reason must match: the failure must come from one of

@@ -52,6 +52,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from harness.core.chartfiles import read_packaged
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.core.pins import pinned
 from harness.core.values import ChartRef
@@ -778,6 +779,53 @@ class Helm:
         if not m:
             raise ValueError(f"helm package printed no archive path: {out!r}")
         return Path(m.group(1))
+
+    def push(self, archive: Path | str, remote: str) -> ChartRef:
+        """``helm push ARCHIVE oci://REGISTRY/PATH`` (https://helm.sh/docs/helm/helm_push/): the chart
+        becomes ``<remote>/<name>:<version>``; ``--plain-http`` for a loopback registry (as
+        :attr:`ChartRef.plain_http`).
+
+        Returns:
+            the pushed chart as a ChartRef (``oci://...<name>``, version set), ready for install/pull.
+
+        Raises:
+            UsageError: ``remote`` is not ``oci://host/path`` or ``archive`` not a packaged chart.
+            HelmError: the push failed (helm's ``Error:`` line).
+        """
+        if not remote.startswith("oci://") or remote.rstrip("/") == "oci:/":
+            raise UsageError(f"helm push: {remote!r} is not an OCI registry location (oci://host[:port]/path)")
+        base = ChartRef.parse(str(archive), key="helm push")
+        if base.kind != "tgz":
+            raise UsageError(f"helm push: {archive} is not a packaged chart (.tgz); `helm package` it first")
+        target = ChartRef(remote.rstrip("/") + "/x", "oci")
+        argv = self.argv("push", str(archive), remote.rstrip("/"), *(["--plain-http"] if target.plain_http else []),
+                         cluster=False)
+        self._call("push", argv, timeout=120)
+        meta = read_packaged(Path(archive), key="helm push")
+        return ChartRef(f"{remote.rstrip('/')}/{meta.name}", "oci", meta.version)
+
+    def pull(self, chart: ChartRef | str | Path, destination: Path | str) -> Path:
+        """``helm pull CHART [--version V] --destination DIR`` (https://helm.sh/docs/helm/helm_pull/):
+        the packaged chart from a repository or OCI registry.
+
+        Returns:
+            the path of the downloaded .tgz.
+
+        Raises:
+            HelmError: unknown chart or version, registry unreachable.
+        """
+        ref = self._chart(chart)
+        dest = Path(destination)
+        dest.mkdir(parents=True, exist_ok=True)
+        before = set(dest.glob("*.tgz"))
+        self._call("pull", self.argv("pull", *ref.argv(), "--destination", str(dest), cluster=False), timeout=120)
+        new = sorted(set(dest.glob("*.tgz")) - before)
+        if not new:
+            named = sorted(dest.glob(f"{ref.name}-*.tgz"))
+            if not named:
+                raise ValueError(f"helm pull {ref} wrote no archive into {dest}")
+            return named[-1]
+        return new[0]
 
     def repo_index(self, directory: Path | str, *, url: str | None = None) -> Path:
         """``helm repo index DIR [--url URL]``: write DIR/index.yaml for the .tgz files in DIR."""

@@ -171,3 +171,31 @@ def test_an_interrupted_create_deletes_the_half_made_cluster_and_its_record(offl
     with pytest.raises(KeyboardInterrupt):
         ensure_cluster(ClusterSpec(name="t3"), kind=kind, owner=runs.owner_now("r-me"))
     assert kind.calls == ["delete t3"] and not runs.cluster_owner_path("t3").exists()
+
+
+def test_clean_removes_a_dead_runs_registry_with_its_storage_directory(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(clean_mod.docker, "require_engine", lambda: None)
+    storage = tmp_path / "harness-registry-abc"
+    (storage / "data").mkdir(parents=True)
+    name = "harness-registry-r-dead-00ff"
+    labels = (f"io.helm-e2e-harness.addon=registry,io.helm-e2e-harness.run-id=r-dead,"
+              f"io.helm-e2e-harness.pid={DEAD},io.helm-e2e-harness.host={runs.this_host()}")
+    mounts = [{"Source": str(storage / "data"), "Destination": "/var/lib/registry"},
+              {"Source": str(storage / "config.yml"), "Destination": "/etc/distribution/config.yml"}]
+    calls: list[list[str]] = []
+
+    def runner(argv, **kw):
+        calls.append(list(argv))
+        if argv[:2] == ["docker", "ps"]:
+            return Result(list(argv), 0, f"{name}\t{labels}\n", "")
+        if argv[:2] == ["docker", "inspect"]:
+            return Result(list(argv), 0, json.dumps(mounts) + "\t" + json.dumps({"io.helm-e2e-harness.run-id": "r-dead"}),
+                          "")
+        return Result(list(argv), 0, "", "")
+
+    lines: list[str] = []
+    assert clean_mod.clean(kind=FakeKind(), runner=runner, cache=cache, say=lines.append) == 0
+    assert ["docker", "rm", "-f", "-v", name] in calls
+    assert not storage.exists()
+    assert any(f"container {name}" in line for line in lines)

@@ -89,7 +89,8 @@ def test_gate_preflight_runs_the_chart_check(monkeypatch):
     from harness.gate import preflight
     from harness.scenario.preflight import CheckReport
 
-    plan = SimpleNamespace(charts=[SimpleNamespace(ref=SimpleNamespace(is_local=True))], cfg=SimpleNamespace())
+    plan = SimpleNamespace(charts=[SimpleNamespace(ref=SimpleNamespace(is_local=True))],
+                           cfg=SimpleNamespace(edge="traefik-nginx"), edges=("traefik-nginx",))
     monkeypatch.setattr(preflight, "check_charts", lambda charts, cfg: CheckReport(["c: 3 variants"], []))
     assert preflight.lint(plan) == ["c: 3 variants"]
     monkeypatch.setattr(preflight, "check_charts",
@@ -98,6 +99,25 @@ def test_gate_preflight_runs_the_chart_check(monkeypatch):
         preflight.lint(plan)
     assert str(err.value).splitlines() == ["gate: chart check found 2 problems:",
                                            "  c default: no Ingress has host c.test", "  c: image x"]
+
+
+def test_gate_preflight_checks_the_chart_through_each_edge(monkeypatch):
+    from harness.core.config import HarnessConfig
+    from harness.gate import preflight
+    from harness.scenario.preflight import CheckReport
+
+    seen = []
+
+    def check(charts, cfg):
+        seen.append(cfg.edge)
+        return CheckReport([f"c via {cfg.edge}"], ["c default: no HTTPRoute has host c.test"] if cfg.edge == "traefik-gateway" else [])
+
+    monkeypatch.setattr(preflight, "check_charts", check)
+    plan = SimpleNamespace(charts=[SimpleNamespace(ref=SimpleNamespace(is_local=True))], cfg=HarnessConfig(),
+                           edges=("traefik-nginx", "traefik-gateway"))
+    with pytest.raises(UsageError, match=r"^gate: through edge traefik-gateway: chart check found 1 problem"):
+        preflight.lint(plan)
+    assert seen == ["traefik-nginx", "traefik-gateway"]
 
 
 def test_a_contract_base_values_file_in_ci_is_not_a_variant():

@@ -360,6 +360,21 @@ def test_sse_total_deadline_names_the_httproute_timeout():
     assert "total deadline (edge traefik-gateway; HTTPRoute rt rule 0 timeouts.request 30s, not honoured" in v.reason
 
 
+def test_sse_route_deadline_the_edge_ignores_is_a_labelled_prediction():
+    route = StreamConfig(routes=(RouteTimeouts("rt", "0", ("rt.test",), "30s", None),))
+    v = _sse(deadlines=Deadlines(edge_profile("traefik-gateway"), route))  # the streams were held uncut
+    assert v.failed == ("route deadline",)
+    assert ("streams would be cut by a Gateway that honours HTTPRoute timeouts (prediction, not under test: edge "
+            "traefik-gateway ignores them): HTTPRoute rt rule 0 timeouts.request 30s is shorter than the 125 s hold: "
+            "total deadline at 30 s") in v.reason, v.reason
+    assert re.search(EXPECTED_FAILURE["sse"], v.reason)
+    # longer than the hold, or an edge that honours it (then the cut itself is measured): no prediction
+    long_route = StreamConfig(routes=(RouteTimeouts("rt", "0", ("rt.test",), "1h", None),))
+    assert _sse(deadlines=Deadlines(edge_profile("traefik-gateway"), long_route)).passed
+    envoy = Edge("envoy-gateway", "gateway", route_timeouts=True)
+    assert _sse(deadlines=Deadlines(envoy, route)).passed
+
+
 def test_sse_buffered_response_is_its_own_finding():
     held = SseResult("stream-1", "u", [Record(0, 0, "request", 1), Record(150.0, 0, "connect", 1),
                                        *[Record(150.01, 0, "comment", 1) for _ in range(9)],

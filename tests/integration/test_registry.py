@@ -1,0 +1,176 @@
+"""The loopback registry for real (harness/env/registry.py): the distribution registry's container
+started, an image pushed under its upstream name and pulled back with docker, the request log read,
+labels that `python -m harness clean` finds, everything removed at the end; and the registry faults
+(harness/env/imagecheck.py) against it: 404, 401 and unreachable, each one line in under 30 s.
+Needs Docker and the registry image (images/build-registry.sh); no kind cluster."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from support import free_port
+
+from harness.core.errors import EnvironmentNotReady, HarnessError
+from harness.env import registry as reg_mod
+from harness.env.addons.postgres import LABEL_ADDON, LABEL_PID, LABEL_RUN
+from harness.env.clean import list_containers
+from harness.env.imagecheck import require_images
+from harness.tools import docker
+
+TOOLBOX = "harness/toolbox:latest"
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def registry_ready() -> None:
+    """Skip (with the reason) when Docker or the registry image is not there."""
+    try:
+        docker.require_engine()
+    except HarnessError as exc:
+        pytest.skip(str(exc))
+    image = reg_mod.default_image()
+    if _docker("image", "inspect", image).returncode != 0:
+        pytest.skip(f"{image} is not built; run images/build-registry.sh")
+
+
+@pytest.fixture(scope="module")
+def reg(registry_ready):
+    r = reg_mod.start(0)
+    yield r
+    reg_mod.stop(r)
+
+
+def test_push_then_docker_pull_back_through_the_registry(reg):
+    if _docker("image", "inspect", TOOLBOX).returncode != 0:
+        pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
+    pushed = reg_mod.push(reg, TOOLBOX, "docker.io/harness/toolbox:regtest")
+    assert str(pushed).startswith(f"{reg.address}/harness/toolbox:regtest@sha256:")
+    # push removed its extra tag, so this pull has to fetch from the registry
+    assert _docker("image", "inspect", pushed.pushed_name()).returncode != 0
+    pulled = _docker("pull", str(pushed))
+    assert pulled.returncode == 0, pulled.stderr
+    try:
+        want = _docker("image", "inspect", "-f", "{{.Id}}", TOOLBOX).stdout.strip()
+        got = _docker("image", "inspect", "-f", "{{.Id}}", str(pushed)).stdout.strip()
+        assert got == want
+        pulls = reg_mod.manifest_pulls(reg, agent="docker")
+        assert ("harness/toolbox", pushed.digest) in pulls
+        assert all(r.status in (200, 201, 202, 307, 404) for r in reg_mod.requests(reg)), reg_mod.requests(reg)
+    finally:
+        _docker("rmi", str(pushed), pushed.pushed_name())
+
+
+def test_labels_let_clean_find_it_as_a_live_runs_container(reg, tmp_path):
+    labels = json.loads(_docker("inspect", "-f", "{{json .Config.Labels}}", reg.name).stdout)
+    assert labels[LABEL_ADDON] == "registry" and labels[LABEL_RUN] == reg.run_id
+    assert labels[LABEL_PID] == str(os.getpid())
+    found = {r.name: r for r in list_containers(tmp_path)}
+    assert found[reg.name].owner.pid == os.getpid()
+    assert reg_mod.find() and reg.name in [n for n, _ in reg_mod.find()]
+    assert (reg.name, reg.port) in reg_mod.find()
+
+
+def test_missing_tag_is_one_line_in_under_30_s(reg):
+    image = f"{reg.address}/harness/toolbox:no-such-tag"
+    start = time.monotonic()
+    with pytest.raises(EnvironmentNotReady) as err:
+        require_images([image])
+    assert time.monotonic() - start < 30
+    assert str(err.value) == (f"image {image}: tag no-such-tag not found in registry {reg.address} (HTTP 404 for "
+                              "HEAD /v2/harness/toolbox/manifests/no-such-tag); check the image name and tag in "
+                              "the chart's values, or push the image")
+    assert err.value.exit_code == 3
+
+
+def test_mirrored_upstream_name_is_asked_of_the_registry(reg):
+    start = time.monotonic()
+    with pytest.raises(EnvironmentNotReady, match=rf"registry {reg.address} \(standing in for quay.io\)"):
+        require_images(["quay.io/nobody/nothing:1.0"], mirror=reg.address, mirrored=reg_mod.UPSTREAM_REGISTRIES)
+    assert time.monotonic() - start < 30
+
+
+def test_unreachable_registry_is_one_line_in_under_30_s(registry_ready):
+    port = free_port()
+    image = f"127.0.0.1:{port}/library/postgres:16"
+    start = time.monotonic()
+    with pytest.raises(EnvironmentNotReady) as err:
+        require_images([image], timeout=10)
+    assert time.monotonic() - start < 30
+    assert str(err.value).startswith(f"image {image}: registry 127.0.0.1:{port} is unreachable (")
+    assert "\n" not in str(err.value)
+
+
+def test_registry_with_auth_answers_401_as_one_line_in_under_30_s(registry_ready):
+    locked = reg_mod.start(0, auth=True)
+    try:
+        image = f"{locked.address}/library/postgres:16"
+        start = time.monotonic()
+        with pytest.raises(EnvironmentNotReady) as err:
+            require_images([image])
+        assert time.monotonic() - start < 30
+        assert str(err.value).startswith(f"image {image}: registry {locked.address} refused access (HTTP 401")
+        assert f"docker login {locked.address}" in str(err.value)
+    finally:
+        reg_mod.stop(locked)
+    assert _docker("inspect", locked.name).returncode != 0
+    assert not locked.storage.exists()
+
+
+def test_stop_removes_container_and_storage(registry_ready):
+    r = reg_mod.start(0)
+    assert (r.storage / "config.yml").is_file()
+    reg_mod.stop(r)
+    assert _docker("inspect", r.name).returncode != 0
+    assert not r.storage.exists()
+    reg_mod.stop(r)  # twice is fine
+
+
+def test_taken_port_is_one_line(reg):
+    with pytest.raises(EnvironmentNotReady, match=rf"host port 127.0.0.1:{reg.port} is already in use"):
+        reg_mod.start(reg.port)
+
+
+def test_cli_up_prints_the_address_and_down_removes_it_only(reg, tmp_path):
+    import sys
+
+    env = {**os.environ, "HARNESS_CACHE": str(tmp_path / "cache")}
+    up = subprocess.run([sys.executable, "-m", "harness", "registry", "up"], capture_output=True, text=True,
+                        timeout=120, env=env)
+    assert up.returncode == 0, up.stderr
+    first = up.stdout.splitlines()[0]
+    assert first.startswith("registry harness/registry:") and " at 127.0.0.1:" in first
+    name = first.split("(container ", 1)[1].split(",", 1)[0]
+    port = int(first.split(" at 127.0.0.1:", 1)[1].split()[0])
+    try:
+        assert (name, port) in reg_mod.find(by_hand=True)
+        assert reg.name not in [n for n, _ in reg_mod.find(by_hand=True)]
+        assert any((tmp_path / "cache" / "runs").iterdir())  # the kept run record
+    finally:
+        down = subprocess.run([sys.executable, "-m", "harness", "registry", "down"], capture_output=True, text=True,
+                              timeout=120, env=env)
+    assert down.returncode == 0 and f"removed registry {name} (127.0.0.1:{port})" in down.stdout
+    assert _docker("inspect", name).returncode != 0
+    assert not any((tmp_path / "cache" / "runs").iterdir())
+    assert _docker("inspect", reg.name).returncode == 0, "down removed a test run's registry"
+
+
+def test_a_container_on_the_kind_network_reaches_it_by_name_not_by_loopback(reg):
+    """What a kind node's containerd sees: the registry answers at ``<name>:5000`` on the kind
+    network, while 127.0.0.1:<port> inside that container is the container's own loopback."""
+    if reg_mod.KIND_NETWORK not in reg.networks:
+        pytest.skip("no kind network on this machine (no kind cluster yet)")
+    if _docker("image", "inspect", TOOLBOX).returncode != 0:
+        pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
+    # no `wget -T`: this static busybox segfaults with it; both connects end at once here anyway
+    probe = ("wget -q -O - http://{by_name}/v2/ && echo BY-NAME-OK; "
+             "wget -q -O - http://127.0.0.1:{port}/v2/ && echo LOOPBACK-OK; true")
+    res = _docker("run", "--rm", "--network", reg_mod.KIND_NETWORK, TOOLBOX, "timeout", "60", "sh", "-c",
+                  probe.format(by_name=reg.in_network, port=reg.port))
+    assert res.returncode == 0, res.stderr
+    assert "BY-NAME-OK" in res.stdout and "LOOPBACK-OK" not in res.stdout
