@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed tools
 
 tools:
-	@dir=$$(images/build-tools.sh) && mkdir -p .tools && ln -sfn "$$dir" .tools/bin && echo "==> tools in .tools/bin -> $$dir"
+	@dir=$$(images/build-tools.sh) && images/build-actionlint.sh "$$dir" && mkdir -p .tools && ln -sfn "$$dir" .tools/bin && echo "==> tools in .tools/bin -> $$dir"
 
 ## images: the node image and every image the clusters run (cached; seconds when warm)
 images: tools

@@ -7,6 +7,7 @@ early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell 
 
     python -m harness config [--format text|yaml|json] [any pytest --harness option]
     python -m harness check --chart PATH [--values F] [--set k=v] [any harness option]
+    python -m harness init --chart DIR [--out FILE] [--force]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
     python -m harness clean [--dry-run] [--include-kept]
@@ -39,13 +40,16 @@ from harness.core.config import (
 )
 from harness.core.errors import HarnessError
 from harness.core.fmt import duration
+from harness.core.pins import version_text
 from harness.env import clean as clean_mod
 from harness.env import cluster as cluster_mod
 from harness.env import registry as registry_mod
 from harness.gate import matrix
 from harness.gate.check import cmd_check
+from harness.gate.cli import OneLineErrors
 from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
+from harness.gate.init import cmd_init
 from harness.k8s.namespaces import new_run_id
 from harness.tools import docker
 from harness.tools.kind import Kind
@@ -88,6 +92,26 @@ def _config_parser(p: argparse.ArgumentParser) -> None:
 def _check_parser(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--no-lint", action="store_true", help="render and check without helm lint")
+
+
+INIT_OPTIONS = ("--chart", "--values", "--set", "--helm", "--kubernetes-version")
+"""The harness options ``init`` takes: what it renders and with which helm (the cluster's are not its business)."""
+
+
+def _init_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--harness-config", dest="harness_config_file", metavar="PATH", default=None,
+                   help="config file (default: harness.yaml in --rootdir) [env HARNESS_CONFIG]")
+    p.add_argument("--rootdir", default=None, metavar="DIR", help="project root (default: the current directory)")
+    add_config_options(lambda flag, **kw: p.add_argument(flag, **kw) if flag in INIT_OPTIONS else None)
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="where the contract goes (default: harness-contract.yaml in the --chart directory)")
+    p.add_argument("--force", action="store_true", help="overwrite --out when it exists")
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    """`init`: harness/gate/init.py (a commented contract scaffolded from the rendered chart; exit 0
+    written, 2 bad input or an existing file without --force, 3 no helm)."""
+    return cmd_init(args, load_from_args(args))
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -228,6 +252,8 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
     ("config", "print the resolved configuration", _config_parser, cmd_config),
     ("check", "render and lint each chart's variants without a cluster; check the probe host, images, probes",
      _check_parser, _run_check),
+    ("init", "write a commented harness-contract.yaml for a chart (--chart DIR) from its rendered manifests: "
+     "the scenarios that apply and why, what to fill in", _init_parser, _run_init),
     ("cluster", "create (up) or delete (down) the kind cluster", _cluster_parser, cmd_cluster),
     ("gate", "release gate: run the scenarios a chart's contract enables, write report/, exit 0/1/2/3",
      _gate_parser, cmd_gate),
@@ -240,11 +266,47 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description="helm e2e harness")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def invoked_prog(argv0: str | None = None) -> str:
+    """The program as it was invoked, for ``--help`` and error lines: ``python -m harness`` when run
+    as a module (``sys.argv[0]`` is then the path of this ``__main__.py``), else the script's name
+    (``harness``, the console script ``pyproject.toml`` installs)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = os.path.basename(argv0 or "")
+    if not name or name in ("__main__.py", "-c", "-m") or name.endswith(".py"):
+        return "python -m harness"
+    return name
+
+
+class _TopLevel(argparse.ArgumentParser):
+    """The program's own parser: an error (no or an unknown subcommand) is one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"harness: error: {message} (see: {self.prog} --help)\n")
+        sys.exit(2)
+
+
+class _Version(argparse.Action):
+    """``--version``: the harness's version and the pinned helm, kind, kubectl and Kubernetes versions
+    (harness/core/pins.py ``version_text``), then exit 0, on every subcommand as on the program."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the harness version and the pinned helm, kind, kubectl and Kubernetes versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(version_text())
+        parser.exit(0)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; ``prog`` defaults to :func:`invoked_prog` (each subcommand's is ``<prog> <name>``)."""
+    parser = _TopLevel(prog=prog or invoked_prog(), description="helm e2e harness")
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineErrors)
     for name, help_text, add, run in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--version", action=_Version)
         add(p)
         p.set_defaults(_run=run)
     return parser

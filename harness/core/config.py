@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness.core.durations import parse_duration
 from harness.core.edges import EDGES, TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import UsageError
 from harness.core.pins import pinned, supported_kubernetes
@@ -128,6 +129,9 @@ OPTIONS: tuple[Option, ...] = (
            "reuse an existing kind cluster of the same name instead of failing; a reused cluster is never deleted"),
     Option("kubeconfig", "kubeconfig", "path", None,
            "run against the existing cluster of this kubeconfig; no kind cluster is created", metavar="PATH"),
+    Option("kube-context", "kube_context", "str", None,
+           "the context of --kubeconfig to use (kubectl --context, helm --kube-context); default: its "
+           "current context", metavar="NAME"),
     Option("chart", "charts", "list", (),
            "chart under test (repeatable): directory, .tgz, repo/name (with --chart-version) or oci://...; "
            "default: every charts-under-test/* with a harness-contract.yaml", metavar="CHART"),
@@ -144,14 +148,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("set", "sets", "list", (), "helm --set applied to every chart under test (repeatable)", metavar="KEY=VALUE"),
     Option("artifacts-dir", "artifacts_dir", "path", Path("artifacts"),
            "where JUnit XML, timings and failure diagnostics go (relative to the rootdir by default)", metavar="DIR"),
-    Option("install-timeout", "timeouts.install", "seconds", Timeouts.install, "helm install --timeout, seconds",
-           metavar="SECONDS"),
+    Option("install-timeout", "timeouts.install", "seconds", Timeouts.install,
+           "helm install --timeout (seconds, or 90s, 5m, 1h30m)", metavar="DURATION"),
     Option("upgrade-timeout", "timeouts.upgrade", "seconds", Timeouts.upgrade,
-           "helm upgrade/rollback --timeout, seconds", metavar="SECONDS"),
+           "helm upgrade/rollback --timeout (seconds, or 90s, 5m, 1h30m)", metavar="DURATION"),
     Option("rollout-timeout", "timeouts.rollout", "seconds", Timeouts.rollout,
-           "budget for one Deployment rollout, seconds", metavar="SECONDS"),
-    Option("wait-timeout", "timeouts.wait", "seconds", Timeouts.wait, "budget for other readiness waits, seconds",
-           metavar="SECONDS"),
+           "budget for one Deployment rollout (seconds, or 90s, 5m, 1h30m)", metavar="DURATION"),
+    Option("wait-timeout", "timeouts.wait", "seconds", Timeouts.wait,
+           "budget for other readiness waits (seconds, or 90s, 5m, 1h30m)", metavar="DURATION"),
     Option("helm", "helm", "path", None,
            "helm binary the harness runs (Helm 4 or Helm 3); default: the pinned helm (`make setup`)",
            metavar="PATH"),
@@ -185,6 +189,8 @@ class HarnessConfig:
         keep_cluster: ``never`` | ``on-failure`` | ``always``.
         reuse_cluster: reuse an existing kind cluster of the same name.
         kubeconfig: an existing cluster's kubeconfig (no kind), or None.
+        kube_context: the context of ``kubeconfig`` to use (passed as kubectl ``--context``, helm
+            ``--kube-context``), or None for its current context.
         charts: charts under test; empty means "discover charts-under-test/*".
         chart_version: the ``--chart-version`` given (already folded into repo/oci ``charts``).
         contract: the ``--contract`` file for the one chart in ``charts``, or None.
@@ -213,6 +219,7 @@ class HarnessConfig:
     keep_cluster: str = "on-failure"
     reuse_cluster: bool = False
     kubeconfig: Path | None = None
+    kube_context: str | None = None
     charts: tuple[ChartRef, ...] = ()
     chart_version: str | None = None
     contract: Path | None = None
@@ -326,13 +333,7 @@ def _convert(opt: Option, raw: Any, base: Path, label: str) -> Any:
     if isinstance(raw, dict | list):
         raise UsageError(f"{name}: want a single value, got {raw!r}")
     if opt.kind == "seconds":
-        try:
-            value = float(str(raw).strip().removesuffix("s"))
-        except ValueError:
-            raise UsageError(f"{name}: {raw!r} is not a number of seconds") from None
-        if not value > 0:
-            raise UsageError(f"{name}: {raw!r} must be more than 0 seconds")
-        return value
+        return parse_duration(raw, option=name)
     text = str(raw).strip()
     if opt.kind == "choice":
         if not text and opt.default is None:
@@ -451,6 +452,9 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
     if helm is not None and not (helm.is_file() and os.access(helm, os.X_OK)):
         what = "does not exist" if not helm.exists() else "is not an executable file"
         raise UsageError(f"{src('helm')}: {helm} {what}; give the path of a helm v4 or v3 binary")
+    if values["kube-context"] is not None and values["kubeconfig"] is None:
+        raise UsageError(f"{src('kube-context')}: needs kubeconfig (a context of the kubeconfig given with "
+                         "--kubeconfig); a kind cluster the harness creates has its own")
     if values["kubeconfig"] is not None:
         for key in ("kind-config", "node-image", "reuse-cluster"):
             if values[key] and sources[key] != "default":
@@ -502,6 +506,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         keep_cluster=values["keep-cluster"],
         reuse_cluster=bool(values["reuse-cluster"]),
         kubeconfig=values["kubeconfig"],
+        kube_context=values["kube-context"],
         charts=tuple(charts),
         chart_version=version,
         contract=contract,

@@ -149,3 +149,32 @@ def cache_dir() -> Path:
         return Path(os.environ["HARNESS_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "helm-e2e-harness"
+
+
+def harness_version() -> str:
+    """The installed harness's version (the package metadata of ``helm-e2e-harness``; ``pyproject.toml``'s
+    ``version``), or ``unknown`` when the package is not installed (a bare checkout on ``sys.path``)."""
+    # function-local: importlib.metadata reads the installed distributions, needed only for --version
+    from importlib import metadata
+
+    try:
+        return metadata.version("helm-e2e-harness")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def version_text(values: dict[str, str] | None = None) -> str:
+    """What ``--version`` prints: the harness's version, then the pinned tool versions (versions.env).
+
+    Two lines, e.g.::
+
+        helm-e2e-harness 0.1.0
+        pinned: helm v4.3.2 (helm3 v3.22.0), kind v0.33.0, kubectl v1.37.2, Kubernetes v1.37.2 (supported: v1.35.4, v1.36.3, v1.37.2)
+
+    kubectl follows the Kubernetes version (images/build-tools.sh installs that version's kubectl).
+    """
+    v = pinned() if values is None else values
+    row = kubernetes_pins(None, v)
+    return (f"helm-e2e-harness {harness_version()}\n"
+            f"pinned: helm {v['HELM_VERSION']} (helm3 {v['HELM3_VERSION']}), kind {row.kind}, kubectl {row.version}, "
+            f"Kubernetes {row.version} (supported: {', '.join(supported_kubernetes(v))})")

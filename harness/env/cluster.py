@@ -72,6 +72,7 @@ class ClusterSpec:
     registry_mirror: str | None = None  # HOST:PORT the host's Docker pulls the node image through
     reuse: bool = False
     kubeconfig: Path | None = None  # an existing cluster: no kind at all
+    kube_context: str | None = None  # that kubeconfig's context to use (None: its current context)
     http_port: int = 18080
     https_port: int = 18443
     nodeport_port: int = 30080
@@ -282,7 +283,7 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
     if not isinstance(spec, ClusterSpec):
         spec = spec_from_config(spec)
     if spec.kubeconfig:
-        return _external(spec.kubeconfig)
+        return _external(spec.kubeconfig, spec.kube_context)
     version = kubernetes_pins(spec.kubernetes_version).version  # UsageError first, before any work
     kind = kind or Kind(_tool("kind", version))
     docker.require_engine()
@@ -379,13 +380,28 @@ def wait_ready(cluster: Cluster, timeout: float = 300.0) -> None:
         timeout=timeout + 30, hint="kube-system pods not Ready: see `kubectl -n kube-system get pods`")
 
 
-def _external(path: Path) -> Cluster:
+def _external(path: Path, context: str | None = None) -> Cluster:
+    """The existing cluster of kubeconfig ``path``: ``context`` (kubectl ``--context``) or the
+    kubeconfig's current context, checked to exist and answer ``/readyz``.
+
+    Raises:
+        UsageError: the file or the context does not exist (one line listing the contexts it has).
+        EnvironmentNotReady: the cluster does not answer.
+    """
     if not path.is_file():
         raise UsageError(f"kubeconfig {path} does not exist; fix --kubeconfig")
     try:
         kubectl = _tool("kubectl")
-        context = run([kubectl, "--kubeconfig", str(path), "config", "current-context"], timeout=20).stdout.strip()
-        run([kubectl, "--kubeconfig", str(path), "--request-timeout=10s", "get", "--raw", "/readyz"], timeout=30)
+        if context:
+            names = run([kubectl, "--kubeconfig", str(path), "config", "get-contexts", "-o", "name"],
+                        timeout=20).stdout.split()
+            if context not in names:
+                raise UsageError(f"kube-context: {context!r} is not a context of kubeconfig {path} "
+                                 f"(it has: {', '.join(names) or 'none'})")
+        else:
+            context = run([kubectl, "--kubeconfig", str(path), "config", "current-context"], timeout=20).stdout.strip()
+        run([kubectl, "--kubeconfig", str(path), "--context", context, "--request-timeout=10s", "get", "--raw",
+             "/readyz"], timeout=30)
     except CommandError as exc:
         raise EnvironmentNotReady(f"the cluster in {path} is not reachable: {exc}") from exc
     return Cluster("", path, context, created=False)

@@ -10,12 +10,15 @@ from typing import Any
 from harness.gate.plan import REPORT_DIR_ENV
 
 
-class _OneLineErrors(argparse.ArgumentParser):
-    """The gate's parser: any option error is one line and exit 2 (argparse prints the usage too),
-    including unknown options, which argparse otherwise reports from the top-level parser."""
+class OneLineErrors(argparse.ArgumentParser):
+    """A subcommand's parser (every ``python -m harness`` subcommand uses it): any option error is
+    one line, ``harness: error: <subcommand>: <message> (see: <prog> --help)``, and exit 2 (argparse
+    prints the usage too), including unknown options, which argparse otherwise reports from the
+    top-level parser. ``<prog>`` is the program as it was invoked (``python -m harness gate``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"harness: error: gate: {message} (see: python -m harness gate --help)\n")
+        sub = self.prog.rsplit(" ", 1)[-1]
+        sys.stderr.write(f"harness: error: {sub}: {message} (see: {self.prog} --help)\n")
         sys.exit(2)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
@@ -28,7 +31,7 @@ class _OneLineErrors(argparse.ArgumentParser):
 def add_arguments(p: argparse.ArgumentParser, add_config_arguments: Callable[[argparse.ArgumentParser], None]) -> None:
     """The gate's options: every harness option (``add_config_arguments``, the same names as under
     pytest) plus its own."""
-    p.__class__ = _OneLineErrors  # one-line option errors (see the class)
+    p.__class__ = OneLineErrors  # one-line option errors (see the class)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("exit codes: 0 every scenario passed; 1 a scenario failed; 2 usage error (option, chart path, "
                 "contract, helm lint); 3 the environment could not be set up (Docker, tools, images, cluster); "

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.core import progress
+from harness.core.durations import argparse_duration
 from harness.core.errors import EnvironmentNotReady
 from harness.core.fmt import duration
 
@@ -22,8 +23,8 @@ def pytest_addoption(parser: Any) -> None:
     g.addoption("--gate-started", default=None, type=float, metavar="EPOCH", help="when the gate started")
     g.addoption("--gate-scenarios", default="", metavar="NAMES", help="scenarios to keep (comma-separated)")
     g.addoption("--gate-controls", action="store_true", default=False, help="keep negative controls")
-    g.addoption("--gate-heartbeat", default=60.0, type=float, metavar="SECONDS",
-                help="print a 'still running' line after this long without output")
+    g.addoption("--gate-heartbeat", default=60.0, type=argparse_duration("--gate-heartbeat"), metavar="DURATION",
+                help="print a 'still running' line after this long without output (seconds, or 90s, 5m)")
 
 
 def pytest_configure(config: Any) -> None:

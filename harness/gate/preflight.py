@@ -140,7 +140,9 @@ def preflight(plan: Plan, clock: Clock) -> None:
         clock.say(f"preflight: Docker answers; helm, kubectl{'' if external else ', kind'} found; "
                   f"{len(images)} chart images present")
     else:
-        clock.say(f"preflight: external cluster {plan.cfg.kubeconfig}; helm, kubectl found")
+        clock.say(f"preflight: external cluster {plan.cfg.kubeconfig}"
+                  + (f" (context {plan.cfg.kube_context})" if getattr(plan.cfg, "kube_context", None) else "")
+                  + "; helm, kubectl found")
     checked = [x for x in (check_released_version(c) for c in plan.charts) if x]
     lint(plan)
     clock.say("preflight: chart check passed (helm lint, helm template of every variant, probe host, images, "

@@ -156,8 +156,9 @@ def renderings(chart: ChartUnderTest, edge: str | None = None) -> tuple[list[Ren
     return out, problems
 
 
-def _render(helm: Helm, release: str, r: Rendering, *, lint: bool) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """``(objects, None)`` or ``(None, problem)`` for one rendering (lint first, then template)."""
+def render(helm: Helm, release: str, r: Rendering, *, lint: bool) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """``(objects, None)`` or ``(None, problem)`` for one rendering (lint first, then template):
+    the check's renderer, also ``python -m harness init``'s (harness/gate/init.py)."""
     try:
         if lint and r.chart.kind in ("dir", "tgz"):
             helm.lint(r.chart, values=r.values, sets=r.sets)
@@ -194,7 +195,7 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
     images: dict[str, set[str]] = {}
     release = f"{chart.release_prefix[:40]}-check"
     for r in rs:
-        objs, error = _render(helm, release, r, lint=lint)
+        objs, error = render(helm, release, r, lint=lint)
         if objs is None:
             by_message.setdefault(error or "rendering failed", []).append(r.label)
             continue
@@ -238,7 +239,7 @@ def check_charts(charts: Sequence[ChartUnderTest], cfg: Any, *, lint: bool = Tru
                 continue
             try:
                 report.extend(check_chart(chart, helm, classes=classes, lint=lint, edge=getattr(cfg, "edge", None)))
-            except HelmError as exc:  # pragma: no cover - _render catches helm's own failures
+            except HelmError as exc:  # pragma: no cover - render catches helm's own failures
                 report.problems.append(f"{chart.name}: {exc}")
     return report
 

@@ -5,13 +5,18 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.durations import parse_duration
 from harness.core.errors import HarnessError
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float, *, seconds: bool = False) -> float:
+    """``name`` from the environment as a number (``default`` when unset or empty). A ``seconds``
+    knob also takes a duration like helm's (``2m``, ``90s``, ``1h30m``: harness/core/durations.py)."""
     raw = os.environ.get(name, "")
     if not raw:
         return default
+    if seconds:
+        return parse_duration(raw, option=name, positive=False)
     try:
         value = float(raw)
     except ValueError:
@@ -19,6 +24,12 @@ def _env_float(name: str, default: float) -> float:
     if value < 0:
         raise HarnessError(f"{name}={raw!r} must not be negative")
     return value
+
+
+SECONDS = frozenset({"sse_hold", "sse_margin", "sse_reconnect_bound", "drain_budget", "drain_blocked_after",
+                     "outage_min", "outage_margin", "recovery_margin", "rollback_fail_timeout", "settle",
+                     "probe_baseline"})
+"""The knobs in seconds (the others are a rate and counts)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,6 @@ class Settings:
         for f in cls.__dataclass_fields__.values():
             name = "HARNESS_SCENARIO_" + f.name.upper()
             default = f.default
-            v = _env_float(name, float(default))  # type: ignore[arg-type]
+            v = _env_float(name, float(default), seconds=f.name in SECONDS)  # type: ignore[arg-type]
             kwargs[f.name] = int(v) if isinstance(default, int) and not isinstance(default, bool) else v
         return cls(**kwargs)

@@ -70,7 +70,7 @@ def test_bool_parsing(tmp_path):
     ({}, {"HARNESS_IMAGE_SOURCE": "docker"},
      "image-source (env HARNESS_IMAGE_SOURCE): 'docker' is not one of auto, pull, local"),
     ({"install-timeout": "0"}, {}, "install-timeout (option): '0' must be more than 0 seconds"),
-    ({"rollout-timeout": "soon"}, {}, "rollout-timeout (option): 'soon' is not a number of seconds"),
+    ({"rollout-timeout": "soon"}, {}, "rollout-timeout (option): 'soon' is not a duration; use seconds (300) or a duration like 90s, 5m, 1h, 1h30m"),
     ({"addons": ["traefik", "nginx"]}, {},
      "addons (option): 'nginx' is not one of traefik, ingress-nginx, cert-manager, postgres"),
     ({"cluster-name": "My_Cluster"}, {}, "cluster-name (option): 'My_Cluster' must be lowercase"),

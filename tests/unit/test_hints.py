@@ -49,6 +49,7 @@ EXTERNAL_FLAGS = {
     "--providers": "traefik", "--experimental": "traefik", "--serverstransport": "traefik",
     "--body-file": "gh pr comment", "--pyargs": "pytest", "--accesslog": "traefik",
     "--repo": "helm pull", "--destination": "helm pull/package", "--bogus": "docs/gate.md's example of an unknown option",
+    "--context": "kubectl (the harness passes --kube-context to it as --context)",
     "--plain-http": "helm push/pull/show/install for a registry on loopback",
 }
 

@@ -63,8 +63,16 @@ def test_settings_from_env(monkeypatch):
     monkeypatch.setenv("HARNESS_SCENARIO_SSE_STREAMS", "2")
     s = Settings.from_env()
     assert s.sse_hold == 130.0 and s.sse_streams == 2 and isinstance(s.sse_streams, int)
+    monkeypatch.setenv("HARNESS_SCENARIO_DRAIN_BUDGET", "3m")  # a seconds knob takes a duration like helm's
+    monkeypatch.setenv("HARNESS_SCENARIO_SETTLE", "0")
+    s = Settings.from_env()
+    assert (s.drain_budget, s.settle) == (180.0, 0.0)
     monkeypatch.setenv("HARNESS_SCENARIO_DRAIN_BUDGET", "soon")
-    with pytest.raises(HarnessError, match="HARNESS_SCENARIO_DRAIN_BUDGET='soon' is not a number"):
+    with pytest.raises(HarnessError, match="HARNESS_SCENARIO_DRAIN_BUDGET: 'soon' is not a duration; use seconds"):
+        Settings.from_env()
+    monkeypatch.delenv("HARNESS_SCENARIO_DRAIN_BUDGET")
+    monkeypatch.setenv("HARNESS_SCENARIO_PROBE_RATE", "fast")  # not seconds: a number
+    with pytest.raises(HarnessError, match="HARNESS_SCENARIO_PROBE_RATE='fast' is not a number"):
         Settings.from_env()
 
 

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""The steps of the composite action (``action.yml`` at the repository root), one subcommand each, so
+a test runs them here with the same inputs the action passes (tests/integration/test_action_script.py).
+
+    python ci/action/run.py install [--dry-run]   # pip install the harness from the action's checkout
+    python ci/action/run.py tools [--dry-run]     # pinned kind/helm/helm3/kubectl, then the images
+    python ci/action/run.py gate [--dry-run]      # python -m harness gate with the inputs; exits with its code
+    python ci/action/run.py summary               # report/summary.md appended to $GITHUB_STEP_SUMMARY
+
+Inputs come from the environment, as action.yml maps them: ``INPUT_CHART``,
+``INPUT_KUBERNETES_VERSION`` (``v1.36.3``, or a minor ``v1.36`` for its pinned patch release; empty:
+the pinned default), ``INPUT_HELM_VERSION`` (``4`` or ``3``, or the pinned version of either; empty:
+4), ``INPUT_SCENARIOS`` (comma/space/newline-separated), ``INPUT_EDGE``, ``INPUT_VALUES`` (values
+files, comma/newline-separated), ``INPUT_SHARD`` (``i/n``: passed to the gate's ``--shard`` when the
+gate has one; until then a non-empty shard is refused with one line: sharding is pending).
+``ACTION_PATH`` is the harness checkout (default: this file's repository). ``--dry-run`` prints what a
+step would run (the gate: ``gate command: <the exact command>``) and runs nothing.
+
+Exit codes: the gate's own (0 pass, 1 a scenario failed, 2 usage, 3 environment: docs/gate.md); 2 a bad
+input (one ``harness-action: error: <input>: ...`` line); a failed install or tools step: its code.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPORT_DIR = "report"
+ARTIFACTS_DIR = "artifacts"
+SHARD_PENDING = ("shard: {shard!r} given, but this harness's gate has no --shard yet (sharding over CI jobs "
+                 "is pending: issue 16, item 4); leave shard empty")
+
+
+class InputError(Exception):
+    """A bad action input: one line naming the input."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The action's inputs (action.yml), as strings; empty means "not given"."""
+
+    chart: str = ""
+    kubernetes_version: str = ""
+    helm_version: str = ""
+    scenarios: str = ""
+    edge: str = ""
+    values: str = ""
+    shard: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Inputs:
+        def get(name: str) -> str:
+            return env.get(f"INPUT_{name}", "").strip()
+        return cls(get("CHART"), get("KUBERNETES_VERSION"), get("HELM_VERSION"), get("SCENARIOS"), get("EDGE"),
+                   get("VALUES"), get("SHARD"))
+
+
+def split_list(raw: str) -> list[str]:
+    """Items of a list input: separated by commas, spaces or newlines (YAML block scalars give newlines)."""
+    return [p for p in re.split(r"[,\s]+", raw) if p]
+
+
+def resolve_kubernetes(raw: str, supported: list[str]) -> str:
+    """``v1.36.3`` as given, or the pinned patch release of a minor (``v1.36``, ``1.36``); empty: "".
+
+    Raises:
+        InputError: not a supported version or minor.
+    """
+    if not raw:
+        return ""
+    want = raw if raw.startswith("v") else f"v{raw}"
+    if want in supported:
+        return want
+    minors = {".".join(v.split(".")[:2]): v for v in supported}
+    if want in minors:
+        return minors[want]
+    raise InputError(f"kubernetes-version: {raw!r} is not supported; choose one of {', '.join(supported)} "
+                     "(or their minor, e.g. v1.36)")
+
+
+def helm_major(raw: str, pins: Mapping[str, str]) -> str:
+    """``4`` (the pinned helm) or ``3`` (the pinned helm3) from ``helm-version``.
+
+    Raises:
+        InputError: neither a major nor a pinned version.
+    """
+    if raw in ("", "4", "v4", pins["HELM_VERSION"], pins["HELM_VERSION"].lstrip("v")):
+        return "4"
+    if raw in ("3", "v3", pins["HELM3_VERSION"], pins["HELM3_VERSION"].lstrip("v")):
+        return "3"
+    raise InputError(f"helm-version: {raw!r} is not pinned here; use 4 ({pins['HELM_VERSION']}) or 3 "
+                     f"({pins['HELM3_VERSION']})")
+
+
+def gate_has_shard() -> bool:
+    """Whether ``python -m harness gate`` takes ``--shard`` (read from its parser, not guessed)."""
+    # function-local: the harness is importable only after the install step
+    from harness.__main__ import build_parser
+
+    parser = build_parser(prog="python -m harness")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return "--shard" in sub.choices["gate"]._option_string_actions
+
+
+def gate_argv(inputs: Inputs, *, python: str, pins: Mapping[str, str], supported: list[str],
+              helm3: Callable[[str], str], has_shard: bool) -> list[str]:
+    """The exact ``python -m harness gate`` command for ``inputs``.
+
+    Args:
+        python: the interpreter. pins: harness/data/versions.env. supported: the supported Kubernetes versions.
+        helm3: ``kubernetes version -> path of the pinned helm3`` (harness.tools.binaries.tool_path).
+        has_shard: :func:`gate_has_shard`.
+
+    Raises:
+        InputError: no chart; an unsupported Kubernetes or helm version; a shard the gate cannot take.
+    """
+    if not inputs.chart:
+        raise InputError("chart: is required (the chart directory, e.g. charts/mychart)")
+    argv = [python, "-m", "harness", "gate", "--chart", inputs.chart, "--report-dir", REPORT_DIR,
+            "--artifacts-dir", ARTIFACTS_DIR]
+    k8s = resolve_kubernetes(inputs.kubernetes_version, supported)
+    if k8s:
+        argv += ["--kubernetes-version", k8s]
+    if helm_major(inputs.helm_version, pins) == "3":
+        argv += ["--helm", helm3(k8s or pins["KUBERNETES_VERSION"])]
+    if inputs.scenarios:
+        argv += ["--scenarios", ",".join(split_list(inputs.scenarios))]
+    if inputs.edge:
+        argv += ["--edge", inputs.edge]
+    for v in split_list(inputs.values):
+        argv += ["--values", v]
+    if inputs.shard:
+        if not has_shard:
+            raise InputError(SHARD_PENDING.format(shard=inputs.shard))
+        argv += ["--shard", inputs.shard]
+    return argv
+
+
+def artifact_name(inputs: Inputs, pins: Mapping[str, str], supported: list[str]) -> str:
+    """A name for the uploaded report that differs between matrix jobs: chart, Kubernetes, helm, edge, shard."""
+    parts = ["harness-gate", Path(inputs.chart.rstrip("/")).name or "chart",
+             resolve_kubernetes(inputs.kubernetes_version, supported) or pins["KUBERNETES_VERSION"],
+             f"helm{helm_major(inputs.helm_version, pins)}", inputs.edge or "default-edge"]
+    if inputs.shard:
+        parts.append("shard-" + inputs.shard.replace("/", "-of-"))
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts))
+
+
+def _output(env: Mapping[str, str], **values: str) -> None:
+    """``name=value`` lines into ``$GITHUB_OUTPUT`` (the step's outputs), when it is set."""
+    path = env.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            for k, v in values.items():
+                f.write(f"{k}={v}\n")
+
+
+def _pins() -> tuple[dict[str, str], list[str]]:
+    # function-local, as above: `install` runs before the harness is installed
+    from harness.core.pins import pinned, supported_kubernetes
+
+    return pinned(), supported_kubernetes()
+
+
+def _helm3(version: str) -> str:
+    from harness.tools.binaries import tool_path
+
+    return tool_path("helm3", version)
+
+
+def step_gate(env: Mapping[str, str], *, dry_run: bool) -> int:
+    inputs = Inputs.from_env(env)
+    pins, supported = _pins()
+    argv = gate_argv(inputs, python=sys.executable, pins=pins, supported=supported, helm3=_helm3,
+                     has_shard=gate_has_shard())
+    print(f"gate command: {shlex.join(argv)}", flush=True)
+    _output(env, **{"artifact-name": artifact_name(inputs, pins, supported)})
+    if dry_run:
+        return 0
+    rc = subprocess.run(argv, check=False).returncode
+    _output(env, **{"exit-code": str(rc)})
+    return rc
+
+
+def step_summary(env: Mapping[str, str]) -> int:
+    """Append ``report/summary.md`` (under a heading naming the job's inputs) to ``$GITHUB_STEP_SUMMARY``;
+    without a report, one line saying so (the job failed before the gate wrote one)."""
+    inputs = Inputs.from_env(env)
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        print("harness-action: GITHUB_STEP_SUMMARY is not set; nothing to append to")
+        return 0
+    what = ", ".join(f"{k} {v}" for k, v in (("Kubernetes", inputs.kubernetes_version), ("helm", inputs.helm_version),
+                                              ("edge", inputs.edge), ("shard", inputs.shard)) if v)
+    title = f"harness gate {inputs.chart or '(no chart)'}" + (f" ({what})" if what else "")
+    summary = Path(REPORT_DIR) / "summary.md"
+    with open(target, "a", encoding="utf-8") as f:
+        f.write(f"## {title}\n\n")
+        if summary.is_file():
+            f.write(summary.read_text(encoding="utf-8").rstrip("\n") + "\n")
+        else:
+            f.write(f"Gate: FAIL — no report ({summary} missing): the job failed before the gate could write one\n")
+    return 0
+
+
+def step_install(env: Mapping[str, str], *, dry_run: bool) -> int:
+    argv = [sys.executable, "-m", "pip", "install", "--quiet", str(_action_path(env))]
+    print(f"install command: {shlex.join(argv)}", flush=True)
+    return 0 if dry_run else subprocess.run(argv, check=False).returncode
+
+
+def step_tools(env: Mapping[str, str], *, dry_run: bool) -> int:
+    """The pinned tools of the job's Kubernetes version, then its images (images/build-images.sh:
+    the node image pulled, ``HARNESS_IMAGE_SOURCE=pull`` unless set; the add-on images)."""
+    inputs = Inputs.from_env(env)
+    _, supported = _pins()
+    k8s = resolve_kubernetes(inputs.kubernetes_version, supported)
+    images = _action_path(env) / "images"
+    child = {**env, "HARNESS_IMAGE_SOURCE": env.get("HARNESS_IMAGE_SOURCE") or "pull"}
+    if k8s:
+        child["HARNESS_KUBERNETES_VERSION"] = k8s
+    for argv in ([str(images / "build-tools.sh"), *([k8s] if k8s else [])],
+                 [str(images / "build-images.sh"), *([k8s] if k8s else [])]):
+        print(f"tools command: {shlex.join(argv)}", flush=True)
+        if not dry_run:
+            rc = subprocess.run(argv, check=False, env=child, stdout=sys.stderr).returncode
+            if rc:
+                return rc
+    return 0
+
+
+def _action_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("ACTION_PATH") or HERE.parents[1]).resolve()
+
+
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    p = argparse.ArgumentParser(prog="ci/action/run.py", description="the composite action's steps (action.yml)")
+    p.add_argument("step", choices=("install", "tools", "gate", "summary"))
+    p.add_argument("--dry-run", action="store_true", help="print the command a step would run; run nothing")
+    args = p.parse_args(argv)
+    try:
+        if args.step == "install":
+            return step_install(env, dry_run=args.dry_run)
+        if args.step == "tools":
+            return step_tools(env, dry_run=args.dry_run)
+        if args.step == "gate":
+            return step_gate(env, dry_run=args.dry_run)
+        return step_summary(env)
+    except InputError as exc:
+        print(f"harness-action: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the harness's own errors (a missing helm3: exit 3) in one line
+        code = getattr(exc, "exit_code", 1)
+        print(f"harness-action: error: {exc}", file=sys.stderr)
+        return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
