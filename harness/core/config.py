@@ -34,8 +34,9 @@ KEEP_POLICIES = ("never", "on-failure", "always")
 IMAGE_SOURCES = ("auto", "pull", "local")
 KNOWN_ADDONS = ("traefik", "ingress-nginx", "cert-manager", "postgres")
 """Add-on names harness.env.addons.engine registers (a unit test keeps the two in step)."""
-ADDONS = ("traefik", "postgres")
-"""The default add-ons: an ingress controller and PostgreSQL. cert-manager is opt-in (`--addons traefik,cert-manager,postgres`): its images cannot be built on registry-less machines (docs/addons.md)."""
+ADDONS = ("traefik", "cert-manager", "postgres")
+"""The default add-ons: an ingress controller, cert-manager (its CA ClusterIssuer signs the charts' TLS
+variants; built here from its Go module, docs/addons.md) and PostgreSQL."""
 CONFIG_FILE_NAME = "harness.yaml"
 ENV_PREFIX = "HARNESS_"
 CONFIG_FILE_ENV = "HARNESS_CONFIG"

@@ -38,7 +38,7 @@ def test_good_chart_passes_the_gate(run_gate):
     r, rep = run_gate("--chart", "charts-under-test/realtime", "--scenarios", "upgrade")
     assert r.returncode == 0, r.stdout[-3000:]
     summary = (rep / "summary.md").read_text()
-    assert summary.startswith("Gate: PASS — 1 of 1 scenarios passed\n")  # realtime-default; hpa-tls skips w/o TLS
+    assert summary.startswith("Gate: PASS — 2 of 2 scenarios passed\n")  # realtime-default and hpa-tls (HTTPS)
     html = (rep / "index.html").read_text()
     assert html.count("data:image/png;base64,") >= 1  # the prober's timeline, embedded
     assert (rep / "junit.xml").is_file()

@@ -27,7 +27,7 @@ def test_defaults(tmp_path):
     assert c.kubernetes_version.startswith("v1.")
     assert c.artifacts_dir == tmp_path / "artifacts"
     assert c.timeouts.install == 300 and c.timeouts.rollout == 180
-    assert c.addons == ("traefik", "postgres")
+    assert c.addons == ("traefik", "cert-manager", "postgres")
     assert all(s == "default" for s in c.sources.values())
 
 
