@@ -43,5 +43,5 @@ def test_action_steps_gate_realtime_and_write_the_summary(cluster, harness_confi
     assert r.returncode == 0, r.stderr
     summary = (tmp_path / "step-summary.md").read_text()
     assert summary.startswith("## harness gate charts-under-test/realtime (helm 4)\n\n"
-                              "Gate: PASS — 1 of 1 scenarios passed\n")
+                              "Gate: PASS — 2 of 2 scenarios passed\n")  # realtime-default and hpa-tls (HTTPS)
     assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "artifacts").is_dir()
