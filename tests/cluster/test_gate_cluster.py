@@ -53,7 +53,7 @@ def test_broken_variant_fails_the_gate(run_gate):
     r, rep = run_gate("--chart", "charts-under-test/ha-service", "--broken", "no-graceful-shutdown")
     assert r.returncode == 1, r.stdout[-3000:]
     summary = (rep / "summary.md").read_text()
-    assert summary.startswith("Gate: FAIL — 0 of 1 scenarios passed\n")
+    assert summary.startswith("Gate: FAIL — 0 of 2 scenarios passed\n")  # default and tls (HTTPS) variants
     assert "| ❌ FAIL |" in summary and "| ha-service-default |" in summary and "requests failed" in summary
     assert "Diagnostics of failed tests" in summary
     assert "diagnostics</a>" in (rep / "index.html").read_text()
