@@ -330,7 +330,11 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
         # never got Ready, and Ctrl-C.
         try:
             kind.delete(spec.name)
-            runs.cluster_owner_path(spec.name).unlink(missing_ok=True)
+            # after Ctrl-C the owner record stays: the interrupted `kind create` may still have a node
+            # container on its way out of dockerd, created after this delete; `python -m harness
+            # clean` removes it (and the record) once this run is gone
+            if not isinstance(exc, KeyboardInterrupt):
+                runs.cluster_owner_path(spec.name).unlink(missing_ok=True)
         except CommandError:
             pass
         if isinstance(exc, CommandError):
