@@ -8,8 +8,8 @@ charts' images and busybox, the host's Docker pulls PostgreSQL. This machine rea
    ``kind`` network;
 2. the locally built images are pushed to it under their upstream names (harness/env/pullpath.py):
    the node image as the ``NODE_PULL_*`` pin, ``harness/traefik`` as ``TRAEFIK_PULL_IMAGE``,
-   ``harness/toolbox`` as ``TOOLBOX_PULL_IMAGE``, ``harness/postgres`` as ``POSTGRES_PULL_IMAGE``, the
-   charts' images as themselves; where an upstream pin cannot match a local build (a digest, a
+   ``harness/toolbox`` as ``TOOLBOX_PULL_IMAGE``, ``harness/postgres`` as ``POSTGRES_PULL_IMAGE``,
+   cert-manager's and the charts' images as themselves; where an upstream pin cannot match a local build (a digest, a
    PostgreSQL major) it says so in one line;
 3. pytest runs the upgrade and sse scenarios with ``--harness-image-source pull``, the registry as
    ``--harness-registry-mirror`` (the host's pulls) and a kind config whose ``hosts.toml`` route the
@@ -39,6 +39,7 @@ from harness.core.contract import discover  # noqa: E402
 from harness.core.imageref import parse_image  # noqa: E402
 from harness.core.pins import pinned  # noqa: E402
 from harness.env import pullpath, registry  # noqa: E402
+from harness.env.addons import certmanager  # noqa: E402
 from harness.env.cluster import ClusterSpec  # noqa: E402
 from harness.k8s.namespaces import new_run_id  # noqa: E402
 
@@ -52,6 +53,7 @@ def pushes() -> dict[str, str]:
     out = {f"harness/traefik:{v['TRAEFIK_VERSION']}": v["TRAEFIK_PULL_IMAGE"],
            "harness/toolbox:latest": v["TOOLBOX_PULL_IMAGE"],
            v["POSTGRES_IMAGE"]: v["POSTGRES_PULL_IMAGE"]}
+    out.update({img: img for img in certmanager.images()})  # built here under their quay.io names
     for c in discover(ROOT / "charts-under-test"):
         out.update({img: img for img in c.images})
     return out
