@@ -38,6 +38,7 @@ COMPARED: tuple[tuple[str, str, str], ...] = (
     ("rollout_disconnects", "count", "stream disconnects during the rollout"),
     ("rollout_missed_ids", "count", "events missed across reconnects"),
     ("rollout_duplicate_ids", "count", "events delivered twice across reconnects"),
+    ("rollout_reconnect_p99_s", "seconds", "reconnect p99 (s)"),
     ("rollout_max_reconnect_s", "seconds", "longest reconnect (s)"),
     ("longest_failure_seconds", "seconds", "longest run of failures (s)"),
     ("release_status", "text", "release status"),

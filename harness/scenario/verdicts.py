@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.measure.cuts import BUFFERING, Cut, classify
+from harness.measure.prober import percentile
 from harness.scenario.deadlines import (
     Deadlines,
     attributed_kind,
@@ -756,6 +757,8 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: f
         ]
         figures.update({"rollout_disconnects": sum(len(s.disconnects) for s in rollout),
                         "rollout_max_reconnect_s": max(latencies) if latencies else None,
+                        "rollout_reconnect_p50_s": percentile(latencies, 50),
+                        "rollout_reconnect_p99_s": percentile(latencies, 99),
                         "rollout_events": sum(len(s.events) for s in rollout),
                         "rollout_missed_ids": sum(s.missed_count(s.gaps_at_reconnect()) for s in rollout),
                         "rollout_duplicate_ids": sum(len(s.duplicates()) for s in rollout)})

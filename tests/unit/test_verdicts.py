@@ -271,6 +271,7 @@ def test_sse_passes():
     v = _sse()
     assert v.passed, v.reason
     assert v.figures["rollout_max_reconnect_s"] == 1.1 and v.figures["hold_longest_silence_s"] == 15.0
+    assert v.figures["rollout_reconnect_p50_s"] == 1.1 and v.figures["rollout_reconnect_p99_s"] == 1.1
     assert v.figures["edge"] == "traefik-nginx" and v.figures["edge_idle_timeout_s"] == 3600
     assert "through edge traefik-nginx (longest silence 15 s; Ingress proxy-read-timeout 3600 s)" in v.reason
     assert [c.name for c in v.checks][:3] == ["not buffered", "no cut during hold", "heartbeat"]
