@@ -16,10 +16,15 @@ charts' images and busybox, the host's Docker pulls PostgreSQL. This machine rea
    nodes' pulls to it: the same resolution code as on a user's machine, nothing preloaded;
 4. the registry's own log must show a pull of every image by the nodes' containerd and by the host's
    Docker (a preloaded image would never be pulled: ``IfNotPresent``), and the session must not have
-   loaded any image (its timings have no ``load N images`` phase, only ``check N images``).
+   loaded any image (its timings have no ``load N images`` phase, only ``check N images``);
+5. OCI charts: the released static-site chart (charts-under-test/repo) and the candidate, packaged,
+   are pushed with ``helm push`` to ``oci://127.0.0.1:<port>/charts``; the upgrade scenario runs on the
+   same cluster with ``released.chart: oci://...`` (a copy of the contract) and ``--harness-chart
+   oci://...`` as the candidate, and the registry's log must show helm fetching both versions.
 
 The cluster (``harness-pull``, the default ports: run it when the ``harness`` cluster is gone) is
-deleted by the session (``--harness-keep-cluster never``), the registry at the end. Exit: pytest's
+kept between the two pytest runs and deleted at the end with the add-on containers that served it,
+the registry too. Exit: pytest's
 code, or 1 when an assertion about the pulls fails.
 
 Usage: make e2e-pull   (or: .venv/bin/python ci/e2e_pull.py [-- PYTEST_ARGS])
@@ -29,8 +34,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,7 +49,11 @@ from harness.core.pins import pinned  # noqa: E402
 from harness.env import pullpath, registry  # noqa: E402
 from harness.env.addons import certmanager  # noqa: E402
 from harness.env.cluster import ClusterSpec  # noqa: E402
+from harness.gate.matrix import KindClusters  # noqa: E402
 from harness.k8s.namespaces import new_run_id  # noqa: E402
+from harness.tools.binaries import tool_path  # noqa: E402
+from harness.tools.helm import Helm  # noqa: E402
+from harness.tools.kind import Kind  # noqa: E402
 
 CLUSTER = "harness-pull"
 ARTIFACTS = ROOT / "artifacts" / "pull"
@@ -62,6 +74,9 @@ def pushes() -> dict[str, str]:
 def main(argv: list[str]) -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     started = time.monotonic()
+    if CLUSTER in Kind().get_clusters():  # an earlier run's: its nodes route to a registry that is gone
+        print(f"==> e2e-pull: deleting the leftover cluster {CLUSTER}", flush=True)
+        KindClusters().delete(CLUSTER)
     reg = registry.start(0, run_id=new_run_id(), cluster=CLUSTER)
     print(f"==> e2e-pull: registry {reg.name} on {reg.address} (nodes: {reg.in_network})", flush=True)
     try:
@@ -75,15 +90,30 @@ def main(argv: list[str]) -> int:
             if note:
                 print(f"    note: {note}", flush=True)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pytest", "scenarios/upgrade", "scenarios/sse", "-q", "-rfEs",
-               "-p", "no:cacheprovider", "-k", "not broken",
-               "--harness-cluster-name", CLUSTER, "--harness-image-source", "pull",
-               "--harness-node-image", path.node_image, "--harness-kind-config", str(path.kind_config),
-               "--harness-registry-mirror", reg.address, "--harness-keep-cluster", "never",
-               "--harness-artifacts-dir", str(ARTIFACTS), *extra]
+        common = ["-q", "-rfEs", "-p", "no:cacheprovider", "--harness-cluster-name", CLUSTER,
+                  "--harness-image-source", "pull", "--harness-node-image", path.node_image,
+                  "--harness-kind-config", str(path.kind_config), "--harness-registry-mirror", reg.address,
+                  "--harness-reuse-cluster"]
+        cmd = [sys.executable, "-m", "pytest", "scenarios/upgrade", "scenarios/sse", "-k", "not broken", *common,
+               "--harness-keep-cluster", "always", "--harness-artifacts-dir", str(ARTIFACTS), *extra]
         print("==> e2e-pull: " + " ".join(cmd[2:]), flush=True)
         rc = subprocess.call(cmd, cwd=ROOT)
         problems = check_pulls(reg, images, path)
+        with tempfile.TemporaryDirectory(prefix="harness-e2e-pull-") as tmp:
+            oci = oci_charts(reg, Path(tmp))
+            cmd = [sys.executable, "-m", "pytest", "scenarios/upgrade", "-k", "static-site and not broken", *common,
+                   "--harness-keep-cluster", "always", "--harness-artifacts-dir", str(ARTIFACTS / "oci"),
+                   "--harness-chart", oci["candidate"], "--harness-chart-version", oci["version"],
+                   "--harness-contract", oci["contract"], *extra]
+            print("==> e2e-pull: OCI charts: " + " ".join(cmd[2:]), flush=True)
+            rc = rc or subprocess.call(cmd, cwd=ROOT)
+        fetched = {ref for name, ref in registry.manifest_pulls(reg, agent="helm") if name == "charts/static-site"}
+        for version in (oci["released"], oci["version"]):
+            if version not in fetched:
+                problems.append(f"oci://.../charts/static-site:{version}: no fetch by helm in the registry log")
+        if CLUSTER in Kind().get_clusters():
+            print(f"==> e2e-pull: deleting cluster {CLUSTER}", flush=True)
+            KindClusters().delete(CLUSTER)
         for p in problems:
             print(f"e2e-pull: {p}", flush=True)
         print(f"==> e2e-pull: pytest exited {rc}; {len(problems)} problems with the pulls; "
@@ -91,6 +121,33 @@ def main(argv: list[str]) -> int:
         return rc or (1 if problems else 0)
     finally:
         registry.stop(reg)
+
+
+def oci_charts(reg: registry.Registry, tmp: Path) -> dict[str, str]:
+    """Push the released static-site chart and the packaged candidate to ``reg``; write a copy of the
+    contract whose ``released.chart`` is the OCI one (beside links to the files its relative paths
+    name). Returns ``candidate`` (oci:// ref), ``version`` (the candidate's), ``released`` (its
+    version) and ``contract`` (the copy's path)."""
+    src = ROOT / "charts-under-test" / "static-site"
+    helm = Helm(None, home=tmp / "helm-home", binary=str(tool_path("helm")))
+    contract = yaml.safe_load((src / "harness-contract.yaml").read_text())
+    released_version = contract["released"]["version"]
+    released = ROOT / "charts-under-test" / "repo" / f"static-site-{released_version}.tgz"
+    candidate = helm.package(src, tmp / "packaged")
+    remote = reg.chart_url()
+    helm.push(released, remote)
+    ref = helm.push(candidate, remote)
+    contract["released"] = {"chart": f"{remote}/static-site", "version": released_version}
+    copy = tmp / "static-site"
+    copy.mkdir()
+    for name in ("ci",):
+        (copy / name).symlink_to(src / name)
+    (tmp / "broken").symlink_to(ROOT / "charts-under-test" / "broken")
+    (copy / "harness-contract.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    version = yaml.safe_load((src / "Chart.yaml").read_text())["version"]
+    print(f"==> e2e-pull: pushed static-site {released_version} and {version} to {remote}", flush=True)
+    return {"candidate": ref.ref, "version": str(version), "released": str(released_version),
+            "contract": str(copy / "harness-contract.yaml")}
 
 
 def check_pulls(reg: registry.Registry, images: dict[str, str], path: pullpath.PullPath) -> list[str]:
