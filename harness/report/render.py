@@ -243,6 +243,13 @@ class GateInfo:
         exit_code: the gate's exit code; why: one line explaining it; errors: further lines
             (the harness's own one-line errors).
         command: the command line.
+        harness_version: the harness's version. versions: ``{"helm", "kind", "kubectl", "kubernetes"}``
+            (what ran, else what is pinned: harness/gate/header.py says which). edges: what the probes
+            went through. image_source: the ``image-source`` setting and what ``auto`` became.
+            images: per image ``{"image", "use", "source"}`` (``built here``, ``pulled``...).
+            contracts: per chart ``{"chart", "path", "sha256"}`` of its harness-contract.yaml.
+        shard: ``I/N`` when the run took one slice (``gate --shard``). merged_from: for a joined
+            report (harness/report/merge.py), per input ``{"report", "shard", "exit_code", "why"}``.
     """
 
     charts: list[dict[str, str]] = field(default_factory=list)
@@ -260,6 +267,14 @@ class GateInfo:
     why: str = ""
     errors: list[str] = field(default_factory=list)
     command: str = ""
+    harness_version: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    edges: list[str] = field(default_factory=list)
+    image_source: str = ""
+    images: list[dict[str, str]] = field(default_factory=list)
+    contracts: list[dict[str, str]] = field(default_factory=list)
+    shard: str = ""
+    merged_from: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -657,6 +672,8 @@ def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_di
     c = counts(results)
     doc = {"verdict": "PASS" if info.exit_code == 0 else "FAIL", "line": verdict_line(results, info.exit_code),
            "exit_code": info.exit_code, "why": info.why, "errors": info.errors, "counts": c,
+           # what the rows' artifact paths are relative to (python -m harness report merge finds it here)
+           "artifacts_dir": _rel(art, report_dir) if art is not None else None,
            "info": {k: v for k, v in info.__dict__.items() if k not in ("errors",)},
            "rows": [{**r.to_json(), "status": gate_status(r)} for r in results]}
     if len(migration.edges_of(results)) > 1:
