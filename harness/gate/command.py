@@ -111,7 +111,8 @@ def _announce(plan: Plan, clock: Clock) -> None:
     clock.say(f"gate {names}: scenarios {', '.join(plan.scenarios)}"
               + (" + negative controls" if plan.controls else "")
               + (f"; upgrades from {frm}" if frm else "")
-              + (f"; broken overlay {plan.broken.name} (expected to fail)" if plan.broken else ""))
+              + (f"; broken overlay {plan.broken.name} (expected to fail)" if plan.broken else "")
+              + (f"; shard {plan.shard} (its slice of the tests below)" if plan.shard else ""))
     for s in plan.scenarios:
         targets = [t.id for t in targets_for(s, plan.charts, negative=False)]
         if plan.controls:
