@@ -165,13 +165,18 @@ def merge_reports(dirs: Sequence[Path | str], out: Path | str, *, command: str =
     where it went and the verdict line. Returns the exit code (:func:`merged_code`).
 
     Raises:
-        UsageError: no input, an input that is not a readable gate report, or ``out`` being one of them.
+        UsageError: no input, an input that is not a readable gate report or given twice, or ``out``
+            being one of them.
     """
     if not dirs:
         raise UsageError("report merge: give at least one report directory")
     out = Path(out).resolve()
-    if any(Path(d).resolve() == out for d in dirs):
+    resolved = [Path(d).resolve() for d in dirs]
+    if out in resolved:
         raise UsageError(f"report merge: --out {out} is one of the inputs; write the joined report elsewhere")
+    twice = sorted({str(d) for d in resolved if resolved.count(d) > 1})
+    if twice:  # its rows would count twice
+        raise UsageError(f"report merge: {', '.join(twice)} given more than once")
     parts = [read_part(d) for d in dirs]
     present = [p.artifacts for p in parts if p.artifacts is not None]
     root = Path(os.path.commonpath(present)) if present else None

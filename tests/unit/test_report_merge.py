@@ -126,10 +126,12 @@ def test_missing_or_unreadable_inputs_are_one_line_and_exit_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_out_must_not_be_an_input(two_shards):
-    _, dirs, _ = two_shards
+def test_out_must_not_be_an_input_nor_an_input_given_twice(two_shards):
+    root, dirs, _ = two_shards
     with pytest.raises(UsageError, match="is one of the inputs"):
         merge.merge_reports(dirs, dirs[0])
+    with pytest.raises(UsageError, match="given more than once"):
+        merge.merge_reports([dirs[0], dirs[1], dirs[0]], root / "out")
 
 
 def test_the_cli_merges_and_exits_with_the_code(two_shards, capsys):
