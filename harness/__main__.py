@@ -10,6 +10,7 @@ early (``| head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell 
     python -m harness init --chart DIR [--out FILE] [--force]
     python -m harness gate --chart PATH [--scenarios ...] [--from-version X] [any harness option]
     python -m harness matrix [--scenarios "upgrade rollback"] [--kubernetes "v1.35 v1.37"] [--helms "4 3"]
+    python -m harness report merge DIR... [--out DIR]
     python -m harness clean [--dry-run] [--include-kept]
     python -m harness registry up [--port N] | down
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -51,6 +53,7 @@ from harness.gate.cli import add_arguments as add_gate_arguments
 from harness.gate.command import cmd_gate as run_gate
 from harness.gate.init import cmd_init
 from harness.k8s.namespaces import new_run_id
+from harness.report.merge import merge_reports
 from harness.tools import docker
 from harness.tools.kind import Kind
 
@@ -202,6 +205,21 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return rc
 
 
+def _report_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("merge",), help="merge: join several gate reports into one")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="gate report directories (each with its gate.json)")
+    p.add_argument("--out", default="report", metavar="DIR", help="where the joined report goes (default: report)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`report merge DIR...`: the gate reports of several jobs (``gate --shard I/N``) joined into one,
+    with one verdict line and the worst exit code (harness/report/merge.py); a missing or unreadable
+    directory is one line and exit 2."""
+    prog = ["python", "-m", "harness"] if invoked_prog() == "python -m harness" else [invoked_prog()]
+    command = shlex.join([*prog, "report", args.action, *args.dirs, "--out", args.out])
+    return merge_reports(args.dirs, args.out, command=command, say=lambda line: print(line, flush=True))
+
+
 def _clean_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would be removed and kept; remove nothing")
     p.add_argument("--include-kept", action="store_true",
@@ -259,6 +277,8 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Cal
      _gate_parser, cmd_gate),
     ("matrix", "run a scenario set across Kubernetes versions x helms; report/matrix.md and matrix.json",
      _matrix_parser, cmd_matrix),
+    ("report", "merge: join the reports of several gate jobs (gate --shard I/N) into one, with one exit code",
+     _report_parser, cmd_report),
     ("clean", "remove what interrupted or killed runs left (clusters, containers, namespaces, run directories)",
      _clean_parser, cmd_clean),
     ("registry", "start (up) or remove (down) the loopback OCI registry for images and charts",

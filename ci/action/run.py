@@ -11,8 +11,8 @@ Inputs come from the environment, as action.yml maps them: ``INPUT_CHART``,
 ``INPUT_KUBERNETES_VERSION`` (``v1.36.3``, or a minor ``v1.36`` for its pinned patch release; empty:
 the pinned default), ``INPUT_HELM_VERSION`` (``4`` or ``3``, or the pinned version of either; empty:
 4), ``INPUT_SCENARIOS`` (comma/space/newline-separated), ``INPUT_EDGE``, ``INPUT_VALUES`` (values
-files, comma/newline-separated), ``INPUT_SHARD`` (``i/n``: passed to the gate's ``--shard`` when the
-gate has one; until then a non-empty shard is refused with one line: sharding is pending).
+files, comma/newline-separated), ``INPUT_SHARD`` (``i/n``: the gate's ``--shard``, slice i of n of the
+plan's scenario tests; ``python -m harness report merge`` joins the slices' reports in a later job).
 ``ACTION_PATH`` is the harness checkout (default: this file's repository). ``--dry-run`` prints what a
 step would run (the gate: ``gate command: <the exact command>``) and runs nothing.
 
@@ -34,8 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPORT_DIR = "report"
 ARTIFACTS_DIR = "artifacts"
-SHARD_PENDING = ("shard: {shard!r} given, but this harness's gate has no --shard yet (sharding over CI jobs "
-                 "is pending: issue 16, item 4); leave shard empty")
+SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
 class InputError(Exception):
@@ -99,27 +98,29 @@ def helm_major(raw: str, pins: Mapping[str, str]) -> str:
                      f"({pins['HELM3_VERSION']})")
 
 
-def gate_has_shard() -> bool:
-    """Whether ``python -m harness gate`` takes ``--shard`` (read from its parser, not guessed)."""
-    # function-local: the harness is importable only after the install step
-    from harness.__main__ import build_parser
+def shard_input(raw: str) -> str:
+    """``shard`` as the gate's ``--shard`` takes it: ``i/n`` with ``1 <= i <= n`` (spaces dropped).
 
-    parser = build_parser(prog="python -m harness")
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return "--shard" in sub.choices["gate"]._option_string_actions
+    Raises:
+        InputError: anything else (the gate would refuse it too; here it is said before any setup).
+    """
+    text = re.sub(r"\s+", "", raw)
+    m = SHARD.match(text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise InputError(f"shard: {raw!r} is not i/n with 1 <= i <= n (e.g. 1/3: the first of 3 slices)")
+    return text
 
 
 def gate_argv(inputs: Inputs, *, python: str, pins: Mapping[str, str], supported: list[str],
-              helm3: Callable[[str], str], has_shard: bool) -> list[str]:
+              helm3: Callable[[str], str]) -> list[str]:
     """The exact ``python -m harness gate`` command for ``inputs``.
 
     Args:
         python: the interpreter. pins: harness/data/versions.env. supported: the supported Kubernetes versions.
         helm3: ``kubernetes version -> path of the pinned helm3`` (harness.tools.binaries.tool_path).
-        has_shard: :func:`gate_has_shard`.
 
     Raises:
-        InputError: no chart; an unsupported Kubernetes or helm version; a shard the gate cannot take.
+        InputError: no chart; an unsupported Kubernetes or helm version; a shard that is not i/n.
     """
     if not inputs.chart:
         raise InputError("chart: is required (the chart directory, e.g. charts/mychart)")
@@ -137,9 +138,7 @@ def gate_argv(inputs: Inputs, *, python: str, pins: Mapping[str, str], supported
     for v in split_list(inputs.values):
         argv += ["--values", v]
     if inputs.shard:
-        if not has_shard:
-            raise InputError(SHARD_PENDING.format(shard=inputs.shard))
-        argv += ["--shard", inputs.shard]
+        argv += ["--shard", shard_input(inputs.shard)]
     return argv
 
 
@@ -178,8 +177,7 @@ def _helm3(version: str) -> str:
 def step_gate(env: Mapping[str, str], *, dry_run: bool) -> int:
     inputs = Inputs.from_env(env)
     pins, supported = _pins()
-    argv = gate_argv(inputs, python=sys.executable, pins=pins, supported=supported, helm3=_helm3,
-                     has_shard=gate_has_shard())
+    argv = gate_argv(inputs, python=sys.executable, pins=pins, supported=supported, helm3=_helm3)
     print(f"gate command: {shlex.join(argv)}", flush=True)
     _output(env, **{"artifact-name": artifact_name(inputs, pins, supported)})
     if dry_run:

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from harness.core.errors import UsageError
 from harness.gate.plan import REPORT_DIR_ENV
+from harness.gate.shard import Shard, parse_shard
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -26,6 +28,14 @@ class OneLineErrors(argparse.ArgumentParser):
         if extra:
             self.error(f"unrecognized arguments: {' '.join(extra)}")
         return ns, extra
+
+
+def _shard(text: str) -> Shard:
+    """argparse's ``type`` for ``--shard``: a bad value is the parser's one-line error (exit 2)."""
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
 
 
 def add_arguments(p: argparse.ArgumentParser, add_config_arguments: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -47,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser, add_config_arguments: Callable[[ar
     g.add_argument("--broken", metavar="NAME",
                    help="apply the contract's broken entry NAME as a values overlay and run its scenario: "
                         "the gate must then exit 1")
+    g.add_argument("--shard", metavar="I/N", type=_shard, default=None,
+                   help="run only slice I of N of the selected scenario tests (sorted, dealt round-robin: every "
+                        "test in exactly one slice); join the slices' reports with python -m harness report merge")
     g.add_argument("--report-dir", metavar="DIR", default=None,
                    help=f"where the report goes (default: report/ in the harness root) [env {REPORT_DIR_ENV}]")
     g.add_argument("--report-only", action="store_true",

@@ -81,7 +81,7 @@ def write_gate_report(plan: Plan, *, started: float, code: int, why: str, detail
         results = load_records(plan, since=since, clock=clock)
     if junit_sources is None:
         junit_sources = [plan.junit] if plan.junit else []
-    info = gate_info(plan, started=started, exit_code_=code, why=why, errors=details)
+    info = gate_info(plan, started=started, exit_code_=code, why=why, errors=details, results=results)
     written = report.write_report(results, info, report_dir=plan.report_dir, artifacts_dir=plan.cfg.artifacts_dir,
                                   junit_sources=junit_sources, since=since)
     clock.say(f"report: {written['html']} and {written['markdown'].name}"
@@ -95,7 +95,8 @@ def _report_only(plan: Plan, clock: Clock) -> int:
     results = load_records(plan, since=None, clock=clock)
     c = report.counts(results)
     code = 0 if c["PASS"] and not c["FAIL"] and not c["ERROR"] else 1
-    info = gate_info(plan, started=clock.started, exit_code_=code, why="report rebuilt from the last run's artifacts")
+    info = gate_info(plan, started=clock.started, exit_code_=code, why="report rebuilt from the last run's artifacts",
+                     results=results)
     info.started = info.duration = 0.0  # unknown: the header leaves them out
     written = report.write_report(results, info, report_dir=plan.report_dir, artifacts_dir=plan.cfg.artifacts_dir,
                                   junit_sources=[plan.junit] if plan.junit else [])
@@ -110,7 +111,8 @@ def _announce(plan: Plan, clock: Clock) -> None:
     clock.say(f"gate {names}: scenarios {', '.join(plan.scenarios)}"
               + (" + negative controls" if plan.controls else "")
               + (f"; upgrades from {frm}" if frm else "")
-              + (f"; broken overlay {plan.broken.name} (expected to fail)" if plan.broken else ""))
+              + (f"; broken overlay {plan.broken.name} (expected to fail)" if plan.broken else "")
+              + (f"; shard {plan.shard} (its slice of the tests below)" if plan.shard else ""))
     for s in plan.scenarios:
         targets = [t.id for t in targets_for(s, plan.charts, negative=False)]
         if plan.controls:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.core.flags import namespaced
 from harness.gate.plan import Plan
+from harness.report.merge import worst_code
 from harness.scenario.result import ScenarioResult
 
 STOP_CODES = (130, 2, 3)
@@ -65,11 +66,9 @@ def edge_runs(plan: Plan) -> list[EdgeRun]:
 
 
 def combined_code(codes: Sequence[int]) -> int:
-    """The gate's exit code over its edge runs: the first of 130, 2, 3, 1 that any run gave, else 0."""
-    for c in (*STOP_CODES, 1):
-        if c in codes:
-            return c
-    return max(codes, default=0)
+    """The gate's exit code over its edge runs: the first of 130, 2, 3, 1 that any run gave, else 0
+    (:func:`harness.report.merge.worst_code`, the rule ``report merge`` applies to several jobs)."""
+    return worst_code(codes)
 
 
 def rebased(results: Sequence[ScenarioResult], run: EdgeRun, artifacts_root: Path) -> list[ScenarioResult]:

@@ -12,6 +12,10 @@ def exit_code(pytest_rc: int, status: Mapping[str, Any] | None) -> tuple[int, st
     a failed scenario test (1) > the environment (3: a ``pytest.exit`` with any other code from
     session setup, collection errors, EnvironmentNotReady in a test, pytest's internal error, or
     every test skipped) > pass (0).
+
+    With a shard (``status["shard"]``, harness/gate/shard.py), a slice that holds no test of the plan,
+    or only tests that skipped, is 0: the slice is not the whole gate, and
+    ``python -m harness report merge`` applies "nothing ran" (3) to the joined records.
     """
     st = dict(status or {})
     ex = st.get("exit") or {}
@@ -43,10 +47,17 @@ def exit_code(pytest_rc: int, status: Mapping[str, Any] | None) -> tuple[int, st
         return mapped, f"pytest exited {pytest_rc} (no gate status recorded)", []
     if pytest_rc == 3:
         return 3, "pytest internal error (see its INTERNALERROR lines)", []
+    shard = st.get("shard") or {}
+    if shard and (pytest_rc == 5 or not tests) and shard.get("planned"):
+        return 0, (f"shard {shard.get('index')}/{shard.get('count')} holds none of the plan's {shard['planned']} "
+                   "scenario tests"), []
     if pytest_rc == 5 or not tests:
         return 2, "no scenario test was selected", []
     if pytest_rc not in (0, 1):
         return 3, f"pytest exited {pytest_rc}", []
+    if not passed and shard and pytest_rc == 0:
+        return 0, (f"shard {shard.get('index')}/{shard.get('count')}: all {len(skipped)} of its scenario tests were "
+                   "skipped (the merged report decides whether anything ran)"), []
     if not passed:
         reasons = sorted({str(tests[n].get("message", "")) for n in skipped})
         return 3, f"nothing ran: all {len(skipped)} selected scenario tests were skipped", reasons

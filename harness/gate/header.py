@@ -12,9 +12,12 @@ from typing import Any
 
 import yaml
 
+from harness.core.pins import harness_version, pinned
 from harness.core.redact import redact_argv, redact_set
+from harness.gate import provenance
 from harness.gate.plan import Plan
 from harness.report.render import GateInfo
+from harness.scenario.result import ScenarioResult
 
 
 def chart_info(chart: Any) -> dict[str, str]:
@@ -49,11 +52,15 @@ def node_image(cfg: Any) -> str:
         return f"kindest/node:{cfg.kubernetes_version}"
 
 
-def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, errors: Sequence[str] = ()) -> GateInfo:
-    """The report's header for ``plan`` (None: the options could not be resolved), ended with ``exit_code_``."""
+def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, errors: Sequence[str] = (),
+              results: Sequence[ScenarioResult] = ()) -> GateInfo:
+    """The report's header for ``plan`` (None: the options could not be resolved), ended with
+    ``exit_code_``: what ran and how it ended, and what produced it (harness/gate/provenance.py:
+    versions, from ``results``' cells when tests ran; image sources; the contracts' digests)."""
     prog = ["python", "-m", "harness"] if sys.argv[0].endswith("__main__.py") else [Path(sys.argv[0]).name]
     info = GateInfo(started=started, duration=time.time() - started, exit_code=exit_code_, why=why,
-                    errors=list(errors), command=shlex.join([*prog, *redact_argv(sys.argv[1:])]))
+                    errors=list(errors), command=shlex.join([*prog, *redact_argv(sys.argv[1:])]),
+                    harness_version=harness_version())
     if plan is not None:
         cfg = plan.cfg
         info.charts = [chart_info(c) for c in plan.charts]
@@ -68,4 +75,10 @@ def gate_info(plan: Plan | None, *, started: float, exit_code_: int, why: str, e
         info.node_image = node_image(cfg)
         info.cluster = "" if cfg.external_cluster else cfg.cluster_name
         info.addons = list(cfg.addons)
+        pins = pinned()
+        info.versions = provenance.tool_versions(cfg, [r.cell for r in results], pins)
+        info.edges = list(plan.edges)
+        info.image_source, info.images = provenance.image_sources(cfg, info.node_image, pins)
+        info.contracts = provenance.contract_digests(plan.charts)
+        info.shard = str(plan.shard) if plan.shard is not None else ""
     return info

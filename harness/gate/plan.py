@@ -16,6 +16,7 @@ from harness.core.edges import EDGES
 from harness.core.errors import UsageError
 from harness.core.flags import namespaced
 from harness.core.packaged import checkout_root
+from harness.gate.shard import Shard
 
 ROOT = checkout_root()
 """The harness repository checkout this package runs from, or None for an installed package."""
@@ -33,7 +34,8 @@ class Plan:
         controls: negative controls included. broken: the contract's broken entry applied as an
             overlay (``--broken``), else None. report_dir: where the report goes.
         forwarded: the harness options passed on to pytest. pytest_args: extra pytest arguments.
-        junit: where pytest writes its JUnit XML.
+        junit: where pytest writes its JUnit XML. edges: the edges, one pytest run each.
+        shard: the slice of the tests this run takes (``--shard``, harness/gate/shard.py), or None.
     """
 
     cfg: Any
@@ -46,6 +48,7 @@ class Plan:
     pytest_args: list[str] = field(default_factory=list)
     junit: Path | None = None
     edges: tuple[str, ...] = ()
+    shard: Shard | None = None
 
     @property
     def edge_matrix(self) -> bool:
@@ -171,7 +174,7 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         elif a in ("--junitxml", "--junit-xml") and i + 1 < len(pytest_args):
             junit = (cwd / pytest_args[i + 1]).resolve()
     return Plan(cfg, charts, tuple(selected), bool(args.controls) and broken is None, broken, report_dir,
-                forwarded, pytest_args, junit, tuple(edges) or (cfg.edge,))
+                forwarded, pytest_args, junit, tuple(edges) or (cfg.edge,), getattr(args, "shard", None))
 
 
 def _edges(args: argparse.Namespace) -> list[str]:

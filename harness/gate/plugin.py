@@ -15,6 +15,7 @@ from harness.core import progress
 from harness.core.durations import argparse_duration
 from harness.core.errors import EnvironmentNotReady
 from harness.core.fmt import duration
+from harness.gate.shard import Shard, parse_shard, select, unit_key
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -23,6 +24,7 @@ def pytest_addoption(parser: Any) -> None:
     g.addoption("--gate-started", default=None, type=float, metavar="EPOCH", help="when the gate started")
     g.addoption("--gate-scenarios", default="", metavar="NAMES", help="scenarios to keep (comma-separated)")
     g.addoption("--gate-controls", action="store_true", default=False, help="keep negative controls")
+    g.addoption("--gate-shard", default="", metavar="I/N", help="keep only slice I of N of the selected tests")
     g.addoption("--gate-heartbeat", default=60.0, type=argparse_duration("--gate-heartbeat"), metavar="DURATION",
                 help="print a 'still running' line after this long without output (seconds, or 90s, 5m)")
 
@@ -44,6 +46,9 @@ class GatePlugin:
         self.started = config.getoption("gate_started") or time.time()
         self.scenarios = {s for s in (config.getoption("gate_scenarios") or "").split(",") if s}
         self.controls = bool(config.getoption("gate_controls"))
+        raw_shard = config.getoption("gate_shard") or ""
+        self.shard: Shard | None = parse_shard(raw_shard) if raw_shard else None
+        self.planned = 0  # tests of the whole plan in this run, before the shard took its slice
         self.heartbeat = float(config.getoption("gate_heartbeat") or 60.0)
         self.tests: dict[str, dict[str, Any]] = {}
         self.labels: dict[str, str] = {}
@@ -127,6 +132,11 @@ class GatePlugin:
             negative = "broken_target" in params
             ok = (not self.scenarios or scenario in self.scenarios) and (self.controls or not negative)
             (keep if ok else drop).append(item)
+        self.planned = len(keep)
+        if self.shard is not None:
+            mine = select([item_key(i) for i in keep], self.shard)
+            drop += [i for i in keep if item_key(i) not in mine]
+            keep = [i for i in keep if item_key(i) in mine]
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -134,7 +144,8 @@ class GatePlugin:
     def pytest_collection_finish(self, session: Any) -> None:
         self.labels = {i.nodeid: label(i) for i in session.items}
         self.total = len(session.items)
-        self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected: "
+        of = f" (shard {self.shard} of the plan's {self.planned})" if self.shard is not None else ""
+        self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected{of}: "
                  + ", ".join(self._short(i.nodeid) for i in session.items[:12])
                  + (f" (+{self.total - 12} more)" if self.total > 12 else ""))
 
@@ -191,6 +202,8 @@ class GatePlugin:
         if self.status_path:
             doc = {"exitstatus": int(exitstatus), "exit": self.exit, "collect_errors": self.collect_errors,
                    "selected": self.total, "tests": self.tests}
+            if self.shard is not None:
+                doc["shard"] = {"index": self.shard.index, "count": self.shard.count, "planned": self.planned}
             try:
                 Path(self.status_path).write_text(json.dumps(doc, indent=2, default=str))
             except OSError as exc:
@@ -216,6 +229,19 @@ def label(item: Any) -> str:
     if params.get("fault") is not None:
         parts.append(str(params["fault"]))
     return " ".join(parts) + (" (control)" if "broken_target" in params else "")
+
+
+def item_key(item: Any) -> str:
+    """A collected test's name for sharding (:func:`harness.gate.shard.unit_key`): scenario, target id,
+    fault, control, from its module's SCENARIO and its parameters; other tests by their node id."""
+    scenario = getattr(getattr(item, "module", None), "SCENARIO", None)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    target = params.get("target", params.get("broken_target"))
+    if scenario is None or target is None:
+        return item.nodeid
+    fault = params.get("fault")
+    return unit_key(str(scenario), str(getattr(target, "id", target)), None if fault is None else str(fault),
+                    control="broken_target" in params)
 
 
 def _longrepr_line(report: Any) -> str:

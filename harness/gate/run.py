@@ -26,6 +26,8 @@ def build_pytest_argv(plan: Plan, *, status: Path, started: float, scenarios_dir
             "--harness-no-chart-check"]  # the preflight ran the chart check already (harness/gate/preflight.py)
     if plan.controls:
         argv.append("--gate-controls")
+    if plan.shard is not None:
+        argv.append(f"--gate-shard={plan.shard}")
     return argv + plan.forwarded + plan.pytest_args
 
 

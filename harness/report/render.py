@@ -8,25 +8,30 @@ its figures with their units, its named steps and the paths of its plots and dia
 here re-reads JUnit properties, parses node ids or guesses a value's type. Besides the records, the
 report reads only ``timings.json`` (the harness's own phases) and the JUnit XML it copies.
 
-:func:`render_html` and :func:`render_markdown` draw the records; :func:`write_report` writes
-``index.html``, ``summary.md``, ``gate.json`` and ``junit.xml`` into the report directory. Files
+:func:`render_html` and :func:`render_markdown` draw the records: a pure view (:func:`html_view`,
+:func:`markdown_view`) rendered by jinja2 from ``templates/report.html`` (autoescaped) and
+``templates/summary.md``; the page's first screen also says what produced it (:func:`provenance_facts`:
+versions, edges, image sources, the contracts' sha256). :func:`write_report` writes ``index.html``,
+``summary.md``, ``gate.json`` and ``junit.xml`` into the report directory. Files
 older than the run (``since``) are ignored, so a crashed run never reports a previous run's results.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
+import functools
 import json
 import os
 import re
 import shutil
-import string
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jinja2
+from markupsafe import Markup
 
 from harness.core.fmt import MISSING, duration
 from harness.report import migration
@@ -243,6 +248,13 @@ class GateInfo:
         exit_code: the gate's exit code; why: one line explaining it; errors: further lines
             (the harness's own one-line errors).
         command: the command line.
+        harness_version: the harness's version. versions: ``{"helm", "kind", "kubectl", "kubernetes"}``
+            (what ran, else what is pinned: harness/gate/header.py says which). edges: what the probes
+            went through. image_source: the ``image-source`` setting and what ``auto`` became.
+            images: per image ``{"image", "use", "source"}`` (``built here``, ``pulled``...).
+            contracts: per chart ``{"chart", "path", "sha256"}`` of its harness-contract.yaml.
+        shard: ``I/N`` when the run took one slice (``gate --shard``). merged_from: for a joined
+            report (harness/report/merge.py), per input ``{"report", "shard", "exit_code", "why"}``.
     """
 
     charts: list[dict[str, str]] = field(default_factory=list)
@@ -260,6 +272,14 @@ class GateInfo:
     why: str = ""
     errors: list[str] = field(default_factory=list)
     command: str = ""
+    harness_version: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    edges: list[str] = field(default_factory=list)
+    image_source: str = ""
+    images: list[dict[str, str]] = field(default_factory=list)
+    contracts: list[dict[str, str]] = field(default_factory=list)
+    shard: str = ""
+    merged_from: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -332,6 +352,56 @@ def _took(r: ScenarioResult) -> tuple[str, bool]:
     return duration(r.seconds), False
 
 
+# --------------------------------------------------------------------------- templates
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The report's jinja2 environment over :data:`TEMPLATES`: autoescaping for ``.html`` (every value a
+    scenario wrote is escaped unless the view marks it safe), none for the Markdown summary (its
+    table cells are escaped for Markdown by :func:`_md`); undefined names are errors, not blanks."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                              autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
+                                                                  default_for_string=False),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def provenance_facts(info: GateInfo) -> list[tuple[str, str]]:
+    """What produced the report, as ``(label, text)`` pairs for its first screen: the harness, helm,
+    kind, kubectl and Kubernetes versions, the edge(s), the image source, the shard or the merged
+    reports, each contract's sha256 (the per-image sources are :attr:`GateInfo.images`)."""
+    facts: list[tuple[str, str]] = []
+    if info.harness_version:
+        facts.append(("harness", info.harness_version))
+    names = {"helm": "helm", "kind": "kind", "kubectl": "kubectl", "kubernetes": "Kubernetes"}
+    facts += [(names.get(k, k), v) for k, v in info.versions.items() if v]
+    if info.edges:
+        facts.append(("edge" if len(info.edges) == 1 else "edges", ", ".join(info.edges)))
+    if info.image_source:
+        facts.append(("image source", info.image_source))
+    for c in info.contracts:
+        facts.append((f"contract {c.get('chart', '')}".strip(), f"sha256 {c.get('sha256', '')} ({c.get('path', '')})"))
+    if info.shard:
+        facts.append(("shard", f"{info.shard} (python -m harness report merge joins the shards' reports)"))
+    if info.merged_from:
+        facts.append(("merged from", "; ".join(
+            f"{m.get('report', '')}" + (f" (shard {m['shard']})" if m.get("shard") else "") + f": exit {m.get('exit_code')}"
+            for m in info.merged_from)))
+    return facts
+
+
+def _provenance_line(info: GateInfo) -> str:
+    """The summary's one line of what produced it (versions, edge, image source, contract digests)."""
+    parts = [f"{k} {v}" for k, v in provenance_facts(info) if not k.startswith(("contract", "merged", "shard"))]
+    parts += [f"contract {c.get('chart', '')} sha256 `{str(c.get('sha256', ''))[:12]}`" for c in info.contracts]
+    if info.shard:
+        parts.append(f"shard {info.shard}")
+    if info.merged_from:
+        parts.append(f"merged from {len(info.merged_from)} reports")
+    return _md(" · ".join(parts)) if parts else ""
+
+
 # --------------------------------------------------------------------------- Markdown
 
 
@@ -347,15 +417,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
-                    artifacts_dir: Path | None = None) -> str:
-    """The summary for ``$GITHUB_STEP_SUMMARY`` or a PR comment; its first line is :func:`verdict_line`.
-
-    Args:
-        results: the run's records. info: the gate's header. report_dir: where the summary goes
-            (paths are shown relative to its parent). artifacts_dir: what the records' paths are relative to.
-    """
-    lines = [verdict_line(results, info.exit_code), ""]
+def markdown_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
+                  artifacts_dir: Path | None = None) -> dict[str, Any]:
+    """What the summary shows, as text already escaped for Markdown (templates/summary.md lays it out)."""
     meaning = EXIT_MEANING.get(info.exit_code, "")
     head = [f"**exit {info.exit_code}**" + (f": {meaning}" if meaning else "")]
     for c in info.charts:
@@ -365,73 +429,58 @@ def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report
         head.append(f"`{info.node_image}`")
     if info.duration:
         head.append(duration(info.duration))
-    lines.append(" · ".join(head))
-    if info.broken:
-        lines += ["", f"Broken overlay applied: {_md(info.broken)}, so this gate is expected to FAIL."]
-    if info.why and info.exit_code != 0:
-        lines += ["", f"> {_md(info.why)}"]
-    for e in info.errors:
-        lines.append(f"> {_md(_cut(e, 400))}")
     shown = _shown(results, artifacts_dir)
     positives, controls, skipped = _ordered(shown)
-    if positives or controls:
-        lines += ["", "| result | scenario | chart variant | cell | " + " | ".join(COLUMNS) + " | reason |",
-                  "|---|---|---|---|" + "---|" * len(COLUMNS) + "---|"]
-        for s in [*positives, *controls]:
-            r = s.result
-            figs = key_figures(r)
-            cells = [f"{_ICON[s.status]} {s.status}", _md(_title(r)),
-                     _md(f"{_variant(r)}, control {r.control}" if r.is_control else r.target),
-                     _md(format_cell(r.cell))]
-            cells += [_md(figs[c].text) for c in COLUMNS]
-            caught = ("caught: " if s.status == "PASS" else "not caught: ") if r.is_control else ""
-            cells.append(_md(caught + _cut(r.reason.removeprefix("PASS: "), 220)))
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += migration.markdown_section(results)
-    if skipped:
-        lines += ["", f"Skipped ({len(skipped)}):"]
-        lines += [f"- {_md(s.result.scenario)} {_md(s.result.target)}"
-                  f"{' (' + s.result.key + ')' if s.result.key else ''}: "
-                  f"{_md(_cut(s.result.reason.removeprefix('skipped: '), 200))}" for s in skipped]
+    rows = []
+    for s in [*positives, *controls]:
+        r = s.result
+        figs = key_figures(r)
+        cells = [f"{_ICON[s.status]} {s.status}", _md(_title(r)),
+                 _md(f"{_variant(r)}, control {r.control}" if r.is_control else r.target), _md(format_cell(r.cell))]
+        cells += [_md(figs[c].text) for c in COLUMNS]
+        caught = ("caught: " if s.status == "PASS" else "not caught: ") if r.is_control else ""
+        cells.append(_md(caught + _cut(r.reason.removeprefix("PASS: "), 220)))
+        rows.append(cells)
     failed = [s for s in shown if s.status in ("FAIL", "ERROR") and s.diagnostics]
-    if failed:
-        lines += ["", "Diagnostics of failed tests (in the uploaded artifacts):"]
-        lines += [f"- {_md(_title(s.result))} {_md(s.result.target)}: "
-                  f"`{_md(_rel(s.diagnostics, report_dir.parent) if report_dir else s.diagnostics)}/`" for s in failed]
-    if report_dir is not None and results:
-        lines += ["", f"Full report: `{report_dir.name}/index.html` (timeline plots, every figure)."]
-    return "\n".join(lines) + "\n"
+    return {
+        "line": verdict_line(results, info.exit_code), "head": " · ".join(head),
+        "provenance": _provenance_line(info), "broken": _md(info.broken) if info.broken else "",
+        "why": _md(info.why) if info.why and info.exit_code != 0 else "",
+        "errors": [_md(_cut(e, 400)) for e in info.errors], "columns": COLUMNS, "rows": rows,
+        "migration": migration.markdown_section(results),
+        "skipped": [f"{_md(s.result.scenario)} {_md(s.result.target)}"
+                    f"{' (' + s.result.key + ')' if s.result.key else ''}: "
+                    f"{_md(_cut(s.result.reason.removeprefix('skipped: '), 200))}" for s in skipped],
+        "diagnostics": [f"{_md(_title(s.result))} {_md(s.result.target)}: "
+                        f"`{_md(_rel(s.diagnostics, report_dir.parent) if report_dir else s.diagnostics)}/`"
+                        for s in failed],
+        "full_report": f"{report_dir.name}/index.html" if report_dir is not None and results else "",
+    }
+
+
+def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
+                    artifacts_dir: Path | None = None) -> str:
+    """The summary for ``$GITHUB_STEP_SUMMARY`` or a PR comment; its first line is :func:`verdict_line`,
+    then the exit code, the charts, and what produced it (:func:`provenance_facts`, one line).
+
+    Args:
+        results: the run's records. info: the gate's header. report_dir: where the summary goes
+            (paths are shown relative to its parent). artifacts_dir: what the records' paths are relative to.
+    """
+    view = markdown_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir)
+    return _templates().get_template("summary.md").render(**view)
 
 
 # --------------------------------------------------------------------------- HTML
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def _img(path: Path) -> dict[str, str]:
+    return {"src": "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(), "name": path.name}
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(path.name)}" loading="lazy">'
-            f'<figcaption>{_e(path.name)}</figcaption></figure>')
-
-
-def _figure_cell(fig: Figure) -> str:
-    if fig.empty:
-        return '<td class="num empty">–</td>'
-    cls = "num bad" if fig.bad else "num"
-    detail = f'<span class="detail">{_e(fig.detail)}</span>' if fig.detail else ""
-    return f'<td class="{cls}">{_e(fig.text)}{detail}</td>'
-
-
-def _pill(status: str) -> str:
-    return f'<span class="pill {status.lower()}">{status}</span>'
-
-
-def _header(results: Sequence[ScenarioResult], info: GateInfo) -> str:
+def _header_view(results: Sequence[ScenarioResult], info: GateInfo) -> dict[str, Any]:
     c = counts(results)
     ok = info.exit_code == 0
-    line = verdict_line(results, info.exit_code)
     meaning = EXIT_MEANING.get(info.exit_code, "")
     facts: list[tuple[str, str]] = []
     for ch in info.charts:
@@ -456,176 +505,93 @@ def _header(results: Sequence[ScenarioResult], info: GateInfo) -> str:
     facts.append(("exit code", f"{info.exit_code}" + (f" — {meaning}" if meaning else "")))
     if info.command:
         facts.append(("command", info.command))
-    dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
-    tally = " ".join(f'<span class="tally {s.lower()}">{c[s]} {s.lower()}</span>' for s in STATUSES if c[s])
-    why = ""
-    if not ok and (info.why or info.errors):
-        why = '<div class="why">' + "".join(f"<p>{_e(x)}</p>" for x in [info.why, *info.errors] if x) + "</div>"
-    return (f'<header class="{"ok" if ok else "bad"}"><div class="verdict">{"PASS" if ok else "FAIL"}</div>'
-            f'<div class="headline"><h1>{_e(line)}</h1><div class="tallies">{tally}</div></div></header>'
-            f'{why}<dl class="facts">{dl}</dl>')
+    return {"ok": ok, "line": verdict_line(results, info.exit_code), "facts": facts,
+            "tallies": [(s, c[s]) for s in STATUSES if c[s]],
+            "why": [x for x in [info.why, *info.errors] if x] if not ok else [],
+            "provenance": provenance_facts(info), "images": info.images}
 
 
-def _table(shown: Sequence[_Shown], base: Path, *, controls: bool = False) -> str:
-    head = "".join(f"<th class=\"num\">{_e(c)}</th>" for c in COLUMNS)
-    second = "broken overlay" if controls else "chart variant"
-    out = [(f'<table class="rows{" controls" if controls else ""}"><thead><tr><th>result</th><th>scenario</th>'
-            f'<th>{second}</th>{head}<th class="num">time</th><th>evidence</th></tr></thead><tbody>')]
-    for s in shown:
-        r = s.result
-        figs = key_figures(r)
-        links = []
-        if s.plots:
-            links.append(f'<a href="#{s.anchor}">{len(s.plots)} plot{"s" if len(s.plots) > 1 else ""}</a>')
-        if s.diagnostics:
-            links.append(f'<a href="{_e(_rel(s.diagnostics, base))}/">diagnostics</a>')
-        cell = format_cell(r.cell)
-        if controls:
-            who = f'{_e(r.control)}<span class="sub">on {_e(_variant(r))}</span>'
-        else:
-            who = _e(r.target)
-        if cell:
-            who += f'<span class="sub">{_e(cell)}</span>'
-        key = f' <span class="fault">{_e(r.key)}</span>' if r.key else ""
-        took, shared = _took(r)
-        took_detail = '<span class="detail">shared run</span>' if shared else ""
-        out.append(f'<tr class="{s.status.lower()}"><td>{_pill(s.status)}</td>'
-                   f'<td class="scenario"><a href="#{s.anchor}">{_e(r.scenario)}</a>{key}</td>'
-                   f'<td class="target">{who}</td>'
-                   + "".join(_figure_cell(figs[c]) for c in COLUMNS)
-                   + f'<td class="num">{_e(took)}{took_detail}</td><td class="links">{" · ".join(links)}</td></tr>')
-        reason = r.reason.removeprefix("PASS: ")
-        expect = ""
-        if controls:
-            expect = ("caught — " if s.status == "PASS" else "NOT caught as expected — ")
-        out.append(f'<tr class="reason {s.status.lower()}"><td></td><td colspan="{len(COLUMNS) + 4}">'
-                   f'{_e(expect)}{_e(reason)}</td></tr>')
-    out.append("</tbody></table>")
-    return "".join(out)
+def _row_view(s: _Shown, base: Path, *, controls: bool) -> dict[str, Any]:
+    r = s.result
+    took, shared = _took(r)
+    expect = ("caught — " if s.status == "PASS" else "NOT caught as expected — ") if controls else ""
+    return {"status": s.status, "anchor": s.anchor, "scenario": r.scenario, "key": r.key or "",
+            "control": r.control if controls else "", "variant": _variant(r) if controls else r.target,
+            "cell": format_cell(r.cell), "figures": [key_figures(r)[c] for c in COLUMNS], "took": took,
+            "shared": shared, "plots": len(s.plots),
+            "diagnostics": _rel(s.diagnostics, base) if s.diagnostics else "",
+            "reason": expect + r.reason.removeprefix("PASS: ")}
 
 
-def _skipped(shown: Sequence[_Shown]) -> str:
-    if not shown:
-        return ""
-    items = "".join(f'<li><b>{_e(s.result.scenario)}</b> {_e(s.result.target)}'
-                    f'{" (" + _e(s.result.key) + ")" if s.result.key else ""}: '
-                    f'<span class="muted">{_e(s.result.reason.removeprefix("skipped: "))}</span></li>' for s in shown)
-    return f'<details class="skipped"><summary>{len(shown)} skipped</summary><ul>{items}</ul></details>'
+def _detail_view(s: _Shown, base: Path) -> dict[str, Any]:
+    r = s.result
+    cpu = r.figures.get("harness_cpu_percent")
+    evidence = s.evidence if s.evidence and s.evidence != s.diagnostics else None
+    return {"status": s.status, "anchor": s.anchor, "title": f"{r.scenario} · {r.target}" + (f" · {r.key}" if r.key else ""),
+            "control": r.is_control, "test_id": r.test_id, "cell": format_cell(r.cell), "reason": r.reason,
+            # the measuring harness's own load: a probe gap beside a high share may be the machine's, not the chart's
+            "cpu": format_figure(cpu) if cpu is not None and cpu.value not in (None, "") else "",
+            "served": attribution_summary(r.figures),
+            "steps": [{"name": st.name, "at": duration(st.started), "took": duration(st.seconds), "ok": st.outcome == "ok",
+                       "outcome": st.outcome if not st.error else f"{st.outcome}: {st.error}"} for st in r.steps],
+            "images": [_img(p) for p in s.plots],
+            "diagnostics": _rel(s.diagnostics, base) if s.diagnostics else "",
+            "evidence": _rel(evidence, base) if evidence else "",
+            "n_figures": len(r.figures),
+            "figures": [(k, format_figure(v)) for k, v in sorted(r.figures.items()) if v.value not in (None, "")]}
 
 
-def _steps(r: ScenarioResult) -> str:
-    """The record's named steps: when each started, how long it took, how it ended."""
-    if not r.steps:
-        return ""
-    body = "".join(f'<tr class="{"" if st.outcome == "ok" else "bad"}"><td>{_e(st.name)}</td>'
-                   f'<td class="num">+{_e(duration(st.started))}</td><td class="num">{_e(duration(st.seconds))}</td>'
-                   f'<td>{_e(st.outcome if not st.error else st.outcome + ": " + st.error)}</td></tr>'
-                   for st in r.steps)
-    return ('<table class="figs steps"><thead><tr><th>step</th><th class="num">at</th><th class="num">took</th>'
-            f'<th>outcome</th></tr></thead><tbody>{body}</tbody></table>')
-
-
-def _details(shown: Sequence[_Shown], base: Path) -> str:
-    out = []
-    for s in shown:
-        r = s.result
-        if s.status == "SKIP":
-            continue
-        title = f"{r.scenario} · {r.target}" + (f" · {r.key}" if r.key else "")
-        figs = "".join(f"<tr><th>{_e(k)}</th><td>{_e(format_figure(v))}</td></tr>" for k, v in sorted(r.figures.items())
-                       if v.value not in (None, ""))
-        links = []
-        if s.diagnostics:
-            links.append(f'diagnostics: <a href="{_e(_rel(s.diagnostics, base))}/">{_e(_rel(s.diagnostics, base))}/</a>')
-        if s.evidence and s.evidence != s.diagnostics:
-            links.append(f'evidence: <a href="{_e(_rel(s.evidence, base))}/">{_e(_rel(s.evidence, base))}/</a>')
-        imgs = "".join(_img(p) for p in s.plots) or '<p class="muted">no timeline plot was written</p>'
-        cell = format_cell(r.cell)
-        cpu = r.figures.get("harness_cpu_percent")
-        # the measuring harness's own load: a probe gap beside a high share may be the machine's, not the chart's
-        own = (f'<p class="cpu muted">harness CPU while measuring: {_e(format_figure(cpu))} of the machine</p>'
-               if cpu is not None and cpu.value not in (None, "") else "")
-        served = attribution_summary(r.figures)
-        own += f'<p class="served">{_e(served)}</p>' if served else ""
-        out.append(f'<section class="test {s.status.lower()}" id="{s.anchor}"><h3>{_pill(s.status)} {_e(title)}'
-                   f'{" (negative control)" if r.is_control else ""}</h3>'
-                   f'<p class="nodeid">{_e(r.test_id)}</p>'
-                   + (f'<p class="cell muted">{_e(cell)}</p>' if cell else "")
-                   + f'<p class="reason">{_e(r.reason)}</p>'
-                   + own
-                   + _steps(r)
-                   + f'<div class="plots">{imgs}</div>'
-                   + (f'<p class="links">{" · ".join(links)}</p>' if links else "")
-                   + (f'<details><summary>all {len(r.figures)} figures</summary><table class="figs">{figs}</table>'
-                      "</details>" if figs else "")
-                   + "</section>")
-    return "".join(out)
-
-
-def _timings(artifacts: Path, since: float | None) -> str:
+def _timing_phases(artifacts: Path, since: float | None) -> list[dict[str, str]]:
     path = artifacts / "timings.json"
     if not _fresh(path, since):
-        return ""
+        return []
     try:
         phases = [p for p in json.loads(path.read_text()).get("phases", []) if p.get("depth", 0) == 0]
     except (ValueError, AttributeError):
-        return ""
-    if not phases:
-        return ""
-    body = "".join(f'<tr class="{"" if p.get("outcome") == "ok" else "bad"}"><td>{_e(p.get("name"))}</td>'
-                   f'<td class="num">{_e(duration(number(p.get("duration"))))}</td><td>{_e(p.get("outcome"))}</td></tr>'
-                   for p in phases)
-    return (f'<details class="timings"><summary>timings ({len(phases)} phases)</summary>'
-            f'<table class="figs"><thead><tr><th>phase</th><th class="num">time</th><th>outcome</th></tr></thead>'
-            f"<tbody>{body}</tbody></table></details>")
+        return []
+    return [{"name": str(p.get("name")), "took": duration(number(p.get("duration"))), "outcome": str(p.get("outcome"))}
+            for p in phases]
 
 
-def _migration(results: Sequence[ScenarioResult]) -> str:
-    """The "Migration diff" section (harness/report/migration.py); "" when fewer than two edges ran."""
+def _migration_view(results: Sequence[ScenarioResult]) -> dict[str, Any] | None:
+    """The "Migration diff" section (harness/report/migration.py); None when fewer than two edges ran."""
     edges = migration.edges_of(results)
     if len(edges) < 2:
-        return ""
-    diffs = migration.migration_diff(results)
-    n = migration.compared_tests(results)
-    head = f'<h2>Migration diff: {_e(" → ".join(edges))}</h2>'
-    if not diffs:
-        return head + f'<p class="muted">No behaviour differs between the edges in the {n} tests that ran through each.</p>'
-    rows = "".join("<tr><td>" + _e(d.test) + "</td><td>" + _e(d.what) + "</td>"
-                   + "".join(f"<td>{_e(dict(d.values).get(e, 'not run'))}</td>" for e in edges) + "</tr>"
-                   for d in diffs)
-    return (head + f'<p class="muted">What the chart does differently through each edge ({n} tests ran through '
-            f'each; timings within {migration.SECONDS_SLACK:.0f} s count as the same).</p>'
-            '<table class="figs"><thead><tr><th>test</th><th>behaviour</th>'
-            + "".join(f"<th>{_e(e)}</th>" for e in edges) + f"</tr></thead><tbody>{rows}</tbody></table>")
+        return None
+    return {"edges": edges, "tests": migration.compared_tests(results), "slack": f"{migration.SECONDS_SLACK:.0f}",
+            "rows": [(d.test, d.what, [dict(d.values).get(e, "not run") for e in edges])
+                     for d in migration.migration_diff(results)]}
+
+
+def html_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
+              artifacts_dir: Path | None = None, since: float | None = None) -> dict[str, Any]:
+    """What the page shows (templates/report.html lays it out; jinja2 escapes every value)."""
+    positives, controls, skipped = _ordered(_shown(results, artifacts_dir))
+    view: dict[str, Any] = {
+        "title": verdict_line(results, info.exit_code), "css": Markup((TEMPLATES / "report.css").read_text()),
+        "header": _header_view(results, info), "columns": COLUMNS, "has_results": bool(results),
+        "positives": [_row_view(s, report_dir, controls=False) for s in positives],
+        "controls": [_row_view(s, report_dir, controls=True) for s in controls],
+        "migration": _migration_view(results),
+        "skipped": [{"scenario": s.result.scenario, "target": s.result.target, "key": s.result.key or "",
+                     "reason": s.result.reason.removeprefix("skipped: ")} for s in skipped],
+        "details": [_detail_view(s, report_dir) for s in [*positives, *controls]],
+        "timings": [], "artifacts": None,
+    }
+    if artifacts_dir is not None:
+        view["timings"] = _timing_phases(Path(artifacts_dir), since)
+        view["artifacts"] = _rel(Path(artifacts_dir), report_dir)
+    return view
 
 
 def render_html(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
                 artifacts_dir: Path | None = None, since: float | None = None) -> str:
-    """The self-contained page (inline CSS, plots as base64 PNG); links are relative to ``report_dir``,
-    the records' artifact paths relative to ``artifacts_dir``."""
-    tpl = string.Template((TEMPLATES / "report.html").read_text())
-    css = (TEMPLATES / "report.css").read_text()
-    if results:
-        positives, controls, skipped = _ordered(_shown(results, artifacts_dir))
-        body = ""
-        if positives:
-            body += '<h2>Scenarios</h2>' + _table(positives, report_dir)
-        if controls:
-            body += ('<h2>Negative controls</h2><p class="muted">Each runs a scenario on a deliberately broken '
-                     'overlay from the contract and passes when the scenario FAILS for its own reason; highlighted '
-                     'figures are the defect being caught.</p>' + _table(controls, report_dir, controls=True))
-        body += _migration(results)
-        body += _skipped(skipped)
-        body += '<h2>Timelines and figures</h2>' + _details([*positives, *controls], report_dir)
-    else:
-        body = '<p class="muted">No scenario test ran (see the exit code above).</p>'
-    if artifacts_dir is not None:
-        body += _timings(Path(artifacts_dir), since)
-        body += (f'<footer>JUnit XML: <a href="junit.xml">junit.xml</a> · figures: <a href="gate.json">gate.json</a> · '
-                 f'artifacts: <a href="{_e(_rel(Path(artifacts_dir), report_dir))}/">'
-                 f'{_e(_rel(Path(artifacts_dir), report_dir))}/</a></footer>')
-    return tpl.substitute(title=_e(verdict_line(results, info.exit_code)), css=css, header=_header(results, info),
-                          body=body)
+    """The self-contained page (inline CSS, plots as base64 PNG), from templates/report.html with
+    autoescaping; links are relative to ``report_dir``, the records' artifact paths relative to
+    ``artifacts_dir``. Its first screen: the verdict, the run's facts and what produced the report
+    (:func:`provenance_facts`, the image sources)."""
+    view = html_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir, since=since)
+    return _templates().get_template("report.html").render(**view)
 
 
 # --------------------------------------------------------------------------- writing
@@ -657,6 +623,8 @@ def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_di
     c = counts(results)
     doc = {"verdict": "PASS" if info.exit_code == 0 else "FAIL", "line": verdict_line(results, info.exit_code),
            "exit_code": info.exit_code, "why": info.why, "errors": info.errors, "counts": c,
+           # what the rows' artifact paths are relative to (python -m harness report merge finds it here)
+           "artifacts_dir": _rel(art, report_dir) if art is not None else None,
            "info": {k: v for k, v in info.__dict__.items() if k not in ("errors",)},
            "rows": [{**r.to_json(), "status": gate_status(r)} for r in results]}
     if len(migration.edges_of(results)) > 1:

@@ -6,6 +6,7 @@ users run it (``python -m harness gate`` in a subprocess) against this session's
 and keeping it (a reused cluster is never deleted)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,11 @@ def test_good_chart_passes_the_gate(run_gate):
     assert (rep / "junit.xml").is_file()
     gate_lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[gate ")]
     assert any("[1/" in ln and "upgrade realtime-default: PASS in" in ln for ln in gate_lines)
+    # the report says what produced it (first screen, gate.json info): the helm that ran, its own version
+    assert 'id="versions"' in html and "sha256 " in html
+    info = json.loads((rep / "gate.json").read_text())["info"]
+    assert info["versions"]["helm"].startswith("v") and "no test ran" not in info["versions"]["helm"]
+    assert info["harness_version"] and info["images"] and info["contracts"][0]["chart"] == "realtime"
 
 
 def test_broken_variant_fails_the_gate(run_gate):
@@ -57,3 +63,30 @@ def test_broken_variant_fails_the_gate(run_gate):
     assert "| ❌ FAIL |" in summary and "| ha-service-default |" in summary and "requests failed" in summary
     assert "Diagnostics of failed tests" in summary
     assert "diagnostics</a>" in (rep / "index.html").read_text()
+
+
+def test_two_shards_merged_equal_a_single_run(run_gate, tmp_path):
+    """The gate as 2 shards (each test in one of them) joined by `report merge`: the same rows as one
+    run of the same plan, one verdict line, one exit code (docs/gate.md, sharding)."""
+    args = ("--chart", "charts-under-test/realtime", "--scenarios", "upgrade")
+    single, rep = run_gate(*args)
+    assert single.returncode == 0, single.stdout[-3000:]
+    dirs = []
+    for i in (1, 2):
+        d = tmp_path / f"shard-{i}"
+        r, _ = run_gate(*args, "--shard", f"{i}/2", "--artifacts-dir", str(d / "artifacts"),
+                        "--report-dir", str(d / "report"))
+        assert r.returncode == 0, r.stdout[-3000:]
+        dirs.append(str(d / "report"))
+    m = subprocess.run([sys.executable, "-m", "harness", "report", "merge", *dirs, "--out", str(tmp_path / "merged")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert m.returncode == 0, m.stdout + m.stderr
+
+    def rows(path):
+        return sorted((x["scenario"], x["chart"], x["variant"], x["control"], x["status"])
+                      for x in json.loads((path / "gate.json").read_text())["rows"])
+
+    assert rows(tmp_path / "merged") == rows(rep)
+    assert (tmp_path / "merged" / "summary.md").read_text().splitlines()[0] == \
+        (rep / "summary.md").read_text().splitlines()[0]
+    assert (tmp_path / "merged" / "index.html").read_text().count("data:image/png;base64,") >= 1

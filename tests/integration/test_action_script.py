@@ -52,6 +52,15 @@ def test_gate_dry_run_prints_the_exact_command(tmp_path):
                                "traefik-gateway\n")
 
 
+def test_gate_dry_run_passes_the_shard_and_names_the_artifact_after_it(tmp_path):
+    out = tmp_path / "output"
+    r = run("gate", "--dry-run", extra={"GITHUB_OUTPUT": str(out)},
+            inputs={"chart": "charts-under-test/realtime", "shard": "2/3"})
+    assert r.returncode == 0, r.stderr
+    assert gate_line(r)[-2:] == ["--shard", "2/3"]
+    assert out.read_text() == f"artifact-name=harness-gate-realtime-{pinned()['KUBERNETES_VERSION']}-helm4-default-edge-shard-2-of-3\n"
+
+
 def test_gate_dry_run_with_helm_3_uses_the_pinned_helm3():
     from harness.core.errors import EnvironmentNotReady
     from harness.tools.binaries import tool_path
@@ -68,8 +77,7 @@ def test_gate_dry_run_with_helm_3_uses_the_pinned_helm3():
     ({}, "harness-action: error: chart: is required (the chart directory, e.g. charts/mychart)"),
     ({"chart": "c", "kubernetes-version": "v1.20"}, "harness-action: error: kubernetes-version: 'v1.20' is not supported"),
     ({"chart": "c", "helm-version": "v3.1.0"}, "harness-action: error: helm-version: 'v3.1.0' is not pinned here"),
-    ({"chart": "c", "shard": "1/2"}, "harness-action: error: shard: '1/2' given, but this harness's gate has no "
-                                      "--shard yet"),
+    ({"chart": "c", "shard": "3/2"}, "harness-action: error: shard: '3/2' is not i/n with 1 <= i <= n"),
 ])
 def test_bad_inputs_are_one_line_and_exit_2(inputs, line):
     r = run("gate", "--dry-run", inputs=inputs)

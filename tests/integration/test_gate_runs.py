@@ -268,3 +268,37 @@ def test_a_quiet_test_still_prints_a_line(fake):
                 env={"FAKE_SLEEP": "3"})
     assert r.returncode == 0
     assert any("still running upgrade demo-default (test 1 of 1" in ln for ln in gate_lines(r))
+
+
+def test_two_shards_merged_equal_a_single_run(fake, tmp_path):
+    """`--shard 1/2` and `--shard 2/2` run disjoint slices; `report merge` joins them into the rows a
+    single run gives (each test once), one verdict line and one exit code."""
+    single, rep = fake()
+    assert single.returncode == 0, single.stdout
+    whole = json.loads((rep / "gate.json").read_text())["rows"]
+    shards = []
+    for i in (1, 2):
+        d = tmp_path / f"shard-{i}"
+        r, _ = fake("--shard", f"{i}/2", "--artifacts-dir", str(d / "artifacts"), "--report-dir", str(d / "report"))
+        assert r.returncode == 0, r.stdout
+        assert any(f"(shard {i}/2 of the plan's 3)" in ln for ln in gate_lines(r)), r.stdout
+        shards.append(json.loads((d / "report" / "gate.json").read_text()))
+    assert [s["info"]["shard"] for s in shards] == ["1/2", "2/2"]
+    ids = [{(x["scenario"], x["variant"]) for x in s["rows"]} for s in shards]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]  # disjoint, neither empty
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    m = subprocess.run([sys.executable, "-m", "harness", "report", "merge", str(tmp_path / "shard-1" / "report"),
+                        str(tmp_path / "shard-2" / "report"), "--out", str(tmp_path / "merged")],
+                       capture_output=True, text=True, cwd=tmp_path, env={**e, "PYTHONPATH": str(ROOT)}, timeout=60,
+                       check=False)
+    assert m.returncode == 0, m.stdout + m.stderr
+    assert m.stdout.splitlines()[-1].startswith("Gate: PASS — 2 of 2 scenarios passed (exit 0")
+    merged = json.loads((tmp_path / "merged" / "gate.json").read_text())
+
+    def same(rows):
+        return sorted((x["scenario"], x["chart"], x["variant"], x["control"], x["outcome"], x["reason"], x["status"])
+                      for x in rows)
+
+    assert same(merged["rows"]) == same(whole)
+    assert merged["exit_code"] == 0 and merged["counts"] == json.loads((rep / "gate.json").read_text())["counts"]
+    assert (tmp_path / "merged" / "summary.md").read_text().startswith("Gate: PASS — 2 of 2 scenarios passed\n")

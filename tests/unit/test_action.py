@@ -31,15 +31,15 @@ PINS = {"HELM_VERSION": "v4.3.2", "HELM3_VERSION": "v3.22.0", "KUBERNETES_VERSIO
 SUPPORTED = ["v1.35.4", "v1.36.3", "v1.37.2"]
 
 
-def argv(shard_ok: bool = False, **inputs: str) -> list[str]:
+def argv(**inputs: str) -> list[str]:
     return run.gate_argv(run.Inputs(**inputs), python="py", pins=PINS, supported=SUPPORTED,
-                         helm3=lambda v: f"/tools/{v}/helm3", has_shard=shard_ok)
+                         helm3=lambda v: f"/tools/{v}/helm3")
 
 
 def test_gate_argv_maps_every_input():
     assert argv(chart="c") == ["py", "-m", "harness", "gate", "--chart", "c", "--report-dir", "report",
                                "--artifacts-dir", "artifacts"]
-    got = argv(True, chart="c", kubernetes_version="1.35", helm_version="3", scenarios="upgrade drain\nsse",
+    got = argv(chart="c", kubernetes_version="1.35", helm_version="3", scenarios="upgrade drain\nsse",
                edge="traefik-nginx", values="a.yaml, b.yaml", shard="2/3")
     assert got[10:] == ["--kubernetes-version", "v1.35.4", "--helm", "/tools/v1.35.4/helm3",
                         "--scenarios", "upgrade,drain,sse", "--edge", "traefik-nginx",
@@ -53,7 +53,9 @@ def test_gate_argv_maps_every_input():
     ({"chart": "c", "kubernetes_version": "v1.34"}, "kubernetes-version: 'v1.34' is not supported; choose one of "
                                                     "v1.35.4, v1.36.3, v1.37.2 (or their minor, e.g. v1.36)"),
     ({"chart": "c", "helm_version": "2"}, "helm-version: '2' is not pinned here; use 4 (v4.3.2) or 3 (v3.22.0)"),
-    ({"chart": "c", "shard": "1/4"}, "shard: '1/4' given, but this harness's gate has no --shard yet"),
+    ({"chart": "c", "shard": "0/4"}, "shard: '0/4' is not i/n with 1 <= i <= n"),
+    ({"chart": "c", "shard": "5/4"}, "shard: '5/4' is not i/n"),
+    ({"chart": "c", "shard": "x"}, "shard: 'x' is not i/n"),
 ])
 def test_gate_argv_refuses_bad_inputs_in_one_line(inputs, message):
     with pytest.raises(run.InputError) as err:
@@ -61,14 +63,13 @@ def test_gate_argv_refuses_bad_inputs_in_one_line(inputs, message):
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
-def test_shard_passes_only_to_a_gate_that_has_it():
-    # read from the gate's parser: today it has no --shard, so a shard is refused (issue 16, item 4)
-    has = run.gate_has_shard()
-    if has:
-        assert argv(True, chart="c", shard="1/2")[-2:] == ["--shard", "1/2"]
-    else:
-        with pytest.raises(run.InputError, match="pending"):
-            argv(has, chart="c", shard="1/2")
+def test_shard_passes_to_the_gates_shard_option():
+    assert argv(chart="c", shard=" 1 / 2 ")[-2:] == ["--shard", "1/2"]
+    # the gate this action installs takes it (read from its parser, not assumed)
+    from harness.__main__ import build_parser
+
+    ns = build_parser().parse_args(["gate", "--chart", "c", *argv(chart="c", shard="2/3")[-2:]])
+    assert str(ns.shard) == "2/3"
 
 
 def test_artifact_names_differ_across_a_matrix():

@@ -396,7 +396,8 @@ def test_html_has_one_row_per_test_steps_units_and_embedded_plots(run_dir, tmp_p
 def test_html_escapes_what_the_scenarios_wrote(tmp_path):
     r = rec("upgrade", "x", "default", "FAIL", '<script>alert("x")</script> & more')
     html = report.render_html([r], info(1), report_dir=tmp_path)
-    assert "<script>" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in html
+    # jinja2's autoescape (markupsafe) writes a double quote as &#34;, the same character as &quot;
+    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in html
 
 
 def test_html_shows_the_harness_cpu_share_while_it_measured(tmp_path):
@@ -433,3 +434,73 @@ def test_html_says_who_served_each_upgrade(tmp_path):
     html = report.render_html([served, other], info(0), report_dir=tmp_path)
     assert html.count('<p class="served">') == 1
     assert "served (edge log): old 0.0-10.8 s, new 4.6-15.0 s · 120 to old pods, 178 to new" in html
+
+
+# --------------------------------------------------------------------------- what produced the report
+
+
+def described(code: int = 0) -> report.GateInfo:
+    i = info(code)
+    i.harness_version = "0.1.0"
+    i.versions = {"helm": "v4.3.2", "kind": "v0.33.0", "kubectl": "v1.37.2", "kubernetes": "v1.37.2"}
+    i.edges = ["traefik-nginx", "traefik-gateway"]
+    i.image_source = "auto (pull here)"
+    i.images = [{"image": "kindest/node:v1.37.0@sha256:a1", "use": "kind node", "source": "pulled by digest"},
+                {"image": "traefik:v3.7.12", "use": "traefik", "source": "pulled by the nodes"}]
+    i.contracts = [{"chart": "realtime", "path": "charts/realtime/harness-contract.yaml", "sha256": "ab" * 32}]
+    i.shard = "1/2"
+    return i
+
+
+class _Block(HTMLParser):
+    """The text of the element with id="versions" and its position among the page's first elements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.text: list[str] = []
+        self.order: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("header", "table", "h2", "section") or a.get("id") == "versions":
+            self.order.append(a.get("id") or tag)
+        if self.depth or a.get("id") == "versions":
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+def test_the_first_screen_says_what_produced_the_report(run_dir, tmp_path):
+    rep = tmp_path / "report"
+    report.write_report(report.load_results(run_dir), described(1), report_dir=rep, artifacts_dir=run_dir)
+    block = _Block()
+    block.feed((rep / "index.html").read_text())
+    # right below the verdict header, before the first table
+    assert block.order[:2] == ["header", "versions"] and block.order.index("h2") > 1
+    text = " ".join("".join(block.text).split())
+    for fact in ("harness0.1.0", "helmv4.3.2", "kindv0.33.0", "kubectlv1.37.2", "Kubernetesv1.37.2",
+                 "edgestraefik-nginx, traefik-gateway", "image sourceauto (pull here)",
+                 f"contract realtimesha256 {'ab' * 32} (charts/realtime/harness-contract.yaml)", "shard1/2",
+                 "traefik:v3.7.12traefikpulled by the nodes", "kind nodepulled by digest"):
+        assert fact in text, fact
+    doc = json.loads((rep / "gate.json").read_text())
+    assert doc["info"]["versions"]["kind"] == "v0.33.0" and doc["info"]["harness_version"] == "0.1.0"
+    assert doc["info"]["images"][1] == {"image": "traefik:v3.7.12", "use": "traefik", "source": "pulled by the nodes"}
+    assert doc["info"]["contracts"][0]["sha256"] == "ab" * 32 and doc["info"]["shard"] == "1/2"
+    md = (rep / "summary.md").read_text().splitlines()
+    assert md[4] == ("harness 0.1.0 · helm v4.3.2 · kind v0.33.0 · kubectl v1.37.2 · Kubernetes v1.37.2 · edges "
+                     "traefik-nginx, traefik-gateway · image source auto (pull here) · contract realtime sha256 "
+                     f"`{'ab' * 6}` · shard 1/2")
+
+
+def test_a_report_without_provenance_has_no_versions_block(tmp_path):
+    html = report.render_html([], info(3), report_dir=tmp_path)
+    assert 'id="versions"' not in html
+    assert not any(ln.startswith("harness ") for ln in report.render_markdown([], info(3)).splitlines())
