@@ -10,8 +10,8 @@ An *edge* is what routes the probes from 127.0.0.1 to the chart's pods (the resu
   the same 127.0.0.1 port as the Ingress.
 
 Selecting ``traefik-gateway`` (configuration key ``edge``) turns every contract's probe to
-``via: httproute`` and adds ``--set`` pairs enabling the chart's HTTPRoute with that Gateway as its
-parentRef (:func:`gateway_sets`), in the values layout the bundled charts and many public charts use
+``via: httproute`` and adds ``--set`` pairs turning the chart's Ingress off and enabling its HTTPRoute
+with that Gateway as its parentRef (:func:`gateway_sets`), in the values layout the bundled charts and many public charts use
 (``httpRoute.enabled``, ``httpRoute.parentRefs``, ``httpRoute.hostnames``). A chart with another
 layout sets its route in the contract's ``values``/``set`` and selects ``probe.via: httproute``
 itself; the chart check then says in one line when no HTTPRoute with the probe host renders, or
@@ -63,12 +63,15 @@ def gateway_sets(host: str, gateway: GatewayRef = ADDON_GATEWAY) -> tuple[str, .
         gateway: the Gateway to attach to.
 
     Returns:
-        ``httpRoute.enabled=true``, the one parentRef (group, kind, name, namespace, sectionName)
+        ``ingress.enabled=false`` (the chart is served through its HTTPRoute only, as after a move to
+        Gateway API), ``httpRoute.enabled=true``, the one parentRef (group, kind, name, namespace, sectionName)
         and the one hostname, as helm ``--set`` pairs (https://helm.sh/docs/intro/using_helm/,
         "The Format and Limitations of --set": ``a[0].b=c`` sets a list element's key).
     """
     ref = "httpRoute.parentRefs[0]"
-    out = ["httpRoute.enabled=true",
+    # the Ingress off: with spec.tls, Traefik's NGINX provider would redirect the host's plain HTTP to
+    # HTTPS on the very entrypoint the Gateway's listener shares (measured: HTTP 308 on every probe)
+    out = ["ingress.enabled=false", "httpRoute.enabled=true",
            f"{ref}.group={GATEWAY_GROUP}", f"{ref}.kind=Gateway",
            f"{ref}.name={gateway.name}", f"{ref}.namespace={gateway.namespace}"]
     if gateway.section:

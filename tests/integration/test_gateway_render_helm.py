@@ -107,7 +107,7 @@ def test_demo_chart_httproute_with_the_gateway_edge(helm_bin, tmp_path, chart, h
     assert "HTTPRoute" not in off and "Ingress" in off  # off by default
     on = kinds(h.template("rel", chart_dir, namespace="ns", sets=list(gateway_sets(host))))
     (route,) = on["HTTPRoute"]
-    assert "Ingress" in on  # the edge disables nothing else
+    assert "Ingress" not in on  # served through the HTTPRoute only (a TLS Ingress would redirect its host)
     assert route["spec"]["hostnames"] == [host]
     assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                                             "name": "harness", "namespace": "harness-traefik", "sectionName": "web"}]

@@ -68,7 +68,7 @@ def test_edge_option_refuses_unknown_edges_and_a_gateway_without_traefik(tmp_pat
 
 def test_gateway_sets_parse_as_helm_set_pairs():
     pairs = gateway_sets("realtime.test")
-    assert pairs == ("httpRoute.enabled=true",
+    assert pairs == ("ingress.enabled=false", "httpRoute.enabled=true",
                      "httpRoute.parentRefs[0].group=gateway.networking.k8s.io",
                      "httpRoute.parentRefs[0].kind=Gateway",
                      "httpRoute.parentRefs[0].name=harness",
