@@ -67,7 +67,8 @@ def _test_key(r: ScenarioResult) -> tuple[str, str, str, str, str]:
 
 
 def _test_name(r: ScenarioResult) -> str:
-    name = f"{r.scenario} {r.variant or r.chart}"
+    variant = r.variant if r.variant.startswith(r.chart) else f"{r.chart}-{r.variant}" if r.variant else r.chart
+    name = f"{r.scenario} {variant}"
     if r.key:
         name += f" ({r.key})"
     return name + (f", control {r.control}" if r.control else "")
@@ -134,6 +135,8 @@ def migration_diff(results: Sequence[ScenarioResult]) -> list[EdgeDifference]:
             out.append(EdgeDifference(name, "verdict", tuple(
                 (e, f"{s}: {' '.join(r.reason.removeprefix(s + ': ').split())[:160]}")
                 for e, s, r in zip(ran, statuses, recs, strict=True))))
+            if {"ERROR", "SKIP"} & set(statuses):
+                continue  # a test that did not run to a verdict through one edge has no figures to compare
         for fig, kind, label in COMPARED:
             values = [r.figures[fig].value if fig in r.figures else None for r in recs]
             if _differs(kind, values):

@@ -48,6 +48,15 @@ def test_a_total_deadline_through_the_gateway_is_listed_with_both_values():
     assert "4 behaviours differ in 1 of 1 tests" in md and "| sse realtime-default | verdict |" in md
 
 
+def test_an_error_through_one_edge_is_its_verdict_only_and_names_the_chart():
+    ok = ScenarioResult("upgrade", "ha-service", "tls", None, "PASS", "PASS: 488 requests", cell=NGINX,
+                        figures=figures_from({"release_status": "deployed", "failed_requests": 0}))
+    err = ScenarioResult("upgrade", "ha-service", "tls", None, "ERROR", "WaitFailed: HTTP 308", cell=GATEWAY)
+    (d,) = migration.migration_diff([ok, err])
+    assert d.test == "upgrade ha-service-tls" and d.what == "verdict"
+    assert dict(d.values)["traefik-gateway"].startswith("ERROR: WaitFailed")
+
+
 def test_counts_differ_at_all_and_status_codes_by_text():
     a = rec("upgrade", NGINX, figures={"failed_requests": 0, "failure_classes": ""})
     b = rec("upgrade", GATEWAY, figures={"failed_requests": 1, "failure_classes": "502 x1"})
