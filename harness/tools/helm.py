@@ -206,6 +206,16 @@ def parse_json(action: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        # an oci:// chart: helm prints "Pulled: <ref>" and "Digest: <sha>" on stdout before the JSON
+        # (pkg/action/pull.go, measured with helm v4.3.2): the document starts at the first line that
+        # opens one
+        lines = text.splitlines()
+        start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith(("{", "[", "null"))), None)
+        if start:
+            try:
+                return json.loads("\n".join(lines[start:]))
+            except json.JSONDecodeError:
+                pass
         raise ValueError(f"helm {action} printed no JSON: {text[:200]!r}") from exc
 
 

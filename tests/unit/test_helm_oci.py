@@ -84,3 +84,18 @@ def test_template_and_show_of_a_loopback_oci_chart_carry_plain_http(tmp_path):
     run.calls.clear()
     assert helm.show_chart(ref) == {}
     assert run.calls[-1][1:3] == ["show", "chart"] and "--plain-http" in run.calls[-1]
+
+
+def test_json_after_the_oci_pull_lines_is_parsed():
+    """helm install/upgrade of an oci:// chart prints "Pulled:"/"Digest:" before its -o json document
+    (measured on the e2e-pull run); anything else that is not JSON is still one error naming the action."""
+    import pytest
+
+    from harness.tools.helm import parse_json
+
+    out = ('Pulled: 127.0.0.1:32833/charts/static-site:0.1.0\nDigest: sha256:caaa\n'
+           '{"name": "static-site-ab", "version": 1, "info": {"status": "deployed"}}\n')
+    assert parse_json("install", out)["info"]["status"] == "deployed"
+    assert parse_json("get values", "null") is None
+    with pytest.raises(ValueError, match=r"^helm install printed no JSON: 'Error: boom'"):
+        parse_json("install", "Error: boom")
