@@ -2,6 +2,7 @@
 ``pythonpath``): a free 127.0.0.1 port and a bounded poll."""
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -91,3 +92,13 @@ def session_cluster_args(cluster, harness_config) -> list[str]:
     return [*where, "--harness-kubernetes-version", harness_config.kubernetes_version,
             "--harness-addons", ",".join(harness_config.addons) or "none",
             *(["--harness-helm", str(harness_config.helm)] if harness_config.helm else [])]
+
+
+def harness_env(root) -> dict[str, str]:
+    """This process's environment for a ``python -m harness`` subprocess of checkout ``root``: no
+    ``HARNESS_*`` setting leaks in from the caller except the cache directory (shared build cache)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    e["PYTHONPATH"] = str(root)
+    if os.environ.get("HARNESS_CACHE"):
+        e["HARNESS_CACHE"] = os.environ["HARNESS_CACHE"]
+    return e

@@ -3,7 +3,6 @@ broken copies in tmp_path: each problem is one line, exit 2 (check) / 4 (pytest)
 counts only the tests that will run."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,17 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import harness_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "charts-under-test"
 
 
 def env() -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
-    e["PYTHONPATH"] = str(ROOT)
-    if os.environ.get("HARNESS_CACHE"):
-        e["HARNESS_CACHE"] = os.environ["HARNESS_CACHE"]
-    return e
+    return harness_env(ROOT)
 
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

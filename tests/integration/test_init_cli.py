@@ -3,13 +3,13 @@ alone: --out elsewhere) and on a `helm create` chart without one; the written co
 the scenarios that apply and why, and `python -m harness check` passes on it."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from support import harness_env
 
 from harness.core import contract as contract_mod
 
@@ -18,11 +18,7 @@ CHARTS = ROOT / "charts-under-test"
 
 
 def env() -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
-    e["PYTHONPATH"] = str(ROOT)
-    if os.environ.get("HARNESS_CACHE"):
-        e["HARNESS_CACHE"] = os.environ["HARNESS_CACHE"]
-    return e
+    return harness_env(ROOT)
 
 
 def harness(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
