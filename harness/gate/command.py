@@ -140,10 +140,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     if plan.edge_matrix:
         return _gate_edges(plan, clock)
-    # the gate's own files under a run directory with its owner record (harness/core/runs.py), so a
-    # killed gate's are found by `python -m harness clean`; its pytest session has a run id of its own
-    gate_dir = runs.run_dir(new_run_id())
-    runs.write_owner(gate_dir / runs.OWNER_FILE, runs.owner_now(gate_dir.name))
+    gate_dir = _gate_run_dir()
     try:
         status = gate_dir / "status.json"
         argv = run.build_pytest_argv(plan, status=status, started=started)
@@ -160,14 +157,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return code
 
 
+def _gate_run_dir() -> Path:
+    """The gate's own files (pytest status documents) under a run directory with its owner record
+    (harness/core/runs.py), so a killed gate's are found by `python -m harness clean`; each pytest
+    session it starts has a run id of its own. The caller removes it."""
+    gate_dir = runs.run_dir(new_run_id())
+    runs.write_owner(gate_dir / runs.OWNER_FILE, runs.owner_now(gate_dir.name))
+    return gate_dir
+
+
 def _gate_edges(plan: Plan, clock: Clock) -> int:
     """The scenarios once per edge on one cluster, one report (harness/gate/edges.py)."""
     started = clock.started
     runs_ = edges.edge_runs(plan)
     kind = None if plan.cfg.external_cluster else KindClusters()
     existed = kind is not None and plan.cfg.cluster_name in kind.existing()
-    gate_dir = runs.run_dir(new_run_id())
-    runs.write_owner(gate_dir / runs.OWNER_FILE, runs.owner_now(gate_dir.name))
+    gate_dir = _gate_run_dir()
     codes: list[int] = []
     whys: list[str] = []
     details: list[str] = []
