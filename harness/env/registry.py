@@ -363,9 +363,33 @@ def attach(reg: Registry, network: str = KIND_NETWORK, *, runner: Callable[..., 
 
 
 def stop(reg: Registry, *, runner: Callable[..., Any] = _run) -> None:
-    """Remove the container and its storage directory. Safe to call twice."""
+    """Remove the container, its storage directory and the host's image references under its
+    address (``127.0.0.1:<port>/library/postgres:16``, a node image by digest: what the host's Docker
+    pulled through it; they name a port nothing answers on any more, the images behind them stay
+    while another name holds them). Safe to call twice."""
     runner(["docker", "rm", "-f", "-v", reg.name], timeout=60, check=False)
     shutil.rmtree(reg.storage, ignore_errors=True)
+    listed = runner(["docker", "images", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"],
+                    timeout=60, check=False)
+    refs = local_refs_under(reg.address, listed.stdout if listed.returncode == 0 else "")
+    if refs:
+        runner(["docker", "rmi", *refs], timeout=120, check=False)
+
+
+def local_refs_under(address: str, images_table: str) -> list[str]:
+    """The references in ``docker images --digests`` output (repository, tag, digest per line,
+    tab-separated) whose repository is on registry ``address``: ``repo:tag`` for tagged ones,
+    ``repo@digest`` for those pulled by digest only."""
+    refs = []
+    for line in images_table.splitlines():
+        repo, tag, digest = (line.split("\t") + ["", "", ""])[:3]
+        if not repo.startswith(f"{address}/"):
+            continue
+        if tag and tag != "<none>":
+            refs.append(f"{repo}:{tag}")
+        elif digest and digest != "<none>":
+            refs.append(f"{repo}@{digest}")
+    return refs
 
 
 def find(*, by_hand: bool = False, runner: Callable[..., Any] = _run) -> list[tuple[str, int]]:

@@ -59,8 +59,12 @@ def test_push_then_docker_pull_back_through_the_registry(reg):
         want = _docker("image", "inspect", "-f", "{{.Id}}", TOOLBOX).stdout.strip()
         got = _docker("image", "inspect", "-f", "{{.Id}}", str(pushed)).stdout.strip()
         assert got == want
-        pulls = reg_mod.manifest_pulls(reg, agent="docker")
-        assert ("harness/toolbox", pushed.digest) in pulls
+        # the registry's "response completed" line for docker's HEAD can reach its log seconds after
+        # `docker pull` returned (seen: not there after 1 s, there after 6 s), so wait for it, bounded
+        deadline = time.monotonic() + 30
+        while ("harness/toolbox", pushed.digest) not in (pulls := reg_mod.manifest_pulls(reg, agent="docker")):
+            assert time.monotonic() < deadline, f"no manifest pull by docker in the registry log after 30 s: {pulls}"
+            time.sleep(0.5)
         assert all(r.status in (200, 201, 202, 307, 404) for r in reg_mod.requests(reg)), reg_mod.requests(reg)
     finally:
         _docker("rmi", str(pushed), pushed.pushed_name())

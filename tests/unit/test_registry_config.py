@@ -20,6 +20,7 @@ from harness.env.registry import (
     containerd_config_version,
     containerd_patch,
     hosts_toml,
+    local_refs_under,
     mirrored_kind_config,
     parse_requests,
     pulls_of,
@@ -135,6 +136,17 @@ def test_pushed_digest_is_the_last_digest_line():
           "latest: digest: sha256:" + "d" * 64 + " size: 527\n"
     assert pushed_digest(out) == "sha256:" + "d" * 64
     assert pushed_digest("nothing") == ""
+
+
+def test_local_refs_under_the_address_only():
+    table = ("127.0.0.1:5001/library/postgres\t16\tsha256:aa\n"
+             "127.0.0.1:5001/kindest/node\t<none>\tsha256:bb\n"
+             "127.0.0.1:50011/library/postgres\t16\tsha256:cc\n"
+             "harness/postgres\t15\t<none>\n"
+             "127.0.0.1:5001/broken\t<none>\t<none>\n")
+    assert local_refs_under("127.0.0.1:5001", table) == ["127.0.0.1:5001/library/postgres:16",
+                                                         "127.0.0.1:5001/kindest/node@sha256:bb"]
+    assert local_refs_under("127.0.0.1:5001", "") == []
 
 
 def test_registry_names(tmp_path):
