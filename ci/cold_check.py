@@ -51,6 +51,9 @@ BUILD_SCRIPT_GLOBS = ("images/**/*.sh", "charts-under-test/**/*.sh")
 REPOSITORY_IN_SCRIPT = re.compile(r"harness/[a-z0-9][a-z0-9-]*\$?")
 COMPONENT_REGISTRY = "registry.k8s.io/"
 COMPONENT_LABEL = "harness.key"  # build-components.sh's image() labels what it builds
+# build-addons.sh and build-cert-manager.sh label theirs with the hash of what went in; cert-manager's
+# are tagged under their upstream quay.io names, so only the label tells them from pulled ones
+CONTENT_LABEL = "io.helm-e2e-harness.content"
 SCRIPTS = (("tools", "images/build-tools.sh"), ("images", "images/build-images.sh"))
 STEP_LINE = re.compile(r"^\s*\[\d+s\] (?P<step>\S+) done in (?P<seconds>\d+)s\s*$")
 VERSION_TAG = re.compile(r"^(v\d+\.\d+\.\d+)(-|$)")
@@ -58,7 +61,8 @@ VERSION_TAG = re.compile(r"^(v\d+\.\d+\.\d+)(-|$)")
 
 @dataclass(frozen=True)
 class Image:
-    """A local image reference (``repository:tag``) and its id; ``labelled``: carries COMPONENT_LABEL."""
+    """A local image reference (``repository:tag``) and its id; ``labelled``: carries COMPONENT_LABEL
+    or CONTENT_LABEL (built here, whatever its name)."""
 
     ref: str
     id: str
@@ -138,7 +142,8 @@ def _built_repository(repo: str, built: Iterable[str]) -> bool:
 def images_to_delete(images: Iterable[Image], version: str, supported: Sequence[str],
                      built: Iterable[str] | None = None) -> list[Image]:
     """The images a cold build of ``version`` must not find: every image in a built repository and
-    every labelled registry.k8s.io image, except those tagged for another supported Kubernetes
+    every labelled registry.k8s.io image, every image labelled CONTENT_LABEL (cert-manager's, built
+    under quay.io names), except those tagged for another supported Kubernetes
     version (``harness/kind-node:v1.35.4-<key>``, ``registry.k8s.io/kube-proxy:v1.35.4``). Temporary
     ``*.building`` tags of the scripts count as their repository's."""
     built = list(built_repositories() if built is None else built)
@@ -148,7 +153,8 @@ def images_to_delete(images: Iterable[Image], version: str, supported: Sequence[
         if img.tag.endswith(".building"):
             repo_tag = img.ref.removesuffix(".building")
             repo = repo_tag.rsplit(":", 1)[0]
-        ours = _built_repository(repo, built) or (repo.startswith(COMPONENT_REGISTRY) and img.labelled)
+        ours = _built_repository(repo, built) or (img.labelled and (repo.startswith(COMPONENT_REGISTRY)
+                                                                    or not repo.startswith("harness/")))
         if not ours:
             continue
         m = VERSION_TAG.match(img.tag)
@@ -231,7 +237,8 @@ def _env_error(msg: str) -> int:
 
 
 def local_images() -> list[Image]:
-    labelled = set(_docker("images", "--filter", f"label={COMPONENT_LABEL}", "--format", "{{.ID}}").split())
+    labelled = {i for label in (COMPONENT_LABEL, CONTENT_LABEL)
+                for i in _docker("images", "--filter", f"label={label}", "--format", "{{.ID}}").split()}
     return parse_docker_images(_docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"), labelled)
 
 

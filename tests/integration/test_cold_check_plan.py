@@ -15,6 +15,7 @@ FAKE_DOCKER = """\
 # A stand-in docker: canned `images` and `ps` answers; any other command is recorded and refused.
 case "$*" in
   "images --filter label=harness.key --format {{.ID}}") echo aaaaaaaaaaa6 ;;
+  "images --filter label=io.helm-e2e-harness.content --format {{.ID}}") echo aaaaaaaaaaa3 ;;
   "images --format {{.Repository}}:{{.Tag}} {{.ID}}")
     printf '%s\\n' "harness/kind-node:v1.37.2-0123456789ab aaaaaaaaaaa1" "harness/kind-node:v1.35.4-ba9876543210 aaaaaaaaaaa2" \\
       "harness/traefik:v3.7.12 aaaaaaaaaaa3" "registry.k8s.io/kube-apiserver:v1.37.2 aaaaaaaaaaa6" \\

@@ -32,9 +32,11 @@ harness/demo-service:1.0.0 aaaaaaaaaab3
 harness/privileged-probe:1 bbbbbbbbbbb2
 harness/static-site:1.0.0 bbbbbbbbbbb3
 kindest/node:v1.37.0 bbbbbbbbbbb4
+quay.io/jetstack/cert-manager-controller:v1.20.3 aaaaaaaaaab4
+quay.io/jetstack/cert-manager-webhook:v1.20.3 bbbbbbbbbbb6
 <none>:<none> bbbbbbbbbbb5
 """
-LABELLED = {"aaaaaaaaaaa6", "aaaaaaaaaaa7", "aaaaaaaaaaa8"}
+LABELLED = {"aaaaaaaaaaa6", "aaaaaaaaaaa7", "aaaaaaaaaaa8", "aaaaaaaaaab4"}
 
 
 def test_the_repositories_come_from_what_the_scripts_tag():
@@ -55,6 +57,8 @@ def test_a_cold_build_deletes_this_versions_images_and_keeps_the_rest():
         "harness/podnet:v1.37.2", "registry.k8s.io/kube-apiserver:v1.37.2", "registry.k8s.io/pause:3.10.2",
         "harness/traefik:v3.7.12", "harness/traefik:v3.7.12.building", "harness/postgres:15",
         "harness/toolbox:latest", "harness/demo-service:1.0.0", "harness/static-site:1.0.0",
+        # built here under its upstream name (labelled); the unlabelled one was pulled from quay.io
+        "quay.io/jetstack/cert-manager-controller:v1.20.3",
     }
 
 
