@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import progress, runs
-from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.core.errors import CommandError, EnvironmentNotReady, HarnessError, UsageError
 from harness.core.imageref import parse_image
-from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins
+from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins, pinned
 from harness.tools import (
     binaries,  # a module: tests replace tool_path
     docker,
@@ -180,6 +180,31 @@ def local_node_image(version: str) -> str | None:
         if ref.split(":", 1)[1].startswith(version + "-"):
             return ref
     return None
+
+
+def effective_image_source(image_source: str, node_image: str | None, kubernetes_version: str | None) -> str:
+    """``local`` or ``pull``: where the nodes get their images. ``auto`` follows the node image, the
+    one given or else the one :func:`resolve_node_image` would choose (a locally built
+    ``harness/kind-node`` means no registry: the images are loaded with kind load).
+
+    Args:
+        image_source: ``auto``, ``pull`` or ``local``.
+        node_image: the cluster's node image ("" or None: not known, e.g. a reused cluster).
+        kubernetes_version: ``vX.Y.Z`` (None: versions.env's default).
+
+    Raises:
+        UsageError: an unknown ``image_source``.
+    """
+    if image_source in ("local", "pull"):
+        return image_source
+    if image_source != "auto":
+        raise UsageError(f"image-source must be auto, pull or local, not {image_source!r}")
+    if node_image:
+        return "local" if node_image.startswith("harness/") else "pull"
+    try:
+        return "local" if local_node_image(kubernetes_version or pinned()["KUBERNETES_VERSION"]) else "pull"
+    except HarnessError:
+        return "pull"
 
 
 def upstream_node_image(pins: KubernetesPins) -> str:

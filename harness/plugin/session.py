@@ -685,7 +685,8 @@ def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: Har
     line per missing image, exit 3: harness/env/imagecheck.py)."""
     images = sorted({img for c in charts_under_test if c.contract for img in c.contract.images})
     if images and not harness_config.external_cluster:
-        source = addons_mod.AddonContext.from_config(harness_config, cluster).effective_image_source()
+        source = cluster_mod.effective_image_source(harness_config.image_source, getattr(cluster, "node_image", ""),
+                                                    getattr(cluster, "kubernetes_version", "") or None)
         if source == "pull":
             with _exit_on_harness_error("check images"), timings.phase(f"check {len(images)} images"):
                 mirror = harness_config.registry_mirror

@@ -10,6 +10,9 @@ harness check``, the gate's preflight and the pytest plugin report what they ret
   harness provides (``via: httproute``; :func:`harness.core.edges.parent_ref_problems`).
 - :func:`image_problems`: the contract's ``images`` and the images the rendered workloads run
   agree (kind preloads only the listed ones; a registry-less cluster cannot pull the others).
+- :func:`pull_policy_problems`: under a local build (image-source ``local``: kind loads the images,
+  no registry has them) no container of a listed image asks the kubelet to pull it anyway
+  (``imagePullPolicy: Always``, or no policy on a ``:latest`` tag, which defaults to Always).
 - :func:`probe_bound_problems`: every workload container's readiness/liveness probes have a
   handler and sane numbers, and every container the Service sends traffic to has a readiness
   probe (without one, a pod receives requests before it can serve them).
@@ -20,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from harness.core.edges import ADDON_GATEWAY, GatewayRef, parent_ref_problems
+from harness.core.errors import UsageError
+from harness.core.imageref import parse_image
 
 POD_OWNER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 SERVING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -190,6 +195,71 @@ def image_problems(contract_images: Iterable[str], rendered: Mapping[str, Iterab
            "so it is not loaded into the cluster's nodes" for img, labels in sorted(used.items()) if img not in listed]
     out += [f"contract image {listed[img]} is run by no rendered manifest (released or candidate)"
             for img in sorted(listed) if img not in used]
+    return out
+
+
+def effective_pull_policy(container: Mapping[str, Any]) -> str:
+    """The container's ``imagePullPolicy``, or the API server's default when it has none: ``Always``
+    for a ``:latest`` tag or no tag (and no digest), else ``IfNotPresent``
+    (https://kubernetes.io/docs/concepts/containers/images/#imagepullpolicy-defaulting)."""
+    policy = str(container.get("imagePullPolicy") or "")
+    if policy:
+        return policy
+    image = str(container.get("image") or "")
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _tagged(ref: str) -> str:
+    """``web`` and ``web:latest`` as one name (no tag means ``latest``)."""
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last or "@" in last else f"{ref}:latest"
+
+
+def pull_policy_problems(objs: Iterable[Mapping[str, Any]], loaded_images: Iterable[str]) -> list[str]:
+    """Containers that would make the kubelet pull an image the harness loads into the nodes itself.
+
+    Under image-source ``local`` the contract's images are loaded with ``kind load`` and no registry
+    the nodes reach has them; a container with ``imagePullPolicy: Always`` (explicit, or the default
+    for ``:latest``) asks the registry on every start anyway and waits in ErrImagePull /
+    ImagePullBackOff (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy).
+
+    Args:
+        objs: one variant's rendered objects.
+        loaded_images: the images the harness loads (the contract's ``images``).
+
+    Returns:
+        one line per such container: ``container web of Deployment/x: image harness/demo:1 ...``
+        naming the image, the registry the kubelet would ask, and the fix.
+    """
+    loaded = {_tagged(_normal_image(i)) for i in loaded_images}
+    out = []
+    for o in objs:
+        if o.get("kind") not in (*POD_OWNER_KINDS, "Pod", "CronJob") or is_test_hook(o):
+            continue
+        spec = _pod_spec(o)
+        for key in ("initContainers", "containers"):
+            for c in spec.get(key) or []:
+                image = str(c.get("image") or "")
+                if _tagged(_normal_image(image)) not in loaded:
+                    continue
+                policy = effective_pull_policy(c)
+                if policy != "Always":
+                    continue
+                try:
+                    registry = parse_image(image).registry
+                except UsageError:
+                    registry = "its registry"
+                why = "imagePullPolicy Always" if c.get("imagePullPolicy") else \
+                    "no imagePullPolicy on a :latest tag, which defaults to Always"
+                out.append(f"container {c.get('name')} of {_name(o)}: image {image} would be "
+                           f"pulled from {registry} ({why}), but image-source local loads it into the nodes with "
+                           "kind load and no registry has it, so its pods would wait in ImagePullBackOff; set the "
+                           "chart's pull policy to IfNotPresent in the variant's values, or run with "
+                           "--harness-image-source pull and a registry that has the image")
     return out
 
 

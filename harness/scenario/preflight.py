@@ -23,13 +23,16 @@ from typing import Any
 import yaml
 
 from harness.core.contract import ChartUnderTest, Released
+from harness.core.errors import HarnessError
 from harness.core.values import ChartRef
+from harness.env import cluster as kind_cluster
 from harness.env.addons import traefik
 from harness.scenario.chart_checks import (
     image_problems,
     manifest_images,
     probe_bound_problems,
     probe_target_problems,
+    pull_policy_problems,
 )
 from harness.scenario.targets import Target, set_pairs, values_files, variants
 from harness.tools.helm import Helm, HelmError, manifest_objects
@@ -173,7 +176,7 @@ def render(helm: Helm, release: str, r: Rendering, *, lint: bool) -> tuple[list[
 
 
 def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | None] = ("nginx",),
-                lint: bool = True, edge: str | None = None) -> CheckReport:
+                lint: bool = True, edge: str | None = None, loads_images: bool = False) -> CheckReport:
     """Render, lint and check every variant of ``chart`` (see the module docstring).
 
     Args:
@@ -182,6 +185,8 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
         classes: what :func:`served_ingress_classes` returns.
         lint: also ``helm lint`` each local rendering.
         edge: the edge the run goes through (None: every control is rendered).
+        loads_images: the contract's images are loaded into the nodes (image-source ``local``): no
+            container of theirs may ask the kubelet to pull (:func:`pull_policy_problems`).
 
     Returns:
         a :class:`CheckReport`; problems read ``<chart> <variant[, variant...]>: <problem>``.
@@ -205,6 +210,8 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
             found += probe_target_problems(objs, host=c.probe.host, via=c.probe.via, path=c.probe.probe_path,
                                            classes=classes)
         found += probe_bound_problems(objs)
+        if loads_images and c is not None:
+            found += pull_policy_problems(objs, c.images)
         for line in found:
             by_message.setdefault(line, []).append(r.label)
     for message, labels in by_message.items():
@@ -229,6 +236,7 @@ def check_charts(charts: Sequence[ChartUnderTest], cfg: Any, *, lint: bool = Tru
         EnvironmentNotReady: helm is missing or of an unsupported major.
     """
     classes = served_ingress_classes(cfg)
+    loads_images = loads_chart_images(cfg)
     report = CheckReport()
     with tempfile.TemporaryDirectory(prefix="harness-check-helm-") as tmp:
         helm = Helm(None, home=home or tmp, binary=getattr(cfg, "helm", None),
@@ -238,10 +246,23 @@ def check_charts(charts: Sequence[ChartUnderTest], cfg: Any, *, lint: bool = Tru
                 report.checked.append(f"{chart.name}: no contract, not checked")
                 continue
             try:
-                report.extend(check_chart(chart, helm, classes=classes, lint=lint, edge=getattr(cfg, "edge", None)))
+                report.extend(check_chart(chart, helm, classes=classes, lint=lint, edge=getattr(cfg, "edge", None),
+                                          loads_images=loads_images))
             except HelmError as exc:  # pragma: no cover - render catches helm's own failures
                 report.problems.append(f"{chart.name}: {exc}")
     return report
+
+
+def loads_chart_images(cfg: Any) -> bool:
+    """Whether a run with ``cfg`` loads the contracts' images into the nodes itself (kind load under
+    an effective image-source ``local``); an external cluster's nodes get theirs their own way."""
+    if cfg is None or getattr(cfg, "external_cluster", False):
+        return False
+    try:
+        return kind_cluster.effective_image_source(getattr(cfg, "image_source", "auto"), getattr(cfg, "node_image", None),
+                                                   getattr(cfg, "kubernetes_version", None)) == "local"
+    except HarnessError:
+        return False
 
 
 def problems_message(report: CheckReport, what: str = "chart check") -> str:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,23 @@ def test_missing_host_from_the_command_line_set(copy):
     assert lines[0].startswith("harness: check: realtime default, hpa-tls, released 1.0.0 (default), released "
                                "1.0.0 (hpa-tls), broken no-sse-heartbeat, broken sse-proxy-buffering: no Ingress has host realtime.test "
                                "(Ingresses: none rendered)")
+
+
+def test_pull_policy_always_under_a_local_build_is_one_line_in_seconds(copy):
+    """issue 17's fault: a chart image the harness loads with kind load, asked for with
+    imagePullPolicy Always, would wait in ImagePullBackOff; found before any cluster exists."""
+    start = time.monotonic()
+    r = check("--chart", str(copy), "--set", "image.pullPolicy=Always", "--image-source", "local")
+    assert time.monotonic() - start < 30
+    assert r.returncode == 2, r.stderr
+    lines = problem_lines(r)
+    assert len(lines) == 2, r.stderr  # one per image: the candidate's 1.1.0, the released chart's 1.0.0
+    assert "released 1.0.0 (default)" in lines[1] and "image harness/demo-service:1.0.0 would be pulled" in lines[1]
+    assert re.match(r"harness: check: realtime default, .*: container \S+ of Deployment \S+: image "
+                    r"harness/demo-service:1\.1\.0 would be pulled from docker\.io \(imagePullPolicy Always\), but "
+                    r"image-source local loads it", lines[0]), lines[0]
+    # the same chart on the pull path: the nodes pull it, Always is fine
+    assert check("--chart", str(copy), "--set", "image.pullPolicy=Always", "--image-source", "pull").returncode == 0
 
 
 def test_contract_values_flow_into_every_variant(copy):

@@ -7,11 +7,13 @@ import copy
 import pytest
 
 from harness.scenario.chart_checks import (
+    effective_pull_policy,
     image_problems,
     ingress_class,
     manifest_images,
     probe_bound_problems,
     probe_target_problems,
+    pull_policy_problems,
 )
 
 
@@ -210,3 +212,37 @@ def test_statefulset_and_daemonset_are_checked_too():
         assert probe_bound_problems([d, service()]) == [
             f"{kind} web container app: no readinessProbe, yet a Service sends it traffic (a pod would get "
             "requests before it can serve them)"]
+
+
+@pytest.mark.parametrize(("container", "want"), [
+    ({"image": "web:1.1.0"}, "IfNotPresent"),
+    ({"image": "web"}, "Always"),
+    ({"image": "web:latest"}, "Always"),
+    ({"image": "127.0.0.1:5001/web"}, "Always"),  # the port is not a tag
+    ({"image": "web@sha256:" + "a" * 64}, "IfNotPresent"),
+    ({"image": "web:1.1.0", "imagePullPolicy": "Always"}, "Always"),
+    ({"image": "web:latest", "imagePullPolicy": "Never"}, "Never"),
+])
+def test_effective_pull_policy_follows_the_api_servers_defaulting(container, want):
+    assert effective_pull_policy(container) == want
+
+
+def test_always_on_a_loaded_image_is_one_line_naming_image_and_registry():
+    d = deployment("harness/demo-service:1.1.0")
+    d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+    lines = pull_policy_problems([d, service()], ["harness/demo-service:1.1.0"])
+    assert len(lines) == 1
+    assert lines[0].startswith("container app of Deployment web: image harness/demo-service:1.1.0 would be pulled "
+                               "from docker.io (imagePullPolicy Always), but image-source local loads it")
+    assert "IfNotPresent" in lines[0] and "--harness-image-source pull" in lines[0]
+
+
+def test_latest_without_a_policy_counts_and_other_images_do_not():
+    job = {"kind": "Job", "metadata": {"name": "m"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "m", "image": "quay.io/acme/migrate"}]}}}}
+    lines = pull_policy_problems([job, deployment("web:1.1.0")], ["quay.io/acme/migrate:latest", "web:1.1.0"])
+    assert lines == [lines[0]] and "from quay.io (no imagePullPolicy on a :latest tag" in lines[0]
+    # an image the harness does not load (pulled by the nodes anyway) may say Always
+    other = deployment("nginx:1.27")
+    other["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+    assert pull_policy_problems([other], ["web:1.1.0"]) == []

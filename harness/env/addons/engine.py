@@ -240,21 +240,10 @@ class AddonContext:
         return self.state[name]
 
     def effective_image_source(self) -> ImageSource:
-        """``local`` or ``pull``: ``auto`` follows the node image (a locally built one means no registry)."""
-        if self.image_source in ("local", "pull"):
-            return self.image_source  # type: ignore[return-value]
-        if self.image_source != "auto":
-            raise UsageError(f"image-source must be auto, pull or local, not {self.image_source!r}")
-        node_image = getattr(self.cluster, "node_image", "") or ""
-        if node_image:
-            return "local" if node_image.startswith("harness/") else "pull"
-
-        try:
-            # a reused cluster does not say which node image it runs: its Kubernetes version does
-            version = getattr(self.cluster, "kubernetes_version", "") or pinned()["KUBERNETES_VERSION"]
-            return "local" if kind_cluster.local_node_image(version) else "pull"
-        except HarnessError:
-            return "pull"
+        """``local`` or ``pull`` (:func:`harness.env.cluster.effective_image_source` for this cluster)."""
+        return kind_cluster.effective_image_source(  # type: ignore[return-value]
+            self.image_source, getattr(self.cluster, "node_image", "") or "",
+            getattr(self.cluster, "kubernetes_version", "") or None)
 
     def host_pull_name(self, image: str) -> str:
         """What the host's Docker pulls for upstream ``image``: the same path on the registry mirror
