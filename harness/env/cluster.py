@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -470,6 +471,13 @@ def normalize_ref(ref: str) -> str:
     return f"docker.io/{ref}"
 
 
+def image_holders(cluster: Cluster, images: Sequence[str], kind: Kind | None = None) -> tuple[list[str], dict[str, list[str]]]:
+    """``(nodes, {image: the nodes whose containerd holds it})`` of a kind cluster."""
+    nodes = (kind or _kind_for(cluster)).get_nodes(cluster.name)
+    present = {n: node_images(cluster, n) for n in nodes}
+    return nodes, {image: [n for n in nodes if normalize_ref(image) in present[n]] for image in images}
+
+
 def load_images(cluster: Cluster, images: list[str], kind: Kind | None = None) -> list[str]:
     """Load ``images`` from the local Docker store into the nodes that lack them.
 
@@ -481,15 +489,17 @@ def load_images(cluster: Cluster, images: list[str], kind: Kind | None = None) -
     """
     kind = kind or _kind_for(cluster)
     loaded = []
-    nodes = kind.get_nodes(cluster.name)
-    present = {n: node_images(cluster, n) for n in nodes}
+    nodes, holders = image_holders(cluster, images, kind)
     for image in images:
-        missing = [n for n in nodes if normalize_ref(image) not in present[n]]
+        missing = [n for n in nodes if n not in holders[image]]
         if not missing:
             continue
         if not docker.image_exists(image):
             raise EnvironmentNotReady(f"image {image} is not in the local Docker store; build or pull it first")
         kind.load_image(cluster.name, image, nodes=missing)
+        if holders[image]:  # a node lacking what the others hold: say so, it explains an earlier flaky run
+            progress.say(f"image {image} was missing on {', '.join(missing)} only (held by "
+                         f"{', '.join(holders[image])}); loaded it there")
         loaded.append(image)
     return loaded
 

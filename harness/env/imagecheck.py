@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -194,8 +194,12 @@ def check_image(image: str, *, mirror: str | None = None, mirrored: Iterable[str
 
 
 def require_images(images: Sequence[str], *, mirror: str | None = None, mirrored: Iterable[str] = (),
-                   timeout: float = 10.0, check: Callable[..., ImageCheck] = check_image) -> list[ImageCheck]:
+                   timeout: float = 10.0, check: Callable[..., ImageCheck] = check_image,
+                   notes: Mapping[str, str] | None = None) -> list[ImageCheck]:
     """Check every image (each once); raise when any is missing, refused or unreachable.
+
+    ``notes``: image -> what else is known about it, appended to its line (:func:`partial_note`:
+    the nodes that already hold it).
 
     Returns:
         one :class:`ImageCheck` per distinct image, in order.
@@ -207,12 +211,26 @@ def require_images(images: Sequence[str], *, mirror: str | None = None, mirrored
     """
     mirrored = tuple(mirrored)
     checks = [check(i, mirror=mirror, mirrored=mirrored, timeout=timeout) for i in dict.fromkeys(images)]
-    lines = [line for c in checks if (line := problem_line(c))]
+    notes = notes or {}
+    lines = [f"{line}; {notes[c.image]}" if notes.get(c.image) else line
+             for c in checks if (line := problem_line(c))]
     if len(lines) == 1:
         raise EnvironmentNotReady(lines[0])
     if lines:
         raise EnvironmentNotReady(f"{len(lines)} images cannot be pulled:\n" + "\n".join(f"  {ln}" for ln in lines))
     return checks
+
+
+def partial_note(holders: Sequence[str], nodes: Sequence[str]) -> str:
+    """What to add to an image's fault line when some nodes of the cluster hold it already (a
+    ``kind load --nodes`` by hand, a pull before the tag moved): "" when none or all of them do.
+    The kubelet pulls only on the others, so only pods scheduled there would wait in
+    ImagePullBackOff, which is the kind of failure that comes and goes with scheduling."""
+    if not holders or set(nodes) <= set(holders):
+        return ""
+    lacking = [n for n in nodes if n not in holders]
+    return (f"only node{'s' if len(holders) != 1 else ''} {', '.join(holders)} hold{'s' if len(holders) == 1 else ''} "
+            f"it already, so pods scheduled on {', '.join(lacking)} would wait in ImagePullBackOff")
 
 
 def _head(opener: Callable[..., object], url: str, headers: dict[str, str],

@@ -69,7 +69,7 @@ from harness.core.imageref import UPSTREAM_REGISTRIES
 from harness.core.redact import Redactor
 from harness.env import cluster as cluster_mod
 from harness.env.addons import catalog as addons_mod
-from harness.env.imagecheck import require_images
+from harness.env.imagecheck import partial_note, require_images
 from harness.k8s import client as kube
 from harness.k8s import diagnostics, namespaces
 from harness.k8s.namespaces import new_run_id, should_keep
@@ -690,7 +690,9 @@ def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: Har
         if source == "pull":
             with _exit_on_harness_error("check images"), timings.phase(f"check {len(images)} images"):
                 mirror = harness_config.registry_mirror
-                require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else ())
+                nodes, holders = cluster_mod.image_holders(cluster, images)
+                require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else (),
+                               notes={i: partial_note(h, nodes) for i, h in holders.items()})
             return images
         with _exit_on_harness_error("load images"), timings.phase(f"load {len(images)} images"):
             cluster_mod.load_images(cluster, images)

@@ -18,6 +18,7 @@ from harness.env.imagecheck import (
     docker_auth,
     outcome_of,
     parse_challenge,
+    partial_note,
     problem_line,
     require_images,
 )
@@ -170,6 +171,17 @@ def test_require_images_raises_one_line_per_fault_and_checks_each_once(plain):
         require_images([f"{plain.address}/x/y:1", f"127.0.0.1:{port}/x/y:1"], timeout=5)
     lines = str(two.value).splitlines()
     assert lines[0] == "2 images cannot be pulled:" and len(lines) == 3
+
+
+def test_an_image_some_nodes_hold_says_which_nodes_would_fail(plain):
+    image = f"{plain.address}/library/postgres:1"
+    note = partial_note(["w1"], ["cp", "w1", "w2"])
+    assert note == "only node w1 holds it already, so pods scheduled on cp, w2 would wait in ImagePullBackOff"
+    with pytest.raises(EnvironmentNotReady) as err:
+        require_images([image], notes={image: note})
+    assert str(err.value).endswith("or push the image; " + note) and "\n" not in str(err.value)
+    assert partial_note([], ["cp", "w1"]) == "" and partial_note(["cp", "w1"], ["cp", "w1"]) == ""
+    assert partial_note(["cp", "w1"], ["cp", "w1", "w2"]).startswith("only nodes cp, w1 hold it already")
 
 
 def test_digest_references_are_asked_by_digest(plain):
