@@ -31,12 +31,7 @@ def _docker(*args: str) -> subprocess.CompletedProcess:
 
 
 def _load_one_node(cluster, image: str, holder: str) -> None:
-    from harness.tools.binaries import tool_path
-
-    kind = str(tool_path("kind", cluster.kubernetes_version or None))
-    res = subprocess.run([kind, "load", "docker-image", image, "--name", cluster.name, "--nodes", holder],
-                         capture_output=True, text=True, timeout=300, check=False)
-    assert res.returncode == 0, res.stderr
+    Kind().load_image(cluster.name, image, nodes=[holder])
 
 
 def _forget(cluster, image: str) -> None:
