@@ -14,6 +14,9 @@ from typing import Any
 import yaml
 
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
+from harness.core.imageref import UPSTREAM_REGISTRIES
+from harness.env import cluster as kind_cluster
+from harness.env.imagecheck import require_images
 from harness.gate.clock import Clock
 from harness.gate.plan import Plan
 from harness.scenario.preflight import check_charts, problems_message
@@ -49,15 +52,34 @@ def check_tools(external: bool) -> list[str]:
     return [tool_path(n) for n in names]
 
 
-def check_images(charts: Sequence[Any]) -> list[str]:
-    """Every contract image is in the local Docker store (kind loads them from there)."""
+def check_images(charts: Sequence[Any], cfg: Any = None) -> tuple[list[str], str]:
+    """Every contract image is where the run will take it from: ``(images, where)``.
+
+    Under an effective image-source ``local`` (:func:`harness.env.cluster.effective_image_source`)
+    kind loads them from the local Docker store, so they must be there; under ``pull`` the nodes
+    pull them, so each is asked of its registry (through ``cfg.registry_mirror`` for the upstream
+    registries it stands in for: :func:`harness.env.imagecheck.require_images`).
+
+    Raises:
+        EnvironmentNotReady: one line naming the missing images (local), or one per image its
+            registry does not serve, refuses or cannot be reached for (pull).
+    """
     images = sorted({img for c in charts for img in (c.contract.images if c.contract else ())})
+    source = "local"
+    if cfg is not None:
+        source = kind_cluster.effective_image_source(getattr(cfg, "image_source", "auto"),
+                                                     getattr(cfg, "node_image", None),
+                                                     getattr(cfg, "kubernetes_version", None))
+    if source == "pull":
+        mirror = getattr(cfg, "registry_mirror", None)
+        require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else ())
+        return images, f"in their registr{'ies' if not mirror else 'y mirror ' + mirror}"
     missing = [img for img in images if not docker.image_exists(img)]
     if missing:
         raise EnvironmentNotReady(f"image{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                   f"{'are' if len(missing) > 1 else 'is'} not in the local Docker store; build or "
                                   "pull them first (`make images` for the charts under test)")
-    return images
+    return images, "present"
 
 
 def check_released_version(chart: Any) -> str | None:
@@ -136,9 +158,9 @@ def preflight(plan: Plan, clock: Clock) -> None:
         check_docker()
     check_tools(external)
     if not external:
-        images = check_images(plan.charts)
+        images, where = check_images(plan.charts, plan.cfg)
         clock.say(f"preflight: Docker answers; helm, kubectl{'' if external else ', kind'} found; "
-                  f"{len(images)} chart images present")
+                  f"{len(images)} chart images {where}")
     else:
         clock.say(f"preflight: external cluster {plan.cfg.kubeconfig}"
                   + (f" (context {plan.cfg.kube_context})" if getattr(plan.cfg, "kube_context", None) else "")

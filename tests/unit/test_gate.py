@@ -203,3 +203,39 @@ def test_unreadable_records_are_one_line_and_no_rows(tmp_path):
     assert load_records(plan, since=None, clock=Clock(stream=out)) == []
     assert out.getvalue().endswith("the run's records cannot be read: "
                                    f"{tmp_path / 'scenarios.json'}: no 'results' list\n")
+
+
+def _charts_with_images(*images):
+    from types import SimpleNamespace
+    return [SimpleNamespace(contract=SimpleNamespace(images=list(images)))]
+
+
+def test_gate_preflight_images_local_store_under_a_local_build(monkeypatch):
+    from types import SimpleNamespace
+
+    from harness.core.errors import EnvironmentNotReady
+    from harness.gate import preflight as gp
+    monkeypatch.setattr(gp.docker, "image_exists", lambda img: img == "web:1")
+    monkeypatch.setattr(gp, "require_images", lambda *a, **kw: pytest.fail("a local build asks no registry"))
+    cfg = SimpleNamespace(image_source="local", node_image=None, kubernetes_version=None, registry_mirror=None)
+    assert gp.check_images(_charts_with_images("web:1"), cfg) == (["web:1"], "present")
+    with pytest.raises(EnvironmentNotReady, match=r"^image web:2 is not in the local Docker store"):
+        gp.check_images(_charts_with_images("web:1", "web:2"), cfg)
+
+
+def test_gate_preflight_images_are_asked_of_the_registry_on_the_pull_path(monkeypatch):
+    """The pull path (users' machines) never needs the charts' images in the local Docker store:
+    before this, the gate refused a pull-mode run whose images were only in a registry."""
+    from types import SimpleNamespace
+
+    from harness.gate import preflight as gp
+    asked = []
+    monkeypatch.setattr(gp.docker, "image_exists", lambda img: pytest.fail("the pull path reads no local store"))
+    monkeypatch.setattr(gp, "require_images", lambda images, **kw: asked.append((images, kw)))
+    cfg = SimpleNamespace(image_source="pull", node_image=None, kubernetes_version=None,
+                          registry_mirror="127.0.0.1:5001")
+    assert gp.check_images(_charts_with_images("web:1"), cfg) == (["web:1"], "in their registry mirror 127.0.0.1:5001")
+    assert asked[0][0] == ["web:1"] and asked[0][1]["mirror"] == "127.0.0.1:5001"
+    assert "docker.io" in asked[0][1]["mirrored"]
+    cfg.registry_mirror = None
+    assert gp.check_images(_charts_with_images("web:1"), cfg)[1] == "in their registries"
