@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -113,6 +113,11 @@ bench: setup images
 ## bench-upgrade: the upgrade scenario's wall time, Helm 4 vs Helm 3, on one kept cluster (median of 3)
 bench-upgrade: setup images
 	$(VENV)/bin/python ci/bench_upgrade.py
+
+## bench-pull: cluster create + add-ons Ready with every image pulled through the loopback registry versus
+## preloaded with kind load (ci/bench_pull.py, median of 3, artifacts/bench-pull.json); no other harness cluster up
+bench-pull: setup images
+	$(VENV)/bin/python ci/bench_pull.py
 
 ## cold-check: the whole image build (images/build-tools.sh + build-images.sh, default Kubernetes version) from
 ## empty caches: a temporary HARNESS_CACHE, GOCACHE and GOMODCACHE, the node image built locally, and the images

@@ -1,0 +1,134 @@
+"""Benchmark (issue 17's figure): a cluster whose nodes pull every image versus one preloaded with
+`kind load`, on this machine in one run so the ratio is comparable. Not a test, a measurement.
+
+Each round runs ``python -m harness cluster up`` twice on cluster ``harness-bench`` (the default
+ports: run it with no other harness cluster up), timing create + every node and add-on Ready:
+
+- **preloaded**: image-source ``local`` (the local node image; the add-ons' images loaded with
+  kind load), what this machine's CI does;
+- **pull**: image-source ``pull`` through the loopback registry (harness/env/registry.py) as
+  ``make e2e-pull`` sets it up: the host's Docker pulls the node image and PostgreSQL through it
+  (their local references under its address are removed before each round, so nothing is cached
+  on the host), the nodes' containerd pulls the edge, busybox and cert-manager's images (a new
+  cluster's nodes start empty). The registry's log must show the nodes' pulls of each round, or
+  the round does not count.
+
+The two kinds alternate (preloaded, pull, preloaded, ...) so that the machine's noise falls on
+both. Loopback pulls cost no network time: this measures what pulling costs in containerd and
+Docker (unpacking layers), not a user's bandwidth.
+
+Usage: .venv/bin/python ci/bench_pull.py [--runs N]   (default 3; results in artifacts/bench-pull.json)
+Exit: 0 measured; 1 a round failed; 3 the environment (no Docker, no local node image, ports taken).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "ci"))
+
+from e2e_pull import pushes  # noqa: E402  (the images make e2e-pull pushes: the same set here)
+
+from harness.core.errors import HarnessError  # noqa: E402
+from harness.env import pullpath, registry  # noqa: E402
+from harness.env.cluster import ClusterSpec  # noqa: E402
+from harness.gate.matrix import KindClusters  # noqa: E402
+from harness.k8s.namespaces import new_run_id  # noqa: E402
+from harness.tools.kind import Kind  # noqa: E402
+
+CLUSTER = "harness-bench"
+OUT = ROOT / "artifacts" / "bench-pull.json"
+
+
+def cluster_cmd(action: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "harness", "cluster", action, "--cluster-name", CLUSTER, *extra]
+
+
+def timed_up(extra: list[str], log: Path) -> float:
+    """``cluster up`` with ``extra`` options; its seconds. Raises RuntimeError when it fails."""
+    start = time.monotonic()
+    with log.open("w") as out:
+        rc = subprocess.call(cluster_cmd("up", *extra), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    took = time.monotonic() - start
+    if rc != 0:
+        raise RuntimeError(f"cluster up exited {rc} after {took:.0f} s (log: {log})")
+    return took
+
+
+def down() -> None:
+    subprocess.call(cluster_cmd("down"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if CLUSTER in Kind().get_clusters():
+        KindClusters().delete(CLUSTER)
+
+
+def forget_host_pulls(reg: registry.Registry) -> None:
+    """Remove the host's references under the registry's address, so the next round pulls again."""
+    listed = subprocess.run(["docker", "images", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    refs = registry.local_refs_under(reg.address, listed.stdout)
+    if refs:
+        subprocess.run(["docker", "rmi", *refs], capture_output=True, timeout=120, check=False)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="ci/bench_pull.py")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args(argv)
+    if CLUSTER in Kind().get_clusters():
+        down()
+    logs = ROOT / "artifacts" / "bench-pull"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        reg = registry.start(0, run_id=new_run_id(), cluster=CLUSTER)
+    except HarnessError as exc:
+        print(f"bench-pull: {exc}", file=sys.stderr)
+        return 3
+    results: dict[str, list[float]] = {"preloaded": [], "pull": []}
+    node_pulls: list[int] = []
+    try:
+        path = pullpath.prepare(reg, ClusterSpec(name=CLUSTER), images=pushes())
+        print(f"bench-pull: registry {reg.address}; {len(path.pushed)} images pushed; node image {path.node_image}",
+              flush=True)
+        pull_opts = ["--image-source", "pull", "--node-image", path.node_image, "--kind-config", str(path.kind_config),
+                     "--registry-mirror", reg.address]
+        for i in range(1, args.runs + 1):
+            try:
+                results["preloaded"].append(timed_up(["--image-source", "local"], logs / f"preloaded-{i}.log"))
+            finally:
+                down()
+            forget_host_pulls(reg)
+            before = len(registry.manifest_pulls(reg, agent="containerd"))
+            try:
+                results["pull"].append(timed_up(pull_opts, logs / f"pull-{i}.log"))
+            finally:
+                down()
+            node_pulls.append(len(registry.manifest_pulls(reg, agent="containerd")) - before)
+            if node_pulls[-1] == 0:
+                raise RuntimeError(f"round {i}: the nodes pulled nothing from the registry (preloaded?)")
+            print(f"  round {i}: preloaded {results['preloaded'][-1]:.1f} s, pull {results['pull'][-1]:.1f} s "
+                  f"({node_pulls[-1]} manifest pulls by the nodes)", flush=True)
+    except (RuntimeError, HarnessError) as exc:
+        print(f"bench-pull: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        forget_host_pulls(reg)
+        registry.stop(reg)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    summary = {"runs": args.runs, "seconds": results, "median_s": med, "ratio_pull_to_preloaded": med["pull"] / med["preloaded"],
+               "node_manifest_pulls_per_round": node_pulls, "cluster": CLUSTER,
+               "command": "python -m harness cluster up (create + add-ons Ready)"}
+    OUT.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"bench-pull: create + all Ready, median of {args.runs}: preloaded {med['preloaded']:.1f} s, "
+          f"pull {med['pull']:.1f} s (x{summary['ratio_pull_to_preloaded']:.2f}); {OUT}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
