@@ -13,6 +13,8 @@ harness check``, the gate's preflight and the pytest plugin report what they ret
 - :func:`pull_policy_problems`: under a local build (image-source ``local``: kind loads the images,
   no registry has them) no container of a listed image asks the kubelet to pull it anyway
   (``imagePullPolicy: Always``, or no policy on a ``:latest`` tag, which defaults to Always).
+- :func:`tls_secret_problems`: an Ingress TLS entry and the cert-manager Certificate the chart
+  renders for the same host name the same Secret (else the edge serves no certificate for it).
 - :func:`probe_bound_problems`: every workload container's readiness/liveness probes have a
   handler and sane numbers, and every container the Service sends traffic to has a readiness
   probe (without one, a pod receives requests before it can serve them).
@@ -260,6 +262,39 @@ def pull_policy_problems(objs: Iterable[Mapping[str, Any]], loaded_images: Itera
                            "kind load and no registry has it, so its pods would wait in ImagePullBackOff; set the "
                            "chart's pull policy to IfNotPresent in the variant's values, or run with "
                            "--harness-image-source pull and a registry that has the image")
+    return out
+
+
+def tls_secret_problems(objs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Ingress TLS entries whose Secret no Certificate of the same host writes.
+
+    An Ingress ``spec.tls[].secretName`` names the Secret the edge reads the certificate from
+    (https://kubernetes.io/docs/concepts/services-networking/ingress/#tls); a cert-manager
+    Certificate writes its certificate to ``spec.secretName``
+    (https://cert-manager.io/docs/usage/certificate/). When the chart renders a Certificate whose
+    ``dnsNames`` cover a TLS host but none of those Certificates writes the Secret the Ingress names,
+    the Secret never appears and HTTPS for that host gets the edge's default certificate (or none).
+    An Ingress with only the ingress-shim annotation (no Certificate rendered) is fine: the shim
+    creates the Certificate with the Ingress's own secretName.
+
+    Returns:
+        one line per (Ingress, TLS entry) naming the host, both Secret names and the fix.
+    """
+    certs = [o for o in objs if o.get("kind") == "Certificate" and str(o.get("apiVersion", "")).startswith("cert-manager.io/")]
+    out = []
+    for ing in (o for o in objs if o.get("kind") == "Ingress"):
+        for entry in (ing.get("spec") or {}).get("tls") or []:
+            secret = str(entry.get("secretName") or "")
+            hosts = [str(h) for h in entry.get("hosts") or []]
+            covering = [c for c in certs if any(_host_matches(str(d), h)
+                                                for d in (c.get("spec") or {}).get("dnsNames") or [] for h in hosts)]
+            if not covering or not secret or any((c.get("spec") or {}).get("secretName") == secret for c in covering):
+                continue
+            writes = ", ".join(f"Certificate {(c.get('metadata') or {}).get('name')} writes Secret "
+                               f"{(c.get('spec') or {}).get('secretName')}" for c in covering)
+            out.append(f"Ingress {(ing.get('metadata') or {}).get('name')}: TLS for {', '.join(hosts)} reads Secret "
+                       f"{secret}, but {writes} (spec.secretName): the Secret the Ingress names never appears and "
+                       "HTTPS serves the edge's default certificate; use one name for both")
     return out
 
 

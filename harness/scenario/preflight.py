@@ -6,7 +6,8 @@ candidate in each ``ci/*-values.yaml`` variant, the contract's released chart in
 the candidate with each broken overlay. For each: ``helm template`` (offline, for the configured
 Kubernetes version: https://helm.sh/docs/helm/helm_template/) and ``helm lint``
 (https://helm.sh/docs/helm/helm_lint/, local charts and archives); then the probe target (an
-Ingress of a class the harness's edge serves, or an HTTPRoute), probe bounds, and, over all
+Ingress of a class the harness's edge serves, or an HTTPRoute), probe bounds, TLS Secret names,
+the pull policy of loaded images under a local build, and, over all
 variants, the contract's images against the rendered ones.
 
 Used by ``python -m harness check``, the gate's preflight and the pytest plugin's collection, so
@@ -33,6 +34,7 @@ from harness.scenario.chart_checks import (
     probe_bound_problems,
     probe_target_problems,
     pull_policy_problems,
+    tls_secret_problems,
 )
 from harness.scenario.targets import Target, set_pairs, values_files, variants
 from harness.tools.helm import Helm, HelmError, manifest_objects
@@ -210,6 +212,7 @@ def check_chart(chart: ChartUnderTest, helm: Helm, *, classes: Iterable[str | No
             found += probe_target_problems(objs, host=c.probe.host, via=c.probe.via, path=c.probe.probe_path,
                                            classes=classes)
         found += probe_bound_problems(objs)
+        found += tls_secret_problems(objs)
         if loads_images and c is not None:
             found += pull_policy_problems(objs, c.images)
         for line in found:

@@ -85,6 +85,22 @@ def test_pull_policy_always_under_a_local_build_is_one_line_in_seconds(copy):
     assert check("--chart", str(copy), "--set", "image.pullPolicy=Always", "--image-source", "pull").returncode == 0
 
 
+def test_tls_secret_differing_from_the_certificates_is_one_line(copy):
+    """issue 12's bad input: the chart renders its own Certificate, writing another Secret than the
+    one its TLS Ingress reads; only the TLS variant renders them."""
+    (copy / "templates" / "certificate.yaml").write_text(
+        "{{- if .Values.ingress.tls.enabled }}\n"
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: realtime-cert\n"
+        "spec:\n  secretName: realtime-cert-tls\n  dnsNames: [realtime.test]\n"
+        "  issuerRef: {name: harness-ca, kind: ClusterIssuer}\n{{- end }}\n")
+    r = check("--chart", str(copy))
+    assert r.returncode == 2, r.stderr
+    lines = problem_lines(r)
+    assert len(lines) == 1, r.stderr
+    assert re.match(r"harness: check: realtime hpa-tls: Ingress \S+: TLS for realtime\.test reads Secret \S+, but "
+                    r"Certificate realtime-cert writes Secret realtime-cert-tls \(spec\.secretName\)", lines[0]), lines[0]
+
+
 def test_contract_values_flow_into_every_variant(copy):
     (copy / "ci" / "harness-values.yaml").write_text("ingress:\n  className: traefik\n")
     edit(copy, "images:", "values: [ci/harness-values.yaml]\nimages:")

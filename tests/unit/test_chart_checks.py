@@ -14,6 +14,7 @@ from harness.scenario.chart_checks import (
     probe_bound_problems,
     probe_target_problems,
     pull_policy_problems,
+    tls_secret_problems,
 )
 
 
@@ -246,3 +247,30 @@ def test_latest_without_a_policy_counts_and_other_images_do_not():
     other = deployment("nginx:1.27")
     other["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
     assert pull_policy_problems([other], ["web:1.1.0"]) == []
+
+
+def _tls_ingress(secret="web-tls", host="web.test", shim=False):
+    ing = ingress(host=host)
+    ing["spec"]["tls"] = [{"hosts": [host], "secretName": secret}]
+    if shim:
+        ing["metadata"].setdefault("annotations", {})["cert-manager.io/cluster-issuer"] = "harness-ca"
+    return ing
+
+
+def _certificate(secret, dns=("web.test",), name="web"):
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": name},
+            "spec": {"secretName": secret, "dnsNames": list(dns), "issuerRef": {"name": "ca", "kind": "ClusterIssuer"}}}
+
+
+def test_tls_secret_named_by_ingress_and_certificate_alike_passes():
+    assert tls_secret_problems([_tls_ingress("web-tls"), _certificate("web-tls")]) == []
+    assert tls_secret_problems([_tls_ingress(shim=True)]) == []  # ingress-shim: cert-manager uses the Ingress's name
+    assert tls_secret_problems([_tls_ingress("web-tls"), _certificate("other", dns=("api.test",))]) == []
+    assert tls_secret_problems([_tls_ingress("web-tls"), _certificate("x", dns=("*.other.test",))]) == []
+
+
+def test_tls_secret_differing_from_the_certificates_is_one_line():
+    lines = tls_secret_problems([_tls_ingress("web-tls"), _certificate("web-cert-tls", dns=("*.test",), name="wild")])
+    assert lines == ["Ingress web: TLS for web.test reads Secret web-tls, but Certificate wild writes Secret "
+                     "web-cert-tls (spec.secretName): the Secret the Ingress names never appears and HTTPS serves "
+                     "the edge's default certificate; use one name for both"]
