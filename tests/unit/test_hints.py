@@ -58,6 +58,7 @@ EXTERNAL_FLAGS = {
     "--k8s-kubeconfig": "pytest-kubernetes", "--k8s-kubeconfig-override": "pytest-kubernetes",
     "--driver": "minikube start", "--embed-certs": "minikube start",
     "--nodes": "kind load docker-image (docs/cluster.md)",
+    "--headless": "chromium", "--dump-dom": "chromium",
 }
 
 # Calls whose string arguments are messages a user reads.
