@@ -5,6 +5,7 @@ a test runs them here with the same inputs the action passes (tests/integration/
     python ci/action/run.py install [--dry-run]   # pip install the harness from the action's checkout
     python ci/action/run.py tools [--dry-run]     # pinned kind/helm/helm3/kubectl, then the images
     python ci/action/run.py gate [--dry-run]      # python -m harness gate with the inputs; exits with its code
+                                                  # (with INPUT_MERGE: python -m harness report merge instead)
     python ci/action/run.py summary               # report/summary.md appended to $GITHUB_STEP_SUMMARY
 
 Inputs come from the environment, as action.yml maps them: ``INPUT_CHART``,
@@ -13,15 +14,22 @@ the pinned default), ``INPUT_HELM_VERSION`` (``4`` or ``3``, or the pinned versi
 4), ``INPUT_SCENARIOS`` (comma/space/newline-separated), ``INPUT_EDGE``, ``INPUT_VALUES`` (values
 files, comma/newline-separated), ``INPUT_SHARD`` (``i/n``: the gate's ``--shard``, slice i of n of the
 plan's scenario tests; ``python -m harness report merge`` joins the slices' reports in a later job).
-``ACTION_PATH`` is the harness checkout (default: this file's repository). ``--dry-run`` prints what a
+``INPUT_MERGE`` switches the gate step to merge mode, for that later job: report directories or globs
+(``jobs/*/report``, comma/newline-separated, relative to the working directory) whose reports
+``python -m harness report merge`` joins into ``report/``; nothing else runs (action.yml skips Go and
+the tools), the gate's inputs must be empty, and the step exits with the merge's code. Its outputs:
+``artifact-name`` (:data:`MERGED_ARTIFACT`) and ``upload-paths`` (the inputs' job directories, which
+the joined report links into). ``ACTION_PATH`` is the harness checkout (default: this file's repository). ``--dry-run`` prints what a
 step would run (the gate: ``gate command: <the exact command>``) and runs nothing.
 
-Exit codes: the gate's own (0 pass, 1 a scenario failed, 2 usage, 3 environment: docs/gate.md); 2 a bad
+Exit codes: the gate's own (0 pass, 1 a scenario failed, 2 usage, 3 environment: docs/gate.md), or the
+merge's (the worst of the joined reports', harness/report/merge.py); 2 a bad
 input (one ``harness-action: error: <input>: ...`` line); a failed install or tools step: its code.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import shlex
@@ -35,6 +43,11 @@ HERE = Path(__file__).resolve().parent
 REPORT_DIR = "report"
 ARTIFACTS_DIR = "artifacts"
 SHARD = re.compile(r"^(\d+)/(\d+)$")
+MERGED_ARTIFACT = "harness-report-merged"
+"""The merged report's artifact name: outside the gate jobs' ``harness-gate-*``, so a download by that
+pattern (the merging job's, on a re-run too) never picks it up."""
+GATE_INPUTS = ("chart", "kubernetes_version", "scenarios", "edge", "values", "shard")
+"""The inputs that belong to a gate job; a merging job leaves them empty (helm-version has a default)."""
 
 
 class InputError(Exception):
@@ -52,13 +65,14 @@ class Inputs:
     edge: str = ""
     values: str = ""
     shard: str = ""
+    merge: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
         def get(name: str) -> str:
             return env.get(f"INPUT_{name}", "").strip()
         return cls(get("CHART"), get("KUBERNETES_VERSION"), get("HELM_VERSION"), get("SCENARIOS"), get("EDGE"),
-                   get("VALUES"), get("SHARD"))
+                   get("VALUES"), get("SHARD"), get("MERGE"))
 
 
 def split_list(raw: str) -> list[str]:
@@ -142,6 +156,53 @@ def gate_argv(inputs: Inputs, *, python: str, pins: Mapping[str, str], supported
     return argv
 
 
+def merge_dirs(raw: str, *, root: Path) -> list[str]:
+    """The report directories the ``merge`` input names, relative to ``root`` (the working directory):
+    each item (comma/space/newline-separated) a directory or a glob (``jobs/*/report``), expanded and
+    sorted, in the order given; a directory two items name is taken once.
+
+    Raises:
+        InputError: no item, or an item that matches no directory (the artifacts were not downloaded).
+    """
+    found: list[str] = []
+    for pattern in split_list(raw):
+        hits = sorted(h for h in glob.glob(pattern, root_dir=root) if (root / h).is_dir())
+        if not hits:
+            raise InputError(f"merge: {pattern!r} matches no directory under {root} (download the gate jobs' "
+                             "artifacts first, e.g. actions/download-artifact with path: jobs)")
+        found += [h for h in hits if h not in found]
+    if not found:
+        raise InputError("merge: give the report directories to join, e.g. jobs/*/report")
+    return found
+
+
+def merge_argv(inputs: Inputs, *, python: str, root: Path) -> list[str]:
+    """The exact ``python -m harness report merge DIR... --out report`` command of merge mode.
+
+    Raises:
+        InputError: a gate input is set as well (:data:`GATE_INPUTS`), or ``merge`` names no directory
+            (:func:`merge_dirs`).
+    """
+    given = [f.replace("_", "-") for f in GATE_INPUTS if getattr(inputs, f)]
+    if given:
+        raise InputError(f"merge: a merging job runs only python -m harness report merge; leave {', '.join(given)} "
+                         "empty (they belong to the gate jobs)")
+    return [python, "-m", "harness", "report", "merge", *merge_dirs(inputs.merge, root=root), "--out", REPORT_DIR]
+
+
+def upload_paths(dirs: list[str]) -> list[str]:
+    """What the merging job uploads besides ``report/``: each input's job directory (the parent of its
+    ``report/``, holding its ``artifacts/``, which the joined report links into), or the input itself
+    when it has no parent below the working directory."""
+    out: list[str] = []
+    for d in dirs:
+        parent = os.path.dirname(os.path.normpath(d))
+        path = (parent or os.path.normpath(d)) + "/"
+        if path not in out:
+            out.append(path)
+    return out
+
+
 def artifact_name(inputs: Inputs, pins: Mapping[str, str], supported: list[str]) -> str:
     """A name for the uploaded report that differs between matrix jobs: chart, Kubernetes, helm, edge, shard."""
     parts = ["harness-gate", Path(inputs.chart.rstrip("/")).name or "chart",
@@ -161,6 +222,18 @@ def _output(env: Mapping[str, str], **values: str) -> None:
                 f.write(f"{k}={v}\n")
 
 
+def _output_lines(env: Mapping[str, str], name: str, lines: list[str]) -> None:
+    """A multi-line output into ``$GITHUB_OUTPUT`` (``name<<DELIMITER`` ... ``DELIMITER``, GitHub's syntax
+    for values with newlines), when it is set."""
+    path = env.get("GITHUB_OUTPUT")
+    if path:
+        delimiter = "HARNESS_EOF"
+        while any(delimiter in line for line in lines):
+            delimiter += "_"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{name}<<{delimiter}\n" + "".join(f"{line}\n" for line in lines) + f"{delimiter}\n")
+
+
 def _pins() -> tuple[dict[str, str], list[str]]:
     # function-local, as above: `install` runs before the harness is installed
     from harness.core.pins import pinned, supported_kubernetes
@@ -174,8 +247,25 @@ def _helm3(version: str) -> str:
     return tool_path("helm3", version)
 
 
+def step_merge(env: Mapping[str, str], *, dry_run: bool) -> int:
+    """Merge mode of the gate step: ``python -m harness report merge`` over the ``merge`` input's
+    directories into ``report/``; exits with its code."""
+    inputs = Inputs.from_env(env)
+    argv = merge_argv(inputs, python=sys.executable, root=Path.cwd())
+    print(f"merge command: {shlex.join(argv)}", flush=True)
+    _output(env, **{"artifact-name": MERGED_ARTIFACT})
+    _output_lines(env, "upload-paths", upload_paths(argv[5:-2]))
+    if dry_run:
+        return 0
+    rc = subprocess.run(argv, check=False).returncode
+    _output(env, **{"exit-code": str(rc)})
+    return rc
+
+
 def step_gate(env: Mapping[str, str], *, dry_run: bool) -> int:
     inputs = Inputs.from_env(env)
+    if inputs.merge:
+        return step_merge(env, dry_run=dry_run)
     pins, supported = _pins()
     argv = gate_argv(inputs, python=sys.executable, pins=pins, supported=supported, helm3=_helm3)
     print(f"gate command: {shlex.join(argv)}", flush=True)
@@ -188,8 +278,9 @@ def step_gate(env: Mapping[str, str], *, dry_run: bool) -> int:
 
 
 def step_summary(env: Mapping[str, str]) -> int:
-    """Append ``report/summary.md`` (under a heading naming the job's inputs) to ``$GITHUB_STEP_SUMMARY``;
-    without a report, one line saying so (the job failed before the gate wrote one)."""
+    """Append ``report/summary.md`` (under a heading naming the job's inputs, or the merged directories)
+    to ``$GITHUB_STEP_SUMMARY``; without a report, one line saying so (the job failed before the gate or
+    the merge wrote one)."""
     inputs = Inputs.from_env(env)
     target = env.get("GITHUB_STEP_SUMMARY")
     if not target:
@@ -198,13 +289,16 @@ def step_summary(env: Mapping[str, str]) -> int:
     what = ", ".join(f"{k} {v}" for k, v in (("Kubernetes", inputs.kubernetes_version), ("helm", inputs.helm_version),
                                               ("edge", inputs.edge), ("shard", inputs.shard)) if v)
     title = f"harness gate {inputs.chart or '(no chart)'}" + (f" ({what})" if what else "")
+    if inputs.merge:
+        title = f"harness gate, merged: {', '.join(split_list(inputs.merge))}"
     summary = Path(REPORT_DIR) / "summary.md"
     with open(target, "a", encoding="utf-8") as f:
         f.write(f"## {title}\n\n")
         if summary.is_file():
             f.write(summary.read_text(encoding="utf-8").rstrip("\n") + "\n")
         else:
-            f.write(f"Gate: FAIL — no report ({summary} missing): the job failed before the gate could write one\n")
+            who = "merge" if inputs.merge else "gate"
+            f.write(f"Gate: FAIL — no report ({summary} missing): the job failed before the {who} could write one\n")
     return 0
 
 

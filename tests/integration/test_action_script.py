@@ -3,6 +3,7 @@ exact gate command (dry run), the summary appended to $GITHUB_STEP_SUMMARY, the 
 codes, and one line for each bad input."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -137,3 +138,72 @@ def test_install_and_tools_dry_run_name_the_action_checkout(tmp_path):
     v = pinned()["K8S_1_35"].split()[0]
     assert r.stdout.splitlines() == [f"tools command: {ROOT}/images/build-tools.sh {v}",
                                      f"tools command: {ROOT}/images/build-images.sh {v}"]
+
+
+# --------------------------------------------------------------------------- merge mode (the final job)
+
+
+def gate_job(root: Path, name: str, outcome: str, code: int, shard: str) -> None:
+    """What one gate job of a sharded matrix uploads, as actions/download-artifact lays it out under
+    ``jobs/``: <artifact-name>/report (the gate's report) beside <artifact-name>/artifacts."""
+    from harness.report import render as report
+    from harness.scenario.result import Cell, ScenarioResult, figures_from
+
+    job = root / "jobs" / name
+    (job / "artifacts").mkdir(parents=True)
+    rec = ScenarioResult("upgrade", name, "default", None, outcome, f"{outcome}: {name}",
+                         cell=Cell("v1.37.2", "v4.3.2", "traefik-nginx"),
+                         figures=figures_from({"requests": 10, "failed_requests": 0 if outcome == "PASS" else 2}),
+                         test_id=f"scenarios/upgrade/test_upgrade.py::test[{name}-default]")
+    info = report.GateInfo(charts=[{"name": "web", "path": "charts/web", "version": "0.2.0", "app_version": "1",
+                                    "from": "repo/web 0.1.0"}], scenarios=["upgrade"], exit_code=code,
+                           why=f"{name} why", shard=shard, command=f"python -m harness gate --shard {shard}")
+    report.write_report([rec], info, report_dir=job / "report", artifacts_dir=job / "artifacts")
+
+
+def test_merge_dry_run_prints_the_exact_command_and_the_outputs(tmp_path):
+    (tmp_path / "jobs" / "harness-gate-web-shard-2-of-2" / "report").mkdir(parents=True)
+    (tmp_path / "jobs" / "harness-gate-web-shard-1-of-2" / "report").mkdir(parents=True)
+    out = tmp_path / "output"
+    r = run("gate", "--dry-run", inputs={"merge": "jobs/*/report", "helm-version": "4"}, cwd=tmp_path,
+            extra={"GITHUB_OUTPUT": str(out)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["merge command: " + shlex.join([
+        sys.executable, "-m", "harness", "report", "merge", "jobs/harness-gate-web-shard-1-of-2/report",
+        "jobs/harness-gate-web-shard-2-of-2/report", "--out", "report"])]
+    assert out.read_text() == ("artifact-name=harness-report-merged\n"
+                               "upload-paths<<HARNESS_EOF\njobs/harness-gate-web-shard-1-of-2/\n"
+                               "jobs/harness-gate-web-shard-2-of-2/\nHARNESS_EOF\n")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize(("inputs", "line"), [
+    ({"merge": "jobs/*/report"}, "harness-action: error: merge: 'jobs/*/report' matches no directory under "),
+    ({"merge": "jobs", "chart": "charts/web"}, "harness-action: error: merge: a merging job runs only python -m "
+                                               "harness report merge; leave chart empty"),
+])
+def test_bad_merge_inputs_are_one_line_and_exit_2(tmp_path, inputs, line):
+    (tmp_path / "jobs").mkdir()
+    r = run("gate", inputs=inputs, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(line), r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "report").exists()
+
+
+def test_merge_joins_the_jobs_reports_and_exits_with_the_worst_code(tmp_path):
+    gate_job(tmp_path, "harness-gate-web-shard-1-of-2", "PASS", 0, "1/2")
+    gate_job(tmp_path, "harness-gate-web-shard-2-of-2", "FAIL", 1, "2/2")
+    out, summary = tmp_path / "output", tmp_path / "step-summary.md"
+    inputs = {"merge": "jobs/*/report", "helm-version": "4"}
+    r = run("gate", inputs=inputs, cwd=tmp_path, extra={"GITHUB_OUTPUT": str(out)})
+    assert r.returncode == 1, r.stdout + r.stderr  # the worst of the jobs': a scenario failed in shard 2
+    assert "Gate: FAIL — 1 of 2 scenarios passed (exit 1" in r.stdout
+    assert out.read_text().splitlines()[-1] == "exit-code=1"
+    doc = json.loads((tmp_path / "report" / "gate.json").read_text())
+    assert [row["chart"] for row in doc["rows"]] == ["harness-gate-web-shard-1-of-2", "harness-gate-web-shard-2-of-2"]
+    assert [m["shard"] for m in doc["info"]["merged_from"]] == ["1/2", "2/2"]
+    r = run("summary", inputs=inputs, cwd=tmp_path, extra={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.returncode == 0
+    merged = (tmp_path / "report" / "summary.md").read_text()
+    assert summary.read_text() == "## harness gate, merged: jobs/*/report\n\n" + merged.rstrip("\n") + "\n"
+    assert merged.startswith("Gate: FAIL — 1 of 2 scenarios passed\n")

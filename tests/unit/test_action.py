@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
-INPUTS = ("chart", "kubernetes-version", "helm-version", "scenarios", "edge", "values", "shard")
+INPUTS = ("chart", "kubernetes-version", "helm-version", "scenarios", "edge", "values", "shard", "merge")
 CURRENT_MAJORS = {"actions/setup-python": 7, "actions/setup-go": 7, "actions/upload-artifact": 7}
 """The majors the nightly workflow uses (tests/unit/test_gate_workflow.py keeps those on Node 24)."""
 
@@ -85,6 +85,7 @@ def test_artifact_names_differ_across_a_matrix():
 def test_inputs_from_env():
     env = {"INPUT_CHART": " charts/web ", "INPUT_KUBERNETES_VERSION": "v1.36", "INPUT_SHARD": "", "OTHER": "x"}
     assert run.Inputs.from_env(env) == run.Inputs(chart="charts/web", kubernetes_version="v1.36")
+    assert run.Inputs.from_env({"INPUT_MERGE": "jobs/*/report\n"}) == run.Inputs(merge="jobs/*/report")
 
 
 def _action():
@@ -93,8 +94,10 @@ def _action():
 
 def test_action_declares_the_inputs_and_outputs():
     a = _action()
-    assert set(INPUTS) <= set(a["inputs"]) and a["inputs"]["chart"]["required"] is True
-    assert all(not a["inputs"][n].get("required") for n in INPUTS if n != "chart")
+    assert set(INPUTS) <= set(a["inputs"])
+    # chart is required by the script unless merge is set (a merging job has no chart)
+    assert all(not a["inputs"][n].get("required") for n in INPUTS)
+    assert "required unless merge is set" in a["inputs"]["chart"]["description"]
     assert set(a["outputs"]) == {"exit-code", "artifact-name"}
     assert a["runs"]["using"] == "composite"
 
@@ -112,10 +115,82 @@ def test_action_steps_run_the_script_with_every_input():
     summary = next(s for s in steps if s["name"] == "Summary")
     upload = next(s for s in steps if s["name"] == "Upload report and artifacts")
     assert summary["if"] == "always()" and upload["if"] == "always()"
-    assert upload["with"]["path"].split() == ["report/", "artifacts/"]
+    # merge mode adds the jobs' directories the joined report links into (an empty line otherwise)
+    assert upload["with"]["path"].splitlines() == ["report/", "artifacts/", "${{ steps.gate.outputs.upload-paths }}"]
     assert "steps.gate.outputs.artifact-name" in upload["with"]["name"]
     for s in steps:
         if "run" in s:
             assert s["shell"] == "bash" and s["env"]["ACTION_PATH"] == "${{ github.action_path }}"
             step = s["run"].split()[-1]
             assert step in ("install", "tools", "gate", "summary")
+
+
+def test_merge_mode_skips_go_and_the_tools_and_runs_the_rest():
+    steps = _action()["runs"]["steps"]
+    by_name = {s.get("id") or s["name"]: s for s in steps}
+    skipped = {n for n, s in by_name.items() if s.get("if") == "inputs.merge == ''"}
+    assert skipped == {"Set up Go (the add-on images are built from their Go modules)", "Pinned tools and images"}
+    for name in ("gate", "Summary"):  # the gate step runs the merge; the summary appends it
+        assert by_name[name]["env"]["INPUT_MERGE"] == "${{ inputs.merge }}"
+
+
+# --------------------------------------------------------------------------- merge mode
+
+
+def _tree(root: Path, *dirs: str) -> Path:
+    for d in dirs:
+        (root / d).mkdir(parents=True)
+    return root
+
+
+def test_merge_dirs_expands_globs_in_order_once_each(tmp_path):
+    root = _tree(tmp_path, "jobs/b-shard-2/report", "jobs/a-shard-1/report", "jobs/a-shard-1/artifacts", "extra/report")
+    (root / "jobs" / "c-file").write_text("not a directory")
+    assert run.merge_dirs("jobs/*/report", root=root) == ["jobs/a-shard-1/report", "jobs/b-shard-2/report"]
+    assert run.merge_dirs("extra/report, jobs/*/report\njobs/a-shard-1/report", root=root) == [
+        "extra/report", "jobs/a-shard-1/report", "jobs/b-shard-2/report"]
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("jobs/*/report", "merge: 'jobs/*/report' matches no directory under "),
+    ("jobs/c-file", "merge: 'jobs/c-file' matches no directory under "),
+    (" , ", "merge: give the report directories to join"),
+])
+def test_merge_dirs_refuses_what_matches_nothing_in_one_line(tmp_path, raw, message):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "c-file").write_text("x")
+    with pytest.raises(run.InputError) as err:
+        run.merge_dirs(raw, root=tmp_path)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_merge_argv_is_the_harness_report_merge_command(tmp_path):
+    root = _tree(tmp_path, "jobs/one/report", "jobs/two/report")
+    argv = run.merge_argv(run.Inputs(merge="jobs/*/report", helm_version="4"), python="py", root=root)
+    assert argv == ["py", "-m", "harness", "report", "merge", "jobs/one/report", "jobs/two/report", "--out", "report"]
+    # the harness this action installs takes it (read from its parser, not assumed)
+    from harness.__main__ import build_parser
+
+    ns = build_parser().parse_args(argv[3:])
+    assert ns.dirs == ["jobs/one/report", "jobs/two/report"] and ns.out == "report"
+
+
+def test_merge_argv_refuses_the_gate_inputs(tmp_path):
+    _tree(tmp_path, "jobs/one/report")
+    with pytest.raises(run.InputError) as err:
+        run.merge_argv(run.Inputs(merge="jobs/*/report", chart="charts/web", shard="1/2"), python="py", root=tmp_path)
+    assert str(err.value) == ("merge: a merging job runs only python -m harness report merge; leave chart, shard "
+                              "empty (they belong to the gate jobs)")
+
+
+def test_upload_paths_are_the_jobs_directories():
+    assert run.upload_paths(["jobs/a/report", "jobs/b/report/", "jobs/a/report"]) == ["jobs/a/", "jobs/b/"]
+    assert run.upload_paths(["report-1"]) == ["report-1/"]  # no parent below the workspace: the input itself
+
+
+def test_multiline_output_uses_githubs_delimiter_syntax(tmp_path):
+    out = tmp_path / "output"
+    run._output_lines({"GITHUB_OUTPUT": str(out)}, "upload-paths", ["jobs/a/", "HARNESS_EOF"])
+    assert out.read_text() == "upload-paths<<HARNESS_EOF_\njobs/a/\nHARNESS_EOF\nHARNESS_EOF_\n"
+    run._output_lines({}, "x", ["y"])  # no GITHUB_OUTPUT: nothing written, no error
+    assert "x<<" not in out.read_text()

@@ -51,6 +51,14 @@ EXTERNAL_FLAGS = {
     "--repo": "helm pull", "--destination": "helm pull/package", "--bogus": "docs/gate.md's example of an unknown option",
     "--context": "kubectl (the harness passes --kube-context to it as --context)",
     "--plain-http": "helm push/pull/show/install for a registry on loopback",
+    # docs/design.md: the pytest plugins read and not used, and the commands they run
+    "--no-deps": "pip download", "--kind-image": "pytest-kind", "--kind-bin": "pytest-kind",
+    "--kind-kubectl-bin": "pytest-kind", "--k8s-cluster-name": "pytest-kubernetes", "--k8s-provider": "pytest-kubernetes",
+    "--k8s-version": "pytest-kubernetes", "--k8s-provider-config": "pytest-kubernetes",
+    "--k8s-kubeconfig": "pytest-kubernetes", "--k8s-kubeconfig-override": "pytest-kubernetes",
+    "--driver": "minikube start", "--embed-certs": "minikube start",
+    "--nodes": "kind load docker-image (docs/cluster.md)",
+    "--headless": "chromium", "--dump-dom": "chromium",
 }
 
 # Calls whose string arguments are messages a user reads.
