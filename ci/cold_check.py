@@ -13,7 +13,7 @@ KUBERNETES_VERSION), with nothing cached:
     supported Kubernetes versions (node images, podnet, kube-*) are kept: this version's build never
     reads them. It refuses while a container uses one of them (a kind cluster: `make cluster-down`).
 
-Then images/build-tools.sh and images/build-images.sh run as `make tools images` runs them (without
+Then images/build-tools.sh, images/build-actionlint.sh and images/build-images.sh run as `make tools images` runs them (without
 re-linking .tools/bin at the temporary cache), their output in artifacts/cold-check.log. Every
 `<step> done in Ns` line the scripts print becomes a row of artifacts/cold-check.md and
 artifacts/cold-check.json, with each script's wall time and the total.
@@ -54,7 +54,10 @@ COMPONENT_LABEL = "harness.key"  # build-components.sh's image() labels what it 
 # build-addons.sh and build-cert-manager.sh label theirs with the hash of what went in; cert-manager's
 # are tagged under their upstream quay.io names, so only the label tells them from pulled ones
 CONTENT_LABEL = "io.helm-e2e-harness.content"
-SCRIPTS = (("tools", "images/build-tools.sh"), ("images", "images/build-images.sh"))
+# (name, script, takes the Kubernetes version as its argument): make tools runs build-actionlint.sh
+# after build-tools.sh, into the same (here: the temporary cache's) tools directory
+SCRIPTS = (("tools", "images/build-tools.sh", True), ("actionlint", "images/build-actionlint.sh", False),
+           ("images", "images/build-images.sh", True))
 STEP_LINE = re.compile(r"^\s*\[\d+s\] (?P<step>\S+) done in (?P<seconds>\d+)s\s*$")
 VERSION_TAG = re.compile(r"^(v\d+\.\d+\.\d+)(-|$)")
 
@@ -309,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     built = built_repositories()
     doomed = images_to_delete(local_images(), version, supported, built)
 
-    print(f"cold-check: Kubernetes {version}: images/build-tools.sh, then images/build-images.sh, from empty caches")
+    print(f"cold-check: Kubernetes {version}: images/build-tools.sh, build-actionlint.sh, then images/build-images.sh, from empty caches")
     print("cold-check: environment (differences from yours):")
     for k, v in shown_env(env, os.environ).items():
         print(f"  {k}={v}")
@@ -347,8 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     try:
         with (artifacts / "cold-check.log").open("w") as log:
-            for name, script in SCRIPTS:
-                rc, secs, lines = run_script(name, [str(ROOT / script), version], env, log)
+            for name, script, versioned in SCRIPTS:
+                rc, secs, lines = run_script(name, [str(ROOT / script), *([version] if versioned else [])], env, log)
                 report.scripts[name] = round(secs, 1)
                 report.steps += parse_steps(name, lines)
                 if rc != 0:
