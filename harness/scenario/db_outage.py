@@ -293,7 +293,9 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             restarts = restarts_since(st["before"], ctx.restart_counts())
             facts = facts_for(ctx, prep, fault, obs, probe, t_fault, t_restore, t_back, restarts, st["ready_before"])
             extra = {"observer_samples": len(obs.samples), "observer_errors": len(obs.errors),
-                     "db_restore_seconds": round(t_back - t_restore, 2)}
+                     "db_restore_seconds": round(t_back - t_restore, 2),
+                     # the prober's own timing error over the whole run (recorded; no check reads it)
+                     **probe.lateness_figures("probe")}
             ctx.write_artifact(f"observed-{fault}.csv",
                 "wall,ready_endpoints,pods\n" + "".join(
                     f"{w:.3f},{eps},{' '.join(f'{p}={int(r)}' for p, r in sorted(pods.items()))}\n"
