@@ -8,8 +8,6 @@
   per pod: starting, Ready, not Ready, terminating, gone (:mod:`harness.measure.lanes`).
 * :func:`sse_timeline` — one row per stream: events, heartbeats, disconnects and failed
   reconnects over time, with the same phase markers.
-* :func:`run_gantt` — one bar per test and step of a run (:mod:`harness.report.gantt` computes
-  them from ``timings.json``), so a reader sees where the wall time went.
 
 Each returns the written path, or None when matplotlib is missing (a plot never fails a scenario).
 """
@@ -264,3 +262,4 @@ def sse_timeline(results: Sequence[Any], path: Path | str, *, title: str = "",
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
