@@ -40,6 +40,8 @@ class PodState:
     deletion_deadline: float | None = None   # metadata.deletionTimestamp (epoch): deletion request + grace
     finished_at: float | None = None         # every container terminated: the latest finishedAt (epoch)
     gone_at: float | None = None             # observed wall time of the DELETED event
+    readiness: tuple[tuple[float, bool], ...] = ()  # (observed wall time, Ready) each time Ready was first
+    #                                            seen or changed: the lanes of the timeline plot
 
 
 @dataclass
@@ -187,6 +189,8 @@ class NamespaceWatch:
                     st.ready_transition = _epoch(c.last_transition_time)
         if md.deletion_timestamp is not None:
             st.deleted_at = st.deleted_at or now
+        if not st.readiness or st.readiness[-1][1] != ready:
+            st.readiness = (*st.readiness, (now, ready))
         if ready and st.ready_at is None:
             st.ready_at = now
         if not ready and st.ready_at is not None:

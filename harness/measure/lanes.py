@@ -43,6 +43,9 @@ class PodLane:
         ready: its Ready condition first seen True. not_ready: last seen turning False after that.
         terminating: its deletion first seen (``deletionTimestamp`` set, or the DELETED event).
         gone: the DELETED event. job: the Job it belongs to ("" for none).
+        readiness: ``(time, Ready)`` each time Ready was first seen or changed; when given, the
+            lane's Ready and not Ready stretches follow it (a pod that recovers is Ready again),
+            otherwise ``ready`` and ``not_ready``.
     """
 
     name: str
@@ -52,6 +55,7 @@ class PodLane:
     terminating: float | None = None
     gone: float | None = None
     job: str = ""
+    readiness: tuple[tuple[float, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,27 @@ def lanes_from_states(states: Iterable[Any], started_wall: float) -> list[PodLan
 
     Args:
         states: records with the attributes of :class:`harness.k8s.watch.PodState` (``name``,
-            ``first_seen``, ``created``, ``ready_at``, ``not_ready_at``, ``deleted_at``, ``gone_at``,
-            ``job``), epoch seconds.
+            ``first_seen``, ``created``, ``ready_at``, ``not_ready_at``, ``ready_transition``,
+            ``readiness``, ``deleted_at``, ``gone_at``, ``job``), epoch seconds.
         started_wall: the prober's start, epoch seconds (:attr:`harness.measure.prober.ProbeResult.started_wall`).
+
+    A pod already Ready when the watch first saw it (its initial list) became Ready at its Ready
+    condition's ``lastTransitionTime`` (``ready_transition``), not when the watch started.
     """
     out = []
     for st in states:
         created = getattr(st, "created", None)
         appeared = min(st.first_seen, created) if created is not None else st.first_seen
-        out.append(PodLane(st.name, round(appeared - started_wall, 3), _rel(st.ready_at, started_wall),
+        readiness = list(getattr(st, "readiness", ()) or ())
+        ready_at = st.ready_at
+        since = getattr(st, "ready_transition", None)
+        if readiness and readiness[0][1] and since is not None and since < readiness[0][0]:
+            readiness[0] = (max(since, appeared), True)
+            ready_at = readiness[0][0] if ready_at is None or ready_at >= since else ready_at
+        out.append(PodLane(st.name, round(appeared - started_wall, 3), _rel(ready_at, started_wall),
                            _rel(st.not_ready_at, started_wall), _rel(st.deleted_at, started_wall),
-                           _rel(st.gone_at, started_wall), getattr(st, "job", "") or ""))
+                           _rel(st.gone_at, started_wall), getattr(st, "job", "") or "",
+                           tuple((round(t - started_wall, 3), bool(r)) for t, r in readiness)))
     return sorted(out, key=lambda lane: (lane.appeared, lane.name))
 
 
@@ -90,18 +104,12 @@ def segments(lane: PodLane, start: float, end: float) -> list[Segment]:
     """The lane's states in time order, clipped to ``start``..``end`` seconds (the plot's span).
 
     A pod never seen Ready is ``starting`` until its deletion (or ``end``); a Ready pod that turned
-    not Ready before its deletion is ``not ready`` from then; a pod whose deletion was seen is
-    ``terminating`` until it is gone (or ``end``). Empty stretches are left out.
+    not Ready before its deletion is ``not ready`` from then (and ``ready`` again when its recorded
+    readiness says it recovered); a pod whose deletion was seen is ``terminating`` until it is gone
+    (or ``end``). Empty stretches are left out.
     """
     stop = lane.terminating if lane.terminating is not None else (lane.gone if lane.gone is not None else end)
-    raw: list[Segment] = []
-    first_ready = lane.ready if lane.ready is not None and lane.ready < stop else None
-    raw.append(Segment(lane.appeared, first_ready if first_ready is not None else stop, STARTING))
-    if first_ready is not None:
-        dropped = lane.not_ready if lane.not_ready is not None and first_ready < lane.not_ready < stop else None
-        raw.append(Segment(first_ready, dropped if dropped is not None else stop, READY))
-        if dropped is not None:
-            raw.append(Segment(dropped, stop, NOT_READY))
+    raw = _by_readiness(lane, stop) if lane.readiness else _by_first_ready(lane, stop)
     if lane.terminating is not None:
         raw.append(Segment(lane.terminating, lane.gone if lane.gone is not None else end, TERMINATING))
     out = []
@@ -110,6 +118,35 @@ def segments(lane: PodLane, start: float, end: float) -> list[Segment]:
         if b > a:
             out.append(Segment(a, b, seg.state))
     return out
+
+
+def _by_readiness(lane: PodLane, stop: float) -> list[Segment]:
+    """Stretches from the recorded Ready changes, until ``stop`` (the deletion)."""
+    raw: list[Segment] = []
+    state, since, was_ready = STARTING, lane.appeared, False
+    for t, ready in lane.readiness:
+        if t >= stop:
+            break
+        new = READY if ready else (NOT_READY if was_ready else STARTING)
+        was_ready = was_ready or ready
+        if new != state:
+            raw.append(Segment(since, t, state))
+            state, since = new, t
+    raw.append(Segment(since, stop, state))
+    return raw
+
+
+def _by_first_ready(lane: PodLane, stop: float) -> list[Segment]:
+    """Stretches from the first Ready and the last not Ready alone (no recorded changes)."""
+    raw: list[Segment] = []
+    first_ready = lane.ready if lane.ready is not None and lane.ready < stop else None
+    raw.append(Segment(lane.appeared, first_ready if first_ready is not None else stop, STARTING))
+    if first_ready is not None:
+        dropped = lane.not_ready if lane.not_ready is not None and first_ready < lane.not_ready < stop else None
+        raw.append(Segment(first_ready, dropped if dropped is not None else stop, READY))
+        if dropped is not None:
+            raw.append(Segment(dropped, stop, NOT_READY))
+    return raw
 
 
 def shown(lanes: Sequence[PodLane], limit: int = MAX_LANES) -> tuple[list[PodLane], int]:

@@ -100,3 +100,23 @@ def test_the_pod_lanes_are_a_panel_of_their_own(tmp_path):
         return struct.unpack(">II", path.read_bytes()[16:24])[1]
 
     assert height(with_pods) > height(plain) == height(none)
+
+
+def test_recorded_readiness_shows_a_pod_that_recovers():
+    # a database outage: Ready, NotReady for 6 s, Ready again; then deleted
+    lane = PodLane("web", appeared=-20, ready=-18, not_ready=4.0, terminating=15.0, gone=17.0,
+                   readiness=((-19.0, False), (-18.0, True), (4.0, False), (10.0, True), (16.0, False)))
+    assert segments(lane, 0.0, 20.0) == [Segment(0.0, 4.0, READY), Segment(4.0, 10.0, NOT_READY),
+                                         Segment(10.0, 15.0, READY), Segment(15.0, 17.0, TERMINATING)]
+    # without the record, the same pod would read as not Ready from its last drop on
+    bare = PodLane("web", appeared=-20, ready=-18, not_ready=4.0)
+    assert segments(bare, 0.0, 20.0)[-1] == Segment(4.0, 20.0, NOT_READY)
+
+
+def test_a_pod_ready_before_the_watch_began_is_ready_from_its_transition_time():
+    t0 = 1_000.0
+    st = PodState("old", "u1", ("app:1",), "ReplicaSet", t0 - 2.0, created=t0 - 60, ready_at=t0 - 2.0,
+                  ready_transition=t0 - 50, readiness=((t0 - 2.0, True),))
+    lane = lanes_from_states([st], t0)[0]
+    assert lane.ready == -50.0 and lane.readiness == ((-50.0, True),)
+    assert segments(lane, -60.0, 5.0) == [Segment(-60.0, -50.0, STARTING), Segment(-50.0, 5.0, READY)]
