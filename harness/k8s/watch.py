@@ -112,8 +112,13 @@ class NamespaceWatch:
             self._threads.append(t)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop watching. ``wait``: join the threads (each ends within its 5 s watch slice); False
+        returns at once and lets them end by themselves (the history read afterwards is complete
+        up to now)."""
         self._stop.set()
+        if not wait:
+            return
         for t in self._threads:
             t.join(10)
 

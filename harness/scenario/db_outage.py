@@ -245,7 +245,7 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             before = ctx.restart_counts()
             probing = stack.enter_context(probe_while(
                 ctx, None, baseline=0, name=f"probe-{fault}", title=f"db_outage {fault} {ctx.target.id}",
-                rate=10, concurrency=6, connect_timeout=2, read_timeout=5))
+                rate=10, concurrency=6, connect_timeout=2, read_timeout=5, pod_lanes=True))
             observer = Observer(ctx, prep.services).start()
             stack.callback(observer.stop)  # on every way out; stopped first (below) when all goes well
             state[ctx.target.id] = {"before": before, "ready_before": [p.metadata.name for p in pods],
