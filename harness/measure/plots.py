@@ -59,9 +59,10 @@ scale): answers of a few ms and timeouts of seconds both stay readable on one ax
 
 def latency_ticks(top_ms: float) -> list[float]:
     """The latency axis's labelled values in milliseconds: 0, then every power of ten from
-    :data:`LATENCY_LINEAR_MS` up to the first at or above ``top_ms`` (the highest point drawn)."""
+    :data:`LATENCY_LINEAR_MS` up to ``top_ms`` (the highest point drawn), and the next one when it is
+    less than 3 times ``top_ms`` (a tick stretches the axis to it: no more than that)."""
     ticks = [0.0, LATENCY_LINEAR_MS]
-    while ticks[-1] < top_ms:
+    while ticks[-1] < top_ms and ticks[-1] * 10 < top_ms * 3:
         ticks.append(ticks[-1] * 10)
     return ticks
 
@@ -167,7 +168,8 @@ def probe_timeline(result: Any, path: Path | str, *, title: str = "", served: Se
         _marks(ax_srv, [(m.t, m.label) for m in result.marks], label=False)
     if drawn:
         ax_pods = rest.pop(0)
-        end = max([result.duration] + [s.t + s.latency for s in sent])
+        # the watch stopped with the prober: what the pods did later is not known
+        end = result.duration or max([s.t + s.latency for s in sent], default=0.0)
         _pod_lanes(ax_pods, drawn, more, 0.0, end)
         _marks(ax_pods, [(m.t, m.label) for m in result.marks], label=False)
     bottom = axes[-1]

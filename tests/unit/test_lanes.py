@@ -63,8 +63,10 @@ def test_at_most_the_limit_of_lanes_is_drawn():
 
 def test_latency_ticks_reach_the_highest_point():
     assert latency_ticks(0.5) == [0.0, 10.0]
-    assert latency_ticks(250) == [0.0, 10.0, 100.0, 1000.0]
+    assert latency_ticks(250) == [0.0, 10.0, 100.0]  # 1000 would stretch the axis 4 times over the data
+    assert latency_ticks(400) == [0.0, 10.0, 100.0, 1000.0]
     assert latency_ticks(10_000) == [0.0, 10.0, 100.0, 1000.0, 10000.0]
+    assert latency_ticks(10_500) == [0.0, 10.0, 100.0, 1000.0, 10000.0]  # a 10 s timeout's band
     assert ms_label(0) == "0" and ms_label(100) == "100" and ms_label(10000) == "10\u2009000"
 
 
@@ -76,8 +78,8 @@ def test_the_latency_axis_shows_its_values_and_unit():
 
     fig, ax = plt.subplots()
     try:
-        ax.scatter([0, 1], [5, 3000])
-        latency_axis(ax, 3000)
+        ax.scatter([0, 1], [5, 4000])
+        latency_axis(ax, 4000)
         fig.canvas.draw()
         assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "10", "100", "1\u2009000", "10\u2009000"]
         assert "ms" in ax.get_ylabel()
