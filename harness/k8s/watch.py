@@ -40,6 +40,8 @@ class PodState:
     deletion_deadline: float | None = None   # metadata.deletionTimestamp (epoch): deletion request + grace
     finished_at: float | None = None         # every container terminated: the latest finishedAt (epoch)
     gone_at: float | None = None             # observed wall time of the DELETED event
+    readiness: tuple[tuple[float, bool], ...] = ()  # (observed wall time, Ready) each time Ready was first
+    #                                            seen or changed: the lanes of the timeline plot
 
 
 @dataclass
@@ -110,8 +112,13 @@ class NamespaceWatch:
             self._threads.append(t)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop watching. ``wait``: join the threads (each ends within its 5 s watch slice); False
+        returns at once and lets them end by themselves (the history read afterwards is complete
+        up to now)."""
         self._stop.set()
+        if not wait:
+            return
         for t in self._threads:
             t.join(10)
 
@@ -187,6 +194,8 @@ class NamespaceWatch:
                     st.ready_transition = _epoch(c.last_transition_time)
         if md.deletion_timestamp is not None:
             st.deleted_at = st.deleted_at or now
+        if not st.readiness or st.readiness[-1][1] != ready:
+            st.readiness = (*st.readiness, (now, ready))
         if ready and st.ready_at is None:
             st.ready_at = now
         if not ready and st.ready_at is not None:

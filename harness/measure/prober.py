@@ -90,6 +90,10 @@ class Sample:
         phase: the last :meth:`Prober.mark` label before the request was sent ("" before any).
         source: for non-2xx answers: ``app`` when the body is the service's JSON, ``proxy`` when
             it is not (an ingress controller's own error page, e.g. "no available server").
+        late: seconds the send was later than its slot on the schedule (``seq / rate`` after the
+            start): the worker's send time minus the scheduled time, the prober's own timing error
+            (a busy machine wakes the scheduler late, or every worker was still busy). None for a
+            skipped ticket and for samples built by hand.
     """
 
     seq: int
@@ -102,6 +106,7 @@ class Sample:
     pod: str | None = None
     phase: str = ""
     source: str = ""
+    late: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,6 +126,14 @@ class Mark:
     label: str
 
 
+LATE_SEND_BOUND = 0.5
+"""Seconds a send may lag its slot before it counts as late (:func:`send_lateness`). The scenarios'
+outage figures have a resolution of about a second (a readiness probe's period is 1-10 s, a longest
+failure run is read in seconds), so a send half a second off its slot may have missed what the chart
+did in that half second: the gap is then the machine's, not the chart's. Ordinary thread wake-up
+jitter is milliseconds, far below it. Recorded beside the verdict; no verdict reads it."""
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """The ``p``-th percentile (0..100) by linear interpolation between closest ranks; None if empty."""
     if not values:
@@ -131,6 +144,31 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     k = (len(s) - 1) * p / 100.0
     lo, hi = math.floor(k), math.ceil(k)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def send_lateness(lates: Iterable[float | None], bound: float = LATE_SEND_BOUND,
+                  prefix: str = "probe") -> dict[str, Any]:
+    """The prober's own timing error over its sends, as figures.
+
+    Args:
+        lates: :attr:`Sample.late` of each request, seconds (None: not sent or not known, left out).
+        bound: seconds a send may lag before it counts as late (default :data:`LATE_SEND_BOUND`).
+        prefix: the figure names' prefix.
+
+    Returns:
+        ``{<prefix>_late_sends_count: sends late by more than bound, <prefix>_send_late_max_s,
+        <prefix>_send_late_p99_s: seconds (None when no send has a lateness),
+        <prefix>_late_send_bound_s: bound}``. A negative lateness (a send a hair before its slot,
+        clock rounding) counts as 0.
+    """
+    known = [max(0.0, x) for x in lates if x is not None]
+    p99 = percentile(known, 99)
+    return {
+        f"{prefix}_late_sends_count": sum(1 for x in known if x > bound),
+        f"{prefix}_send_late_max_s": round(max(known), 4) if known else None,
+        f"{prefix}_send_late_p99_s": None if p99 is None else round(p99, 4),
+        f"{prefix}_late_send_bound_s": bound,
+    }
 
 
 @dataclass
@@ -300,7 +338,13 @@ class ProbeResult:
             f"{prefix}_skipped": self.skipped_count,
             f"{prefix}_versions": ",".join(self.versions_seen()),
             f"{prefix}_failure_classes": ", ".join(f"{k} x{v}" for k, v in self.failure_classes().items()),
+            # the prober's own timing error, beside the figures above: it changes none of them
+            **self.lateness_figures(prefix),
         }
+
+    def lateness_figures(self, prefix: str = "probe") -> dict[str, Any]:
+        """:func:`send_lateness` of the sent requests: how late the prober itself sent them."""
+        return send_lateness((s.late for s in self.sent), prefix=prefix)
 
     def describe_failures(self, limit: int = 3) -> str:
         """``"HTTP 503 x10, ChunkedEncodingError x2"`` (the ``limit`` most frequent)."""
@@ -311,18 +355,19 @@ class ProbeResult:
     # -- files
 
     def write_csv(self, path: Path | str) -> Path:
-        """One row per ticket: seq, t, wall, latency, status, error, version, pod, phase, source;
-        then the marks as rows with ``error`` = ``mark``."""
+        """One row per ticket: seq, t, wall, latency, status, error, version, pod, phase, source,
+        late (seconds, "" when not known); then the marks as rows with ``error`` = ``mark``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["seq", "t", "wall", "latency", "status", "error", "version", "pod", "phase", "source"])
+            w.writerow(["seq", "t", "wall", "latency", "status", "error", "version", "pod", "phase", "source", "late"])
             for s in self.samples:
                 w.writerow([s.seq, f"{s.t:.4f}", f"{s.wall:.4f}", f"{s.latency:.4f}", s.status or "",
-                            s.error or "", s.version or "", s.pod or "", s.phase, s.source])
+                            s.error or "", s.version or "", s.pod or "", s.phase, s.source,
+                            "" if s.late is None else f"{s.late:.4f}"])
             for m in self.marks:
-                w.writerow(["", f"{m.t:.4f}", f"{m.wall:.4f}", "", "", "mark", "", "", m.label, ""])
+                w.writerow(["", f"{m.t:.4f}", f"{m.wall:.4f}", "", "", "mark", "", "", m.label, "", ""])
         return path
 
 
@@ -537,6 +582,8 @@ class Prober:
                     return
                 seq, t, wall, phase = ticket
                 start = self._clock()
+                # the slot the scheduler meant this ticket for (its fixed schedule, no drift)
+                late = start - (self._t0 + seq / self.rate)
                 status = None
                 version = pod = None
                 source = ""
@@ -561,7 +608,7 @@ class Prober:
                     error = type(exc).__name__
                 latency = self._clock() - start
                 sample = Sample(seq, t, wall, round(latency, 5), status, error, version, pod, phase,
-                                source if status is not None and status >= 300 else "")
+                                source if status is not None and status >= 300 else "", round(late, 5))
                 with self._lock:
                     self._samples.append(sample)
         finally:

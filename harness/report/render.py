@@ -6,7 +6,8 @@ records the pytest layer wrote once at the end of the run (:func:`load_results`)
 scenario, chart, variant, key and control it is, the matrix cell it ran in, its verdict and reason,
 its figures with their units, its named steps and the paths of its plots and diagnostics; nothing
 here re-reads JUnit properties, parses node ids or guesses a value's type. Besides the records, the
-report reads only ``timings.json`` (the harness's own phases) and the JUnit XML it copies.
+report reads only ``timings.json`` (the harness's own phases: a table, and the run's Gantt chart
+``run-gantt.png``, :mod:`harness.report.gantt`) and the JUnit XML it copies.
 
 :func:`render_html` and :func:`render_markdown` draw the records: a pure view (:func:`html_view`,
 :func:`markdown_view`) rendered by jinja2 from ``templates/report.html`` (autoescaped) and
@@ -41,6 +42,7 @@ from harness.report.figures import (
     format_figure,
     number,
 )
+from harness.report.gantt import GANTT_NAME, write_gantt
 from harness.scenario.result import (
     ScenarioResult,
     figure_values,
@@ -418,8 +420,9 @@ def _cut(text: str, limit: int) -> str:
 
 
 def markdown_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
-                  artifacts_dir: Path | None = None) -> dict[str, Any]:
-    """What the summary shows, as text already escaped for Markdown (templates/summary.md lays it out)."""
+                  artifacts_dir: Path | None = None, gantt: Path | None = None) -> dict[str, Any]:
+    """What the summary shows, as text already escaped for Markdown (templates/summary.md lays it out);
+    ``gantt``: the run's Gantt chart (:mod:`harness.report.gantt`), named relative to the report's parent."""
     meaning = EXIT_MEANING.get(info.exit_code, "")
     head = [f"**exit {info.exit_code}**" + (f": {meaning}" if meaning else "")]
     for c in info.charts:
@@ -455,19 +458,21 @@ def markdown_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_d
                         f"`{_md(_rel(s.diagnostics, report_dir.parent) if report_dir else s.diagnostics)}/`"
                         for s in failed],
         "full_report": f"{report_dir.name}/index.html" if report_dir is not None and results else "",
+        "gantt": "" if gantt is None else (f"{report_dir.name}/{gantt.name}" if report_dir is not None else gantt.name),
     }
 
 
 def render_markdown(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path | None = None,
-                    artifacts_dir: Path | None = None) -> str:
+                    artifacts_dir: Path | None = None, gantt: Path | None = None) -> str:
     """The summary for ``$GITHUB_STEP_SUMMARY`` or a PR comment; its first line is :func:`verdict_line`,
     then the exit code, the charts, and what produced it (:func:`provenance_facts`, one line).
 
     Args:
         results: the run's records. info: the gate's header. report_dir: where the summary goes
             (paths are shown relative to its parent). artifacts_dir: what the records' paths are relative to.
+        gantt: the run's Gantt chart, when one was drawn (the summary names it).
     """
-    view = markdown_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir)
+    view = markdown_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir, gantt=gantt)
     return _templates().get_template("summary.md").render(**view)
 
 
@@ -564,8 +569,9 @@ def _migration_view(results: Sequence[ScenarioResult]) -> dict[str, Any] | None:
 
 
 def html_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
-              artifacts_dir: Path | None = None, since: float | None = None) -> dict[str, Any]:
-    """What the page shows (templates/report.html lays it out; jinja2 escapes every value)."""
+              artifacts_dir: Path | None = None, since: float | None = None, gantt: Path | None = None) -> dict[str, Any]:
+    """What the page shows (templates/report.html lays it out; jinja2 escapes every value); ``gantt``:
+    the run's Gantt chart (:mod:`harness.report.gantt`), embedded when the file exists."""
     positives, controls, skipped = _ordered(_shown(results, artifacts_dir))
     view: dict[str, Any] = {
         "title": verdict_line(results, info.exit_code), "css": Markup((TEMPLATES / "report.css").read_text()),
@@ -577,6 +583,7 @@ def html_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: 
                      "reason": s.result.reason.removeprefix("skipped: ")} for s in skipped],
         "details": [_detail_view(s, report_dir) for s in [*positives, *controls]],
         "timings": [], "artifacts": None,
+        "gantt": _img(gantt) if gantt is not None and gantt.is_file() else None,
     }
     if artifacts_dir is not None:
         view["timings"] = _timing_phases(Path(artifacts_dir), since)
@@ -585,12 +592,12 @@ def html_view(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: 
 
 
 def render_html(results: Sequence[ScenarioResult], info: GateInfo, *, report_dir: Path,
-                artifacts_dir: Path | None = None, since: float | None = None) -> str:
+                artifacts_dir: Path | None = None, since: float | None = None, gantt: Path | None = None) -> str:
     """The self-contained page (inline CSS, plots as base64 PNG), from templates/report.html with
     autoescaping; links are relative to ``report_dir``, the records' artifact paths relative to
     ``artifacts_dir``. Its first screen: the verdict, the run's facts and what produced the report
-    (:func:`provenance_facts`, the image sources)."""
-    view = html_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir, since=since)
+    (:func:`provenance_facts`, the image sources); ``gantt``: the run's Gantt chart to embed."""
+    view = html_view(results, info, report_dir=report_dir, artifacts_dir=artifacts_dir, since=since, gantt=gantt)
     return _templates().get_template("report.html").render(**view)
 
 
@@ -601,10 +608,11 @@ def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_di
                  artifacts_dir: Path | str | None = None, junit_sources: Sequence[Path | str] = (),
                  since: float | None = None) -> dict[str, Path]:
     """Write ``index.html``, ``summary.md``, ``gate.json`` (the records, each with its gate
-    ``status``) and (when there is any) ``junit.xml``.
+    ``status``), (when there is any) ``junit.xml``, and (when the run's ``timings.json`` is there)
+    the Gantt chart :data:`harness.report.gantt.GANTT_NAME`, which index.html embeds and summary.md names.
 
     Returns:
-        name -> written path.
+        name -> written path (``html``, ``markdown``, ``json``; ``junit`` and ``gantt`` when written).
     """
     report_dir = Path(report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -615,10 +623,18 @@ def write_report(results: Sequence[ScenarioResult], info: GateInfo, *, report_di
     else:  # never leave a previous run's JUnit XML beside this run's verdict
         (report_dir / "junit.xml").unlink(missing_ok=True)
     art = Path(artifacts_dir).resolve() if artifacts_dir else None
+    timings_json = art / "timings.json" if art is not None else None
+    gantt = (write_gantt(timings_json, report_dir / GANTT_NAME)
+             if timings_json is not None and _fresh(timings_json, since) else None)
+    if gantt is not None:
+        written["gantt"] = gantt
+    else:  # never leave a previous run's chart beside this run's verdict
+        (report_dir / GANTT_NAME).unlink(missing_ok=True)
     (report_dir / "index.html").write_text(render_html(results, info, report_dir=report_dir, artifacts_dir=art,
-                                                       since=since))
+                                                       since=since, gantt=gantt))
     written["html"] = report_dir / "index.html"
-    (report_dir / "summary.md").write_text(render_markdown(results, info, report_dir=report_dir, artifacts_dir=art))
+    (report_dir / "summary.md").write_text(render_markdown(results, info, report_dir=report_dir, artifacts_dir=art,
+                                                           gantt=gantt))
     written["markdown"] = report_dir / "summary.md"
     c = counts(results)
     doc = {"verdict": "PASS" if info.exit_code == 0 else "FAIL", "line": verdict_line(results, info.exit_code),

@@ -23,6 +23,7 @@ from harness.core.redact import Redactor, objects_secrets
 from harness.k8s import conditions
 from harness.k8s.namespaces import random_suffix
 from harness.k8s.wait import all_of, wait_for
+from harness.k8s.watch import NamespaceWatch
 from harness.measure import plots
 from harness.measure.prober import Prober, https_session_factory
 from harness.measure.sse import SseGroup
@@ -510,6 +511,14 @@ class ScenarioContext:
                 "version_from": vf.extract if vf is not None else _no_version}
         opts.update(kw)
         return Prober(base, path or self.contract.ingress.probe_path, **opts)
+
+    def watch_pods(self) -> NamespaceWatch | None:
+        """A started :class:`harness.k8s.watch.NamespaceWatch` of the release's namespace (its pods'
+        history draws one lane per pod under the probe timeline); None without a Kubernetes API
+        (nothing to watch)."""
+        if self.api is None:
+            return None
+        return NamespaceWatch(self.api, self.namespace).start()
 
     def sse_group(self, count: int | None = None, **kw: Any) -> Any:
 

@@ -245,7 +245,7 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             before = ctx.restart_counts()
             probing = stack.enter_context(probe_while(
                 ctx, None, baseline=0, name=f"probe-{fault}", title=f"db_outage {fault} {ctx.target.id}",
-                rate=10, concurrency=6, connect_timeout=2, read_timeout=5))
+                rate=10, concurrency=6, connect_timeout=2, read_timeout=5, pod_lanes=True))
             observer = Observer(ctx, prep.services).start()
             stack.callback(observer.stop)  # on every way out; stopped first (below) when all goes well
             state[ctx.target.id] = {"before": before, "ready_before": [p.metadata.name for p in pods],
@@ -293,7 +293,9 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             restarts = restarts_since(st["before"], ctx.restart_counts())
             facts = facts_for(ctx, prep, fault, obs, probe, t_fault, t_restore, t_back, restarts, st["ready_before"])
             extra = {"observer_samples": len(obs.samples), "observer_errors": len(obs.errors),
-                     "db_restore_seconds": round(t_back - t_restore, 2)}
+                     "db_restore_seconds": round(t_back - t_restore, 2),
+                     # the prober's own timing error over the whole run (recorded; no check reads it)
+                     **probe.lateness_figures("probe")}
             ctx.write_artifact(f"observed-{fault}.csv",
                 "wall,ready_endpoints,pods\n" + "".join(
                     f"{w:.3f},{eps},{' '.join(f'{p}={int(r)}' for p, r in sorted(pods.items()))}\n"

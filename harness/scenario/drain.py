@@ -105,7 +105,7 @@ def run_drain(ctx: ScenarioContext) -> Verdict:
     message = ""
     resched_seconds = 0.0
     try:
-        with probe_while(ctx, "drain started", title=f"drain {ctx.target.id} ({node})") as probing:
+        with probe_while(ctx, "drain started", title=f"drain {ctx.target.id} ({node})", pod_lanes=True) as probing:
             with ctx.step(f"drain {node}"):
                 try:
                     report = drain_node(ctx.api, node, namespaces=[ctx.namespace], budget=s.drain_budget,

@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core import progress
 from harness.measure.cpu import CpuMeter
+from harness.measure.lanes import lanes_from_states
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Probing:
 @contextmanager
 def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline: float | None = None,
                 name: str = "probe", title: str | None = None, sleep: Callable[[float], None] = time.sleep,
-                **prober_options: Any) -> Iterator[Probing]:
+                pod_lanes: bool = False, **prober_options: Any) -> Iterator[Probing]:
     """Probe the release through the ingress for the duration of the block.
 
     Args:
@@ -81,6 +83,9 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
         name: the evidence files' stem: ``<name>.csv`` and ``<name>.png``; streams: ``sse.json``/``sse.png``.
         title: the plots' title (default ``"<scenario> <target id>"``; streams: ``"<title>: streams"``).
         sleep: for tests.
+        pod_lanes: watch the namespace's pods while probing (``ctx.watch_pods``) and draw one lane
+            per pod under the timeline: starting, Ready, not Ready, terminating, gone. Evidence only:
+            a watch that cannot start leaves the plot without lanes.
         prober_options: passed to ``ctx.prober`` (rate, concurrency, timeouts).
 
     Yields:
@@ -91,12 +96,18 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
     """
     title = title if title is not None else f"{ctx.scenario} {ctx.target.id}"
     baseline = ctx.settings.probe_baseline if baseline is None else baseline
-    prober = ctx.prober(**prober_options).start()
+    watch = _start_watch(ctx) if pod_lanes else None  # before the prober: the lanes cover its whole run
+    try:
+        prober = ctx.prober(**prober_options).start()
+    except BaseException:
+        _stop_watch(watch)
+        raise
     group = None
     try:
         group = ctx.sse_group(streams).start() if streams else None
     except BaseException:
         prober.stop()
+        _stop_watch(watch)
         raise
     probing = Probing(prober, group, start_mark)
     timelines = [prober] + ([group] if group is not None else [])
@@ -117,11 +128,31 @@ def probe_while(ctx: Any, start_mark: str | None, *, streams: int = 0, baseline:
         ctx.record_all(cpu.stop().figures())
         probing.probe = prober.stop()
         probing.sse = group.stop() if group is not None else []
+        history = _stop_watch(watch)
         try:
-            ctx.save_probe(probing.probe, name, title=title)
+            lanes = lanes_from_states(history, probing.probe.started_wall)
+            ctx.save_probe(probing.probe, name, title=title, **({"pods": lanes} if lanes else {}))
             if probing.sse:
                 ctx.save_streams(probing.sse, title=f"{title}: streams")
         except Exception:
             if not failed:
                 raise
             # the block's own error is the one to report; the evidence is best effort then
+
+
+def _start_watch(ctx: Any) -> Any:
+    """``ctx.watch_pods()``, or None when it cannot start (the lanes are evidence, never an error)."""
+    try:
+        return ctx.watch_pods()
+    except Exception as exc:  # noqa: BLE001 - no lanes then; the measurement goes on
+        progress.say(f"{ctx.target.id}: no pod lanes: the pod watch did not start: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _stop_watch(watch: Any) -> list[Any]:
+    """Stop ``watch`` without waiting for its threads (they end within a watch slice by themselves,
+    so probing ends no later for it) and return its pods' history ([] without a watch)."""
+    if watch is None:
+        return []
+    watch.stop(wait=False)
+    return watch.pod_history()

@@ -64,7 +64,7 @@ def run_rollback(ctx: ScenarioContext) -> Verdict:
             written = ctx.write_data(2)
     ctx.record("released_version", released.app_version)
 
-    with probe_while(ctx, "upgrade started") as probing:
+    with probe_while(ctx, "upgrade started", pod_lanes=True) as probing:
         with ctx.attempt("upgrade to a candidate that cannot become Ready") as upgrade:
             ctx.upgrade_to_candidate(timeout=s.rollback_fail_timeout, ops=["never-ready"])
         probing.mark("upgrade failed" if upgrade.failed else "upgrade returned")

@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.k8s.watch import NamespaceWatch
 from harness.measure.attribution import served_series
+from harness.measure.lanes import lanes_from_states
 from harness.measure.prober import new_probe_id
 from harness.scenario.attribution import (
     attribution_facts,
@@ -112,7 +113,7 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
                       new_images: set[str], *, rolled_out: bool) -> AttributionFacts:
     """Who served each probed request, from the edge's log (:func:`harness.scenario.attribution.attribution_facts`);
     writes ``attribution.csv`` (per request), ``served.csv`` (old/new per second), ``edge-log.jsonl``
-    and redraws ``probe.png`` with the served share.
+    and redraws ``probe.png`` with the served share (when attributed) and one lane per pod of the watch.
 
     Args:
         probe: the whole probe run; window: its judged window. rolled_out: the rollout was seen complete.
@@ -129,6 +130,7 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
     try:
         if edge.lines:
             ctx.write_artifact("edge-log.jsonl", "\n".join(edge.lines) + "\n")  # through the redactor
+        lanes = lanes_from_states(history, probe.started_wall)
         if facts.available:
             # the whole run (the baseline included) for the evidence and the plot; the verdict judges the window
             _, served = attribution_facts(probe.samples, log, history, new_images, rollout_done_t=done,
@@ -137,7 +139,10 @@ def judge_attribution(ctx: ScenarioContext, edge: EdgeLog, probe: Any, window: A
             _write_csv(ctx.artifact("attribution.csv"), served_rows(served))
             _write_csv(ctx.artifact("served.csv"), series_rows(series))
             old_pods = [(o.pod, o.last_t, None if o.margin is None else o.last_t + o.margin) for o in facts.old_pods]
-            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}", served=series, old_pods=old_pods)
+            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}", served=series, old_pods=old_pods,
+                           pods=lanes)
+        elif lanes:  # no attribution: still one lane per pod under the timeline
+            ctx.save_probe(probe, "probe", title=f"{ctx.scenario} {ctx.target.id}", pods=lanes)
     except Exception as exc:  # noqa: BLE001 - evidence is best effort; the facts stand
         ctx.say(f"attribution evidence not written: {describe(exc)}")
     return facts

@@ -96,6 +96,7 @@ def test_docker_unreachable_exits_3_before_touching_anything(tmp_path):
 FAKE_UPGRADE = textwrap.dedent('''\
     import os, time, pytest
     from types import SimpleNamespace as NS
+    from harness.core import timings
     from harness.core.errors import EnvironmentNotReady
     from harness.plugin.results import record_result
     from harness.scenario.result import ScenarioResult, figures_from
@@ -113,7 +114,8 @@ FAKE_UPGRADE = textwrap.dedent('''\
     def test_upgrade(request, target, env_fixture, harness_config):
         if target is TLS:
             pytest.skip("demo-tls: no cert-manager")  # the plugin records the SKIP
-        time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+        with timings.phase(f"upgrade {target.id}: helm upgrade to the candidate", announce=False):
+            time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
         verdict = os.environ.get("FAKE_VERDICT", "PASS")
         failed = 0 if verdict == "PASS" else 3
         figures = {"requests": 100, "failed_requests": failed, "longest_failure_seconds": 0.5 * failed,
@@ -208,6 +210,10 @@ def test_gate_passes_with_progress_lines_and_a_report(fake):
     assert (rep / "junit.xml").is_file() and (rep / "index.html").is_file()
     doc = json.loads((rep / "gate.json").read_text())
     assert doc["exit_code"] == 0 and [x["status"] for x in doc["rows"]] == ["PASS", "SKIP", "PASS"]
+    # the run's Gantt chart from the timings.json the plugin wrote: beside the page, embedded, named in the summary
+    assert (rep / "run-gantt.png").stat().st_size > 0
+    assert 'alt="run-gantt.png"' in (rep / "index.html").read_text()
+    assert "`rep/run-gantt.png`" in (rep / "summary.md").read_text()
 
 
 def test_gate_fails_on_a_failed_scenario(fake):

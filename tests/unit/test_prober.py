@@ -100,3 +100,52 @@ def test_version_comes_from_the_declared_source_only(html_server, version_from, 
         wait_until(lambda: p.snapshot().total >= 3)
     assert p.result.failed_count == 0
     assert {s.version for s in p.result.sent} == {want}
+
+
+# --------------------------------------------------------------------------- the prober's own timing error
+
+
+def test_send_lateness_counts_sends_later_than_the_bound():
+    from harness.measure.prober import LATE_SEND_BOUND, send_lateness
+
+    lates = [0.001, 0.002, None, 0.7, 0.5, 1.25, -0.001] + [0.003] * 93
+    figs = send_lateness(lates, prefix="probe")
+    # 0.5 is at the bound, not over it; None (not sent) is left out; -0.001 counts as 0
+    assert figs["probe_late_sends_count"] == 2
+    assert figs["probe_send_late_max_s"] == 1.25
+    assert 0.003 < figs["probe_send_late_p99_s"] <= 1.25
+    assert figs["probe_late_send_bound_s"] == LATE_SEND_BOUND == 0.5
+
+
+def test_send_lateness_on_time_and_unknown():
+    from harness.measure.prober import send_lateness
+
+    on_time = send_lateness([0.01, 0.02, 0.0], bound=0.5, prefix="p")
+    assert on_time["p_late_sends_count"] == 0 and on_time["p_send_late_max_s"] == 0.02
+    nothing = send_lateness([None, None])
+    assert nothing["probe_late_sends_count"] == 0
+    assert nothing["probe_send_late_max_s"] is None and nothing["probe_send_late_p99_s"] is None
+
+
+def test_lateness_is_beside_the_failures_not_among_them():
+    late = [Sample(i, i * 0.1, 1000 + i * 0.1, 0.01, 200, None, "1.0.0", "p", late=0.9 if i < 3 else 0.01)
+            for i in range(10)]
+    r = ProbeResult("http://x/", "h", late + [Sample(10, 1.0, 1001.0, 0.0, None, "skipped")], duration=1.1)
+    figs = r.figures()
+    assert figs["probe_late_sends_count"] == 3 and figs["probe_send_late_max_s"] == 0.9
+    # a late send is still a successful request: the verdict's figures do not change
+    assert figs["probe_failed"] == 0 and figs["probe_success_ratio"] == 1.0 and figs["probe_requests"] == 10
+    assert r.between(0.25).lateness_figures()["probe_late_sends_count"] == 0
+
+
+def test_a_real_prober_records_each_sends_lateness(tmp_path):
+    from scenario_fakes import local_server
+
+    with local_server() as server:
+        with Prober(server.url, "/", rate=50, max_requests=5) as p:
+            wait_until(lambda: p.snapshot().total >= 5)
+    lates = [s.late for s in p.result.sent]
+    # measured, and small on an idle machine (a generous bound: the test must not flake on a busy one)
+    assert len(lates) == 5 and all(x is not None and -0.01 < x < 5 for x in lates)
+    header, first = p.result.write_csv(tmp_path / "probe.csv").read_text().splitlines()[:2]
+    assert header.endswith(",source,late") and first.split(",")[-1] != ""

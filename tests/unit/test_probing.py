@@ -8,6 +8,7 @@ import re
 import pytest
 from scenario_fakes import CELL, local_server, make_ctx, target
 
+from harness.k8s.watch import PodState
 from harness.scenario.probing import probe_while
 from harness.scenario.result import ScenarioResult
 from harness.scenario.settings import Settings
@@ -60,6 +61,61 @@ def test_probe_while_stops_and_saves_when_the_block_fails(tmp_path):
     assert probing.probe.failure_classes() == {"HTTP 503": probing.probe.total}
     assert {p.name for p in ctx.artifact_paths} == {"probe-x.csv", "probe-x.png"}
     assert ctx.steps.snapshot()[-1].error == "RuntimeError: eviction API down"
+
+
+class _Watch:
+    """A started namespace watch: one pod, Ready before the prober and deleted while it runs."""
+
+    def __init__(self):
+        import time
+
+        now = time.time()
+        self.stopped_with = None
+        self.history = [PodState("web-1", "u1", ("app:1",), "ReplicaSet", now - 30, ready_at=now - 29,
+                                 readiness=((now - 29, True),), deleted_at=now + 0.2, gone_at=now + 0.4)]
+
+    def stop(self, *, wait=True):
+        self.stopped_with = wait
+
+    def pod_history(self):
+        return self.history
+
+
+def test_probe_while_draws_one_lane_per_pod_the_watch_saw(tmp_path, monkeypatch):
+    from harness.measure import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: drawn.append(kw))
+    watch = _Watch()
+    with local_server() as server:
+        ctx = make_ctx(tmp_path, base_url=server.url, settings=FAST)
+        ctx.watch_pods = lambda: watch
+        with probe_while(ctx, "drain started", baseline=0.2, pod_lanes=True):
+            pass
+    assert watch.stopped_with is False  # probing does not wait for the watch's threads
+    (lane,) = drawn[-1]["pods"]
+    assert lane.name == "web-1" and lane.ready < 0 < lane.terminating < lane.gone
+
+
+def test_no_lanes_without_a_watch_or_when_it_cannot_start(tmp_path, monkeypatch):
+    from harness.measure import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "probe_timeline", lambda *a, **kw: drawn.append(kw))
+    with local_server() as server:
+        ctx = make_ctx(tmp_path, base_url=server.url, settings=FAST)
+        assert ctx.watch_pods() is None  # no Kubernetes API: nothing to watch
+        with probe_while(ctx, "drain started", baseline=0.1, pod_lanes=True):
+            pass
+
+        def broken():
+            raise OSError("API unreachable")
+
+        ctx.watch_pods = broken
+        with probe_while(ctx, "drain started", baseline=0.1, pod_lanes=True) as probing:
+            pass
+    assert [("pods" in kw) for kw in drawn] == [False, False]
+    assert probing.probe.total > 0  # the measurement went on
 
 
 def _verdict(passed: bool) -> Verdict:

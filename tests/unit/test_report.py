@@ -340,7 +340,9 @@ def test_html_has_one_row_per_test_steps_units_and_embedded_plots(run_dir, tmp_p
     junit.write_text('<testsuites><testsuite name="pytest" tests="0"/></testsuites>')
     written = report.write_report(report.load_results(run_dir), info(1), report_dir=rep, artifacts_dir=run_dir,
                                   junit_sources=[junit])
-    assert set(written) == {"html", "markdown", "json", "junit"}
+    # the run's Gantt chart from timings.json, beside the page (report/run-gantt.png)
+    assert set(written) == {"html", "markdown", "json", "junit", "gantt"}
+    assert written["gantt"] == rep / "run-gantt.png" and written["gantt"].stat().st_size > 0
     page = _Page()
     page.feed((rep / "index.html").read_text())
     assert page.title == "Gate: FAIL — 4 of 7 scenarios passed"
@@ -377,8 +379,8 @@ def test_html_has_one_row_per_test_steps_units_and_embedded_plots(run_dir, tmp_p
     assert figs["probe_p99_ms"] == "5.38 s" and figs["requests"] == "355" and figs["failed_requests"] == "2 requests"
     assert figs["shared_run_seconds"] == "2m14s" and figs["probe_success_ratio"] == "99.44 %"
     assert figs["probe_p50_ms"] == "254 ms" and figs["longest_failure_seconds"] == "10 s"
-    # plots: the records' PNGs, embedded (upgrade ok: 2, bad: 1, db stop: 1, sse: 1)
-    assert len(page.images) == 5
+    # plots: the records' PNGs, embedded (upgrade ok: 2, bad: 1, db stop: 1, sse: 1), and the run's Gantt chart
+    assert len(page.images) == 6
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -504,3 +506,17 @@ def test_a_report_without_provenance_has_no_versions_block(tmp_path):
     html = report.render_html([], info(3), report_dir=tmp_path)
     assert 'id="versions"' not in html
     assert not any(ln.startswith("harness ") for ln in report.render_markdown([], info(3)).splitlines())
+
+
+def test_the_run_gantt_chart_is_embedded_and_named_only_for_a_fresh_timings_record(run_dir, tmp_path):
+    rep = tmp_path / "report"
+    report.write_report(report.load_results(run_dir), info(1), report_dir=rep, artifacts_dir=run_dir)
+    html, md = (rep / "index.html").read_text(), (rep / "summary.md").read_text()
+    assert "Where the time went" in html and 'alt="run-gantt.png"' in html
+    assert "Where the time went (one bar per test and step): `report/run-gantt.png`" in md
+    # a timings.json older than the run is not this run's: no chart, and the previous one removed
+    written = report.write_report(report.load_results(run_dir), info(1), report_dir=rep, artifacts_dir=run_dir,
+                                  since=(run_dir / "timings.json").stat().st_mtime + 60)
+    assert "gantt" not in written and not (rep / "run-gantt.png").exists()
+    assert "Where the time went" not in (rep / "index.html").read_text()
+    assert "run-gantt.png" not in (rep / "summary.md").read_text()

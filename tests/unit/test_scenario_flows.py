@@ -158,6 +158,10 @@ def test_upgrade_attributes_every_request_from_the_edge_log(tmp_path, monkeypatc
     assert (ctx.artifacts / "served.csv").read_text().startswith("t,old,new,unattributed,new_share")
     assert "rolled out" in (ctx.artifacts / "probe.csv").read_text()
     assert drawn[-1]["served"] and sum(b.new for b in drawn[-1]["served"]) >= f["requests"]  # baseline included
+    # one lane per pod the watch saw, the first seen on top: the old pod gone long before the prober started
+    lanes = drawn[-1]["pods"]
+    assert [lane.name for lane in lanes] == ["web-old", "web-new"]
+    assert lanes[0].gone is not None and lanes[0].gone < -90 and lanes[1].gone is None
 
 
 def test_upgrade_fails_when_an_old_pod_keeps_answering(tmp_path, monkeypatch):

@@ -401,3 +401,29 @@ def test_start_and_stop_watch_pods_and_jobs_in_background(monkeypatch):
     assert (migrate.outcome, migrate.hook) == ("succeeded", "pre-upgrade")
     assert migrate.completed_at is not None and migrate.deleted_at is not None
     assert w.errors == []
+
+
+def test_readiness_keeps_every_change_as_the_watch_saw_it():
+    w = NamespaceWatch(None, "ns")
+    w._observe_pod("ADDED", pod("web-1", ready=False), 100.0)
+    w._observe_pod("MODIFIED", pod("web-1", "2", ready=True), 105.0)
+    w._observe_pod("MODIFIED", pod("web-1", "3", ready=True), 107.0)      # no change: nothing added
+    w._observe_pod("MODIFIED", pod("web-1", "4", ready=False), 110.0)
+    w._observe_pod("MODIFIED", pod("web-1", "5", ready=True), 120.0)
+    w._observe_pod("DELETED", pod("web-1", "6", ready=False, deleting=True), 130.0)  # gone, not a change
+    assert w.pods["web-1"].readiness == ((100.0, False), (105.0, True), (110.0, False), (120.0, True))
+    assert w.pod_history()[0].readiness == w.pods["web-1"].readiness
+
+
+def test_stop_without_waiting_returns_at_once_and_the_threads_still_end():
+    w = NamespaceWatch(None, "ns")
+    release = threading.Event()
+    t = threading.Thread(target=lambda: (release.wait(5), w._stop.wait(5)), daemon=True)  # a watch mid-slice
+    t.start()
+    w._threads.append(t)
+    began = time.monotonic()
+    w.stop(wait=False)
+    assert time.monotonic() - began < 0.5 and w._stop.is_set() and t.is_alive()
+    release.set()
+    t.join(2)
+    assert not t.is_alive()
