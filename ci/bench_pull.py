@@ -1,8 +1,9 @@
 """Benchmark (issue 17's figure): a cluster whose nodes pull every image versus one preloaded with
 `kind load`, on this machine in one run so the ratio is comparable. Not a test, a measurement.
 
-Each round runs ``python -m harness cluster up`` twice on cluster ``harness-bench`` (the default
-ports: run it with no other harness cluster up), timing create + every node and add-on Ready:
+Each round creates cluster ``harness-bench`` twice (the default ports: run it with no other harness
+cluster up) and installs the default add-ons the way a test session does, timing create + every
+node and add-on Ready (their smoke checks included):
 
 - **preloaded**: image-source ``local`` (the local node image; the add-ons' images loaded with
   kind load), what this machine's CI does;
@@ -36,10 +37,12 @@ sys.path.insert(0, str(ROOT / "ci"))
 
 from e2e_pull import pushes  # noqa: E402  (the images make e2e-pull pushes: the same set here)
 
+from harness.core import runs  # noqa: E402
+from harness.core.config import load_config  # noqa: E402
 from harness.core.errors import HarnessError  # noqa: E402
+from harness.env import cluster as kind_cluster  # noqa: E402
+from harness.env.addons.catalog import AddonContext, install_addons, teardown_addons  # noqa: E402
 from harness.env import pullpath, registry  # noqa: E402
-from harness.env.cluster import ClusterSpec  # noqa: E402
-from harness.gate.matrix import KindClusters  # noqa: E402
 from harness.k8s.namespaces import new_run_id  # noqa: E402
 from harness.tools.kind import Kind  # noqa: E402
 
@@ -47,25 +50,28 @@ CLUSTER = "harness-bench"
 OUT = ROOT / "artifacts" / "bench-pull.json"
 
 
-def cluster_cmd(action: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "harness", "cluster", action, "--cluster-name", CLUSTER, *extra]
-
-
-def timed_up(extra: list[str], log: Path) -> float:
-    """``cluster up`` with ``extra`` options; its seconds. Raises RuntimeError when it fails."""
+def timed_up(cli: dict[str, object]) -> float:
+    """Create cluster CLUSTER with the configuration ``cli`` (keys as on the command line) and
+    install the default add-ons as a test session does (harness/plugin/session.py: ``cluster`` and
+    ``addons`` fixtures; each add-on's smoke check included); the seconds until all of it is Ready.
+    The add-ons' own containers (PostgreSQL) are removed after."""
+    cfg = load_config({"cluster-name": CLUSTER, **cli}, rootdir=ROOT)
+    run_id = new_run_id()
     start = time.monotonic()
-    with log.open("w") as out:
-        rc = subprocess.call(cluster_cmd("up", *extra), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    took = time.monotonic() - start
-    if rc != 0:
-        raise RuntimeError(f"cluster up exited {rc} after {took:.0f} s (log: {log})")
-    return took
+    cluster = kind_cluster.ensure_cluster(kind_cluster.spec_from_config(cfg), owner=runs.owner_now(run_id))
+    ctx = AddonContext.from_config(cfg, cluster, run_id=run_id)
+    try:
+        install_addons(cfg.addons, ctx)
+        return time.monotonic() - start
+    finally:
+        teardown_addons(ctx)
 
 
 def down() -> None:
-    subprocess.call(cluster_cmd("down"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Delete the cluster, its kubeconfig and owner record (as `python -m harness cluster down`)."""
     if CLUSTER in Kind().get_clusters():
-        KindClusters().delete(CLUSTER)
+        kind_cluster.delete_cluster(kind_cluster.Cluster(CLUSTER, kind_cluster.kubeconfig_path(CLUSTER),
+                                                         f"kind-{CLUSTER}", True))
 
 
 def forget_host_pulls(reg: registry.Registry) -> None:
@@ -83,8 +89,6 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if CLUSTER in Kind().get_clusters():
         down()
-    logs = ROOT / "artifacts" / "bench-pull"
-    logs.mkdir(parents=True, exist_ok=True)
     try:
         reg = registry.start(0, run_id=new_run_id(), cluster=CLUSTER)
     except HarnessError as exc:
@@ -93,20 +97,20 @@ def main(argv: list[str]) -> int:
     results: dict[str, list[float]] = {"preloaded": [], "pull": []}
     node_pulls: list[int] = []
     try:
-        path = pullpath.prepare(reg, ClusterSpec(name=CLUSTER), images=pushes())
+        path = pullpath.prepare(reg, kind_cluster.ClusterSpec(name=CLUSTER), images=pushes())
         print(f"bench-pull: registry {reg.address}; {len(path.pushed)} images pushed; node image {path.node_image}",
               flush=True)
-        pull_opts = ["--image-source", "pull", "--node-image", path.node_image, "--kind-config", str(path.kind_config),
-                     "--registry-mirror", reg.address]
+        pull_opts = {"image-source": "pull", "node-image": path.node_image, "kind-config": str(path.kind_config),
+                     "registry-mirror": reg.address}
         for i in range(1, args.runs + 1):
             try:
-                results["preloaded"].append(timed_up(["--image-source", "local"], logs / f"preloaded-{i}.log"))
+                results["preloaded"].append(timed_up({"image-source": "local"}))
             finally:
                 down()
             forget_host_pulls(reg)
             before = len(registry.manifest_pulls(reg, agent="containerd"))
             try:
-                results["pull"].append(timed_up(pull_opts, logs / f"pull-{i}.log"))
+                results["pull"].append(timed_up(pull_opts))
             finally:
                 down()
             node_pulls.append(len(registry.manifest_pulls(reg, agent="containerd")) - before)
@@ -123,7 +127,7 @@ def main(argv: list[str]) -> int:
     med = {k: statistics.median(v) for k, v in results.items()}
     summary = {"runs": args.runs, "seconds": results, "median_s": med, "ratio_pull_to_preloaded": med["pull"] / med["preloaded"],
                "node_manifest_pulls_per_round": node_pulls, "cluster": CLUSTER,
-               "command": "python -m harness cluster up (create + add-ons Ready)"}
+               "command": "ci/bench_pull.py: ensure_cluster + install_addons (create + add-ons Ready)"}
     OUT.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"bench-pull: create + all Ready, median of {args.runs}: preloaded {med['preloaded']:.1f} s, "
           f"pull {med['pull']:.1f} s (x{summary['ratio_pull_to_preloaded']:.2f}); {OUT}", flush=True)
