@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,15 +73,6 @@ def down() -> None:
                                                          f"kind-{CLUSTER}", True))
 
 
-def forget_host_pulls(reg: registry.Registry) -> None:
-    """Remove the host's references under the registry's address, so the next round pulls again."""
-    listed = subprocess.run(["docker", "images", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"],
-                            capture_output=True, text=True, timeout=60, check=False)
-    refs = registry.local_refs_under(reg.address, listed.stdout)
-    if refs:
-        subprocess.run(["docker", "rmi", *refs], capture_output=True, timeout=120, check=False)
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="ci/bench_pull.py")
     ap.add_argument("--runs", type=int, default=3)
@@ -107,7 +97,7 @@ def main(argv: list[str]) -> int:
                 results["preloaded"].append(timed_up({"image-source": "local"}))
             finally:
                 down()
-            forget_host_pulls(reg)
+            registry.forget_host_pulls(reg)
             before = len(registry.manifest_pulls(reg, agent="containerd"))
             try:
                 results["pull"].append(timed_up(pull_opts))
@@ -122,7 +112,7 @@ def main(argv: list[str]) -> int:
         print(f"bench-pull: {exc}", file=sys.stderr)
         return 1
     finally:
-        forget_host_pulls(reg)
+        registry.forget_host_pulls(reg)
         registry.stop(reg)
     med = {k: statistics.median(v) for k, v in results.items()}
     summary = {"runs": args.runs, "seconds": results, "median_s": med, "ratio_pull_to_preloaded": med["pull"] / med["preloaded"],

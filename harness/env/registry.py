@@ -369,6 +369,12 @@ def stop(reg: Registry, *, runner: Callable[..., Any] = _run) -> None:
     while another name holds them). Safe to call twice."""
     runner(["docker", "rm", "-f", "-v", reg.name], timeout=60, check=False)
     shutil.rmtree(reg.storage, ignore_errors=True)
+    forget_host_pulls(reg, runner=runner)
+
+
+def forget_host_pulls(reg: Registry, *, runner: Callable[..., Any] = _run) -> None:
+    """Remove the host's image references under ``reg``'s address (:func:`local_refs_under`), so a
+    later pull through it pulls again; the images stay while another name holds them."""
     listed = runner(["docker", "images", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"],
                     timeout=60, check=False)
     refs = local_refs_under(reg.address, listed.stdout if listed.returncode == 0 else "")

@@ -207,18 +207,19 @@ def effective_pull_policy(container: Mapping[str, Any]) -> str:
     policy = str(container.get("imagePullPolicy") or "")
     if policy:
         return policy
-    image = str(container.get("image") or "")
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    tag = last.split(":", 1)[1] if ":" in last else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
+    try:
+        ref = parse_image(str(container.get("image") or ""))
+    except UsageError:
+        return "IfNotPresent"  # the kubelet refuses an invalid reference before any pull
+    return "Always" if ref.tag == "latest" and not ref.digest else "IfNotPresent"
 
 
-def _tagged(ref: str) -> str:
-    """``web`` and ``web:latest`` as one name (no tag means ``latest``)."""
-    last = ref.rsplit("/", 1)[-1]
-    return ref if ":" in last or "@" in last else f"{ref}:latest"
+def _canonical(ref: str) -> str:
+    """One name for one image (``web``, ``web:latest`` and ``docker.io/library/web:latest`` alike)."""
+    try:
+        return str(parse_image(ref))
+    except UsageError:
+        return ref
 
 
 def pull_policy_problems(objs: Iterable[Mapping[str, Any]], loaded_images: Iterable[str]) -> list[str]:
@@ -237,7 +238,7 @@ def pull_policy_problems(objs: Iterable[Mapping[str, Any]], loaded_images: Itera
         one line per such container: ``container web of Deployment/x: image harness/demo:1 ...``
         naming the image, the registry the kubelet would ask, and the fix.
     """
-    loaded = {_tagged(_normal_image(i)) for i in loaded_images}
+    loaded = {_canonical(i) for i in loaded_images}
     out = []
     for o in objs:
         if o.get("kind") not in (*POD_OWNER_KINDS, "Pod", "CronJob") or is_test_hook(o):
@@ -246,7 +247,7 @@ def pull_policy_problems(objs: Iterable[Mapping[str, Any]], loaded_images: Itera
         for key in ("initContainers", "containers"):
             for c in spec.get(key) or []:
                 image = str(c.get("image") or "")
-                if _tagged(_normal_image(image)) not in loaded:
+                if _canonical(image) not in loaded:
                     continue
                 policy = effective_pull_policy(c)
                 if policy != "Always":
