@@ -69,6 +69,64 @@ def test_second_traefik_install_is_left_alone(ctx, traefik):
     assert again.smoke is True
 
 
+def _pending_secret(ctx, status: str) -> dict | None:
+    """The release's newest revision Secret when it has ``status`` (older ones may have any)."""
+    found = ctx.kubectl.get_json("secrets", "-n", "harness-traefik", "-l", "owner=helm,name=traefik") or {}
+    items = sorted(found.get("items") or [], key=lambda s: int(s["metadata"]["labels"]["version"]))
+    return items[-1] if items and items[-1]["metadata"]["labels"].get("status") == status else None
+
+
+def test_a_release_a_killed_run_left_pending_is_freed_by_the_next_install(ctx, traefik):
+    """A run SIGKILLed while helm upgrades an add-on leaves the release pending-upgrade, and helm
+    refuses every later operation on it. A live run's pending release is left alone (one line with
+    the command that frees it); once that run is over, the next install rolls it back and goes on."""
+    import subprocess
+
+    from harness.core import progress
+    from harness.env.addons import catalog
+    from harness.k8s.namespaces import RUN_LABEL
+
+    helm = ctx.get_helm()
+    addon = catalog.get("traefik")
+    argv = helm.argv("upgrade", "traefik", *addon.chart_ref(ctx).argv(), "--reuse-values",
+                     "--set-string", f"podAnnotations.harness-test-pending={secrets.token_hex(3)}",
+                     "--labels", f"{RUN_LABEL}={ctx.run_id}", "--wait", "--timeout", "120s",
+                     namespace="harness-traefik")
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def written():
+            found = _pending_secret(ctx, "pending-upgrade")
+            return found is not None, "written" if found else "not yet"
+        wait_for(written, timeout=60, interval=0.5, what="helm's pending-upgrade revision of traefik")
+        pending = _pending_secret(ctx, "pending-upgrade")
+    finally:
+        proc.kill()  # as SIGKILL leaves it: helm never marks the revision deployed or failed
+        proc.wait(timeout=30)
+    assert pending["metadata"]["labels"][RUN_LABEL] == ctx.run_id
+
+    # this run is alive: its operation is not the next install's to undo
+    with pytest.raises(EnvironmentNotReady, match=rf"traefik: release traefik in namespace harness-traefik is "
+                                                  rf"pending-upgrade \(harness run {ctx.run_id} is still running it\)"):
+        addon.decide(ctx)
+
+    # the same revision, as a run that is over left it (no owner record under the cache)
+    ctx.kubectl("label", "secret", pending["metadata"]["name"], f"{RUN_LABEL}=20200101-000000-dead",
+                "--overwrite", namespace="harness-traefik")
+    said: list[str] = []
+    previous = progress.set_sink(said.append)
+    try:
+        again = _install(ctx, "traefik")
+    finally:
+        progress.set_sink(previous)
+    assert any("left pending-upgrade by run 20200101-000000-dead, which is over; rolling it back" in s
+               for s in said), said
+    assert again.smoke is True
+    rel = addon.installed_release(ctx)
+    assert rel and rel["status"] == "deployed", rel
+    assert "harness-test-pending" not in (helm.get_values("traefik", namespace="harness-traefik") or {}).get(
+        "podAnnotations", {})
+
+
 def test_ingress_nginx_annotations_are_accepted(ctx, traefik, namespace):
     """An Ingress carrying the annotations the charts under test use is served (the provider
     honours the timeouts and buffering ones since v3.7; anything it does not know it ignores)."""

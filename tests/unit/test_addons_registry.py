@@ -5,7 +5,8 @@ import pytest
 
 from harness.core.errors import EnvironmentNotReady, UsageError
 from harness.env.addons import catalog
-from harness.env.addons.engine import ChartSource, decide_release
+from harness.core import runs
+from harness.env.addons.engine import ChartSource, decide_release, pending_recovery, run_is_over
 
 
 def test_builtin_addons_are_registered():
@@ -95,3 +96,42 @@ def test_pending_release_is_a_clear_error():
     with pytest.raises(EnvironmentNotReady, match=r"traefik: release traefik in namespace harness-traefik is "
                                                   r"pending-install .*helm rollback traefik -n harness-traefik"):
         decide_release({**ROW, "status": "pending-install"}, "harness-traefik-0.1.0", VALUES, None, name="traefik")
+
+
+PENDING = {**ROW, "namespace": "harness-traefik", "revision": "4", "status": "pending-upgrade"}
+
+
+def test_a_pending_upgrade_a_dead_run_left_is_rolled_back():
+    assert pending_recovery("traefik", PENDING, "20261130-1-abcd", run_over=True) == "rollback"
+    assert pending_recovery("traefik", {**PENDING, "status": "pending-rollback"}, "r", run_over=True) == "rollback"
+
+
+def test_a_pending_install_a_dead_run_left_is_uninstalled():
+    assert pending_recovery("traefik", {**PENDING, "status": "pending-install", "revision": "1"}, "r",
+                            run_over=True) == "uninstall"
+
+
+def test_a_pending_release_of_a_live_run_is_left_alone_with_the_command_that_frees_it():
+    with pytest.raises(EnvironmentNotReady, match=r"^traefik: release traefik in namespace harness-traefik is "
+                                                  r"pending-upgrade \(harness run r1 is still running it\); wait .*"
+                                                  r"`helm rollback traefik -n harness-traefik`$"):
+        pending_recovery("traefik", PENDING, "r1", run_over=False)
+
+
+def test_a_pending_release_no_harness_run_labelled_is_left_alone():
+    with pytest.raises(EnvironmentNotReady, match=r"no harness run labelled it.*`helm uninstall traefik -n "
+                                                  r"harness-traefik`"):
+        pending_recovery("traefik", {**PENDING, "status": "pending-install"}, None, run_over=True)
+
+
+def test_a_run_is_over_when_its_record_is_gone_or_its_pid_is_dead(tmp_path, monkeypatch):
+    import os
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path))
+    assert run_is_over("20261130-000000-gone")
+    assert not (runs.runs_root() / "20261130-000000-gone").exists(), "asking must not leave a directory behind"
+    runs.write_owner(runs.run_dir("20261130-000000-live") / runs.OWNER_FILE, runs.owner_now("20261130-000000-live"))
+    assert not run_is_over("20261130-000000-live")  # this process
+    dead = runs.Owner("20261130-000000-dead", pid=2 ** 22 + 12345, host=runs.this_host())
+    runs.write_owner(runs.run_dir(dead.run_id) / runs.OWNER_FILE, dead)
+    assert run_is_over(dead.run_id)
+    assert os.getpid() != dead.pid

@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from harness.core import progress
+from harness.core import progress, runs
 from harness.core.errors import (
     CommandError,
     EnvironmentNotReady,
@@ -57,7 +57,7 @@ from harness.core.pins import cache_dir, pinned
 from harness.core.values import ChartRef, merge_values
 from harness.env import cluster as kind_cluster  # a module: tests replace its functions
 from harness.env.imagecheck import require_images
-from harness.k8s.namespaces import new_run_id
+from harness.k8s.namespaces import RUN_LABEL, new_run_id
 from harness.tools import docker
 from harness.tools.exec import run as _run
 from harness.tools.helm import Helm, manifest_objects
@@ -404,10 +404,50 @@ class HelmAddon(Addon):
 
     def decide(self, ctx: AddonContext) -> Action:
         rel = self.installed_release(ctx)
+        if rel and str(rel.get("status", "")).startswith("pending"):
+            rel = self.recover_pending(ctx, rel)
         current = None
         if rel and rel.get("status") == "deployed":
             current = ctx.get_helm().get_values(self.release, namespace=self.namespace)
         return decide_release(rel, self.chart_label(), self.values(ctx), current, name=self.name)
+
+    def pending_owner(self, ctx: AddonContext, revision: str) -> str | None:
+        """The run id on the release's revision ``revision`` (the label :meth:`install` sets), or None.
+
+        Read from the revision's storage Secret labels (harness.k8s.release_store); an older
+        revision may be pending too (a rollback leaves the abandoned one in the history as it was)."""
+        found = ctx.kubectl.get_json("secrets", "-n", self.namespace, "-l",
+                                     f"owner=helm,name={self.release},version={revision}") or {}
+        ids = [((s.get("metadata") or {}).get("labels") or {}).get(RUN_LABEL) for s in found.get("items") or []]
+        return next((i for i in ids if i), None)
+
+    def recover_pending(self, ctx: AddonContext, release: dict[str, Any]) -> dict[str, Any] | None:
+        """Bring a release a killed run left ``pending-*`` back to a state helm will upgrade.
+
+        Helm marks the revision it works on ``pending-install``/``pending-upgrade``/``pending-rollback``
+        and refuses any other operation on the release until it is done ("another operation
+        (install/upgrade/rollback) is in progress", https://helm.sh/docs/faq/troubleshooting/); a
+        process killed mid-operation leaves that mark for good. When the run that started it is over
+        (:func:`pending_recovery`), helm's own way out is taken: ``helm rollback`` to the previous
+        revision, or ``helm uninstall`` when there is none; then the add-on is installed as usual.
+
+        Returns:
+            the release row after recovery (None once uninstalled).
+
+        Raises:
+            EnvironmentNotReady: a live run is working on it, or no run of the harness started it.
+        """
+        status = str(release.get("status", ""))
+        run_id = self.pending_owner(ctx, str(release.get("revision", "")))
+        action = pending_recovery(self.name, release, run_id, run_over=run_id is not None and run_is_over(run_id))
+        progress.say(f"add-on {self.name}: release {self.release} was left {status} by run {run_id}, "
+                     f"which is over; {'rolling it back' if action == 'rollback' else 'uninstalling it'}")
+        helm = ctx.get_helm()
+        if action == "rollback":
+            helm.rollback(self.release, namespace=self.namespace, wait=True, timeout=ctx.timeout)
+        else:
+            helm.uninstall(self.release, namespace=self.namespace, wait=True, timeout=ctx.timeout)
+        return self.installed_release(ctx)
 
     def chart_label(self) -> str:
         """``name-version`` as helm list prints it in the ``chart`` column."""
@@ -419,10 +459,15 @@ class HelmAddon(Addon):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"{self.name}-values-", delete=False) as f:
             yaml.safe_dump(self.values(ctx), f, sort_keys=True)
             values_file = f.name
+        # the run id on the release's revisions lets a later run tell a release a killed run left
+        # pending from one a live run is installing (recover_pending); that needs the run's record
+        owner = runs.run_dir(ctx.run_id) / runs.OWNER_FILE
+        if runs.read_owner(owner) is None:
+            runs.write_owner(owner, runs.owner_now(ctx.run_id))
         try:
             helm.upgrade(self.release, self.chart_ref(ctx), namespace=self.namespace, values=[values_file],
                          install=True, wait=True, wait_for_jobs=self.wait_for_jobs, timeout=ctx.timeout,
-                         extra=["--create-namespace"])
+                         extra=["--create-namespace", "--labels", f"{RUN_LABEL}={ctx.run_id}"])
         finally:
             Path(values_file).unlink(missing_ok=True)
 
@@ -460,7 +505,7 @@ def decide_release(release: Mapping[str, Any] | None, chart_label: str, want_val
     if release is None:
         return "install"
     status = str(release.get("status", ""))
-    if status.startswith("pending"):
+    if status.startswith("pending"):  # HelmAddon.decide frees one a killed run left before this
         ns = release.get("namespace", "")
         raise EnvironmentNotReady(
             f"{name}: release {release.get('name')} in namespace {ns} is {status} (another helm operation "
@@ -469,6 +514,47 @@ def decide_release(release: Mapping[str, Any] | None, chart_label: str, want_val
             _canonical(current_values or {}) == _canonical(want_values):
         return "present"
     return "upgrade"
+
+
+def run_is_over(run_id: str) -> bool:
+    """True when run ``run_id`` no longer runs on this machine: its owner record under the cache is
+    gone (removed at the run's end, or by ``clean`` after it died; every run writes it before it
+    installs anything) or names a pid that is not alive here (harness.core.runs)."""
+    owner = runs.read_owner(runs.runs_root() / run_id / runs.OWNER_FILE)  # run_dir() would create it
+    if owner is None:
+        return True
+    return runs.is_dead(owner, live_pids=[owner.pid] if runs.pid_alive(owner.pid) else [], host=runs.this_host())
+
+
+def pending_recovery(name: str, release: Mapping[str, Any], run_id: str | None, *,
+                     run_over: bool) -> Literal["rollback", "uninstall"]:
+    """How to free a release stuck in ``pending-*``, or why not to touch it.
+
+    Args:
+        name: the add-on, for the message.
+        release: the ``helm list`` row (``name``, ``namespace``, ``status``, ``revision``).
+        run_id: the harness run that started the pending operation (label ``helm-e2e-harness/run-id``
+            on the revision's storage Secret), None when no harness run labelled it.
+        run_over: that run no longer runs (:func:`run_is_over`).
+
+    Returns:
+        ``rollback`` (a previous revision exists: pending-upgrade, pending-rollback) or ``uninstall``
+        (pending-install, or revision 1).
+
+    Raises:
+        EnvironmentNotReady: the run is alive (wait for it), or nothing says who started the
+            operation (a person or another tool may be running helm); the message gives the command
+            that frees it by hand.
+    """
+    rel, ns, status = release.get("name"), release.get("namespace", ""), str(release.get("status", ""))
+    first = status == "pending-install" or str(release.get("revision", "")) == "1"
+    by_hand = f"helm uninstall {rel} -n {ns}" if first else f"helm rollback {rel} -n {ns}"
+    if run_id is None or not run_over:
+        who = f"harness run {run_id} is still running it" if run_id else "no harness run labelled it"
+        raise EnvironmentNotReady(
+            f"{name}: release {rel} in namespace {ns} is {status} ({who}); "
+            f"wait for that operation to end, or free it with `{by_hand}`")
+    return "uninstall" if first else "rollback"
 
 
 def chart_digest(chart_dir: Path) -> str:
