@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-parallel e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,12 @@ test: setup images
 ## e2e: every scenario against charts-under-test on a real cluster
 e2e: setup images
 	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q
+
+## e2e-parallel: make e2e's scenarios on pytest-xdist workers sharing one cluster (docs/parallel.md);
+## WORKERS tests at once (the `workers` setting: default HARNESS_WORKERS, else auto = one per core, 2 to 4)
+WORKERS ?= $(or $(HARNESS_WORKERS),auto)
+e2e-parallel: setup images
+	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q -n auto --harness-workers $(WORKERS)
 
 ## e2e-helm3: the upgrade and rollback scenarios with the pinned Helm 3 as the helm under test, then the
 ## Helm 3 -> Helm 4 upgrade (released chart installed by helm3, upgraded by the pinned helm): no extra build

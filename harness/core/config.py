@@ -27,6 +27,7 @@ import yaml
 from harness.core.durations import parse_duration
 from harness.core.edges import EDGES, TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import UsageError
+from harness.core.parallel import resolve_workers
 from harness.core.pins import pinned, supported_kubernetes
 from harness.core.values import ChartRef, load_values_file, parse_set
 
@@ -167,6 +168,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("addons", "addons", "choices", ADDONS,
            "cluster add-ons to install, in order (repeatable or comma-separated; 'none' for none)", KNOWN_ADDONS,
            metavar="ADDON"),
+    Option("workers", "workers", "str", "auto",
+           "harness tests run at once on one cluster with pytest-xdist (`pytest -n auto` takes this number; "
+           "`make e2e-parallel`): auto = one per core, at least 2 and at most 4; a number; 1 = one after another",
+           metavar="N"),
     Option("edge", "edge", "choice", TRAEFIK_NGINX,
            "what the probes go through: traefik-nginx = the chart's Ingress (class nginx); traefik-gateway = "
            "the chart's HTTPRoute (httpRoute.* values set by the harness) on the traefik add-on's Gateway, "
@@ -204,6 +209,8 @@ class HarnessConfig:
             (``harness.tools.binaries.tool_path("helm")``, resolved by harness.tools.helm).
         helm_from: ``"3"``: the upgrade scenario also runs with the released chart installed by the
             pinned Helm 3 (client-side apply) and upgraded by ``helm``; None: it does not.
+        workers: ``auto`` or a positive number: harness tests at once under pytest-xdist
+            (:func:`harness.core.parallel.resolve_workers`).
         edge: ``traefik-nginx`` (probes through the chart's Ingress) or ``traefik-gateway`` (through
             its HTTPRoute on the traefik add-on's Gateway; harness/core/edges.py).
         rootdir: the project root the run uses.
@@ -233,6 +240,7 @@ class HarnessConfig:
     helm: Path | None = None
     helm_from: str | None = None
     edge: str = TRAEFIK_NGINX
+    workers: str = "auto"
     rootdir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -495,6 +503,11 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         # the Gateway is served by the traefik add-on's Kubernetes Gateway provider
         raise UsageError(f"{src('edge')}: {TRAEFIK_GATEWAY} needs the traefik add-on (its Gateway provider serves "
                          f"the Gateway); {src('addons')} is {', '.join(values['addons']) or 'none'}")
+    workers = values["workers"] or "auto"
+    try:
+        resolve_workers(workers)
+    except UsageError as exc:
+        raise UsageError(f"{src('workers')}: {str(exc).removeprefix('workers: ')}") from None
     timeouts = Timeouts(install=values["install-timeout"], upgrade=values["upgrade-timeout"],
                         rollout=values["rollout-timeout"], wait=values["wait-timeout"])
     return HarnessConfig(
@@ -520,6 +533,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         helm=helm,
         helm_from=values["helm-from"],
         edge=values["edge"],
+        workers=str(workers),
         rootdir=rootdir,
         config_file=file_path,
         sources=dict(sources),

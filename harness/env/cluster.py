@@ -288,7 +288,9 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
     ``spec`` is a ClusterSpec, or a HarnessConfig (converted by `spec_from_config`).
 
     - ``spec.kubeconfig`` set: no kind; the kubeconfig's current context is used (checked reachable).
-    - a cluster named ``spec.name`` exists: reused when ``spec.reuse``; else, when its owner record
+    - a cluster named ``spec.name`` exists: reused when ``spec.reuse`` or when its owner record names
+      this run (``owner.run_id``: another pytest-xdist worker of the same run made it; ``created``
+      False here, so only the run's controller deletes it, harness/plugin/parallel.py); else, when its owner record
       (``<cache>/clusters/<name>/owner.json``) says a dead run made it and did not keep it (a run
       killed before its teardown), deleted and made again; else UsageError.
     - otherwise created; a failed create is deleted again so nothing half-made stays behind.
@@ -319,7 +321,7 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
         kind.delete(spec.name)
         existing = [n for n in existing if n != spec.name]
     if spec.name in existing:
-        if not spec.reuse:
+        if not spec.reuse and not _made_by_this_run(spec.name, owner):
             raise UsageError(
                 f"a kind cluster named {spec.name!r} already exists; pass --reuse-cluster to use it, "
                 f"or delete it: kind delete cluster --name {spec.name}"
@@ -367,6 +369,12 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
             raise creation_failed(spec.name, exc) from exc
         raise
     return made
+
+
+def _made_by_this_run(name: str, owner: runs.Owner | None) -> bool:
+    """True when kind cluster ``name``'s owner record names the run ``owner`` belongs to."""
+    recorded = runs.read_owner(runs.cluster_owner_path(name))
+    return owner is not None and recorded is not None and recorded.run_id == owner.run_id
 
 
 def _left_by_dead_run(name: str, owner: runs.Owner | None) -> bool:

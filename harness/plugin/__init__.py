@@ -4,4 +4,4 @@ Registered through the ``pytest11`` entry point ``harness = "harness.plugin"``; 
 below are loaded with it (pytest honours ``pytest_plugins`` in a registered plugin module).
 """
 pytest_plugins = ["harness.plugin.session", "harness.plugin.results", "harness.plugin.scenarios",
-                  "harness.plugin.registry"]
+                  "harness.plugin.registry", "harness.plugin.parallel"]

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from harness.core import progress
+from harness.plugin import workers
 from harness.plugin.session import ARTIFACT_PROPERTY, CONFIG_KEY, STATE_KEY
 from harness.report.table import summary_table
 from harness.scenario.result import (
@@ -257,7 +258,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             entry.result = dataclasses.replace(entry.result, artifacts=_merged(entry.result.artifacts, diag))
     try:
         state = session.config.stash.get(STATE_KEY, None)
-        write_results(root / RESULTS_FILE, [e.result for e in entries],
+        # an xdist worker writes its own (<artifacts>/workers/<id>/); the controller merges them (parallel.py)
+        write_results(workers.output_path(session.config, root, RESULTS_FILE), [e.result for e in entries],
                       redactor=state.redactor if state is not None else None)
     except OSError as exc:
         progress.say(f"could not write {RESULTS_FILE}: {exc}")

@@ -35,6 +35,7 @@ from harness.core import timings
 from harness.core.contract import resolve_charts_under_test
 from harness.core.errors import EnvironmentNotReady, HarnessError
 from harness.k8s import diagnostics
+from harness.plugin import workers
 from harness.plugin.cell import matrix_cell
 from harness.plugin.results import (
     artifact_paths,
@@ -48,8 +49,8 @@ from harness.plugin.results import (
 from harness.plugin.session import (
     CONFIG_KEY,
     SENSITIVE_KEY,
-    XDIST_REFUSED,
     activate,
+    xdist_refusal,
     xdist_workers,
 )
 from harness.scenario.context import Env, ScenarioContext
@@ -167,9 +168,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     never a run that ends as "no tests ran"."""
     config = session.config
     if hasattr(config, "workerinput") or not _collects_scenarios(config):
-        return  # an xdist worker: its collection reports to the controller (harness/plugin/session.py)
-    if xdist_workers(config):
-        raise pytest.UsageError(XDIST_REFUSED)
+        return  # an xdist worker: the controller checked the charts (a refusal: harness/plugin/session.py)
+    reason = workers.unsupported(config) if xdist_workers(config) else ""
+    if reason:
+        raise pytest.UsageError(xdist_refusal(reason))
     activate(config)  # the run collects scenario modules: it is a harness run (a bad setting: exit 4 here)
     _charts(config)
     problems = config.stash.get(_PROBLEMS_KEY, [])

@@ -26,8 +26,11 @@ no ``HARNESS_*`` variable or ``harness.yaml``. The configuration is loaded on fi
 (:func:`activate`): when collection ends with such a test selected, when a scenario module is
 parametrized, or when a harness fixture is requested. Options are ``--harness-<key>``
 (harness/core/flags.py: ``--<key>`` is an alias, except ``--cluster-name``, ``--keep-cluster`` and
-``--kubeconfig``, which pytest-kind registers). pytest-xdist (``-n``) with harness tests is refused
-with one usage line (exit 4): every worker would create the same cluster on the same ports.
+``--kubeconfig``, which pytest-kind registers). Under pytest-xdist (``-n``) the workers share one
+cluster (harness/plugin/parallel.py, docs/parallel.md): the first to need it creates it under a
+file lock, the others wait and reuse it, and the controller deletes it after the last worker is
+done; ``--dist each`` and workers on another host (``--tx ssh=...``) are refused with one usage line
+(exit 4).
 
 Exit codes: a bad option value or config file stops pytest at collection with
 ``ERROR: harness: <key> (<source>): ...`` and pytest's usage-error exit code **4**. A
@@ -53,7 +56,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,7 @@ from harness.env.imagecheck import partial_note, require_images
 from harness.k8s import client as kube
 from harness.k8s import diagnostics, namespaces
 from harness.k8s.namespaces import new_run_id, should_keep
+from harness.plugin import workers
 from harness.tools.chartrepo import DEFAULT_REPO_NAME, ChartRepo, repository_source
 from harness.tools.helm import Helm, HelmError
 from harness.tools.kubectl import Kubectl
@@ -156,9 +160,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_InterruptWatch(config), "harness-interrupt-watch")
 
 
-def activate(config: pytest.Config) -> HarnessConfig:
+def activate(config: pytest.Config, *, junit: bool = True) -> HarnessConfig:
     """Load the harness configuration once, on first use, and start what a harness run has: the
-    run state and ``<artifacts>/junit.xml`` unless ``--junitxml`` was given.
+    run state and ``<artifacts>/junit.xml`` unless ``--junitxml`` was given (or ``junit`` is False:
+    the xdist controller learning of harness tests only once they ran).
 
     Raises:
         pytest.UsageError: a bad option value, variable or config file (``harness: <key> (<source>): ...``);
@@ -177,9 +182,25 @@ def activate(config: pytest.Config) -> HarnessConfig:
         config.stash[_ERROR_KEY] = f"harness: {exc}"
         raise pytest.UsageError(config.stash[_ERROR_KEY]) from None
     config.stash[CONFIG_KEY] = cfg
-    config.stash[STATE_KEY] = RunState(run_id=new_run_id())
-    _default_junit(config, cfg.artifacts_dir / "junit.xml")
+    config.stash[STATE_KEY] = RunState(run_id=run_id_for(config))
+    if junit:
+        _default_junit(config, cfg.artifacts_dir / "junit.xml")
     return cfg
+
+
+_RUN_ID_KEY = pytest.StashKey[str]()
+
+
+def run_id_for(config: pytest.Config) -> str:
+    """The run id of this pytest command: on an xdist worker the controller's
+    (:func:`harness.plugin.workers.inherited_run_id`), else made once here (the controller hands
+    this one to its workers)."""
+    inherited = workers.inherited_run_id(config)
+    if inherited:
+        return inherited
+    if _RUN_ID_KEY not in config.stash:
+        config.stash[_RUN_ID_KEY] = new_run_id()
+    return config.stash[_RUN_ID_KEY]
 
 
 def activation_error(config: pytest.Config) -> str | None:
@@ -232,27 +253,32 @@ def uses_harness(item: pytest.Item) -> bool:
 
 def xdist_workers(config: pytest.Config) -> bool:
     """True on an xdist worker, or on a controller given ``-n`` (more than 0 workers)."""
-    return hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
+    return workers.parallel(config)
 
 
-XDIST_REFUSED = ("harness: pytest-xdist (-n) is not supported with harness tests yet: every worker would create "
-                 "the same kind cluster on the same ports; run them without -n (docs/configuration.md)")
+def xdist_refusal(reason: str) -> str:
+    """The one usage line for an xdist run that cannot run harness tests (``reason``:
+    :func:`harness.plugin.workers.unsupported_reason`)."""
+    return (f"harness: pytest-xdist cannot run harness tests this way: {reason}; run them with -n on this host "
+            "(docs/parallel.md) or without -n")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """After selection (-k, -m): activate the harness when a selected test uses it; refuse xdist then."""
+    """After selection (-k, -m): activate the harness when a selected test uses it; refuse an xdist
+    run the workers cannot share a cluster in (:func:`harness.plugin.workers.unsupported`)."""
     # a stored error: a scenario module tried to load the configuration while being parametrized
     error = activation_error(config)
     if error is None and not any(uses_harness(i) for i in items):
         return
-    if xdist_workers(config):
+    reason = workers.unsupported(config) if xdist_workers(config) else ""
+    if reason:
         if hasattr(config, "workerinput"):
             # a worker: run nothing, tell the controller (pytest_testnodedown), which refuses the run
-            config.workeroutput["harness_refused"] = XDIST_REFUSED  # type: ignore[attr-defined]
+            config.workeroutput["harness_refused"] = xdist_refusal(reason)  # type: ignore[attr-defined]
             items[:] = []
             return
-        raise pytest.UsageError(XDIST_REFUSED)
+        raise pytest.UsageError(xdist_refusal(reason))
     if error is not None:
         raise pytest.UsageError(error)
     activate(config)
@@ -361,7 +387,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cfg = session.config.stash.get(CONFIG_KEY, None)
     if cfg is not None and timings.RECORDER.phases:
         try:
-            timings.RECORDER.write_json(cfg.artifacts_dir / "timings.json")
+            timings.RECORDER.write_json(workers.output_path(session.config, cfg.artifacts_dir, "timings.json"))
         except OSError as exc:
             progress.say(f"could not write timings.json: {exc}")
 
@@ -464,22 +490,33 @@ def _run_owner(config: pytest.Config) -> runs.Owner:
     path = runs.run_dir(state.run_id) / runs.OWNER_FILE
     owner = runs.read_owner(path)
     if owner is None:
-        owner = runs.owner_now(state.run_id)
+        # on an xdist worker the controller owns the run: it outlives every worker (harness/plugin/workers.py)
+        owner = replace(runs.owner_now(state.run_id), pid=workers.owner_pid(config))
         runs.write_owner(path, owner)
     return owner
 
 
+def _helm_home_name(config: pytest.Config) -> str:
+    wid = workers.worker_id(config)
+    return f"helm-home-{wid}" if wid else "helm-home"
+
+
 def _close_run(config: pytest.Config, state: RunState) -> None:
     """At the end of a run: its directory removed when nothing was kept and it was not interrupted
-    (then ``clean`` removes it once the process is gone); marked ``kept`` when keep-cluster kept something."""
+    (then ``clean`` removes it once the process is gone); marked ``kept`` when keep-cluster kept something.
+    An xdist worker removes only its own helm home: the controller closes the run once every worker is done."""
     path = runs.runs_root() / state.run_id
+    if workers.is_worker(config):
+        shutil.rmtree(path / _helm_home_name(config), ignore_errors=True)
+        return
     if not path.is_dir():
         return
     try:
         if state.kept_on_purpose:
             # the record stays (its namespaces' owner for `clean`), marked kept; the helm home goes
             runs.mark_kept(path / runs.OWNER_FILE)
-            shutil.rmtree(path / "helm-home", ignore_errors=True)
+            for home in path.glob("helm-home*"):
+                shutil.rmtree(home, ignore_errors=True)
         elif not interrupted(config):
             shutil.rmtree(path, ignore_errors=True)
     except OSError as exc:
@@ -509,27 +546,39 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
     the cluster is deleted unless keep-cluster keeps it (``always``, or ``on-failure`` after a
     failure). A reused or external cluster is never deleted. What is kept is printed with its
     context, kubeconfig and the delete command.
+
+    On an xdist worker it is made under the lock ``<cache>/locks/<name>/cluster`` (the first worker
+    creates it, the others wait and find it: ``ensure_cluster`` reuses a cluster whose owner record
+    is this run's), and the worker neither exports logs nor deletes it: it tells the controller,
+    which does both once every worker is done (harness/plugin/parallel.py).
     """
-    try:
-        from harness.env import cluster as cluster_mod
-    except ImportError as exc:
-        pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
     state = _state(request.config)
     with _exit_on_harness_error("cluster"):
         owner = _run_owner(request.config)
-        with timings.phase(f"cluster {harness_config.cluster_name or 'external'} ready"):
+        with (workers.shared_lock(request.config, harness_config, "cluster", "cluster create"),
+              timings.phase(f"cluster {harness_config.cluster_name or 'external'} ready")):
             c = cluster_mod.ensure_cluster(harness_config, owner=owner)
     state.cluster = c
     yield c
 
-    if interrupted(request.config):
+    if workers.is_worker(request.config):
+        workers.report(request.config, "cluster", workers.cluster_facts(c))
+        return  # the controller finishes it (harness/plugin/parallel.py)
+    finish_cluster(request.config, harness_config, state, c, failed=request.session.testsfailed > 0)
+
+
+def finish_cluster(config: pytest.Config, harness_config: HarnessConfig, state: RunState, c: Any, *,
+                   failed: bool) -> None:
+    """The end of the run's cluster (the ``cluster`` fixture's teardown; the xdist controller's after
+    the last worker): kind logs after a failure, then deleted or kept per keep-cluster, and what is
+    kept said in ``state.kept``."""
+    if interrupted(config):
         # kept as it is, said in one line at the session's end; `python -m harness clean` removes it,
         # unless keep-cluster=always asked to keep it anyway
         if harness_config.keep_cluster == "always" and c.created and getattr(c, "name", ""):
             state.kept_on_purpose = True
             runs.mark_kept(runs.cluster_owner_path(c.name))
         return
-    failed = request.session.testsfailed > 0
     is_kind = not harness_config.external_cluster and bool(getattr(c, "name", ""))
     if failed and is_kind:
         dest = harness_config.artifacts_dir / "kind-logs"
@@ -581,9 +630,11 @@ def kube_api(cluster: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def helm_home(pytestconfig: pytest.Config) -> Path:
     """The run's private helm home (repositories.yaml, caches, registry config):
-    ``<cache>/runs/<run-id>/helm-home``, removed at the run's end (by ``clean`` after a killed run)."""
+    ``<cache>/runs/<run-id>/helm-home`` (``helm-home-<worker id>`` on an xdist worker: each worker
+    serves ``chart_repo`` on a port of its own under the same repository name), removed at the
+    run's end (by ``clean`` after a killed run)."""
     _run_owner(pytestconfig)
-    home = runs.run_dir(_state(pytestconfig).run_id) / "helm-home"
+    home = runs.run_dir(_state(pytestconfig).run_id) / _helm_home_name(pytestconfig)
     home.mkdir(exist_ok=True)
     return home
 
@@ -773,7 +824,10 @@ def addons(cluster: Any, harness_config: HarnessConfig, harness_run_id: str,
 
     with _exit_on_harness_error("add-ons"):
         ctx = addons_mod.AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)
-        addons_mod.install_addons(harness_config.addons, ctx)
+        # xdist: one worker installs, the others find them present (install_addons is idempotent);
+        # PostgreSQL is a container per worker (its server object lives in the worker's ctx.state)
+        with workers.shared_lock(request.config, harness_config, "addons", "add-ons install"):
+            addons_mod.install_addons(harness_config.addons, ctx)
     yield ctx
     if interrupted(request.config):
         return  # the add-ons' containers carry the run id; `python -m harness clean` removes them

@@ -5,7 +5,9 @@
 * with pytest-kind installed beside the harness (a temporary virtualenv over this one, from PyPI
   through the pip cache) both plugins load, ``--help`` works, ``--cluster-name`` is pytest-kind's
   and ``--harness-cluster-name`` the harness's;
-* under pytest-xdist, ``-n`` with harness tests is refused in one line (exit 4), other tests run.
+* under pytest-xdist, ``-n`` runs harness tests beside other tests (the workers share one cluster:
+  harness/plugin/parallel.py), and ``--dist each`` with harness tests is refused in one line (exit 4)
+  while other tests still run with it.
 
 The virtualenv tests skip, saying why, when the packages cannot be installed (no network, no cache).
 """
@@ -25,7 +27,7 @@ INSTALLED = any(ep.value == "harness.plugin" for ep in entry_points(group="pytes
 PLUGIN = [] if INSTALLED else ["-p", "harness.plugin"]
 UNRELATED = "def test_sum():\n    assert 1 + 1 == 2\n"
 HARNESS_MARKED = "import pytest\n\n\n@pytest.mark.harness\ndef test_uses_the_harness():\n    pass\n"
-XDIST_LINE = "ERROR: harness: pytest-xdist (-n) is not supported with harness tests yet"
+XDIST_LINE = "ERROR: harness: pytest-xdist cannot run harness tests this way"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -127,19 +129,22 @@ def test_pytest_kind_beside_the_harness(plugins_venv, tmp_path):
     assert "ERROR: harness: keep-cluster (option): 'sometimes' is not one of never, on-failure, always" in result.stderr
 
 
-def test_xdist_with_harness_tests_is_refused_in_one_line(plugins_venv, tmp_path):
+def test_xdist_runs_harness_tests_and_refuses_only_dist_each(plugins_venv, tmp_path):
     harness = _folder(tmp_path, "harness", HARNESS_MARKED + "\n\ndef test_plain():\n    pass\n")
-    result = _pytest(plugins_venv, harness, "-q", "-n", "2")
+    private = {"HARNESS_CACHE": str(tmp_path / "cache")}  # the workers' lock files: not the user's cache
+    result = _pytest(plugins_venv, harness, "-q", "-n", "2", "--harness-cluster-name", "isolation", **private)
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+    assert (tmp_path / "cache" / "locks" / "isolation" / "edge").is_file()  # each harness test took the edge, shared
+    result = _pytest(plugins_venv, harness, "-q", "-n", "2", "--dist", "each", **private)
     out = result.stdout + result.stderr
     assert result.returncode == 4, out
     assert [ln for ln in out.splitlines() if "harness:" in ln] == [
-        XDIST_LINE + ": every worker would create the same kind cluster on the same ports; run them without -n "
-        "(docs/configuration.md)"]
+        XDIST_LINE + ": --dist each runs every test on every worker: each scenario would run once per worker on one "
+        "cluster; run them with -n on this host (docs/parallel.md) or without -n"]
     assert "Traceback" not in out and " passed" not in out
-    assert not (harness / "artifacts").exists()
-    # selecting only the other test, and an unrelated folder, run under xdist as usual
-    result = _pytest(plugins_venv, harness, "-q", "-n", "2", "-k", "plain")
-    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+    # selecting only the other test, and an unrelated folder, run under --dist each as usual
+    result = _pytest(plugins_venv, harness, "-q", "-n", "2", "--dist", "each", "-k", "plain", **private)
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
     folder = _folder(tmp_path, "unrelated", UNRELATED)
     result = _pytest(plugins_venv, folder, "-q", "-n", "2")
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr

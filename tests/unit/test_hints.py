@@ -51,6 +51,7 @@ EXTERNAL_FLAGS = {
     "--repo": "helm pull", "--destination": "helm pull/package", "--bogus": "docs/gate.md's example of an unknown option",
     "--context": "kubectl (the harness passes --kube-context to it as --context)",
     "--plain-http": "helm push/pull/show/install for a registry on loopback",
+    "--dist": "pytest-xdist", "--tx": "pytest-xdist", "--numprocesses": "pytest-xdist",
     # docs/design.md: the pytest plugins read and not used, and the commands they run
     "--no-deps": "pip download", "--kind-image": "pytest-kind", "--kind-bin": "pytest-kind",
     "--kind-kubectl-bin": "pytest-kind", "--k8s-cluster-name": "pytest-kubernetes", "--k8s-provider": "pytest-kubernetes",

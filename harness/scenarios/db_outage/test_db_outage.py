@@ -12,6 +12,7 @@ from harness.plugin.shared_run import SharedRun, shared_test
 from harness.scenario import db_outage
 
 SCENARIO = "db_outage"
+EXCLUSIVE = ("postgres",)  # the PostgreSQL server, stopped, paused or disconnected: outages wait for each other (docs/parallel.md)
 FAULTS = db_outage.FAULTS
 
 

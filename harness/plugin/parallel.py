@@ -1,0 +1,285 @@
+"""pytest-xdist: harness tests on several workers that share one cluster (docs/parallel.md).
+
+Who does what:
+
+* **the controller** (the ``pytest -n N`` process, which collects nothing) makes the run id and
+  hands it, its own pid and whether this xdist setup is supported to every worker
+  (``pytest_configure_node``; harness/plugin/workers.py); keeps a shared run's tests on one worker
+  (``pytest_xdist_make_scheduler``: :func:`harness.core.parallel.schedule_scope`); once every
+  worker is done it finishes the cluster (kind logs after a failure, deleted or kept per
+  keep-cluster: :func:`harness.plugin.session.finish_cluster`), merges the workers'
+  ``scenarios.json`` and prints what they kept;
+* **a worker** runs tests: the first to need the cluster creates it under the lock
+  ``<cache>/locks/<cluster>/cluster`` and the others wait and reuse it, the add-ons likewise
+  (harness/plugin/session.py); each test holds the locks its declaration asks for while it runs,
+  set-up and teardown included (:func:`pytest_runtest_setup`, :func:`pytest_runtest_teardown`);
+  at its end it hands its facts to the controller (``workeroutput["harness"]``).
+
+A test's declaration: ``@pytest.mark.harness_exclusive("node")`` or its module's
+``EXCLUSIVE = ("node",)`` (harness/core/parallel.py names the resources). A bad declaration is a
+usage error at collection (exit 4), in a serial run too.
+
+Relied on: pytest-xdist's hooks ``pytest_configure_node``, ``pytest_testnodedown``,
+``pytest_xdist_make_scheduler`` and ``pytest_xdist_auto_num_workers``
+(https://pytest-xdist.readthedocs.io/en/stable/how-to.html), its ``LoadScopeScheduling`` whose
+``_split_scope(nodeid)`` names the group a test is sent with (as xdist's own ``LoadFileScheduling``
+does), and ``workeroutput``, which a worker sends when its session is finished.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.core import locks, progress
+from harness.core import parallel as plan
+from harness.core.config import read_config_file
+from harness.core.errors import HarnessError, UsageError
+from harness.core.redact import Redactor
+from harness.plugin import workers
+from harness.plugin.session import (
+    CONFIG_KEY,
+    STATE_KEY,
+    activate,
+    finish_cluster,
+    harness_rootdir,
+    run_id_for,
+    uses_harness,
+)
+from harness.scenario.result import read_results, write_results
+
+_LOCKS_KEY = pytest.StashKey[ExitStack]()
+_REPORTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{plan.MARKER}(*resources): the test takes these shared resources "
+                                       f"({', '.join(plan.RESOURCES)}) exclusively; under pytest-xdist it waits "
+                                       "for a worker that holds one (docs/parallel.md)")
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def declared_resources(item: Any) -> frozenset[str]:
+    """What ``item`` takes exclusively: its ``harness_exclusive`` markers and its module's ``EXCLUSIVE``.
+
+    Raises:
+        UsageError: an unknown resource name, or a marker naming none.
+    """
+    found: set[str] = set()
+    module = getattr(item, "module", None)
+    attr = getattr(module, plan.MODULE_ATTRIBUTE, None) if module is not None else None
+    if attr is not None:
+        found |= plan.parse_declaration(attr, f"{plan.MODULE_ATTRIBUTE} in {getattr(module, '__name__', '?')}")
+    for mark in item.iter_markers(plan.MARKER):
+        found |= plan.parse_declaration(mark.args, f"{plan.MARKER} marker on {item.nodeid}")
+    return frozenset(found)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A bad declaration on a selected harness test stops the run at collection (exit 4, one line;
+    an xdist worker runs nothing and tells the controller, as for a refusal in harness/plugin/session.py)."""
+    for item in items:
+        if uses_harness(item):
+            try:
+                declared_resources(item)
+            except UsageError as exc:
+                if workers.is_worker(config):
+                    config.workeroutput.setdefault("harness_refused", f"harness: {exc}")  # type: ignore[attr-defined]
+                    items[:] = []
+                    return
+                raise pytest.UsageError(f"harness: {exc}") from None
+
+
+# --------------------------------------------------------------------------- the controller
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Before a worker starts: the run id, the owner pid and the support verdict it inherits."""
+    config = node.config
+    node.workerinput[workers.RUN_ID_INPUT] = run_id_for(config)
+    node.workerinput[workers.OWNER_PID_INPUT] = os.getpid()
+    node.workerinput[workers.UNSUPPORTED_INPUT] = workers.unsupported(config)
+
+
+def workers_setting(config: pytest.Config, env: dict[str, str] | None = None) -> str | None:
+    """The ``workers`` setting when one is given: ``--harness-workers``, ``HARNESS_WORKERS``, or
+    ``workers`` in the run's harness.yaml (in that order); None when none is."""
+    given = getattr(config.option, "harness_workers", None)
+    if given:
+        return str(given)
+    env = os.environ if env is None else env
+    if env.get("HARNESS_WORKERS"):
+        return env["HARNESS_WORKERS"]
+    path = Path(env["HARNESS_CONFIG"]) if env.get("HARNESS_CONFIG") else harness_rootdir(config) / "harness.yaml"
+    if path.is_file():
+        value = read_config_file(path).get("workers")
+        return str(value) if value is not None else None
+    return None
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: the harness's ``workers`` setting when one is given (else xdist's own count)."""
+    try:
+        value = workers_setting(config)
+        return plan.resolve_workers(value) if value is not None else None
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For a harness run under ``--dist load`` (``-n`` alone): xdist's load-scope scheduler with
+    :func:`harness.core.parallel.schedule_scope` as the scope, so a shared run's tests go to one
+    worker and every other test is dealt on its own. Other runs keep xdist's scheduler."""
+    if config.getvalue("dist") != "load" or CONFIG_KEY not in config.stash:
+        return None
+    # xdist's scheduler module: imported only on a controller that schedules harness tests
+    from xdist.scheduler import LoadScopeScheduling
+
+    class HarnessScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return plan.schedule_scope(nodeid)
+
+    return HarnessScheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the controller: keep what a worker reported (``workeroutput["harness"]``)."""
+    facts = getattr(node, "workeroutput", {}).get(workers.OUTPUT_KEY)
+    if facts:
+        node.config.stash.setdefault(_REPORTS_KEY, []).append(dict(facts))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the fixtures' teardown and results.py's ``scenarios.json``. On a worker: its facts to
+    the controller (:func:`report_worker_facts`). On the controller, after the last worker: the
+    workers' facts merged into the run state (kept lines, notes, diagnostics, secrets), the cluster
+    finished, ``scenarios.json`` merged. Both trylast: this module is registered after
+    harness/plugin/session.py (harness/plugin/__init__.py), so pluggy calls this one first, before
+    the run directory is closed there."""
+    config = session.config
+    if workers.is_worker(config):
+        report_worker_facts(config)
+        return
+    reports = config.stash.get(_REPORTS_KEY, [])
+    if not reports:
+        return
+    cfg = activate(config, junit=False)
+    state = config.stash[STATE_KEY]
+    merge_reports(state, reports)
+    cluster = controller_cluster(reports)
+    if cluster is not None:
+        finish_cluster(config, cfg, state, cluster, failed=session.testsfailed > 0)
+    files = [Path(p) for r in reports for p in r.get("results", [])]
+    if files:
+        try:
+            merged = [rec for p in sorted(files) for rec in read_results(p)]
+            write_results(Path(cfg.artifacts_dir) / "scenarios.json", merged, redactor=state.redactor)
+        except (OSError, ValueError) as exc:
+            progress.say(f"could not merge the workers' scenarios.json: {exc}")
+
+
+def merge_reports(state: Any, reports: list[dict[str, Any]]) -> None:
+    """Fold the workers' reports into the controller's run state (pure but for ``state``)."""
+    for r in reports:
+        state.kept.extend(str(x) for x in r.get("kept", []))
+        state.notes.extend(str(x) for x in r.get("notes", []))
+        state.artifacts.extend((str(a), Path(b)) for a, b in r.get("artifacts", []))
+        state.kept_on_purpose = state.kept_on_purpose or bool(r.get("kept_on_purpose"))
+        secrets = [s.encode() if isinstance(s, str) else bytes(s) for s in r.get("secrets", [])]
+        if secrets:
+            state.redactor = state.redactor.merged(Redactor(frozenset(secrets)))
+
+
+def controller_cluster(reports: list[dict[str, Any]]) -> Any:
+    """The run's cluster as the workers reported it: the creating worker's facts when one created
+    it (``created`` True), else the first report's; None when no worker had a cluster."""
+    facts = [r["cluster"] for r in reports if r.get("cluster")]
+    if not facts:
+        return None
+    chosen = next((f for f in facts if f.get("created")), facts[0])
+    from harness.env.cluster import (
+        Cluster,  # the env layer: only when a worker had a cluster
+    )
+
+    return Cluster(chosen["name"], Path(chosen["kubeconfig"]), chosen["context"], created=bool(chosen["created"]),
+                   node_image=chosen.get("node_image", ""), kubernetes_version=chosen.get("kubernetes_version", ""))
+
+
+# --------------------------------------------------------------------------- a worker
+
+
+def _say_waiting(item: Any, name: str) -> Any:
+    def told(holder: locks.Holder | None) -> None:
+        who = holder.line() if holder is not None else "tests running now"
+        progress.say(f"{item.nodeid}: waiting for {name} (held by {who})")
+    return told
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On an xdist worker, before the test's fixtures: take the locks of its declaration
+    (:func:`harness.core.parallel.lock_plan`), each waited for at most
+    :data:`harness.plugin.workers.LOCK_WAIT` seconds; a wait that runs out fails the test's
+    set-up naming the holder."""
+    if not workers.is_worker(item.config) or not uses_harness(item):
+        return
+    cfg = activate(item.config)
+    directory = locks.lock_dir(workers.lock_scope(cfg))
+    me = workers.holder(item.config, item.nodeid)
+    stack = ExitStack()
+    try:
+        for lock in plan.lock_plan(declared_resources(item)):
+            path = directory / lock.name
+            if lock.name == plan.EDGE:
+                stack.enter_context(locks.shared_or_exclusive(path, me, exclusive_mode=lock.exclusive,
+                                                              timeout=workers.LOCK_WAIT,
+                                                              on_wait=_say_waiting(item, lock.name)))
+            else:
+                stack.enter_context(locks.exclusive(path, me, timeout=workers.LOCK_WAIT,
+                                                    on_wait=_say_waiting(item, lock.name)))
+    except BaseException:
+        stack.close()
+        raise
+    item.stash[_LOCKS_KEY] = stack
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After the test's teardown (a module's shared run ends in its last test's): its locks go."""
+    try:
+        return (yield)
+    finally:
+        stack = item.stash.get(_LOCKS_KEY, None)
+        if stack is not None:
+            del item.stash[_LOCKS_KEY]
+            stack.close()
+
+
+def report_worker_facts(config: pytest.Config) -> None:
+    """On a worker at its session's end: its kept lines, notes, diagnostics, secrets and result
+    files to the controller (``workeroutput["harness"]``; the cluster's facts were put there by the
+    ``cluster`` fixture's teardown)."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not workers.is_worker(config):
+        return
+    workers.report(config, "kept", list(state.kept))
+    workers.report(config, "notes", list(state.notes))
+    workers.report(config, "artifacts", [[a, str(b)] for a, b in state.artifacts])
+    workers.report(config, "kept_on_purpose", bool(state.kept_on_purpose))
+    workers.report(config, "secrets", [bytes(s) for s in state.redactor.secrets])
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is not None:
+        path = workers.output_path(config, cfg.artifacts_dir, "scenarios.json")
+        if path.is_file():
+            workers.report(config, "results", [str(path)])
