@@ -552,6 +552,10 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
     is this run's), and the worker neither exports logs nor deletes it: it tells the controller,
     which does both once every worker is done (harness/plugin/parallel.py).
     """
+    try:
+        from harness.env import cluster as cluster_mod
+    except ImportError as exc:
+        pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
     state = _state(request.config)
     with _exit_on_harness_error("cluster"):
         owner = _run_owner(request.config)
@@ -572,6 +576,9 @@ def finish_cluster(config: pytest.Config, harness_config: HarnessConfig, state: 
     """The end of the run's cluster (the ``cluster`` fixture's teardown; the xdist controller's after
     the last worker): kind logs after a failure, then deleted or kept per keep-cluster, and what is
     kept said in ``state.kept``."""
+    # looked up at call time, like the fixture's: tests/integration/test_plugin.py replaces the module
+    from harness.env import cluster as cluster_mod
+
     if interrupted(config):
         # kept as it is, said in one line at the session's end; `python -m harness clean` removes it,
         # unless keep-cluster=always asked to keep it anyway
@@ -730,10 +737,12 @@ def _add_repository(request: pytest.FixtureRequest, helm_offline: Any, released:
 
 
 @pytest.fixture(scope="session")
-def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: HarnessConfig) -> list[str]:
+def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: HarnessConfig,
+                 pytestconfig: pytest.Config) -> list[str]:
     """Every image the contracts list, loaded into the kind nodes (only those missing there); with
     image-source ``pull`` the nodes pull them instead, and each is asked of its registry first (one
-    line per missing image, exit 3: harness/env/imagecheck.py)."""
+    line per missing image, exit 3: harness/env/imagecheck.py). xdist workers load one at a time
+    (the lock ``images``): the second finds them present."""
     images = sorted({img for c in charts_under_test if c.contract for img in c.contract.images})
     if images and not harness_config.external_cluster:
         source = cluster_mod.effective_image_source(harness_config.image_source, getattr(cluster, "node_image", ""),
@@ -745,7 +754,9 @@ def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: Har
                 require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else (),
                                notes={i: partial_note(h, nodes) for i, h in holders.items()})
             return images
-        with _exit_on_harness_error("load images"), timings.phase(f"load {len(images)} images"):
+        with (_exit_on_harness_error("load images"),
+              workers.shared_lock(pytestconfig, harness_config, "images", "load images"),
+              timings.phase(f"load {len(images)} images")):
             cluster_mod.load_images(cluster, images)
     return images
 

@@ -161,6 +161,18 @@ def test_a_cluster_that_is_not_a_dead_runs_leftover_is_refused(offline, recorded
     assert kind.calls == []
 
 
+def test_a_cluster_another_worker_of_this_run_made_is_reused_not_created(offline):
+    """pytest-xdist: the second worker finds the cluster the first made under the lock; its owner
+    record names this run, so it is used as it is and ``created`` stays False (only the controller
+    deletes it)."""
+    controller = owner("r-par", LIVE)
+    runs.write_owner(runs.cluster_owner_path("t4"), controller)
+    kind = FakeKind(existing=["t4"])
+    got = ensure_cluster(ClusterSpec(name="t4"), kind=kind, owner=owner("r-par", LIVE))
+    assert got.name == "t4" and not got.created and kind.calls == []
+    assert runs.read_owner(runs.cluster_owner_path("t4")) == controller
+
+
 def test_an_interrupted_create_deletes_the_half_made_cluster_and_keeps_its_record(offline):
     """A node container the interrupted `kind create` still had on its way may appear after the
     delete: the owner record stays, so `clean` can tell it is a dead run's and remove it."""
