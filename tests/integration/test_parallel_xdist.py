@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness.core import locks
+from harness.scenario.result import read_results
 
 pytest.importorskip("xdist")
 
@@ -268,3 +269,49 @@ def test_one_cluster_made_by_one_worker_reused_by_the_other_deleted_after_both(p
     ends = [eval((out / n).read_text()) for n in ("one", "two")]  # noqa: S307 - our own repr of (float, str)
     assert all(t < delete["t"] for t, _ in ends)
     assert ends[0][1] == ends[1][1] == create["run_id"]
+
+
+CONTROLLER_AS_A_SCENARIO_RUN = textwrap.dedent("""\
+    # A FAKE BOUNDARY: the controller is activated here as harness/plugin/scenarios.py activates it
+    # for a run that collects scenario modules (which need contracts and charts this test does not have).
+    import harness.plugin.session as s
+
+    def pytest_sessionstart(session):
+        if not hasattr(session.config, "workerinput"):
+            s.activate(session.config, junit=False)
+    """)
+
+
+def test_a_shared_run_module_goes_to_one_worker_whole(pytester, xrun):
+    pytester.makeconftest(CONTROLLER_AS_A_SCENARIO_RUN)
+    test = ("import os, pytest\n\n@pytest.mark.harness\n@pytest.mark.parametrize('i', range({n}))\n"
+            "def test_{name}(i):\n"
+            "    open(os.path.join(os.environ['XDIST_OUT'], '{name}-%d' % i), 'w').write(os.environ['PYTEST_XDIST_WORKER'])\n")
+    pytester.makepyfile(test_sse=test.format(name="sse", n=4), test_upgrade=test.format(name="upgrade", n=6))
+    result, out = xrun("-n", "2", "-q")  # --dist load, xdist's default: the harness's scheduler
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*10 passed*"])
+    sse = {(out / f"sse-{i}").read_text() for i in range(4)}
+    upgrade = {(out / f"upgrade-{i}").read_text() for i in range(6)}
+    assert len(sse) == 1, sse  # under xdist's own load scheduler these four are dealt to both workers
+    assert upgrade <= {"gw0", "gw1"}
+
+
+def test_each_worker_writes_its_records_apart_and_the_controller_merges_them(pytester, xrun):
+    body = textwrap.dedent("""\
+        import pytest
+        from harness.plugin.results import record_result
+        from harness.scenario.result import ScenarioResult
+
+        @pytest.mark.harness
+        def test_{n}(request):
+            record_result(request.node, ScenarioResult("upgrade", "{n}", "default", None, "PASS", "ok"))
+        """)
+    pytester.makepyfile(test_one=body.format(n="one"), test_two=body.format(n="two"))
+    result, _ = xrun("-n", "2", "--dist", "loadscope", "-q")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    per_worker = sorted(p.parent.name for p in (pytester.path / "artifacts" / "workers").glob("*/scenarios.json"))
+    assert per_worker == ["gw0", "gw1"]
+    merged = read_results(pytester.path / "artifacts" / "scenarios.json")
+    assert sorted((r.chart, r.test_id) for r in merged) == [("one", "test_one.py::test_one"),
+                                                            ("two", "test_two.py::test_two")]
