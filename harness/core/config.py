@@ -168,7 +168,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("addons", "addons", "choices", ADDONS,
            "cluster add-ons to install, in order (repeatable or comma-separated; 'none' for none)", KNOWN_ADDONS,
            metavar="ADDON"),
-    Option("workers", "workers", "str", "auto",
+    Option("workers", "parallel_workers", "str", "auto",
            "harness tests run at once on one cluster with pytest-xdist (`pytest -n auto` takes this number; "
            "`make e2e-parallel`): auto = one per core, at least 2 and at most 4; a number; 1 = one after another",
            metavar="N"),
@@ -209,8 +209,9 @@ class HarnessConfig:
             (``harness.tools.binaries.tool_path("helm")``, resolved by harness.tools.helm).
         helm_from: ``"3"``: the upgrade scenario also runs with the released chart installed by the
             pinned Helm 3 (client-side apply) and upgraded by ``helm``; None: it does not.
-        workers: ``auto`` or a positive number: harness tests at once under pytest-xdist
-            (:func:`harness.core.parallel.resolve_workers`).
+        parallel_workers: the ``workers`` key: ``auto`` or a positive number, harness tests at once
+            under pytest-xdist (:func:`harness.core.parallel.resolve_workers`). Not ``workers``: that
+            name is the kind cluster's worker-node count (``harness.env.cluster.ClusterSpec``).
         edge: ``traefik-nginx`` (probes through the chart's Ingress) or ``traefik-gateway`` (through
             its HTTPRoute on the traefik add-on's Gateway; harness/core/edges.py).
         rootdir: the project root the run uses.
@@ -240,7 +241,7 @@ class HarnessConfig:
     helm: Path | None = None
     helm_from: str | None = None
     edge: str = TRAEFIK_NGINX
-    workers: str = "auto"
+    parallel_workers: str = "auto"
     rootdir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -533,7 +534,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         helm=helm,
         helm_from=values["helm-from"],
         edge=values["edge"],
-        workers=str(workers),
+        parallel_workers=str(workers),
         rootdir=rootdir,
         config_file=file_path,
         sources=dict(sources),

@@ -248,6 +248,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             else:
                 stack.enter_context(locks.exclusive(path, me, timeout=workers.LOCK_WAIT,
                                                     on_wait=_say_waiting(item, lock.name)))
+    except locks.LockTimeout as exc:
+        stack.close()
+        pytest.fail(f"harness: {exc}", pytrace=False)  # the machine's wait, said in one line
     except BaseException:
         stack.close()
         raise

@@ -47,11 +47,20 @@ def test_workers_refused(value, msg):
 
 
 def test_workers_is_a_configuration_key_checked_at_load(tmp_path):
-    assert load_config(rootdir=tmp_path, env={}).workers == "auto"
-    assert load_config({"workers": "3"}, rootdir=tmp_path, env={}).workers == "3"
+    assert load_config(rootdir=tmp_path, env={}).parallel_workers == "auto"
+    assert load_config({"workers": "3"}, rootdir=tmp_path, env={}).parallel_workers == "3"
     with pytest.raises(UsageError) as err:
         load_config(rootdir=tmp_path, env={"HARNESS_WORKERS": "two"})
     assert str(err.value) == "workers (env HARNESS_WORKERS): 'two' is not 'auto' or a positive number"
+
+
+def test_the_workers_setting_is_not_the_clusters_worker_nodes(tmp_path):
+    """``spec_from_config`` copies every HarnessConfig field named like a ClusterSpec field: the
+    setting's field must not be ``workers`` (kind's worker-node count)."""
+    from harness.env.cluster import ClusterSpec, spec_from_config
+
+    spec = spec_from_config(load_config({"workers": "3"}, rootdir=tmp_path, env={}))
+    assert spec.workers == ClusterSpec().workers
 
 
 def test_minus_n_auto_takes_the_workers_setting_only_when_one_is_given(tmp_path, monkeypatch):
