@@ -40,6 +40,7 @@ from harness.core.config import read_config_file
 from harness.core.errors import HarnessError, UsageError
 from harness.core.redact import Redactor
 from harness.plugin import workers
+from harness.plugin.results import adopt_results
 from harness.plugin.session import (
     CONFIG_KEY,
     STATE_KEY,
@@ -174,6 +175,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reports = config.stash.get(_REPORTS_KEY, [])
     if not reports:
         return
+    stopped = next((r["exit"] for r in reports if r.get("exit")), None)
+    if stopped is not None:
+        # a session fixture failed on a worker: its one line, and its exit code, are the run's
+        progress.say(str(stopped[0]).removeprefix("harness: "))
+        session.exitstatus = int(stopped[1])
     cfg = activate(config, junit=False)
     state = config.stash[STATE_KEY]
     merge_reports(state, reports)
@@ -185,6 +191,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         try:
             merged = [rec for p in sorted(files) for rec in read_results(p)]
             write_results(Path(cfg.artifacts_dir) / "scenarios.json", merged, redactor=state.redactor)
+            adopt_results(config, merged)  # the terminal table, printed after this
         except (OSError, ValueError) as exc:
             progress.say(f"could not merge the workers' scenarios.json: {exc}")
 

@@ -88,6 +88,12 @@ def results(config: pytest.Config) -> list[ScenarioResult]:
     return [e.result for e in config.stash.get(RESULTS_KEY, [])]
 
 
+def adopt_results(config: pytest.Config, records: Sequence[ScenarioResult]) -> None:
+    """Records other processes wrote (the xdist workers' ``scenarios.json``, merged by the
+    controller: harness/plugin/parallel.py) join this session's, for the terminal table."""
+    config.stash.setdefault(RESULTS_KEY, []).extend(_Entry(None, r) for r in records)
+
+
 def results_of(item: Any) -> list[ScenarioResult]:
     """The records of one test ([] when it has none yet)."""
     return [e.result for e in item.stash.get(ITEM_RESULTS_KEY, [])]

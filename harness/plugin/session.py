@@ -466,12 +466,23 @@ class _TerminalSink:
 
 
 @contextmanager
-def _exit_on_harness_error(what: str) -> Iterator[None]:
-    """Turn a HarnessError in session setup into one ``harness: ...`` line and its exit code."""
+def _exit_on_harness_error(what: str, config: pytest.Config | None = None) -> Iterator[None]:
+    """Turn a HarnessError in session setup into one ``harness: ...`` line and its exit code.
+
+    On an xdist worker (``config`` given) ``pytest.exit`` would end the worker mid-test, which the
+    controller reports as a crash: the line fails the tests that need the fixture instead, and goes
+    to the controller, which prints it once and exits with its code (harness/plugin/parallel.py).
+    """
+    stopped = None
     try:
         yield
     except HarnessError as exc:
-        pytest.exit(f"harness: {what}: {exc}", returncode=exc.exit_code)
+        stopped = f"harness: {what}: {exc}"
+        if config is None or not workers.is_worker(config):
+            pytest.exit(stopped, returncode=exc.exit_code)
+        workers.report_exit(config, stopped, exc.exit_code)
+    if stopped is not None:
+        raise pytest.fail.Exception(stopped, pytrace=False) from None  # one line: no chained traceback
 
 
 def _failed(item: pytest.Item) -> bool:
@@ -557,7 +568,7 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
     except ImportError as exc:
         pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
     state = _state(request.config)
-    with _exit_on_harness_error("cluster"):
+    with _exit_on_harness_error("cluster", request.config):
         owner = _run_owner(request.config)
         with (workers.shared_lock(request.config, harness_config, "cluster", "cluster create"),
               timings.phase(f"cluster {harness_config.cluster_name or 'external'} ready")):
@@ -621,11 +632,11 @@ def finish_cluster(config: pytest.Config, harness_config: HarnessConfig, state: 
 
 
 @pytest.fixture(scope="session")
-def kube_api(cluster: Any) -> Iterator[Any]:
+def kube_api(cluster: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
     """An official-client ``ApiClient`` for the cluster's own kubeconfig (never ~/.kube/config);
     a kubeconfig the harness created is made mode 0600. Unreachable API server: exit 3."""
 
-    with _exit_on_harness_error("kube_api"):
+    with _exit_on_harness_error("kube_api", pytestconfig):
         if cluster.created:
             kube.make_private(cluster.kubeconfig)
         api = kube.api_client(cluster.kubeconfig, context=cluster.context or None)
@@ -647,22 +658,22 @@ def helm_home(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
-def helm_offline(helm_home: Path, harness_config: HarnessConfig) -> Any:
+def helm_offline(helm_home: Path, harness_config: HarnessConfig, pytestconfig: pytest.Config) -> Any:
     """A Helm without a cluster, for lint/template/package/repo commands. Missing or non-v3 helm: exit 3."""
 
-    with _exit_on_harness_error("helm"):
+    with _exit_on_harness_error("helm", pytestconfig):
         return Helm(None, home=helm_home, default_timeout=harness_config.timeouts.install, binary=harness_config.helm,
                     kube_version=harness_config.kubernetes_version)
 
 
 @pytest.fixture(scope="session")
-def chart_repo(harness_config: HarnessConfig, helm_offline: Any) -> Iterator[Any]:
+def chart_repo(harness_config: HarnessConfig, helm_offline: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
     """charts-under-test/repo served on 127.0.0.1 and added to the private helm home as
     ``harness-charts`` (so ``harness-charts/<name>`` with a version installs the released chart).
     No index.yaml there: exit 2."""
 
     repo = ChartRepo(harness_config.rootdir / "charts-under-test" / "repo", name=DEFAULT_REPO_NAME)
-    with _exit_on_harness_error("chart repository"):
+    with _exit_on_harness_error("chart repository", pytestconfig):
         repo.start()
         try:
             helm_offline.repo_add(repo.name, repo.url)
@@ -685,7 +696,7 @@ def charts_under_test(harness_config: HarnessConfig, helm_offline: Any,
     chart's repo name (a local directory is served like ``chart_repo``). Any problem: one line, exit 2.
     """
 
-    with _exit_on_harness_error("charts under test"):
+    with _exit_on_harness_error("charts under test", request.config):
         charts = resolve_charts_under_test(harness_config)
         repos: dict[str, Any] = {}
         if any(c.ref.kind == "repo" and c.ref.ref.startswith("harness-charts/") for c in charts):
@@ -748,13 +759,13 @@ def chart_images(cluster: Any, charts_under_test: list[Any], harness_config: Har
         source = cluster_mod.effective_image_source(harness_config.image_source, getattr(cluster, "node_image", ""),
                                                     getattr(cluster, "kubernetes_version", "") or None)
         if source == "pull":
-            with _exit_on_harness_error("check images"), timings.phase(f"check {len(images)} images"):
+            with _exit_on_harness_error("check images", pytestconfig), timings.phase(f"check {len(images)} images"):
                 mirror = harness_config.registry_mirror
                 nodes, holders = cluster_mod.image_holders(cluster, images)
                 require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else (),
                                notes={i: partial_note(h, nodes) for i, h in holders.items()})
             return images
-        with (_exit_on_harness_error("load images"),
+        with (_exit_on_harness_error("load images", pytestconfig),
               workers.shared_lock(pytestconfig, harness_config, "images", "load images"),
               timings.phase(f"load {len(images)} images")):
             cluster_mod.load_images(cluster, images)
@@ -809,21 +820,22 @@ def namespace(request: pytest.FixtureRequest, kube_api: Any, cluster: Any, harne
 
 
 @pytest.fixture
-def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessConfig) -> Any:
+def helm(cluster: Any, namespace: str, helm_home: Path, harness_config: HarnessConfig,
+         pytestconfig: pytest.Config) -> Any:
     """A :class:`harness.tools.helm.Helm` bound to the cluster's kubeconfig/context and the test's
     namespace, sharing the run's private helm home (so ``harness-charts`` from ``chart_repo`` resolves)."""
 
-    with _exit_on_harness_error("helm"):
+    with _exit_on_harness_error("helm", pytestconfig):
         return Helm(cluster.kubeconfig, home=helm_home, namespace=namespace, kube_context=cluster.context or None,
                     binary=harness_config.helm, kube_version=harness_config.kubernetes_version,
                     default_timeout=harness_config.timeouts.install)
 
 
 @pytest.fixture(scope="session")
-def kubectl(cluster: Any) -> Any:
+def kubectl(cluster: Any, pytestconfig: pytest.Config) -> Any:
     """A :class:`harness.tools.kubectl.Kubectl` bound to the cluster's kubeconfig and context."""
 
-    with _exit_on_harness_error("kubectl"):
+    with _exit_on_harness_error("kubectl", pytestconfig):
         return Kubectl(cluster.kubeconfig, context=cluster.context or None)
 
 
@@ -833,7 +845,7 @@ def addons(cluster: Any, harness_config: HarnessConfig, harness_run_id: str,
     """Install ``harness_config.addons`` into the cluster (harness.env.addons.catalog.install_addons, idempotent)
     and yield the AddonContext; at the end the add-ons release what they hold, kept per keep-cluster."""
 
-    with _exit_on_harness_error("add-ons"):
+    with _exit_on_harness_error("add-ons", request.config):
         ctx = addons_mod.AddonContext.from_config(harness_config, cluster, run_id=harness_run_id)
         # xdist: one worker installs, the others find them present (install_addons is idempotent);
         # PostgreSQL is a container per worker (its server object lives in the worker's ctx.state)

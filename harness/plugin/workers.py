@@ -147,6 +147,14 @@ def report(config: Any, key: str, value: Any) -> None:
         out.setdefault(OUTPUT_KEY, {})[key] = value
 
 
+def report_exit(config: Any, line: str, code: int) -> None:
+    """A worker's session fixture stopped the run (``harness: cluster: ...``, exit ``code``): the
+    first such line goes to the controller, which prints it and exits with its code."""
+    out = getattr(config, "workeroutput", None)
+    if out is not None:
+        out.setdefault(OUTPUT_KEY, {}).setdefault("exit", [line, int(code)])
+
+
 def cluster_facts(c: Any) -> dict[str, Any]:
     """What the controller needs of a worker's cluster to finish it (name, kubeconfig, context,
     created by this worker, node image, Kubernetes version)."""

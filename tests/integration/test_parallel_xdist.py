@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from test_exit_codes import FAILING_KIND
 
 from harness.core import locks
 from harness.scenario.result import read_results
@@ -316,3 +317,20 @@ def test_each_worker_writes_its_records_apart_and_the_controller_merges_them(pyt
     merged = read_results(pytester.path / "artifacts" / "scenarios.json")
     assert sorted((r.chart, r.test_id) for r in merged) == [("one", "test_one.py::test_one"),
                                                             ("two", "test_two.py::test_two")]
+    # and the controller prints them in the harness's table, as a serial run does
+    result.stdout.fnmatch_lines(["*harness scenarios*"])
+    table = result.stdout.str().split("harness scenarios", 1)[1]
+    assert "one" in table and "two" in table
+
+
+def test_a_session_fixture_error_on_a_worker_is_one_line_and_the_runs_exit_code(pytester, xrun):
+    """``pytest.exit`` in a worker would be a crash (INTERNALERROR) on the controller: the worker
+    fails the tests in one line instead and the controller exits with the error's code (3 here)."""
+    pytester.makeconftest(FAILING_KIND)  # the kind whose `create` fails, from the serial test
+    pytester.makepyfile("def test_x(cluster): pass\ndef test_y(cluster): pass\n")
+    result, _ = xrun("-n", "2", "-q")
+    out = result.stdout.str() + "\n" + result.stderr.str()
+    assert result.ret == 3, out
+    assert "INTERNALERROR" not in out and "Traceback" not in out and "During handling" not in out
+    assert "[harness] cluster: kind cluster 'xdist-lock-test' could not be created" in out
+    assert out.count("ERROR test_") == 2
