@@ -109,19 +109,20 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[workers.UNSUPPORTED_INPUT] = workers.unsupported(config)
 
 
-def workers_setting(config: pytest.Config, env: dict[str, str] | None = None) -> str | None:
-    """The ``workers`` setting when one is given: ``--harness-workers``, ``HARNESS_WORKERS``, or
-    ``workers`` in the run's harness.yaml (in that order); None when none is."""
+def workers_setting(config: pytest.Config, env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """The ``workers`` setting when one is given, with where it came from: ``--harness-workers``
+    (``option``), ``HARNESS_WORKERS`` (``env HARNESS_WORKERS``), or ``workers`` in the run's
+    harness.yaml (``file PATH``), in that order; None when none is."""
     given = getattr(config.option, "harness_workers", None)
     if given:
-        return str(given)
+        return str(given), "option"
     env = os.environ if env is None else env
     if env.get("HARNESS_WORKERS"):
-        return env["HARNESS_WORKERS"]
+        return env["HARNESS_WORKERS"], "env HARNESS_WORKERS"
     path = Path(env["HARNESS_CONFIG"]) if env.get("HARNESS_CONFIG") else harness_rootdir(config) / "harness.yaml"
     if path.is_file():
         value = read_config_file(path).get("workers")
-        return str(value) if value is not None else None
+        return (str(value), f"file {path}") if value is not None else None
     return None
 
 
@@ -129,8 +130,14 @@ def workers_setting(config: pytest.Config, env: dict[str, str] | None = None) ->
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: the harness's ``workers`` setting when one is given (else xdist's own count)."""
     try:
-        value = workers_setting(config)
-        return plan.resolve_workers(value) if value is not None else None
+        given = workers_setting(config)
+        if given is None:
+            return None
+        value, source = given
+        try:
+            return plan.resolve_workers(value)
+        except UsageError as exc:
+            raise UsageError(f"workers ({source}): {str(exc).removeprefix('workers: ')}") from None
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
 

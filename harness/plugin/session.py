@@ -37,7 +37,9 @@ Exit codes: a bad option value or config file stops pytest at collection with
 HarnessError in a session fixture (missing tool, Docker down, unreachable kubeconfig, a chart
 that fails ``helm lint``, an unknown chart version) stops the run with one ``harness: ...`` line
 and the error's own exit code: 2 for bad input (UsageError), 3 for the environment
-(EnvironmentNotReady), 1 otherwise.
+(EnvironmentNotReady), 1 otherwise. On an xdist worker the same line fails the tests that need the
+fixture (``pytest.exit`` there would be a crash of the worker), and the controller prints it and
+exits with its code (harness/plugin/parallel.py).
 
 Interrupted runs: Ctrl-C (SIGINT) during cluster creation, add-on install, chart install or a
 scenario stops the run at once: a half-made cluster is deleted (harness/env/cluster.py), nothing

@@ -71,13 +71,17 @@ def test_minus_n_auto_takes_the_workers_setting_only_when_one_is_given(tmp_path,
     monkeypatch.delenv("HARNESS_WORKERS", raising=False)
     monkeypatch.delenv("HARNESS_CONFIG", raising=False)
     assert plugin_parallel.workers_setting(config(), env={}) is None  # xdist counts the cores itself
-    assert plugin_parallel.workers_setting(config("3"), env={"HARNESS_WORKERS": "2"}) == "3"
-    assert plugin_parallel.workers_setting(config(), env={"HARNESS_WORKERS": "2"}) == "2"
+    assert plugin_parallel.workers_setting(config("3"), env={"HARNESS_WORKERS": "2"}) == ("3", "option")
+    assert plugin_parallel.workers_setting(config(), env={"HARNESS_WORKERS": "2"}) == ("2", "env HARNESS_WORKERS")
     (tmp_path / "harness.yaml").write_text("workers: 5\n")
-    assert plugin_parallel.workers_setting(config(), env={}) == "5"
-    monkeypatch.setattr(plugin_parallel, "workers_setting", lambda c: "0")
-    with pytest.raises(pytest.UsageError, match="harness: workers: '0' must be at least 1"):
+    assert plugin_parallel.workers_setting(config(), env={}) == ("5", f"file {tmp_path / 'harness.yaml'}")
+    assert plugin_parallel.pytest_xdist_auto_num_workers(config()) == 5
+    assert plugin_parallel.pytest_xdist_auto_num_workers(config("auto")) in (2, 3, 4)
+    monkeypatch.setenv("HARNESS_WORKERS", "0")
+    with pytest.raises(pytest.UsageError) as err:
         plugin_parallel.pytest_xdist_auto_num_workers(config())
+    assert str(err.value) == ("harness: workers (env HARNESS_WORKERS): '0' must be at least 1 "
+                              "(1 runs the tests one after another)")
 
 
 # --------------------------------------------------------------------------- declarations and plan
