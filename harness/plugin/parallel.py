@@ -192,6 +192,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     merge_reports(state, reports)
     cluster = controller_cluster(reports)
     if cluster is not None:
+        state.cluster = cluster  # for the interrupt line after Ctrl-C
         finish_cluster(config, cfg, state, cluster, failed=session.testsfailed > 0)
     files = [Path(p) for r in reports for p in r.get("results", [])]
     if files:

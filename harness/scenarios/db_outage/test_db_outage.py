@@ -12,7 +12,9 @@ from harness.plugin.shared_run import SharedRun, shared_test
 from harness.scenario import db_outage
 
 SCENARIO = "db_outage"
-EXCLUSIVE = ("postgres",)  # the PostgreSQL server, stopped, paused or disconnected: outages wait for each other (docs/parallel.md)
+# taken exclusively under pytest-xdist: the PostgreSQL server it stops (outages wait for each other;
+# docs/parallel.md)
+EXCLUSIVE = ("postgres",)
 FAULTS = db_outage.FAULTS
 
 

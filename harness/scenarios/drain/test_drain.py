@@ -7,7 +7,9 @@ from harness.plugin.shared_run import scenario_test
 from harness.scenario.drain import run_drain
 
 SCENARIO = "drain"
-EXCLUSIVE = ("node",)  # a worker node, cordoned and drained: drains wait for each other (docs/parallel.md)
+# taken exclusively under pytest-xdist: a worker node, cordoned and drained (drains wait for each other;
+# docs/parallel.md)
+EXCLUSIVE = ("node",)
 
 
 def test_drain(target, scenario_ctx):
