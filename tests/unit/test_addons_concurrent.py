@@ -251,6 +251,46 @@ def test_of_two_failures_the_earlier_requested_one_is_raised(env):
         install_addons(["a", "b"], ctx())
 
 
+class NotifyingResults(list):
+    """ctx.results that says when an add-on's result arrived (ensure_addon appends it last)."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived: dict[str, threading.Event] = {}
+
+    def event(self, name: str) -> threading.Event:
+        return self.arrived.setdefault(name, threading.Event())
+
+    def append(self, result):
+        super().append(result)
+        self.event(result.name).set()
+
+
+def test_results_come_in_the_requested_order_whatever_finished_first(env):
+    env[0](fake("a"), fake("b"))
+    results = NotifyingResults()
+    H.install = {"b": lambda _: results.event("a").wait(TIMEOUT) or pytest.fail("a never finished")}
+    c = ctx(results=results)
+    assert list(install_addons(["b", "a"], c)) == ["b", "a"]
+    assert [r.name for r in c.results] == ["b", "a"]
+
+
+def test_after_a_failure_the_results_are_in_the_requested_order_too(env):
+    env[0](fake("a"), fake("b"), fake("x"))
+    results = NotifyingResults()
+
+    def x_fails_after_a(_):
+        assert results.event("a").wait(TIMEOUT)
+        raise EnvironmentNotReady("x: broken")
+
+    H.install = {"b": lambda _: results.event("a").wait(TIMEOUT) or pytest.fail("a never finished"),
+                 "x": x_fails_after_a}
+    c = ctx(results=results)
+    with pytest.raises(EnvironmentNotReady, match="^x: broken$"):
+        install_addons(["b", "x", "a"], c)
+    assert [r.name for r in c.results] == ["b", "a"], "teardown_addons reads them in reverse"
+
+
 def test_images_load_into_the_nodes_one_addon_at_a_time(env, monkeypatch):
     env[0](fake("a", images=("harness/a:1",)), fake("b", images=("harness/b:1",)))
     c = ctx()

@@ -154,11 +154,20 @@ def install_addons(requested: Iterable[str], ctx: AddonContext, *, smoke: bool =
         return result
 
     first = len(ctx.results)
-    results = run_concurrently(addons, install, limit=MAX_PARALLEL)
-    # ensure_addon appended in completion order; the session and its report read the requested order
+    try:
+        results = run_concurrently(addons, install, limit=MAX_PARALLEL)
+    except Exception:  # every worker has ended (a KeyboardInterrupt leaves them running: not this)
+        _in_requested_order(ctx, addons, first)
+        raise
+    _in_requested_order(ctx, addons, first)
+    return {a.name: results[a.name].seconds for a in addons}
+
+
+def _in_requested_order(ctx: AddonContext, addons: Sequence[Addon], first: int) -> None:
+    """Put the results this call appended (``ctx.results[first:]``, in completion order) in the
+    requested order: the session, its report and teardown_addons read them in that order."""
     order = {a.name: i for i, a in enumerate(addons)}
     ctx.results[first:] = sorted(ctx.results[first:], key=lambda r: order.get(r.name, len(order)))
-    return {a.name: results[a.name].seconds for a in addons}
 
 
 def run_concurrently(addons: Sequence[Addon], work: Callable[[Addon], AddonResult], *,
@@ -205,13 +214,13 @@ def run_concurrently(addons: Sequence[Addon], work: Callable[[Addon], AddonResul
                 failed[a.name] = exc
     pool.shutdown(wait=True)  # every worker has set its result: this only reaps the threads
     if failed:
-        names = [a.name for a in addons if a.name in failed]
-        for n in names[1:]:
+        failures = [a.name for a in addons if a.name in failed]
+        for n in failures[1:]:
             log.warning("add-on %s failed as well: %s", n, failed[n])
         skipped = [a.name for a in waiting]
         if skipped:
-            log.warning("add-ons not installed after the failure of %s: %s", names[0], ", ".join(skipped))
-        raise failed[names[0]]
+            log.warning("add-ons not installed after the failure of %s: %s", failures[0], ", ".join(skipped))
+        raise failed[failures[0]]
     return done
 
 
