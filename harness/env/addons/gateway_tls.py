@@ -116,3 +116,22 @@ def ensure_https_listener(kubectl: Any, gateway: GatewayRef, domain: str, *, tim
              timeout=timeout, interval=1.0, what=f"HTTPS listener {name} (*.{domain}) on {gateway.describe()} Programmed",
              hint=f"kubectl -n {gateway.namespace} get gateway {gateway.name} -o yaml")
     return name
+
+
+def remove_https_listener(kubectl: Any, gateway: GatewayRef, domain: str) -> None:
+    """Take the listener for ``domain`` off ``gateway`` and delete its Certificate and Secret.
+
+    The listener goes by applying the Gateway's identity with no listeners under the listener's own
+    field manager: server-side apply then removes the fields only that manager owned
+    (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management).
+
+    Raises:
+        KubectlError: the apply was refused.
+    """
+    name = listener_name(domain)
+    identity = {"apiVersion": f"{GATEWAY_GROUP}/v1", "kind": "Gateway",
+                "metadata": {"name": gateway.name, "namespace": gateway.namespace}}
+    kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager=harness-gateway-{name}", "-f", "-",
+            input=yaml.safe_dump(identity, sort_keys=False))
+    kubectl.delete("-n", gateway.namespace, "certificate", f"harness-gateway-{name}", "--ignore-not-found")
+    kubectl.delete("-n", gateway.namespace, "secret", f"harness-gateway-{name}", "--ignore-not-found")
