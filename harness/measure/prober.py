@@ -79,8 +79,9 @@ class Sample:
 
     Attributes:
         seq: ticket number (0-based, in send order).
-        t: seconds from the prober's start to when the request was sent.
-        wall: ``time.time()`` when it was sent (to line up with Kubernetes timestamps).
+        t: seconds from the prober's start to when the scheduler issued its ticket (the send follows
+            at once unless every worker is busy: :attr:`late` tells; :func:`ticket_lag` relies on it).
+        wall: ``time.time()`` when the ticket was issued (to line up with Kubernetes timestamps).
         latency: seconds until the whole body was read, or until the error.
         status: HTTP status, or None when no response arrived.
         error: None for an expected status; else the error class (``ConnectionError``,

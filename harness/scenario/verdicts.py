@@ -156,12 +156,12 @@ def late_failed_note(late_failed: int, failed: int, late_bound: float, window: s
     """
     if not late_failed:
         return ""
-    what = f"sent late by the harness (> {late_bound:g} s behind schedule)"
-    kinds = f" ({classes})" if classes else ""
+    what = f"sent late by the harness (> {late_bound:g} s behind schedule{'; ' + classes if classes else ''})"
     if failed == 0:
-        return (f"all {late_failed} failed requests {window} were {what}{kinds} and are not counted: the machine, "
-                "not the chart, was too busy to probe on time")
-    return f"{late_failed} failed requests {what} not counted{kinds}"
+        every = (f"the only failed request {window} was {what} and is" if late_failed == 1 else
+                 f"all {late_failed} failed requests {window} were {what} and are")
+        return f"{every} not counted: the machine, not the chart, was too busy to probe on time"
+    return f"{late_failed} failed request{'s' if late_failed != 1 else ''} {what} not counted"
 
 
 def availability_check(a: Availability, budget: int, *, min_requests: int = 1) -> Check:
@@ -180,7 +180,7 @@ def availability_check(a: Availability, budget: int, *, min_requests: int = 1) -
         return Check("availability", False,
                      f"{a.failed} of {a.total} requests failed {a.window} (budget {budget}): {a.classes}; "
                      f"longest outage {a.longest_run} requests / {a.longest_seconds:.1f} s")
-    return Check("availability", True)
+    return Check("availability", True, availability_note(a))  # the record's check says what was set apart
 
 
 def availability_note(a: Availability) -> str:

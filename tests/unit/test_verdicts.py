@@ -507,8 +507,8 @@ def test_all_failures_sent_late_pass_and_say_the_machine_was_the_problem():
     v = _upgrade(availability=a)
     assert v.passed, v.reason
     _one_line(v)
-    assert ("all 3 failed requests during the upgrade were sent late by the harness (> 0.5 s behind schedule) "
-            "(HTTP 503 x3) and are not counted: the machine, not the chart, was too busy to probe on time") in v.reason
+    assert ("all 3 failed requests during the upgrade were sent late by the harness (> 0.5 s behind schedule; "
+            "HTTP 503 x3) and are not counted: the machine, not the chart, was too busy to probe on time") in v.reason
     assert v.figures["probe_late_failed_count"] == 3 and v.figures["failed_requests"] == 0
     assert v.figures["requests"] == 100 and v.figures["probe_late_failure_classes"] == "HTTP 503 x3"
 
@@ -522,8 +522,8 @@ def test_a_real_outage_still_fails_and_only_the_late_sends_are_set_apart():
     assert re.search(EXPECTED_FAILURE["upgrade"], v.reason)
     assert v.reason.startswith("10 of 90 requests failed during the upgrade (budget 0): HTTP 503 x10; "
                                "longest outage 10 requests / "), v.reason
-    assert v.reason.endswith("; 2 failed requests sent late by the harness (> 0.5 s behind schedule) not counted "
-                             "(HTTP 503 x2)"), v.reason
+    assert v.reason.endswith("; 2 failed requests sent late by the harness (> 0.5 s behind schedule; "
+                             "HTTP 503 x2) not counted"), v.reason
     assert v.figures["probe_late_failed_count"] == 2 and v.figures["failed_requests"] == 10
 
 
@@ -568,12 +568,12 @@ def test_rollback_and_drain_report_the_late_sends_whatever_the_outcome():
     # another criterion fails: the note still follows the failure, after it
     blocked = _drain(availability=a, drain=DrainFacts("w1", "blocked", 90, 90, 0, 12, pdb="ha"))
     assert not blocked.passed and blocked.reason.startswith("drain blocked by PodDisruptionBudget ha")
-    assert blocked.reason.endswith("were sent late by the harness (> 0.5 s behind schedule) (HTTP 503 x2) and are "
+    assert blocked.reason.endswith("were sent late by the harness (> 0.5 s behind schedule; HTTP 503 x2) and are "
                                    "not counted: the machine, not the chart, was too busy to probe on time")
     rb = _rollback(availability=Availability.from_probe(_probe("." * 30 + "xL" + "." * 30), "throughout"))
     assert not rb.passed and "1 of 61 requests failed throughout" in rb.reason
-    assert rb.reason.endswith("1 failed requests sent late by the harness (> 0.5 s behind schedule) not counted "
-                              "(HTTP 503 x1)")
+    assert rb.reason.endswith("1 failed request sent late by the harness (> 0.5 s behind schedule; "
+                              "HTTP 503 x1) not counted")
 
 
 def _outage_probe(kinds: str):
@@ -607,12 +607,21 @@ def test_db_outage_sets_apart_only_the_failures_the_harness_sent_late():
     only_late = _outage(ingress=IngressAnswers.from_probe(_outage_probe("5" * 30 + "TT"), 1000.0, 1100.0))
     assert only_late.passed, only_late.reason
     assert only_late.reason.endswith("all 2 failed requests during the outage were sent late by the harness "
-                                     "(> 0.5 s behind schedule) (ReadTimeout x2) and are not counted: the machine, "
+                                     "(> 0.5 s behind schedule; ReadTimeout x2) and are not counted: the machine, "
                                      "not the chart, was too busy to probe on time")
     on_time = _outage(ingress=IngressAnswers.from_probe(_outage_probe("5" * 30 + "tT"), 1000.0, 1100.0))
     assert not on_time.passed and "ReadTimeout x1 of 31 requests" in on_time.reason
-    assert on_time.reason.endswith("1 failed requests sent late by the harness (> 0.5 s behind schedule) not "
-                                   "counted (ReadTimeout x1)")
+    assert on_time.reason.endswith("1 failed request sent late by the harness (> 0.5 s behind schedule; "
+                                   "ReadTimeout x1) not counted")
     nothing = _outage(ingress=IngressAnswers.from_probe(_outage_probe("TTT"), 1000.0, 1100.0))
     assert not nothing.passed and ("no requests could be judged during the outage: all 3 failed but were sent late "
                                    "by the harness") in nothing.reason
+
+
+def test_the_availability_check_of_the_record_names_the_late_sends():
+    v = _upgrade(availability=Availability.from_probe(_probe("." * 30 + "L" + "." * 30), "during the upgrade"))
+    check = next(c for c in v.checks if c.name == "availability")
+    assert check.ok and check.detail == ("the only failed request during the upgrade was sent late by the harness "
+                                         "(> 0.5 s behind schedule; HTTP 503 x1) and is not counted: the machine, "
+                                         "not the chart, was too busy to probe on time")
+    assert next(c for c in _upgrade().checks if c.name == "availability").detail == ""
