@@ -278,7 +278,7 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             facts = facts_for(ctx, prep, fault, obs, probe, t_fault, t_restore, t_back, restarts, st["ready_before"])
             extra = {"observer_samples": len(obs.samples), "observer_errors": len(obs.errors),
                      "db_restore_seconds": round(t_back - t_restore, 2),
-                     # the prober's own timing error over the whole run (the judged window's late failures: the verdict)
+                     # the prober's own timing error over the whole run (the judged window's late failures: IngressAnswers)
                      **probe.lateness_figures("probe")}
             ctx.write_artifact(f"observed-{fault}.csv",
                 "wall,ready_endpoints,pods\n" + "".join(
