@@ -28,7 +28,7 @@ import yaml
 
 from harness.core.edges import GATEWAY_GROUP, GatewayRef
 from harness.core.errors import WaitFailed
-from harness.env.addons.certmanager import CA_ISSUER
+from harness.env.addons.certmanager import CA_ISSUER, condition
 from harness.env.addons.traefik import gateway_programmed
 from harness.k8s.wait import wait_for
 
@@ -66,13 +66,6 @@ def gateway_listener(gateway: GatewayRef, domain: str) -> dict[str, Any]:
             }]}}
 
 
-def _ready(obj: dict[str, Any] | None) -> tuple[str, str]:
-    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return str(c.get("status")), str(c.get("message") or c.get("reason") or "")
-    return "Unknown", "no Ready condition yet"
-
-
 def listener_state(gateway_obj: dict[str, Any] | None, name: str) -> tuple[bool, str]:
     """Whether listener ``name`` of a Gateway object is in its status with every condition True,
     the Gateway Programmed for its current generation (:func:`gateway_programmed`)."""
@@ -103,7 +96,7 @@ def ensure_https_listener(kubectl: Any, gateway: GatewayRef, domain: str, *, tim
     kubectl.apply([cert])
 
     def issued() -> tuple[bool, str]:
-        status, msg = _ready(kubectl.get_json("certificate", "-n", gateway.namespace, cert["metadata"]["name"]))
+        status, msg = condition(kubectl.get_json("certificate", "-n", gateway.namespace, cert["metadata"]["name"]))
         if status == "False" and "Failed" in msg:
             raise WaitFailed(f"certificate {cert['metadata']['name']}: {msg}")
         return status == "True", f"Certificate {cert['metadata']['name']} Ready={status}: {msg}"
