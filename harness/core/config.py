@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from harness.core.durations import parse_duration
-from harness.core.edges import EDGES, TRAEFIK_GATEWAY, TRAEFIK_NGINX
+from harness.core.edges import EDGES, INGRESS_NGINX, TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import UsageError
 from harness.core.parallel import resolve_workers
 from harness.core.pins import pinned, supported_kubernetes
@@ -175,7 +175,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("edge", "edge", "choice", TRAEFIK_NGINX,
            "what the probes go through: traefik-nginx = the chart's Ingress (class nginx); traefik-gateway = "
            "the chart's HTTPRoute (httpRoute.* values set by the harness) on the traefik add-on's Gateway, "
-           "same 127.0.0.1 port; the gate takes several, comma-separated: one run per edge, rows side by side and a "
+           "same 127.0.0.1 port; ingress-nginx = the chart's Ingress on the retired upstream controller, in traefik's "
+           "place (machines that pull images only; elsewhere its tests skip with the reason); the gate takes several, comma-separated: one run per edge, rows side by side and a "
            "migration diff", EDGES, metavar="EDGE"),
 )
 OPTIONS_BY_KEY = {o.key: o for o in OPTIONS}
@@ -504,6 +505,12 @@ def _build(values: dict[str, Any], sources: dict[str, str], rootdir: Path, file_
         # the Gateway is served by the traefik add-on's Kubernetes Gateway provider
         raise UsageError(f"{src('edge')}: {TRAEFIK_GATEWAY} needs the traefik add-on (its Gateway provider serves "
                          f"the Gateway); {src('addons')} is {', '.join(values['addons']) or 'none'}")
+    if values["edge"] == INGRESS_NGINX:
+        # one edge per run: the upstream controller takes the ingress node's host ports 80/443 in traefik's place
+        values["addons"] = list(dict.fromkeys(INGRESS_NGINX if a == "traefik" else a for a in values["addons"]))
+        if INGRESS_NGINX not in values["addons"]:
+            raise UsageError(f"{src('edge')}: {INGRESS_NGINX} needs the ingress-nginx add-on (or traefik, which it "
+                             f"replaces); {src('addons')} is {', '.join(values['addons']) or 'none'}")
     workers = values["workers"] or "auto"
     try:
         resolve_workers(workers)

@@ -8,6 +8,9 @@ An *edge* is what routes the probes from 127.0.0.1 to the chart's pods (the resu
 * ``traefik-gateway``: the same Traefik's Kubernetes Gateway provider serves the chart's HTTPRoute
   attached to the Gateway the add-on creates (:data:`ADDON_GATEWAY`), on the same entrypoint and so
   the same 127.0.0.1 port as the Ingress.
+* ``ingress-nginx``: the retired upstream controller (the ``ingress-nginx`` add-on in place of
+  ``traefik``) serves the chart's Ingress, for comparing a chart against what it ran on before;
+  only where images are pulled (:data:`PULL_ONLY`, :func:`unavailable_reason`).
 
 Selecting ``traefik-gateway`` (configuration key ``edge``) turns every contract's probe to
 ``via: httproute`` and adds ``--set`` pairs turning the chart's Ingress off and enabling its HTTPRoute
@@ -27,8 +30,39 @@ from typing import Any
 
 TRAEFIK_NGINX = "traefik-nginx"
 TRAEFIK_GATEWAY = "traefik-gateway"
-EDGES = (TRAEFIK_NGINX, TRAEFIK_GATEWAY)
+INGRESS_NGINX = "ingress-nginx"
+EDGES = (TRAEFIK_NGINX, TRAEFIK_GATEWAY, INGRESS_NGINX)
 """Values of the configuration key ``edge``."""
+
+EDGE_ADDON = {TRAEFIK_NGINX: "traefik", TRAEFIK_GATEWAY: "traefik", INGRESS_NGINX: "ingress-nginx"}
+"""The add-on that serves each edge (harness/env/addons/catalog.py)."""
+
+PULL_ONLY = {
+    INGRESS_NGINX: ("its controller image (nginx with Lua modules, built by the retired project's own "
+                    "toolchain) cannot be built from Go modules and Debian packages, and this machine "
+                    "pulls no images; it runs where image-source is pull (docs/addons.md)"),
+}
+"""Edges whose images exist only in registries, and why they cannot be built here. Envoy Gateway is
+not an edge of this version: its data plane (Envoy, C++ built with Bazel) cannot be built here
+either, and an add-on no run here could exercise would reach users untested (docs/addons.md)."""
+
+
+def unavailable_reason(edge: str, image_source: str) -> str | None:
+    """Why ``edge`` cannot run where the nodes get images from ``image_source``, or None when it can.
+
+    Args:
+        edge: one of :data:`EDGES`.
+        image_source: the effective source, ``local`` or ``pull``
+            (:func:`harness.env.cluster.effective_image_source`).
+
+    Returns:
+        ``"edge ingress-nginx cannot run on this machine: ..."`` for a :data:`PULL_ONLY` edge under
+        ``local``; None otherwise.
+    """
+    why = PULL_ONLY.get(edge)
+    if why is None or image_source == "pull":
+        return None
+    return f"edge {edge} cannot run on this machine: {why}"
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 

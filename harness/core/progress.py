@@ -5,7 +5,13 @@ Lines go to a *sink*. Outside pytest the sink writes to ``sys.__stderr__``. The 
 installs a sink that reaches the terminal even while pytest captures output (see
 harness.plugin), because a silent two-minute ``kind create cluster`` looks like a hang.
 
-Only the innermost running tracker ticks, so a wait inside a phase does not double the lines.
+Only the innermost running tracker ticks, so a wait inside a phase does not double the lines:
+a tracker is silent while a tracker opened inside it runs. "Inside" follows the context
+(:mod:`contextvars`), not one process-wide stack: a thread started with a copy of the current
+context (``contextvars.copy_context().run``, as harness.env.addons.catalog runs concurrent add-ons)
+nests its trackers under the one open where it was started, so two concurrent phases each tick and
+their common parent stays silent; a plain thread starts with no parent. Lines are written whole,
+one at a time (a lock around the sink), so concurrent phases never interleave mid-line.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from harness.core.fmt import duration
 
@@ -31,8 +38,9 @@ def _stderr_sink(line: str) -> None:
 
 
 _sink: Sink = _stderr_sink
-_lock = threading.Lock()
-_stack: list[Tracker] = []
+_lock = threading.Lock()  # guards Tracker.children
+_say_lock = threading.RLock()  # one line at a time through the sink (RLock: a sink may say() itself)
+_current: ContextVar[Tracker | None] = ContextVar("harness_progress_tracker", default=None)
 
 
 def set_sink(sink: Sink | None) -> Sink:
@@ -44,9 +52,11 @@ def set_sink(sink: Sink | None) -> Sink:
 
 
 def say(message: str) -> None:
-    """Write one progress line (prefixed ``[harness]``); never raises."""
+    """Write one progress line (prefixed ``[harness]``); never raises. Thread-safe: the sink is
+    called by one thread at a time, so lines from concurrent phases never mix."""
     try:
-        _sink(PREFIX + message)
+        with _say_lock:
+            _sink(PREFIX + message)
     except Exception:  # noqa: BLE001 - progress output must never break a run
         pass
 
@@ -67,6 +77,8 @@ class Tracker:
         self.clock = clock
         self.started = clock()
         self.last_line = self.started
+        self.parent: Tracker | None = None
+        self.children = 0  # trackers opened inside this one and still running (under _lock)
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -77,7 +89,7 @@ class Tracker:
         if now - self.last_line < self.every:
             return None
         with _lock:
-            innermost = not _stack or _stack[-1] is self
+            innermost = self.children == 0
         if not innermost:
             return None
         self.last_line = now
@@ -98,8 +110,11 @@ def tracking(what: str, *, announce: bool = True, every: float = TICK_EVERY) -> 
         the Tracker (``elapsed()`` for the caller's own messages).
     """
     tracker = Tracker(what, every=every)
+    tracker.parent = _current.get()
     with _lock:
-        _stack.append(tracker)
+        if tracker.parent is not None:
+            tracker.parent.children += 1
+    token = _current.set(tracker)
     stop = threading.Event()
 
     def ticker() -> None:
@@ -119,9 +134,10 @@ def tracking(what: str, *, announce: bool = True, every: float = TICK_EVERY) -> 
     finally:
         stop.set()
         thread.join(timeout=2)
+        _current.reset(token)
         with _lock:
-            if tracker in _stack:
-                _stack.remove(tracker)
+            if tracker.parent is not None:
+                tracker.parent.children -= 1
         if announce:
             took = duration(tracker.elapsed())
             say(f"{what}: done in {took}" if ok else f"{what}: failed after {took}")

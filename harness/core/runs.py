@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
@@ -63,9 +64,10 @@ def owner_now(run_id: str, *, kept: bool = False) -> Owner:
 
 
 def write_owner(path: Path, owner: Owner) -> None:
-    """Write ``owner`` as JSON to ``path`` (its directory created; replaced atomically)."""
+    """Write ``owner`` as JSON to ``path`` (its directory created; replaced atomically). Thread-safe:
+    each writer has its own temporary file (concurrent add-on installs may both write the record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(asdict(owner), indent=2) + "\n")
     os.replace(tmp, path)
 

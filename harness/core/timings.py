@@ -4,6 +4,13 @@ Every phase is recorded (name, start offset, duration, outcome) in the default :
 recorder. The pytest plugin prints :func:`table` in the terminal summary and writes
 ``<artifacts>/timings.json`` at session end. A phase also prints progress lines (start, end, and a
 "still waiting" line at most every 15 s; see harness.core.progress).
+
+Phases may run concurrently (harness.env.addons.catalog installs independent add-ons on worker
+threads). A phase's depth is the number of phases open around it in its *context*
+(:mod:`contextvars`): a worker started with a copy of the current context
+(``contextvars.copy_context().run``) records its phases one level below the phase open where it
+was started, and concurrent siblings never count each other as parents; a plain thread starts at
+depth 0.
 """
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +46,7 @@ class Phase:
 
 
 class Timings:
-    """A thread-safe list of phases.
+    """A thread-safe list of phases (nesting depth tracked per context, see the module docstring).
 
     Args:
         clock: monotonic clock in seconds (tests pass a fake).
@@ -49,7 +57,8 @@ class Timings:
         self.origin = clock()
         self.phases: list[Phase] = []
         self._lock = threading.Lock()
-        self._depth = threading.local()
+        # per context, not per thread: a worker running in a copied context inherits its parent's depth
+        self._depth: ContextVar[int] = ContextVar(f"harness_timings_depth_{id(self)}", default=0)
 
     def reset(self) -> None:
         with self._lock:
@@ -64,8 +73,8 @@ class Timings:
             name: what the phase does, read in the table.
             announce: print progress lines (start/end and "still waiting" every 15 s).
         """
-        depth = getattr(self._depth, "value", 0)
-        self._depth.value = depth + 1
+        depth = self._depth.get()
+        token = self._depth.set(depth + 1)
         start = self.clock()
         outcome = "ok"
         try:
@@ -78,7 +87,7 @@ class Timings:
             outcome = f"failed: {type(exc).__name__}"
             raise
         finally:
-            self._depth.value = depth
+            self._depth.reset(token)
             end = self.clock()
             with self._lock:
                 self.phases.append(Phase(name, round(start - self.origin, 3), round(end - start, 3), outcome, depth))

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import progress, runs
-from harness.core.errors import CommandError, EnvironmentNotReady, HarnessError, UsageError
+from harness.core.errors import (
+    CommandError,
+    EnvironmentNotReady,
+    HarnessError,
+    UsageError,
+)
 from harness.core.imageref import parse_image
 from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins, pinned
 from harness.tools import (

@@ -46,7 +46,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -79,8 +79,9 @@ class Sample:
 
     Attributes:
         seq: ticket number (0-based, in send order).
-        t: seconds from the prober's start to when the request was sent.
-        wall: ``time.time()`` when it was sent (to line up with Kubernetes timestamps).
+        t: seconds from the prober's start to when the scheduler issued its ticket (the send follows
+            at once unless every worker is busy: :attr:`late` tells; :func:`ticket_lag` relies on it).
+        wall: ``time.time()`` when the ticket was issued (to line up with Kubernetes timestamps).
         latency: seconds until the whole body was read, or until the error.
         status: HTTP status, or None when no response arrived.
         error: None for an expected status; else the error class (``ConnectionError``,
@@ -131,7 +132,8 @@ LATE_SEND_BOUND = 0.5
 outage figures have a resolution of about a second (a readiness probe's period is 1-10 s, a longest
 failure run is read in seconds), so a send half a second off its slot may have missed what the chart
 did in that half second: the gap is then the machine's, not the chart's. Ordinary thread wake-up
-jitter is milliseconds, far below it. Recorded beside the verdict; no verdict reads it."""
+jitter is milliseconds, far below it. The verdicts use it through :func:`sent_late_by_harness`: a
+failed request whose ticket the scheduler issued more than this late is the machine's, not the chart's."""
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -171,6 +173,33 @@ def send_lateness(lates: Iterable[float | None], bound: float = LATE_SEND_BOUND,
     }
 
 
+def ticket_lag(sample: Sample, rate: float | None) -> float | None:
+    """Seconds the scheduler issued ``sample``'s ticket after its slot: ``t - seq / rate``, at least 0.
+
+    This is the part of :attr:`Sample.late` only the harness can cause: the scheduler thread never
+    waits for a worker (a ticket no worker can take is recorded as skipped), so its lag is the
+    machine not waking it on time. The rest of ``late`` is the ticket's wait for a free worker,
+    which a slow or hanging chart causes by holding every worker (so it never excuses a failure).
+
+    Args:
+        sample: a sent or skipped ticket (``t``: seconds since the start when it was issued).
+        rate: the prober's requests per second (:attr:`ProbeResult.rate`); None or 0: not known.
+
+    Returns:
+        Seconds (>= 0), or None when ``rate`` is not known.
+    """
+    if not rate:
+        return None
+    return max(0.0, sample.t - sample.seq / rate)
+
+
+def sent_late_by_harness(sample: Sample, rate: float | None, bound: float = LATE_SEND_BOUND) -> bool:
+    """The harness sent ``sample`` more than ``bound`` seconds behind its schedule by its own doing:
+    :func:`ticket_lag` over ``bound`` (False when the rate is not known: nothing is excused then)."""
+    lag = ticket_lag(sample, rate)
+    return lag is not None and lag > bound
+
+
 @dataclass
 class ProbeResult:
     """What a probe run measured; every figure is computed from :attr:`samples`.
@@ -183,6 +212,9 @@ class ProbeResult:
         started_wall: ``time.time()`` at start.
         stop_reason: ``stopped``, ``max duration`` or ``max requests``.
         probe_id: the id in every request's :data:`PROBE_HEADER` ("" for results built by hand).
+        rate: the requests per second the prober was asked for, which places each ticket's slot on
+            the schedule (:func:`ticket_lag`); None for results built by hand (no send is then
+            known to be late by the harness).
     """
 
     url: str
@@ -193,6 +225,7 @@ class ProbeResult:
     started_wall: float = 0.0
     stop_reason: str = "stopped"
     probe_id: str = ""
+    rate: float | None = None
 
     # -- selections
 
@@ -211,7 +244,8 @@ class ProbeResult:
         t1 = self._mark_time(end, math.inf)
         return ProbeResult(self.url, self.host, [s for s in self.samples if t0 <= s.t < t1],
                            [m for m in self.marks if t0 <= m.t < t1], duration=max(0.0, min(t1, self.duration) - t0),
-                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason, probe_id=self.probe_id)
+                           started_wall=self.started_wall + t0, stop_reason=self.stop_reason, probe_id=self.probe_id,
+                           rate=self.rate)
 
     def _mark_time(self, ref: str | float | None, default: float) -> float:
         if ref is None:
@@ -245,6 +279,19 @@ class ProbeResult:
     def success_ratio(self) -> float:
         """Successful / sent; 1.0 when nothing was sent (use :attr:`total` to tell)."""
         return 1.0 - self.failed_count / self.total if self.total else 1.0
+
+    def late_failed(self, bound: float = LATE_SEND_BOUND) -> list[Sample]:
+        """Failed requests the harness itself sent more than ``bound`` seconds behind schedule
+        (:func:`sent_late_by_harness`): the machine's failures, not the chart's. [] without a rate."""
+        return [s for s in self.failed if sent_late_by_harness(s, self.rate, bound)]
+
+    def without_late_failures(self, bound: float = LATE_SEND_BOUND) -> ProbeResult:
+        """A copy without :meth:`late_failed` (late successes stay): what a verdict judges. Removed
+        requests neither count as failures nor as requests, and do not break a run of failures."""
+        late = {s.seq for s in self.late_failed(bound)}
+        if not late:
+            return self
+        return replace(self, samples=[s for s in self.samples if s.seq not in late or s.skipped])
 
     def failure_classes(self) -> dict[str, int]:
         """``{"ConnectionError": 3, "HTTP 503": 12}``, most frequent first."""
@@ -494,7 +541,8 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         self._result = ProbeResult(self.url, self.host, samples, marks, duration=round(self._ended - self._t0, 4),
-                                   started_wall=self._wall0, stop_reason=self._stop_reason, probe_id=self.probe_id)
+                                   started_wall=self._wall0, stop_reason=self._stop_reason, probe_id=self.probe_id,
+                                   rate=self.rate)
         return self._result
 
     @property
@@ -514,7 +562,7 @@ class Prober:
             samples = sorted(self._samples, key=lambda s: s.seq)
             marks = list(self._marks)
         return ProbeResult(self.url, self.host, samples, marks, duration=round(self._clock() - self._t0, 4),
-                           started_wall=self._wall0, probe_id=self.probe_id)
+                           started_wall=self._wall0, probe_id=self.probe_id, rate=self.rate)
 
     def __enter__(self) -> Self:
         return self.start()

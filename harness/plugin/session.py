@@ -68,6 +68,7 @@ from harness.core import progress, runs, timings
 from harness.core.artifacts import scrub_file, scrub_tree
 from harness.core.config import HarnessConfig, add_arguments, cli_values, load_config
 from harness.core.contract import resolve_charts_under_test
+from harness.core.edges import unavailable_reason
 from harness.core.errors import HarnessError, UsageError
 from harness.core.flags import option_strings
 from harness.core.imageref import UPSTREAM_REGISTRIES
@@ -564,12 +565,24 @@ def cluster(harness_config: HarnessConfig, request: pytest.FixtureRequest) -> It
     creates it, the others wait and find it: ``ensure_cluster`` reuses a cluster whose owner record
     is this run's), and the worker neither exports logs nor deletes it: it tells the controller,
     which does both once every worker is done (harness/plugin/parallel.py).
+
+    A pull-only edge (``edge: ingress-nginx``) on a machine that builds its images skips every test
+    that needs the cluster, with the reason (:func:`harness.core.edges.unavailable_reason`), before
+    anything is created.
     """
     try:
         from harness.env import cluster as cluster_mod
     except ImportError as exc:
         pytest.exit(f"harness: cluster support is not available: {exc}", returncode=3)
     state = _state(request.config)
+    if not harness_config.external_cluster:
+        with _exit_on_harness_error("cluster", request.config):
+            source = cluster_mod.effective_image_source(harness_config.image_source, harness_config.node_image,
+                                                        harness_config.kubernetes_version)
+        reason = unavailable_reason(harness_config.edge, source)
+        if reason:  # a pull-only edge (harness/core/edges.py): no cluster is worth creating for it
+            progress.say(reason)  # once: pytest keeps a session fixture's skip for the other tests
+            pytest.skip(reason)
     with _exit_on_harness_error("cluster", request.config):
         owner = _run_owner(request.config)
         with (workers.shared_lock(request.config, harness_config, "cluster", "cluster create"),

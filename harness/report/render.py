@@ -182,10 +182,14 @@ def key_figures(result: ScenarioResult) -> dict[str, Figure]:
     budget = number(f.get("failure_budget")) or 0
     if requests:
         failed = failed or 0
-        ratio = number(f.get("probe_success_ratio"))
+        # failed requests the harness sent late are not the chart's (verdicts.Availability): the
+        # prober's raw ratio counts them, so the judged one is computed then
+        late = number(f.get("probe_late_failed_count")) or 0
+        ratio = number(f.get("probe_success_ratio")) if not late else None
         ratio = ratio if ratio is not None else (requests - failed) / requests
         out["success"] = Figure(f"{ratio * 100:.2f} %".replace("100.00 %", "100 %"),
-                                f"{int(failed)} of {int(requests)} failed", failed > budget)
+                                f"{int(failed)} of {int(requests)} failed"
+                                + (f" (+{int(late)} sent late, not counted)" if late else ""), failed > budget)
         if f.get("longest_failure_seconds") is not None:
             run, secs = number(f.get("longest_failure_run")) or 0, number(f.get("longest_failure_seconds")) or 0
             out["longest outage"] = Figure(duration(secs), f"{int(run)} request{'s' if run != 1 else ''}" if run

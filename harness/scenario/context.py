@@ -20,6 +20,7 @@ from harness.core.artifacts import write_text
 from harness.core.edges import TRAEFIK_GATEWAY, TRAEFIK_NGINX
 from harness.core.errors import HarnessError, ScenarioSkipped, WaitFailed
 from harness.core.redact import Redactor, objects_secrets
+from harness.env.addons import gateway_tls
 from harness.k8s import conditions
 from harness.k8s.namespaces import random_suffix
 from harness.k8s.wait import all_of, wait_for
@@ -158,6 +159,7 @@ class ScenarioContext:
         self.settings = env.settings
         self._db_ready = False
         self._base: tuple[str, Any, Any] | None = None
+        self._gateway_listener: str | None = None  # the HTTPS listener the HTTPRoute attaches to (gateway TLS)
         # release reads from its storage Secrets, pods from a watch: no helm process, no pod lists per poll
         self.observer = ReleaseObserver(env.api, namespace, self.release)
         self.steps = Steps(f"{scenario} {target.id}")
@@ -250,7 +252,9 @@ class ScenarioContext:
     def sets(self, *, candidate: bool = True) -> list[str]:
         """The ``--set`` pairs of one install or upgrade (:func:`harness.scenario.targets.set_pairs`),
         then the database wiring the harness gives a chart with a ``postgres`` contract."""
-        return [*set_pairs(self.target, candidate=candidate), *self._db_sets()]
+        listener = ([f"httpRoute.parentRefs[0].sectionName={self._gateway_listener}"]
+                    if self._gateway_listener else [])
+        return [*set_pairs(self.target, candidate=candidate), *listener, *self._db_sets()]
 
     def _db_sets(self) -> list[str]:
         pg = self.contract.postgres if self.contract else None
@@ -310,6 +314,7 @@ class ScenarioContext:
                 f"run with --harness-edge {broken.edge}")
         if self.contract.probe.via == "httproute":
             if self.gateway is not None:
+                self._attach_https_listener(chart, values, candidate=candidate)
                 return
             raise ScenarioSkipped(
                 f"{self.target.id}: the contract probes {self.contract.probe.host} through an HTTPRoute "
@@ -335,6 +340,30 @@ class ScenarioContext:
         (no Gateway edge installed)."""
         state = getattr(self.env.addons, "state", {}) or {}
         return state.get(TRAEFIK_GATEWAY)
+
+    def _attach_https_listener(self, chart: Any, values: Sequence[Path], *, candidate: bool) -> None:
+        """Under the Gateway edge, a variant whose Ingress has TLS goes over HTTPS through the Gateway.
+
+        The variant is rendered as it would be without the Gateway edge (``ingress.enabled=true``
+        after every other pair, the layout :func:`harness.core.edges.gateway_sets` assumes); when its
+        Ingress has ``spec.tls`` and the cert-manager add-on runs, the Gateway gets an HTTPS listener
+        for the contract's host (:func:`harness.env.addons.gateway_tls.ensure_https_listener`), the
+        release's HTTPRoute attaches to it (``sectionName``) and the probes go over HTTPS, verified
+        against the add-on's CA. Otherwise the route stays on the HTTP listener."""
+        if self._gateway_listener is not None or self.cert_manager_ca is None:
+            return
+        try:
+            objs = manifest_objects(self.helm.template(
+                self.release, chart, namespace=self.namespace, values=values,
+                sets=[*self.sets(candidate=candidate), "ingress.enabled=true"]))
+        except HarnessError:
+            return  # the install itself will report a rendering problem
+        if not ingress_has_tls(objs):
+            return
+        with self.step("gateway HTTPS listener"):
+            self._gateway_listener = gateway_tls.ensure_https_listener(
+                self.env.addons.kubectl, self.gateway, self.contract.ingress.host, timeout=self.cfg.timeouts.wait)
+        self.record("gateway_listener", self._gateway_listener)
 
     @property
     def host(self) -> str:
@@ -436,7 +465,9 @@ class ScenarioContext:
         cert-manager add-on's CA) when the rendered Ingress has TLS and that CA exists; otherwise
         plain HTTP through 127.0.0.1:<http port>. Through an HTTPRoute (``probe.via: httproute``):
         plain HTTP through 127.0.0.1:<http port>, the Gateway's HTTP listener sharing the Ingresses'
-        entrypoint (harness/env/addons/charts/traefik, values ``gateway.listener``).
+        entrypoint (harness/env/addons/charts/traefik, values ``gateway.listener``); HTTPS through
+        127.0.0.1:<https port> when the route attaches to the Gateway's HTTPS listener for a TLS
+        variant (:meth:`_attach_https_listener`).
         """
         if self._base is not None:
             return self._base
@@ -446,7 +477,8 @@ class ScenarioContext:
         https_port = getattr(addons, "https_port", 18443)
         ca = self.cert_manager_ca
         try:
-            tls = self.contract.probe.via != "httproute" and ingress_has_tls(self.manifest())
+            tls = (self._gateway_listener is not None
+                   or (self.contract.probe.via != "httproute" and ingress_has_tls(self.manifest())))
         except HarnessError:
             tls = False
         if tls and ca is not None and ca.is_file():

@@ -167,22 +167,6 @@ class Observer:
             self._stop.wait(self.interval)
 
 
-def _ingress_answers(probe: Any, t_from: float, t_to: float) -> IngressAnswers:
-    """Judge the requests sent between two wall times."""
-    sel = [s for s in probe.sent if t_from <= s.wall < t_to]
-    proxy_503 = sum(1 for s in sel if s.status == 503 and s.source == "proxy")
-    through = sum(1 for s in sel if s.status is not None and (s.source == "app" or 200 <= s.status < 300))
-    other: dict[str, int] = {}
-    for s in sel:
-        if s.status == 503 and s.source == "proxy":
-            continue
-        if s.status is not None and (s.source == "app" or 200 <= s.status < 300):
-            continue
-        key = s.error or f"HTTP {s.status}"
-        other[key] = other.get(key, 0) + 1
-    return IngressAnswers(len(sel), proxy_503, through, other)
-
-
 def facts_for(ctx: ScenarioContext, prep: Prepared, fault: str, obs: Observation, probe: Any, t_fault: float,
               t_restore: float, t_back: float, restarts: dict[str, int], ready_before: list[str]) -> OutageFacts:
     """``t_fault``: the fault is in effect; ``t_restore``: restoring begins (the outage's end for
@@ -199,7 +183,7 @@ def facts_for(ctx: ScenarioContext, prep: Prepared, fault: str, obs: Observation
     return OutageFacts(
         fault=fault, duration=round(t_restore - t_fault, 1), not_ready_bound=prep.not_ready_bound,
         not_ready_after=not_ready_after, endpoints_empty_after=None if empty is None else round(empty - t_fault, 2),
-        ingress=_ingress_answers(probe, judged_from, t_restore), restarts=restarts,
+        ingress=IngressAnswers.from_probe(probe, judged_from, t_restore), restarts=restarts,
         recovery_bound=prep.recovery_bound,
         ready_after_recovery=None if recovered is None else round(recovered - t_back, 2),
         data=ctx.data_facts(prep.written))
@@ -294,7 +278,7 @@ def run_outage(pairs: list[tuple[ScenarioContext, Prepared]], fault: str) -> dic
             facts = facts_for(ctx, prep, fault, obs, probe, t_fault, t_restore, t_back, restarts, st["ready_before"])
             extra = {"observer_samples": len(obs.samples), "observer_errors": len(obs.errors),
                      "db_restore_seconds": round(t_back - t_restore, 2),
-                     # the prober's own timing error over the whole run (recorded; no check reads it)
+                     # the prober's own timing error over the whole run (the judged window's late failures: IngressAnswers)
                      **probe.lateness_figures("probe")}
             ctx.write_artifact(f"observed-{fault}.csv",
                 "wall,ready_endpoints,pods\n" + "".join(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.measure.cuts import BUFFERING, Cut, classify
-from harness.measure.prober import percentile
+from harness.measure.prober import LATE_SEND_BOUND, percentile, sent_late_by_harness
 from harness.scenario.deadlines import (
     Deadlines,
     attributed_kind,
@@ -55,13 +55,18 @@ class Verdict:
     checks: tuple[Check, ...] = ()
 
     @classmethod
-    def from_checks(cls, checks: Iterable[Check], figures: Mapping[str, Any], summary: str) -> Verdict:
+    def from_checks(cls, checks: Iterable[Check], figures: Mapping[str, Any], summary: str,
+                    notes: Iterable[str] = ()) -> Verdict:
+        """The verdict of ``checks``: the failed ones' details, or ``"PASS: " + summary``; ``notes``
+        (what was measured but not judged, e.g. failed requests the harness sent late) follow either,
+        after ``"; "``, so a reader sees them whatever the outcome."""
         checks = list(checks)
         bad = [c for c in checks if not c.ok]
         if bad:
             reason = "; ".join(c.detail or c.name for c in bad)
         else:
             reason = "PASS: " + summary
+        reason = "; ".join([reason, *(n for n in notes if n)])
         return cls(not bad, _one_line(reason), dict(figures), tuple(c.name for c in bad), tuple(checks))
 
     def __str__(self) -> str:
@@ -88,13 +93,26 @@ def _names(items: Iterable[str], limit: int = 4) -> str:
 
 @dataclass(frozen=True)
 class Availability:
-    """What the prober saw in the window that matters.
+    """What the prober saw in the window that matters, as the chart's availability.
+
+    The late-send rule: a failed request whose ticket the harness issued more than ``late_bound``
+    seconds behind its schedule (:func:`harness.measure.prober.sent_late_by_harness`: the
+    scheduler's own lag, which a busy machine causes and the chart cannot) is not the chart's
+    failure. It is left out of ``total``, ``failed``, the longest run and ``classes`` alike (it is
+    neither a failure nor a request: counting it as a request would count it as a success nobody
+    saw), and it does not break a run of failures around it (a hiccup of the machine must not split
+    one outage into two shorter ones). It is counted in ``late_failed`` / ``late_classes`` and named
+    in the verdict's message. A late request that succeeded stays a success (the chart served it);
+    a request late only because it waited for a worker held by slower requests (what a hanging
+    chart causes) stays judged.
 
     Attributes:
-        total: requests sent; failed: requests that failed.
-        longest_run, longest_seconds: the longest run of consecutive failures.
+        total: requests judged (sent, less ``late_failed``); failed: those that failed.
+        longest_run, longest_seconds: the longest run of consecutive judged failures.
         classes: e.g. ``"HTTP 503 x10, ChunkedEncodingError x2"``.
         window: what the window was (``"during the upgrade"``).
+        late_failed: failed requests the harness sent late (not judged); late_classes: theirs.
+        late_bound: seconds behind schedule beyond which a send is late.
     """
 
     total: int
@@ -103,30 +121,81 @@ class Availability:
     longest_seconds: float = 0.0
     classes: str = ""
     window: str = "during the disruption"
+    late_failed: int = 0
+    late_classes: str = ""
+    late_bound: float = LATE_SEND_BOUND
 
     @classmethod
-    def from_probe(cls, result: Any, window: str) -> Availability:
-        """From a :class:`harness.measure.prober.ProbeResult` (or its ``between(...)`` window)."""
-        n, s = result.longest_failure_run()
-        return cls(result.total, result.failed_count, n, s, result.describe_failures(), window)
+    def from_probe(cls, result: Any, window: str, *, late_bound: float = LATE_SEND_BOUND) -> Availability:
+        """From a :class:`harness.measure.prober.ProbeResult` (or its ``between(...)`` window), with
+        the failed requests the harness sent late set apart (the late-send rule above)."""
+        late = result.late_failed(late_bound)
+        judged = result.without_late_failures(late_bound)
+        run, seconds = judged.longest_failure_run()
+        return cls(judged.total, judged.failed_count, run, seconds, judged.describe_failures(), window,
+                   late_failed=len(late), late_classes=_classes(x.error for x in late), late_bound=late_bound)
+
+
+def _classes(errors: Iterable[str | None]) -> str:
+    """``"HTTP 503 x2, ReadTimeout x1"``, most frequent first."""
+    return ", ".join(f"{k} x{v}" for k, v in Counter(e for e in errors if e).most_common())
+
+
+def late_failed_note(late_failed: int, failed: int, late_bound: float, window: str, classes: str = "") -> str:
+    """The message clause for failed requests the harness sent late ("" when there are none).
+
+    Args:
+        late_failed: failed requests the harness sent late (not judged).
+        failed: the failures that were judged (0: every failure was a late send, said so plainly).
+        late_bound: seconds behind schedule beyond which a send is late.
+        window: ``"during the upgrade"``.
+        classes: the late ones' failure classes.
+
+    The clause never contains the words of a negative control's pattern (``requests failed``), so
+    it cannot make a control look caught.
+    """
+    if not late_failed:
+        return ""
+    what = f"sent late by the harness (> {late_bound:g} s behind schedule{'; ' + classes if classes else ''})"
+    if failed == 0:
+        every = (f"the only failed request {window} was {what} and is" if late_failed == 1 else
+                 f"all {late_failed} failed requests {window} were {what} and are")
+        return f"{every} not counted: the machine, not the chart, was too busy to probe on time"
+    return f"{late_failed} failed request{'s' if late_failed != 1 else ''} {what} not counted"
 
 
 def availability_check(a: Availability, budget: int, *, min_requests: int = 1) -> Check:
-    """``failed <= budget`` and at least ``min_requests`` were sent (a prober that sent nothing proves nothing)."""
+    """``failed <= budget`` and at least ``min_requests`` were judged (a prober that sent nothing
+    proves nothing); ``failed`` and ``total`` leave out the failed requests the harness sent late
+    (:class:`Availability`)."""
     if a.total < min_requests:
+        if a.late_failed:
+            return Check("availability", False,
+                         f"only {a.total} requests {a.window} could be judged (at least {min_requests} needed): "
+                         f"{a.late_failed} more failed but were sent late by the harness (> {a.late_bound:g} s "
+                         "behind schedule): the machine, not the chart, was too busy to probe on time")
         return Check("availability", False, f"the prober sent only {a.total} requests {a.window} "
                                             f"(at least {min_requests} needed to judge availability)")
     if a.failed > budget:
         return Check("availability", False,
                      f"{a.failed} of {a.total} requests failed {a.window} (budget {budget}): {a.classes}; "
                      f"longest outage {a.longest_run} requests / {a.longest_seconds:.1f} s")
-    return Check("availability", True)
+    return Check("availability", True, availability_note(a))  # the record's check says what was set apart
+
+
+def availability_note(a: Availability) -> str:
+    """:func:`late_failed_note` of ``a`` (for :meth:`Verdict.from_checks`' ``notes``)."""
+    return late_failed_note(a.late_failed, a.failed, a.late_bound, a.window, a.late_classes)
 
 
 def availability_figures(a: Availability, budget: int) -> dict[str, Any]:
+    """The judged availability (``requests``, ``failed_requests``, the longest run, ``failure_classes``:
+    without the failed requests the harness sent late) and those set apart:
+    ``probe_late_failed_count``, ``probe_late_failure_classes``."""
     return {"requests": a.total, "failed_requests": a.failed, "failure_budget": budget,
             "longest_failure_run": a.longest_run, "longest_failure_seconds": a.longest_seconds,
-            "failure_classes": a.classes}
+            "failure_classes": a.classes, "probe_late_failed_count": a.late_failed,
+            "probe_late_failure_classes": a.late_classes}
 
 
 @dataclass(frozen=True)
@@ -434,7 +503,8 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
                     attribution: AttributionFacts | None = None) -> Verdict:
     """Upgrade from the released version to the candidate while serving.
 
-    Pass when: failed requests <= budget; the migration hook (if any) ran exactly once and completed
+    Pass when: failed requests <= budget (a failed request the harness sent late is not the chart's:
+    it is reported apart, see :class:`Availability`); the migration hook (if any) ran exactly once and completed
     before the first new pod was Ready; every pod runs the candidate (and, when ``version_from``
     names where the application reports its version, the last answers report
     ``candidate_version``; None: figure ``version_from`` "not declared", not checked); from the
@@ -469,7 +539,8 @@ def upgrade_verdict(*, availability: Availability, budget: int, pods: PodsFacts,
                                f"{len(pods.images)} pods on {candidate_version or 'the candidate'}; "
                                f"revision {release.revision} deployed"
                                + (f"; edge log: {attribution.old} requests to old pods, {attribution.new} to new"
-                                  if attribution is not None and attribution.available else ""))
+                                  if attribution is not None and attribution.available else ""),
+                               notes=[availability_note(availability)])
 
 
 # --------------------------------------------------------------------------- rollback
@@ -512,7 +583,8 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
     """An upgrade to a candidate whose new pods never become Ready, then ``helm rollback``.
 
     Pass when: the upgrade failed the intended way (the candidate's own hooks and manifests were
-    applied, only readiness failed), availability held throughout, history shows the failed
+    applied, only readiness failed), availability held throughout (failed requests the harness
+    sent late reported apart, see :class:`Availability`), history shows the failed
     revision and a deployed "Rollback to <n>" revision after it, the released version serves
     everywhere afterwards (its images; its version too where ``version_from`` is declared, as in
     :func:`upgrade_verdict`), and data written before the upgrade is intact.
@@ -559,7 +631,8 @@ def rollback_verdict(*, availability: Availability, budget: int, failed_upgrade:
     return Verdict.from_checks(checks, figures,
                                f"upgrade failed on readiness, rolled back to revision {rollback_to}; "
                                f"{availability.total} requests, {availability.failed} failed (budget {budget}); "
-                               f"{len(pods.images)} pods on {released_version or 'the released version'}")
+                               f"{len(pods.images)} pods on {released_version or 'the released version'}",
+                               notes=[availability_note(availability)])
 
 
 # --------------------------------------------------------------------------- drain
@@ -606,7 +679,8 @@ def drain_verdict(*, availability: Availability, budget: int, drain: DrainFacts,
     Pass when: the drain finished within its budget (a PDB that never allows fails with "drain
     blocked by PodDisruptionBudget <name>"), the PDB was respected (refused evictions were retried;
     when the PDB allowed fewer disruptions than pods on the node, at least one refusal was seen),
-    availability held, and the pods are Ready elsewhere.
+    availability held (failed requests the harness sent late reported apart, see
+    :class:`Availability`), and the pods are Ready elsewhere.
     """
     if drain.outcome == "done" and drain.seconds <= drain.budget:
         finished = Check("drain finished", True)
@@ -634,7 +708,8 @@ def drain_verdict(*, availability: Availability, budget: int, drain: DrainFacts,
     return Verdict.from_checks(checks, figures,
                                f"{drain.evicted} pods evicted from {drain.node} in {drain.seconds:.1f} s "
                                f"(budget {drain.budget:.0f} s, {drain.refusals} refusals retried); "
-                               f"{availability.total} requests, {availability.failed} failed (budget {budget})")
+                               f"{availability.total} requests, {availability.failed} failed (budget {budget})",
+                               notes=[availability_note(availability)])
 
 
 # --------------------------------------------------------------------------- sse
@@ -780,17 +855,51 @@ def sse_verdict(*, hold: Sequence[Any], rollout: Sequence[Any] | None, margin: f
 class IngressAnswers:
     """Answers through the ingress once the pods should be out of the Service.
 
+    The late-send rule of :class:`Availability` holds here too: a request that got neither the
+    ingress's own 503 nor an answer from the pods (an error or another status: what ``other``
+    counts) and that the harness sent more than ``late_bound`` seconds behind schedule is not
+    judged: it is left out of ``total`` and ``other`` and counted in ``late_failed``. A proxy 503
+    or an answer from the pods is judged however late it was sent (it says what the chart did).
+
     Attributes:
-        total: requests sent in the judged window.
+        total: requests judged in the window (sent, less ``late_failed``).
         proxy_503: 503s generated by the ingress controller (not the service's own JSON).
         passed_through: answers that came from the pods (2xx, or the service's own error bodies).
         other: other statuses / errors, e.g. ``{"HTTP 502": 3, "ReadTimeout": 1}``.
+        late_failed: requests of the ``other`` kinds the harness sent late (not judged);
+            late_classes: theirs (``"ReadTimeout x2"``); late_bound: seconds.
     """
 
     total: int
     proxy_503: int
     passed_through: int = 0
     other: Mapping[str, int] = field(default_factory=dict)
+    late_failed: int = 0
+    late_classes: str = ""
+    late_bound: float = LATE_SEND_BOUND
+
+    @classmethod
+    def from_probe(cls, probe: Any, t_from: float, t_to: float, *,
+                   late_bound: float = LATE_SEND_BOUND) -> IngressAnswers:
+        """The requests of ``probe`` (a :class:`harness.measure.prober.ProbeResult`) sent between two
+        wall times (epoch seconds, ``t_from`` included), sorted into the kinds above."""
+        sel = [s for s in probe.sent if t_from <= s.wall < t_to]
+        proxy_503 = through = late = 0
+        other: dict[str, int] = {}
+        late_kinds: list[str] = []
+        for s in sel:
+            if s.status == 503 and s.source == "proxy":
+                proxy_503 += 1
+            elif s.status is not None and (s.source == "app" or 200 <= s.status < 300):
+                through += 1
+            else:
+                key = s.error or f"HTTP {s.status}"
+                if sent_late_by_harness(s, probe.rate, late_bound):
+                    late += 1
+                    late_kinds.append(key)
+                else:
+                    other[key] = other.get(key, 0) + 1
+        return cls(len(sel) - late, proxy_503, through, other, late, _classes(late_kinds), late_bound)
 
 
 @dataclass(frozen=True)
@@ -827,9 +936,10 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
     """Readiness during a PostgreSQL outage.
 
     Pass when: every pod became NotReady within the bound, the Service had no ready endpoints, the
-    ingress answered 503 itself (no hanging, no 5xx or 2xx passed through from the pods), no
-    container restarted, every pod was Ready again within the recovery bound after the database
-    returned, and data written before the outage is intact.
+    ingress answered 503 itself (no hanging, no 5xx or 2xx passed through from the pods; a failed
+    request the harness sent late is reported apart, see :class:`IngressAnswers`), no container
+    restarted, every pod was Ready again within the recovery bound after the database returned,
+    and data written before the outage is intact.
     """
     stayed = sorted(p for p, t in f.not_ready_after.items() if t is None)
     late = sorted(f"{p} after {t:.1f} s" for p, t in f.not_ready_after.items() if t is not None and t > f.not_ready_bound)
@@ -847,12 +957,18 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
         bad_ing.append(f"{ing.passed_through} answered by the pods")
     bad_ing += [f"{k} x{v}" for k, v in ing.other.items()]
     ing_ok = ing.total > 0 and not bad_ing
+    if ing.total:
+        no_503 = f"the ingress did not answer 503 once the pods should be out ({_names(bad_ing)} of {ing.total} requests)"
+    elif ing.late_failed:
+        no_503 = (f"no requests could be judged during the outage: all {ing.late_failed} failed but were sent late by "
+                  f"the harness (> {ing.late_bound:g} s behind schedule): the machine, not the chart, was too busy "
+                  "to probe on time")
+    else:
+        no_503 = "no requests were judged during the outage"
     checks = [
         Check("NotReady", not nr_problems, "; ".join(nr_problems)),
         Check("no endpoints", ep_ok, "the Service kept ready endpoints during the outage"),
-        Check("ingress 503", ing_ok,
-              (f"the ingress did not answer 503 once the pods should be out ({_names(bad_ing)} of {ing.total} requests)"
-               if ing.total else "no requests were judged during the outage")),
+        Check("ingress 503", ing_ok, no_503),
         Check("no restarts", not f.restarts,
               f"containers restarted during the outage: {_names(f'{k} +{v}' for k, v in sorted(f.restarts.items()))}"),
         Check("recovered", f.ready_after_recovery is not None and f.ready_after_recovery <= f.recovery_bound,
@@ -864,13 +980,16 @@ def db_outage_verdict(f: OutageFacts, *, extra_figures: Mapping[str, Any] | None
     figures = {"fault": f.fault, "outage_seconds": round(f.duration, 1), "not_ready_bound_s": f.not_ready_bound,
                "slowest_not_ready_s": max(seen) if seen else None, "endpoints_empty_after_s": f.endpoints_empty_after,
                "ingress_requests": ing.total, "ingress_503": ing.proxy_503, "ingress_passed_through": ing.passed_through,
+               "probe_late_failed_count": ing.late_failed, "probe_late_failure_classes": ing.late_classes,
                "restarts": sum(f.restarts.values()), "recovery_bound_s": f.recovery_bound,
                "ready_after_recovery_s": f.ready_after_recovery, **data_figures(f.data), **(extra_figures or {})}
     return Verdict.from_checks(checks, figures,
                                f"{f.fault}: {len(f.not_ready_after)} pods NotReady within "
                                f"{_s(max(seen) if seen else None)} (bound {f.not_ready_bound:.0f} s), ingress 503 x"
                                f"{ing.proxy_503}, no restarts, Ready {_s(f.ready_after_recovery)} after the database "
-                               "returned")
+                               "returned",
+                               notes=[late_failed_note(ing.late_failed, sum(ing.other.values()), ing.late_bound,
+                                                       "during the outage", ing.late_classes) if ing.total else ""])
 
 
 # --------------------------------------------------------------------------- negative controls

@@ -18,9 +18,11 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from harness.core.edges import ADDON_GATEWAY, GatewayRef
 from harness.core.pins import pinned
+from harness.env.addons import gateway_tls
 from harness.env.addons import smoke as ing
 from harness.env.addons.catalog import install_addons, teardown_addons
 from harness.env.addons.engine import AddonContext
@@ -31,7 +33,12 @@ from harness.env.addons.traefik import (
 )
 from harness.k8s.logs import PodLogFollower
 from harness.measure.attribution import parse_lines
-from harness.measure.prober import PROBE_HEADER, new_probe_id, probe_header_value
+from harness.measure.prober import (
+    PROBE_HEADER,
+    https_session_factory,
+    new_probe_id,
+    probe_header_value,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -127,3 +134,53 @@ def test_access_log_names_gateway_routed_requests(ctx, traefik, namespace, kube_
     assert sorted(log.records) == [0, 1, 2], (cap.lines[:2], cap.errors)
     for rec in log.records.values():
         assert rec.status == 200 and rec.host == host and rec.upstream.endswith(":8080"), rec
+
+
+def test_a_tls_domain_gets_an_https_listener_whose_certificate_chains_to_the_harness_ca(ctx, traefik, namespace):
+    """TLS through the Gateway (harness/env/addons/gateway_tls.py): the listener for ``*.<domain>``
+    is Programmed with a cert-manager certificate; a route attached to it answers over HTTPS on
+    127.0.0.1 with the release host as SNI, verified against the harness CA, and not over plain HTTP;
+    a second domain's listener leaves the first in place (one field manager per listener); removing
+    them leaves helm's ``web`` listener alone."""
+    install_addons(["cert-manager"], ctx)
+    ca = ctx.state["cert-manager"]
+    domain = f"tls-{secrets.token_hex(3)}.harness.test"
+    try:
+        _https_through_a_listener(ctx, namespace, domain, ca)
+    finally:
+        for d in (domain, f"other-{domain}"):
+            gateway_tls.remove_https_listener(ctx.kubectl, ADDON_GATEWAY, d)
+    gw = ctx.kubectl.get_json("gateway", ADDON_GATEWAY.name, "-n", ADDON_GATEWAY.namespace)
+    names = [lst["name"] for lst in gw["spec"]["listeners"]]
+    left = {gateway_tls.listener_name(d) for d in (domain, f"other-{domain}")} & set(names)
+    assert ADDON_GATEWAY.section in names and not left, f"listeners after removal: {names}"
+
+
+def _https_through_a_listener(ctx, namespace, domain, ca):
+    listener = gateway_tls.ensure_https_listener(ctx.kubectl, ADDON_GATEWAY, domain, timeout=120)
+    assert gateway_tls.ensure_https_listener(ctx.kubectl, ADDON_GATEWAY, domain, timeout=60) == listener
+
+    host = f"rel-{secrets.token_hex(3)}.{domain}"
+    token = secrets.token_hex(6)
+    on_tls = GatewayRef(ADDON_GATEWAY.name, ADDON_GATEWAY.namespace, listener)
+    ctx.kubectl.apply([*ing.echo_objects("secured", namespace, host, token, ingress=False)[1:],
+                       ing.http_route("secured", namespace, host, on_tls)])
+    session = https_session_factory(host)()
+    deadline, last = time.monotonic() + 90, "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            r = session.get(f"https://127.0.0.1:{ctx.https_port}/", headers={"Host": host}, verify=str(ca), timeout=5)
+            last = f"HTTP {r.status_code}"
+            if r.status_code == 200 and token in r.text:
+                break
+        except requests.RequestException as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(1)
+    else:
+        pytest.fail(f"HTTPS through listener {listener} for {host} never answered 200 with the token: {last}")
+    assert ing.http_get(ctx.http_port, host)[0] == 404, "the route on the HTTPS listener answered plain HTTP"
+
+    other = gateway_tls.ensure_https_listener(ctx.kubectl, ADDON_GATEWAY, f"other-{domain}", timeout=120)
+    gw = ctx.kubectl.get_json("gateway", ADDON_GATEWAY.name, "-n", ADDON_GATEWAY.namespace)
+    names = [lst["name"] for lst in gw["spec"]["listeners"]]
+    assert {ADDON_GATEWAY.section, listener, other} <= set(names), names

@@ -244,9 +244,12 @@ FAKE_CLUSTER_BOUNDARY = textwrap.dedent("""\
     def export_logs(cluster, dest):
         record(call="export", name=cluster.name)
 
+    def effective_image_source(image_source, node_image, kubernetes_version):
+        return "local"
+
     fake = types.ModuleType("harness.env.cluster")
     fake.__dict__.update(Cluster=Cluster, ensure_cluster=ensure_cluster, delete_cluster=delete_cluster,
-                         export_logs=export_logs)
+                         export_logs=export_logs, effective_image_source=effective_image_source)
     sys.modules["harness.env.cluster"] = fake
     harness.env.cluster = fake
     import harness.plugin.session as s

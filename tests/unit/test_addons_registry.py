@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core import runs
 from harness.core.errors import EnvironmentNotReady, UsageError
 from harness.env.addons import catalog
-from harness.core import runs
-from harness.env.addons.engine import ChartSource, decide_release, pending_recovery, run_is_over
+from harness.env.addons.engine import (
+    ChartSource,
+    decide_release,
+    pending_recovery,
+    run_is_over,
+)
 
 
 def test_builtin_addons_are_registered():

@@ -45,7 +45,7 @@ def test_edge_option_defaults_to_the_ingress_edge(tmp_path):
     c = cfg(tmp_path)
     assert c.edge == "traefik-nginx" and c.sources["edge"] == "default"
     opt = OPTIONS_BY_KEY["edge"]
-    assert opt.env == "HARNESS_EDGE" and opt.choices == EDGES == ("traefik-nginx", "traefik-gateway")
+    assert opt.env == "HARNESS_EDGE" and opt.choices == EDGES == ("traefik-nginx", "traefik-gateway", "ingress-nginx")
 
 
 def test_edge_option_from_env_and_cli(tmp_path):
@@ -55,12 +55,34 @@ def test_edge_option_from_env_and_cli(tmp_path):
 
 
 def test_edge_option_refuses_unknown_edges_and_a_gateway_without_traefik(tmp_path):
-    with pytest.raises(UsageError, match=r"^edge \(option\): 'envoy' is not one of traefik-nginx, traefik-gateway$"):
+    with pytest.raises(UsageError, match=r"^edge \(option\): 'envoy' is not one of traefik-nginx, traefik-gateway, "
+                                         r"ingress-nginx$"):
         cfg(tmp_path, cli={"edge": "envoy"})
     with pytest.raises(UsageError) as exc:
         cfg(tmp_path, cli={"edge": "traefik-gateway", "addons": ["postgres"]})
     assert "\n" not in str(exc.value)
     assert str(exc.value).startswith("edge (option): traefik-gateway needs the traefik add-on")
+
+
+def test_the_ingress_nginx_edge_puts_its_add_on_in_traefiks_place(tmp_path):
+    c = cfg(tmp_path, cli={"edge": "ingress-nginx"})
+    assert c.addons == ("ingress-nginx", "cert-manager", "postgres")
+    assert edge_for(c.addons, c.edge) == "ingress-nginx"
+    assert cfg(tmp_path, cli={"edge": "ingress-nginx", "addons": ["ingress-nginx", "postgres"]}).addons == (
+        "ingress-nginx", "postgres")
+    with pytest.raises(UsageError, match=r"^edge \(option\): ingress-nginx needs the ingress-nginx add-on \(or "
+                                         r"traefik, which it replaces\); addons \(option\) is postgres$"):
+        cfg(tmp_path, cli={"edge": "ingress-nginx", "addons": ["postgres"]})
+
+
+def test_a_pull_only_edge_says_why_it_cannot_run_where_images_are_built():
+    from harness.core.edges import unavailable_reason
+    reason = unavailable_reason("ingress-nginx", "local")
+    assert reason.startswith("edge ingress-nginx cannot run on this machine: its controller image")
+    assert "\n" not in reason and "image-source is pull" in reason
+    assert unavailable_reason("ingress-nginx", "pull") is None
+    assert unavailable_reason("traefik-nginx", "local") is None
+    assert unavailable_reason("traefik-gateway", "local") is None
 
 
 # --------------------------------------------------------------------------- the values overlay

@@ -149,3 +149,55 @@ def test_a_real_prober_records_each_sends_lateness(tmp_path):
     assert len(lates) == 5 and all(x is not None and -0.01 < x < 5 for x in lates)
     header, first = p.result.write_csv(tmp_path / "probe.csv").read_text().splitlines()[:2]
     assert header.endswith(",source,late") and first.split(",")[-1] != ""
+
+
+# --------------------------------------------------------------------------- sends late by the harness
+
+RATE = 20.0  # slots every 0.05 s
+
+
+def _slot(seq: int, ok: bool = True, lag: float = 0.0, wait: float = 0.0, error: str = "HTTP 503") -> Sample:
+    """Ticket ``seq`` issued ``lag`` s after its slot by the scheduler, sent ``wait`` s later by a worker."""
+    t = seq / RATE + lag
+    return Sample(seq, round(t, 4), 1000 + t, 0.02, 200 if ok else None, None if ok else error, late=lag + wait)
+
+
+def test_ticket_lag_is_the_schedulers_own_part_of_the_lateness():
+    from harness.measure.prober import sent_late_by_harness, ticket_lag
+
+    on_time, scheduler_late, worker_wait = _slot(10), _slot(11, lag=0.8), _slot(12, wait=3.0)
+    assert ticket_lag(on_time, RATE) == pytest.approx(0.0, abs=1e-4)
+    assert ticket_lag(scheduler_late, RATE) == pytest.approx(0.8, abs=1e-4)
+    # waited 3 s for a worker (every worker held by slower requests): late, but not the harness's doing
+    assert worker_wait.late == 3.0 and ticket_lag(worker_wait, RATE) == pytest.approx(0.0, abs=1e-4)
+    assert sent_late_by_harness(scheduler_late, RATE) and not sent_late_by_harness(worker_wait, RATE)
+    assert not sent_late_by_harness(scheduler_late, RATE, bound=1.0)
+    # without the rate nothing is known to be late: nothing is excused
+    assert ticket_lag(scheduler_late, None) is None and not sent_late_by_harness(scheduler_late, None)
+    assert ticket_lag(Sample(5, 0.2, 1000.2, 0.0, 200, None), RATE) == 0.0  # never negative
+
+
+def test_late_failures_are_set_apart_and_late_successes_stay():
+    samples = ([_slot(i) for i in range(10)]
+               + [_slot(10, ok=False), _slot(11, ok=False, lag=0.9), _slot(12, ok=False)]  # a late one inside a run
+               + [_slot(13, lag=0.7), _slot(14, ok=False, wait=4.0)] + [_slot(i) for i in range(15, 20)])
+    r = ProbeResult("http://x/", "h", samples, duration=1.0, rate=RATE)
+    assert [s.seq for s in r.late_failed()] == [11]
+    judged = r.without_late_failures()
+    assert judged.total == r.total - 1 == 19 and judged.failed_count == 3  # 10, 12 and the worker-wait 14
+    assert 13 in {s.seq for s in judged.sent if s.ok}  # sent late, and it succeeded: a success
+    # the late failure neither counts nor splits the run of failures around it
+    assert r.longest_failure_run()[0] == 3 and judged.longest_failure_run()[0] == 2
+    assert [s.seq for s in judged.samples if not s.ok] == [10, 12, 14]
+    # the raw figures stay what the prober saw
+    assert r.figures()["probe_failed"] == 4
+    # a result without its rate (built by hand) excuses nothing
+    assert ProbeResult("http://x/", "h", samples).late_failed() == []
+    assert r.between(0.5).rate == RATE and r.between(0.5).late_failed()[0].seq == 11
+
+
+def test_a_prober_records_its_rate():
+    with Prober(f"http://127.0.0.1:{free_port()}", "/", rate=40, max_requests=3, connect_timeout=1) as p:
+        wait_until(lambda: p.snapshot().total >= 3)
+        assert p.snapshot().rate == 40
+    assert p.result.rate == 40 and p.result.between(0.0).rate == 40

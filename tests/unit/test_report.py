@@ -195,6 +195,12 @@ def test_key_figures_per_scenario():
     assert (k["success"].text, k["success"].detail, k["success"].bad) == ("99.44 %", "2 of 355 failed", True)
     assert (k["longest outage"].text, k["longest outage"].bad) == ("10 s", True)
     assert k["p99 latency"].text == "5.38 s"
+    # failed requests the harness sent late are not the chart's: the judged ratio, and the late ones named
+    late = rec("upgrade", "c", "default", "PASS", "PASS: ...",
+               {**FIG_OK, "requests": 200, "probe_success_ratio": 0.985, "probe_late_failed_count": 3})
+    k = report.key_figures(late)
+    assert (k["success"].text, k["success"].detail, k["success"].bad) == ("100 %", "0 of 200 failed (+3 sent late, "
+                                                                          "not counted)", False)
     k = report.key_figures(db)
     assert k["NotReady / Ready"].text == "3.3 s / 1.9 s" and not k["NotReady / Ready"].bad
     assert k["success"].text == "503 × 116"

@@ -100,3 +100,35 @@ def test_a_kept_runs_directory_goes_once_nothing_it_kept_is_left():
     assert [d.remove for d in runs.drop_spent_run_dirs(with_ns)] == [False, False]
     live = decide([Resource("run-dir", "r2", owner(7, run_id="r2"))], live_pids=[7], host=HOST)
     assert runs.drop_spent_run_dirs(live)[0].remove is False
+
+
+
+def test_two_threads_writing_the_owner_record_at_once_both_succeed(tmp_path, monkeypatch):
+    """Concurrent add-on installs may both write the run's record: each writer needs its own
+    temporary file (with one per process, the second's replace would find the first's gone)."""
+    import threading
+
+    path = tmp_path / "run" / runs.OWNER_FILE
+    real_replace = os.replace
+    interleaved: list[str] = []
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            runs.write_owner(path, Owner("r2", 2, "h", 0.0))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(exc)
+
+    def replace(src, dst):
+        if not interleaved:  # the first writer: a second thread writes completely between its write and replace
+            interleaved.append(str(src))
+            t = threading.Thread(target=second_writer, daemon=True)
+            t.start()
+            t.join(5)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(runs.os, "replace", replace)
+    runs.write_owner(path, Owner("r1", 1, "h", 0.0))
+    assert errors == []
+    assert runs.read_owner(path).run_id == "r1"
+    assert [p.name for p in path.parent.iterdir()] == [runs.OWNER_FILE], "no temporary file left"

@@ -1,7 +1,9 @@
 """Phase timings (table, JSON) and progress lines (start/end, "still waiting" at most every 15 s)."""
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 
 import pytest
 
@@ -88,6 +90,85 @@ def test_only_innermost_tracker_ticks(lines):
             assert inner.tick() == "still waiting for rollout (16 s)"
         clock.now = 40
         assert outer.tick() == "still waiting for helm upgrade (40 s)"
+
+
+def _in_copied_context(fn, *args) -> threading.Thread:
+    """A worker thread as harness.env.addons.catalog starts them: in a copy of the caller's context."""
+    t = threading.Thread(target=contextvars.copy_context().run, args=(fn, *args), daemon=True)
+    t.start()
+    return t
+
+
+def test_concurrent_phases_nest_under_the_open_phase_not_under_each_other():
+    t = Timings()
+    both_open = threading.Barrier(2, timeout=5)
+
+    def worker(name):
+        with t.phase(name, announce=False):
+            both_open.wait()
+
+    with t.phase("add-ons", announce=False):
+        for th in [_in_copied_context(worker, n) for n in ("a", "b")]:
+            th.join(5)
+    plain = threading.Thread(target=worker, args=("c",), daemon=True)  # a plain thread: no parent
+    plain.start()
+    copied = _in_copied_context(worker, "d")  # outside any phase: top level too
+    for th in (plain, copied):
+        th.join(5)
+    assert {p.name: p.depth for p in t.phases} == {"a": 1, "b": 1, "add-ons": 0, "c": 0, "d": 0}
+
+
+def test_concurrent_trackers_each_tick_and_their_common_parent_does_not():
+    clock = Clock()
+    both_open, checked = threading.Barrier(3, timeout=5), threading.Barrier(3, timeout=5)
+    inner: dict[str, progress.Tracker] = {}
+
+    def worker(name):
+        with progress.tracking(name, announce=False) as tr:
+            tr.clock = clock
+            tr.started = tr.last_line = 0.0
+            inner[name] = tr
+            both_open.wait()
+            checked.wait()
+
+    with progress.tracking("add-ons", announce=False) as outer:
+        outer.clock = clock
+        outer.started = outer.last_line = 0.0
+        threads = [_in_copied_context(worker, n) for n in ("a", "b")]
+        both_open.wait()
+        clock.now = 16
+        ticks = (outer.tick(), inner["a"].tick(), inner["b"].tick())
+        checked.wait()
+        for th in threads:
+            th.join(5)
+        clock.now = 40
+        assert outer.tick() == "still waiting for add-ons (40 s)", "its children are over"
+    assert ticks == (None, "still waiting for a (16 s)", "still waiting for b (16 s)")
+    assert inner["a"].parent is outer and outer.children == 0
+
+
+def test_progress_lines_reach_the_sink_one_at_a_time(monkeypatch):
+    """While the sink writes a line (a stream may take several writes), no other thread gets in."""
+    other_could_enter: list[bool] = []
+    out: list[str] = []
+
+    def sink(line):
+        def other():
+            got = progress._say_lock.acquire(blocking=False)  # what another thread's say() must do first
+            if got:
+                progress._say_lock.release()
+            other_could_enter.append(got)
+
+        t = threading.Thread(target=other, daemon=True)
+        t.start()
+        t.join(5)
+        out.append(line)
+
+    monkeypatch.setattr(progress, "_sink", sink)
+    progress.say("one")
+    assert out == ["[harness] one"] and other_could_enter == [False]
+    progress._say_lock.acquire()
+    progress._say_lock.release()  # and it is free again afterwards
 
 
 def test_one_duration_formatter():

@@ -476,3 +476,152 @@ def test_declared_version_source_is_checked_and_named():
     assert v.figures["version_from"] == "header: X-App-Version"
     r = _rollback(pods=_pods(images=OLD, versions=("1.1.0",)), version_from="json: version")
     assert not r.passed and "answers still report version 1.1.0 (want 1.0.0)" in r.reason
+
+
+# --------------------------------------------------------------------------- failed requests the harness sent late
+
+
+RATE = 20.0
+
+
+def _probe(pattern: str, *, rate: float | None = RATE):
+    """A probe window from ``pattern``, one ticket per character: ``.`` success on time, ``x`` failure on
+    time, ``L`` failure the scheduler issued 0.9 s late, ``l`` success issued 0.9 s late, ``w`` failure that
+    waited 4 s for a worker (every worker held by slower requests)."""
+    from harness.measure.prober import ProbeResult, Sample
+
+    samples = []
+    for seq, c in enumerate(pattern):
+        lag = 0.9 if c in "Ll" else 0.0
+        t = seq / RATE + lag
+        ok = c in ".l"
+        error = None if ok else ("ReadTimeout" if c == "w" else "HTTP 503")
+        samples.append(Sample(seq, round(t, 4), 1000 + t, 0.02, 200 if ok else (503 if error == "HTTP 503" else None),
+                              error, late=lag + (4.0 if c == "w" else 0.0)))
+    return ProbeResult("http://x/", "h", samples, duration=len(pattern) / RATE, rate=rate)
+
+
+def test_all_failures_sent_late_pass_and_say_the_machine_was_the_problem():
+    a = Availability.from_probe(_probe("." * 50 + "LLL" + "." * 50), "during the upgrade")
+    assert (a.total, a.failed, a.late_failed, a.late_classes) == (100, 0, 3, "HTTP 503 x3")
+    v = _upgrade(availability=a)
+    assert v.passed, v.reason
+    _one_line(v)
+    assert ("all 3 failed requests during the upgrade were sent late by the harness (> 0.5 s behind schedule; "
+            "HTTP 503 x3) and are not counted: the machine, not the chart, was too busy to probe on time") in v.reason
+    assert v.figures["probe_late_failed_count"] == 3 and v.figures["failed_requests"] == 0
+    assert v.figures["requests"] == 100 and v.figures["probe_late_failure_classes"] == "HTTP 503 x3"
+
+
+def test_a_real_outage_still_fails_and_only_the_late_sends_are_set_apart():
+    # the negative control's outage: 10 on-time failures, with 2 late sends inside it
+    a = Availability.from_probe(_probe("." * 40 + "xxxxLxxxLxxx" + "." * 40), "during the upgrade")
+    assert (a.failed, a.late_failed, a.longest_run) == (10, 2, 10)  # the late ones do not split the outage
+    v = _upgrade(availability=a)
+    assert not v.passed and v.failed == ("availability",)
+    assert re.search(EXPECTED_FAILURE["upgrade"], v.reason)
+    assert v.reason.startswith("10 of 90 requests failed during the upgrade (budget 0): HTTP 503 x10; "
+                               "longest outage 10 requests / "), v.reason
+    assert v.reason.endswith("; 2 failed requests sent late by the harness (> 0.5 s behind schedule; "
+                             "HTTP 503 x2) not counted"), v.reason
+    assert v.figures["probe_late_failed_count"] == 2 and v.figures["failed_requests"] == 10
+
+
+def test_a_hanging_chart_that_made_sends_wait_for_workers_is_still_judged():
+    # sends late only because every worker was held by hanging requests: the chart's doing
+    v = _drain(availability=Availability.from_probe(_probe("." * 30 + "xww" + "." * 30), "during the drain"))
+    assert not v.passed and re.search(EXPECTED_FAILURE["drain"], v.reason)
+    assert "3 of 63 requests failed during the drain" in v.reason and "sent late" not in v.reason
+    assert v.figures["probe_late_failed_count"] == 0
+
+
+def test_late_successes_stay_successes_and_no_rate_excuses_nothing():
+    a = Availability.from_probe(_probe("." * 20 + "lll" + "." * 20), "during the upgrade")
+    assert (a.total, a.failed, a.late_failed) == (43, 0, 0)
+    unknown = Availability.from_probe(_probe("." * 20 + "LLL", rate=None), "during the upgrade")
+    assert (unknown.total, unknown.failed, unknown.late_failed) == (23, 3, 0)
+    assert not _upgrade(availability=unknown).passed
+
+
+def test_nothing_left_to_judge_fails_naming_the_machine_not_the_chart():
+    v = _upgrade(availability=Availability.from_probe(_probe("LLLL"), "during the upgrade"))
+    assert not v.passed and v.failed == ("availability",)
+    assert ("only 0 requests during the upgrade could be judged (at least 1 needed): 4 more failed but were sent "
+            "late by the harness (> 0.5 s behind schedule): the machine, not the chart, was too busy") in v.reason
+    # not the chart's failure: a negative control failing only this way is not caught for its reason
+    assert not re.search(EXPECTED_FAILURE["upgrade"], v.reason)
+
+
+@pytest.mark.parametrize("late_failed, failed", [(1, 0), (5, 0), (2, 7)])
+def test_the_late_note_never_reads_as_a_scenarios_own_failure(late_failed, failed):
+    from harness.scenario.verdicts import late_failed_note
+
+    note = late_failed_note(late_failed, failed, 0.5, "during the drain", "ReadTimeout x1")
+    assert note and not any(re.search(p, note) for p in EXPECTED_FAILURE.values()), note
+    assert late_failed_note(0, failed, 0.5, "during the drain") == ""
+
+
+def test_rollback_and_drain_report_the_late_sends_whatever_the_outcome():
+    a = Availability.from_probe(_probe("." * 30 + "LL" + "." * 30), "during the drain")
+    passed = _drain(availability=a)
+    assert passed.passed and "all 2 failed requests during the drain were sent late by the harness" in passed.reason
+    # another criterion fails: the note still follows the failure, after it
+    blocked = _drain(availability=a, drain=DrainFacts("w1", "blocked", 90, 90, 0, 12, pdb="ha"))
+    assert not blocked.passed and blocked.reason.startswith("drain blocked by PodDisruptionBudget ha")
+    assert blocked.reason.endswith("were sent late by the harness (> 0.5 s behind schedule; HTTP 503 x2) and are "
+                                   "not counted: the machine, not the chart, was too busy to probe on time")
+    rb = _rollback(availability=Availability.from_probe(_probe("." * 30 + "xL" + "." * 30), "throughout"))
+    assert not rb.passed and "1 of 61 requests failed throughout" in rb.reason
+    assert rb.reason.endswith("1 failed request sent late by the harness (> 0.5 s behind schedule; "
+                              "HTTP 503 x1) not counted")
+
+
+def _outage_probe(kinds: str):
+    """One request per character, all inside the judged window: ``5`` the ingress's 503 (sent 0.9 s late
+    by the harness when ``%``), ``t`` ReadTimeout on time, ``T`` ReadTimeout sent 0.9 s late, ``a`` answered
+    by the pods, sent 0.9 s late."""
+    from harness.measure.prober import ProbeResult, Sample
+
+    samples = []
+    for seq, c in enumerate(kinds):
+        lag = 0.9 if c in "%Ta" else 0.0
+        t = seq / RATE + lag
+        if c in "5%":
+            s = Sample(seq, t, 1000 + t, 0.01, 503, "HTTP 503", source="proxy")
+        elif c in "tT":
+            s = Sample(seq, t, 1000 + t, 5.0, None, "ReadTimeout")
+        else:
+            s = Sample(seq, t, 1000 + t, 0.01, 200, None, "1.0.0", "p0")
+        samples.append(s)
+    return ProbeResult("http://x/", "h", samples, rate=RATE)
+
+
+def test_db_outage_sets_apart_only_the_failures_the_harness_sent_late():
+    ing = IngressAnswers.from_probe(_outage_probe("5" * 20 + "%%" + "TT" + "a" + "5" * 10), 1000.0, 1100.0)
+    # the late 503s and the late answer from the pods are judged (they say what the chart did)
+    assert (ing.total, ing.proxy_503, ing.passed_through, dict(ing.other)) == (33, 32, 1, {})
+    assert (ing.late_failed, ing.late_classes) == (2, "ReadTimeout x2")
+    v = _outage(ingress=ing)
+    assert not v.passed and "(1 answered by the pods of 33 requests)" in v.reason
+    assert v.figures["probe_late_failed_count"] == 2 and v.figures["ingress_requests"] == 33
+    only_late = _outage(ingress=IngressAnswers.from_probe(_outage_probe("5" * 30 + "TT"), 1000.0, 1100.0))
+    assert only_late.passed, only_late.reason
+    assert only_late.reason.endswith("all 2 failed requests during the outage were sent late by the harness "
+                                     "(> 0.5 s behind schedule; ReadTimeout x2) and are not counted: the machine, "
+                                     "not the chart, was too busy to probe on time")
+    on_time = _outage(ingress=IngressAnswers.from_probe(_outage_probe("5" * 30 + "tT"), 1000.0, 1100.0))
+    assert not on_time.passed and "ReadTimeout x1 of 31 requests" in on_time.reason
+    assert on_time.reason.endswith("1 failed request sent late by the harness (> 0.5 s behind schedule; "
+                                   "ReadTimeout x1) not counted")
+    nothing = _outage(ingress=IngressAnswers.from_probe(_outage_probe("TTT"), 1000.0, 1100.0))
+    assert not nothing.passed and ("no requests could be judged during the outage: all 3 failed but were sent late "
+                                   "by the harness") in nothing.reason
+
+
+def test_the_availability_check_of_the_record_names_the_late_sends():
+    v = _upgrade(availability=Availability.from_probe(_probe("." * 30 + "L" + "." * 30), "during the upgrade"))
+    check = next(c for c in v.checks if c.name == "availability")
+    assert check.ok and check.detail == ("the only failed request during the upgrade was sent late by the harness "
+                                         "(> 0.5 s behind schedule; HTTP 503 x1) and is not counted: the machine, "
+                                         "not the chart, was too busy to probe on time")
+    assert next(c for c in _upgrade().checks if c.name == "availability").detail == ""

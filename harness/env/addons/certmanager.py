@@ -101,7 +101,8 @@ def issuer_manifests(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
     ]
 
 
-def _condition(obj: dict[str, Any] | None, kind: str = "Ready") -> tuple[str, str]:
+def condition(obj: dict[str, Any] | None, kind: str = "Ready") -> tuple[str, str]:
+    """``(status, message)`` of a cert-manager object's ``kind`` condition (``Unknown`` when absent)."""
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c.get("type") == kind:
             return str(c.get("status")), str(c.get("message") or c.get("reason") or "")
@@ -157,7 +158,7 @@ class CertManager(HelmAddon):
                       "logs deploy/cert-manager-cainjector")
 
         def issuer_ready() -> tuple[bool, str]:
-            status, msg = _condition(ctx.kubectl.get_json("clusterissuer", CA_ISSUER))
+            status, msg = condition(ctx.kubectl.get_json("clusterissuer", CA_ISSUER))
             return status == "True", f"ClusterIssuer {CA_ISSUER} Ready={status}: {msg}"
 
         wait_for(issuer_ready, timeout=ctx.wait_timeout, interval=2.0,
@@ -176,7 +177,7 @@ class CertManager(HelmAddon):
 
         def cert_ready() -> tuple[bool, str]:
             obj = ctx.kubectl.get_json("certificate", "-n", SMOKE_NAMESPACE, name)
-            status, msg = _condition(obj)
+            status, msg = condition(obj)
             if status == "False" and "Failed" in msg:
                 raise WaitFailed(f"certificate {name}: {msg}")
             return status == "True", f"Certificate {name} Ready={status}: {msg}"

@@ -16,7 +16,9 @@ and a smoke check. The built-in ones, one module each, are listed by name in
 ================  ==================================================================================
 
 Installing is idempotent (:func:`harness.env.addons.catalog.install_addons`): an add-on already
-installed at the same version with the same values is left alone. Every requested add-on is
+installed at the same version with the same values is left alone. Independent add-ons install
+concurrently (at most :data:`harness.env.addons.catalog.MAX_PARALLEL` at once); an add-on that needs
+another one installed first names it in :attr:`Addon.after`. Every requested add-on is
 checked first (:meth:`Addon.preflight`: unknown name, conflicting add-ons, unreachable chart source,
 images missing on a machine that cannot pull, host port taken), so a bad request fails with one line before anything is installed.
 
@@ -36,6 +38,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,8 +165,12 @@ class AddonContext:
         settings: per add-on overrides, ``{"traefik": {"values": {...}}, "postgres": {"image": ...}}``.
         kubectl, helm: injectable (tests); default built from the cluster's kubeconfig.
         runner: process runner with harness.tools.exec.run's signature (tests pass a fake).
-        results: filled by :func:`ensure_addon`, one :class:`AddonResult` per add-on.
+        results: filled by :func:`ensure_addon`, one :class:`AddonResult` per add-on (install_addons
+            puts them in the requested order).
         state: live objects add-ons leave for the session (``state["postgres"]`` is the server).
+
+    Add-ons may run :func:`ensure_addon` on several threads with one context: :meth:`get_helm`
+    builds the shared Helm once, and loading images into the nodes is serialized (:attr:`load_lock`).
     """
 
     cluster: Any
@@ -181,6 +188,10 @@ class AddonContext:
     runner: Callable[..., Any] = _run
     results: list[AddonResult] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    # One `kind load` at a time: concurrent imports of images sharing layers into one containerd can
+    # fail with "ref ... locked: unavailable" (containerd/containerd#1545), and each load is disk-bound.
+    load_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _helm_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -253,11 +264,13 @@ class AddonContext:
         return str(parse_image(image).on(self.registry_mirror))
 
     def get_helm(self) -> Any:
-        if self.helm is None:
-
-            home = cache_dir() / "helm-home" / "addons"
-            self.helm = Helm(self.cluster.kubeconfig, home=home, kube_context=self.cluster.context or None,
-                             default_timeout=self.timeout, runner=self.runner)
+        """The Helm the add-ons share (private home under the cache), built once even when add-ons
+        installing concurrently ask at the same time."""
+        with self._helm_lock:
+            if self.helm is None:
+                home = cache_dir() / "helm-home" / "addons"
+                self.helm = Helm(self.cluster.kubeconfig, home=home, kube_context=self.cluster.context or None,
+                                 default_timeout=self.timeout, runner=self.runner)
         return self.helm
 
     @property
@@ -278,6 +291,9 @@ class Addon:
         chart: its :class:`ChartSource` (None for add-ons that are not helm releases).
         conflicts: add-ons that cannot be installed together with this one.
         ingress: True for ingress controllers (they need the ingress node's ports 80/443).
+        after: add-ons that must be installed (ready and smoke-checked) before this one starts, when
+            they are requested too; an add-on not requested is neither waited for nor installed.
+            Add-ons that do not name each other install concurrently (install_addons). Default none.
     """
 
     name: ClassVar[str] = ""
@@ -287,6 +303,7 @@ class Addon:
     chart: ClassVar[ChartSource | None] = None
     conflicts: ClassVar[tuple[str, ...]] = ()
     ingress: ClassVar[bool] = False
+    after: ClassVar[tuple[str, ...]] = ()
 
     # -- what it needs
 
@@ -617,7 +634,9 @@ def ensure_addon(addon: Addon, ctx: AddonContext, *, images: Sequence[str] | Non
                  smoke: bool = True) -> AddonResult:
     """Install ``addon`` unless it is already present, wait until ready, run its smoke check.
 
-    Call after :meth:`Addon.preflight` (``install_addons`` does both).
+    Call after :meth:`Addon.preflight` (``install_addons`` does both). Safe to call for different
+    add-ons on several threads with one ``ctx`` (install_addons does): images are loaded into the
+    nodes under ``ctx.load_lock``, one add-on at a time.
 
     Args:
         images: the images to preload (default: ``addon.images(ctx)``); only missing ones load.
@@ -631,7 +650,8 @@ def ensure_addon(addon: Addon, ctx: AddonContext, *, images: Sequence[str] | Non
     action = addon.decide(ctx)
     images = list(addon.images(ctx) if images is None else images)
     if images and ctx.is_kind and ctx.effective_image_source() != "pull":  # pull: the nodes pull them
-        loaded = kind_cluster.load_images(ctx.cluster, images)
+        with ctx.load_lock:
+            loaded = kind_cluster.load_images(ctx.cluster, images)
         if loaded:
             log.info("%s: loaded %s into the nodes", addon.name, ", ".join(loaded))
     if action == "present":
