@@ -60,6 +60,7 @@ FAKE_CLUSTER = textwrap.dedent("""\
         record(call="load", images=list(images))
 
     fake = types.ModuleType("harness.env.cluster")
+    fake.__dict__.update(effective_image_source=lambda *a: "local")
     fake.__dict__.update(Cluster=Cluster, ensure_cluster=ensure_cluster, delete_cluster=delete_cluster,
                          export_logs=export_logs, load_images=load_images)
     sys.modules["harness.env.cluster"] = fake
