@@ -37,6 +37,7 @@ from filelock import FileLock, Timeout
 
 from harness.core.errors import HarnessError
 from harness.core.pins import cache_dir
+from harness.core.runs import pid_alive
 
 POLL = 0.05
 """Seconds between two tries of a shared/exclusive lock (flock has no timeout of its own)."""
@@ -87,13 +88,15 @@ def holder_path(lock: Path) -> Path:
 
 
 def read_holder(lock: Path) -> Holder | None:
-    """The holder record of ``lock``; None when there is none or it is unreadable."""
+    """The holder record of ``lock``; None when there is none, it is unreadable, or its process is
+    gone (a holder killed with SIGKILL leaves its record; the kernel has let its lock go)."""
     try:
         data = json.loads(holder_path(lock).read_text())
-        return Holder(who=str(data["who"]), worker=str(data.get("worker", "main")), pid=int(data.get("pid", 0)),
+        held = Holder(who=str(data["who"]), worker=str(data.get("worker", "main")), pid=int(data.get("pid", 0)),
                       since=float(data.get("since", 0.0)))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return held if pid_alive(held.pid) else None
 
 
 def _write_holder(lock: Path, holder: Holder) -> None:

@@ -157,6 +157,14 @@ def test_an_exclusive_lock_records_its_holder_while_held(tmp_path):
     assert locks.read_holder(d / "node") is None and not locks.holder_path(d / "node").exists()
 
 
+def test_a_dead_holders_record_names_no_one(tmp_path):
+    d = locks.lock_dir("c1", tmp_path)
+    locks.holder_path(d / "node").write_text('{"who": "t::killed", "worker": "gw0", "pid": 999999999, "since": 1}')
+    assert locks.read_holder(d / "node") is None
+    with locks.exclusive(d / "node", locks.Holder("t::next", "gw1"), timeout=1) as held:  # the kernel let it go
+        assert locks.read_holder(d / "node") == held
+
+
 def test_a_held_lock_runs_out_naming_its_holder(tmp_path):
     d = locks.lock_dir("c1", tmp_path)
     told = []
