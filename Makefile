@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-parallel e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-parallel e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull bench-parallel cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -124,6 +124,12 @@ bench-upgrade: setup images
 ## preloaded with kind load (ci/bench_pull.py, median of 3, artifacts/bench-pull.json); no other harness cluster up
 bench-pull: setup images
 	$(VENV)/bin/python ci/bench_pull.py
+
+## bench-parallel: make e2e's scenarios serially and on xdist workers (WORKERS), alternating, on cluster
+## harness (reused, kept): wall-time ratio, same verdicts, peak memory, CPU busy share, late sends (docs/performance.md)
+BENCH_RUNS ?= 1
+bench-parallel: setup images
+	$(VENV)/bin/python ci/bench_parallel.py --runs $(BENCH_RUNS) --workers $(WORKERS)
 
 ## cold-check: the whole image build (images/build-tools.sh + build-images.sh, default Kubernetes version) from
 ## empty caches: a temporary HARNESS_CACHE, GOCACHE and GOMODCACHE, the node image built locally, and the images

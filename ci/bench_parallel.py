@@ -1,0 +1,146 @@
+"""Benchmark (issue 15's figure): make e2e's scenarios run serially versus on pytest-xdist workers,
+on this machine, on one cluster, in one run so the ratio is comparable. Not a test, a measurement.
+
+Each round runs ``pytest scenarios`` twice on cluster ``harness`` (reused when it exists, kept
+between runs): once serially, once with ``-n auto --harness-workers W`` (docs/parallel.md); the
+kinds alternate so that the machine's noise falls on both. Per run it records:
+
+- wall time of the pytest process (seconds) and its exit code (0: every verdict as expected);
+- every test's outcome from the run's ``scenarios.json``; the parallel run must give the same
+  outcome for every test id as the serial run of its round, or the round says which differ;
+- the machine's peak memory in use (``MemTotal - MemAvailable`` from /proc/meminfo, sampled every
+  second; the kind nodes, PostgreSQL and the harness all count) and the busy share of all CPUs
+  (/proc/stat, non-idle over total jiffies, across the run);
+- the prober's late sends (figure ``probe_late_sends_count``) and the failed requests not counted
+  because the harness sent them late (``probe_late_failed_count``), summed over the records.
+
+Usage: .venv/bin/python ci/bench_parallel.py [--runs N] [--workers W]   (default 1 round, W auto)
+Results: artifacts/bench-parallel.json and a table on stdout.
+Exit: 0 measured with the same verdicts; 1 a run failed or the verdicts differ.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "artifacts" / "bench-parallel.json"
+CLUSTER = "harness"
+
+
+@dataclass
+class Run:
+    kind: str
+    wall_s: float
+    exit_code: int
+    outcomes: dict[str, str]
+    peak_mem_gib: float
+    cpu_busy_share: float
+    late_sends: int
+    late_failed: int
+    artifacts: str
+    differs: list[str] = field(default_factory=list)
+
+
+def _mem_used_gib() -> float:
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        k, v = line.split(":", 1)
+        info[k] = int(v.split()[0])
+    return (info["MemTotal"] - info["MemAvailable"]) / 1024 / 1024
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    return sum(parts) - idle, sum(parts)
+
+
+def _records(artifacts: Path) -> list[dict]:
+    path = artifacts / "scenarios.json"
+    return json.loads(path.read_text()).get("results", []) if path.is_file() else []
+
+
+def one_run(kind: str, index: int, workers: str) -> Run:
+    art = ROOT / "artifacts" / "bench-parallel" / f"{kind}-{index}"
+    argv = [sys.executable, "-m", "pytest", "scenarios", "-q", "-p", "no:cacheprovider",
+            "--harness-cluster-name", CLUSTER, "--harness-reuse-cluster", "--harness-keep-cluster", "always",
+            "--harness-artifacts-dir", str(art)]
+    if kind == "parallel":
+        argv += ["-n", "auto", "--harness-workers", workers]
+    peak = [_mem_used_gib()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(1.0):
+            peak[0] = max(peak[0], _mem_used_gib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    busy0, total0 = _cpu_jiffies()
+    start = time.monotonic()
+    sampler.start()
+    print(f"[bench] {kind} run {index}: {' '.join(argv[3:])}", flush=True)
+    art.parent.mkdir(parents=True, exist_ok=True)
+    with (art.parent / f"{kind}-{index}.log").open("w") as log:
+        rc = subprocess.run(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=3600).returncode
+    wall = time.monotonic() - start
+    stop.set()
+    sampler.join(timeout=5)
+    busy1, total1 = _cpu_jiffies()
+    recs = _records(art)
+    figures = [r.get("figures") or {} for r in recs]
+    run = Run(kind, round(wall, 1), rc, {r["test_id"]: r["outcome"] for r in recs if r.get("test_id")},
+              round(peak[0], 2), round((busy1 - busy0) / max(1, total1 - total0), 3),
+              sum(int(f.get("probe_late_sends_count") or 0) for f in figures),
+              sum(int(f.get("probe_late_failed_count") or 0) for f in figures), str(art.relative_to(ROOT)))
+    print(f"[bench] {kind} run {index}: exit {rc}, {wall:.0f} s, {len(run.outcomes)} records, peak memory "
+          f"{run.peak_mem_gib} GiB, CPU busy {run.cpu_busy_share:.0%}, late sends {run.late_sends}", flush=True)
+    return run
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--runs", type=int, default=1, help="rounds (one serial and one parallel run each)")
+    p.add_argument("--workers", default="auto", help="the workers setting of the parallel runs")
+    args = p.parse_args()
+    rounds: list[tuple[Run, Run]] = []
+    for i in range(1, args.runs + 1):
+        first, second = ("serial", "parallel") if i % 2 else ("parallel", "serial")
+        a = one_run(first, i, args.workers)
+        b = one_run(second, i, args.workers)
+        serial, parallel = (a, b) if first == "serial" else (b, a)
+        parallel.differs = sorted(t for t in set(serial.outcomes) | set(parallel.outcomes)
+                                  if serial.outcomes.get(t) != parallel.outcomes.get(t))
+        rounds.append((serial, parallel))
+    ratios = [par.wall_s / ser.wall_s for ser, par in rounds]
+    summary = {
+        "serial_median_s": statistics.median(s.wall_s for s, _ in rounds),
+        "parallel_median_s": statistics.median(p.wall_s for _, p in rounds),
+        "ratio_median": round(statistics.median(ratios), 3),
+        "workers": args.workers, "cpus": os.cpu_count(),
+        "rounds": [[asdict(s), asdict(p)] for s, p in rounds],
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(summary, indent=2))
+    print("| round | serial s | parallel s | ratio | same verdicts | peak GiB (s/p) | CPU busy (s/p) | late sends (s/p) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, (s, par) in enumerate(rounds, 1):
+        print(f"| {i} | {s.wall_s:.0f} | {par.wall_s:.0f} | {par.wall_s / s.wall_s:.2f} | "
+              f"{'yes' if not par.differs else 'NO: ' + ', '.join(par.differs)} | {s.peak_mem_gib}/{par.peak_mem_gib} | "
+              f"{s.cpu_busy_share:.0%}/{par.cpu_busy_share:.0%} | {s.late_sends}/{par.late_sends} |")
+    print(f"median: serial {summary['serial_median_s']:.0f} s, parallel {summary['parallel_median_s']:.0f} s, "
+          f"ratio {summary['ratio_median']:.2f} ({OUT.relative_to(ROOT)})")
+    bad = [r for pair in rounds for r in pair if r.exit_code != 0] or [p for _, p in rounds if p.differs]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
