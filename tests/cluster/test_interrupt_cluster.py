@@ -68,6 +68,14 @@ CHOSEN = {"SIGINT": _rng.choice(POINTS), "SIGKILL": _rng.choice(POINTS)}
 print(f"test_interrupt_cluster: seed {SEED} (repeat with KILL_SEED={SEED}): points {CHOSEN}", file=sys.stderr)
 
 
+def sigint_default() -> None:
+    """In the child, before exec: SIGINT back to its default. A run started in the background by a
+    non-interactive shell (``cmd &``, as CI may be) inherits SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler: the Ctrl-C under test would be ignored (while helm, which asks for
+    SIGINT itself, still stops)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # --------------------------------------------------------------------------- the machine's state
 
 
@@ -173,7 +181,7 @@ class Run:
                 "-p", "no:cacheprovider", "-q", "--harness-artifacts-dir", str(tmp / "artifacts"), *args]
         print("run:", " ".join(argv), file=sys.stderr)
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True, preexec_fn=sigint_default)
         self.lines: list[str] = []
         self._q: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -23,6 +23,14 @@ INTERRUPT_AT_CREATE = FAKE_CLUSTER.replace(HOOK, HOOK + (
     "        raise KeyboardInterrupt\n"))
 
 
+def sigint_default() -> None:
+    """In the child, before exec: SIGINT back to its default. A run started in the background by a
+    non-interactive shell (``cmd &``, as CI may be) inherits SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler: the Ctrl-C under test would be ignored (while helm, which asks for
+    SIGINT itself, still stops)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """Environment of the pytest subprocesses: the checkout importable, a cache of their own."""
@@ -129,7 +137,8 @@ def test_a_real_sigint_mid_test_stops_within_seconds_with_130(pytester, env):
         """))
     argv = [sys.executable, "-m", "pytest", *PLUGIN, "-p", "no:cacheprovider", "--harness-cluster-name=fake",
             "--harness-keep-cluster=never", "test_slow.py"]
-    proc = subprocess.Popen(argv, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=sigint_default)
     seen = []
     deadline = time.monotonic() + 60
     try:

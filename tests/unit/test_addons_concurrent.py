@@ -305,9 +305,16 @@ def test_images_load_into_the_nodes_one_addon_at_a_time(env, monkeypatch):
     assert sorted(held) == [(["harness/a:1"], True), (["harness/b:1"], True)]
 
 
-@pytest.mark.skipif(signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
-                    reason="needs Python's default SIGINT handler")
-def test_ctrl_c_reaches_the_main_thread_which_stops_waiting_at_once(env):
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler for the test: a process started in the background by a
+    non-interactive shell (``cmd &``) inherits SIGINT ignored, and Python then installs none."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_reaches_the_main_thread_which_stops_waiting_at_once(env, default_sigint):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("SIGINT is delivered to the main thread")
     env[0](fake("slow"))
