@@ -64,6 +64,12 @@ def _cpu_jiffies() -> tuple[int, int]:
     return sum(parts) - idle, sum(parts)
 
 
+def _figure(figures: dict, name: str) -> float:
+    """A record's figure value (records store ``{"value": ..., "unit": ...}``; 0 when absent)."""
+    f = figures.get(name)
+    return float((f.get("value") if isinstance(f, dict) else f) or 0)
+
+
 def _records(artifacts: Path) -> list[dict]:
     path = artifacts / "scenarios.json"
     return json.loads(path.read_text()).get("results", []) if path.is_file() else []
@@ -99,8 +105,8 @@ def one_run(kind: str, index: int, workers: str) -> Run:
     figures = [r.get("figures") or {} for r in recs]
     run = Run(kind, round(wall, 1), rc, {r["test_id"]: r["outcome"] for r in recs if r.get("test_id")},
               round(peak[0], 2), round((busy1 - busy0) / max(1, total1 - total0), 3),
-              sum(int(f.get("probe_late_sends_count") or 0) for f in figures),
-              sum(int(f.get("probe_late_failed_count") or 0) for f in figures), str(art.relative_to(ROOT)))
+              int(sum(_figure(f, "probe_late_sends_count") for f in figures)),
+              int(sum(_figure(f, "probe_late_failed_count") for f in figures)), str(art.relative_to(ROOT)))
     print(f"[bench] {kind} run {index}: exit {rc}, {wall:.0f} s, {len(run.outcomes)} records, peak memory "
           f"{run.peak_mem_gib} GiB, CPU busy {run.cpu_busy_share:.0%}, late sends {run.late_sends}", flush=True)
     return run
