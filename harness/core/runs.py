@@ -107,6 +107,12 @@ def run_dir(run_id: str, cache: Path | None = None) -> Path:
     return d
 
 
+def run_owner(run_id: str, cache: Path | None = None) -> Owner | None:
+    """The run record ``<cache>/runs/<run_id>/owner.json`` (None without one; reading creates nothing,
+    unlike :func:`run_dir`)."""
+    return read_owner(runs_root(cache) / run_id / OWNER_FILE) if run_id else None
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process ``pid`` exists on this host (``os.kill(pid, 0)``; a process of another
     user counts as alive). A reused pid also counts as alive: ``clean`` errs on keeping."""

@@ -48,14 +48,9 @@ def parse_docker_labels(text: str) -> dict[str, str]:
     return out
 
 
-def run_owner(run_id: str, cache: Path) -> runs.Owner | None:
-    """The run record ``<cache>/runs/<run_id>/owner.json`` (None without one)."""
-    return runs.read_owner(runs.runs_root(cache) / run_id / runs.OWNER_FILE) if run_id else None
-
-
 def container_owner(labels: dict[str, str], cache: Path) -> runs.Owner | None:
     """A container's owner: its run's record when there is one (it knows ``kept``), else its labels."""
-    recorded = run_owner(labels.get(RUN_LABEL, ""), cache)
+    recorded = runs.run_owner(labels.get(RUN_LABEL, ""), cache)
     if recorded is not None:
         return recorded
     try:
@@ -94,7 +89,7 @@ def list_namespaces(cluster: str, cache: Path, runner: Callable[..., Any] = run)
     for item in json.loads(out or "{}").get("items", []):
         meta = item.get("metadata", {})
         run_id = (meta.get("labels") or {}).get(NAMESPACE_RUN_LABEL, "")
-        found.append(runs.Resource("namespace", meta.get("name", ""), run_owner(run_id, cache), cluster=cluster))
+        found.append(runs.Resource("namespace", meta.get("name", ""), runs.run_owner(run_id, cache), cluster=cluster))
     return found
 
 

@@ -537,7 +537,7 @@ def run_is_over(run_id: str) -> bool:
     """True when run ``run_id`` no longer runs on this machine: its owner record under the cache is
     gone (removed at the run's end, or by ``clean`` after it died; every run writes it before it
     installs anything) or names a pid that is not alive here (harness.core.runs)."""
-    owner = runs.read_owner(runs.runs_root() / run_id / runs.OWNER_FILE)  # run_dir() would create it
+    owner = runs.run_owner(run_id)
     if owner is None:
         return True
     return runs.is_dead(owner, live_pids=[owner.pid] if runs.pid_alive(owner.pid) else [], host=runs.this_host())
