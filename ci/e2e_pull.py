@@ -90,6 +90,8 @@ def main(argv: list[str]) -> int:
                      f"busybox: the local static busybox image stands in for {pinned()['TOOLBOX_PULL_IMAGE']}"]:
             if note:
                 print(f"    note: {note}", flush=True)
+        # kind pulls the node image only when the host's Docker lacks it: name the cause, not just the symptom
+        held = subprocess.run(["docker", "image", "inspect", path.node_image], capture_output=True).returncode == 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         common = ["-q", "-rfEs", "-p", "no:cacheprovider", "--harness-cluster-name", CLUSTER,
                   "--harness-image-source", "pull", "--harness-node-image", path.node_image,
@@ -100,6 +102,9 @@ def main(argv: list[str]) -> int:
         print("==> e2e-pull: " + " ".join(cmd[2:]), flush=True)
         rc = subprocess.call(cmd, cwd=ROOT)
         problems = check_pulls(reg, images, path)
+        if held:
+            problems.append(f"{path.node_image} was in the host's Docker before the cluster was created, "
+                            "so kind did not pull it")
         with tempfile.TemporaryDirectory(prefix="harness-e2e-pull-") as tmp:
             oci = oci_charts(reg, Path(tmp))
             # the release gate, as a chart repository's CI runs it: its preflight asks the registry

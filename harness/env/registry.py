@@ -287,7 +287,9 @@ def default_image() -> str:
 def start(port: int = 0, *, run_id: str = "", image: str | None = None, network: str = KIND_NETWORK,
           auth: bool = False, cluster: str = "", by_hand: bool = False, timeout: float = 30.0,
           runner: Callable[..., Any] = _run) -> Registry:
-    """Start the registry on ``127.0.0.1:<port>`` and wait until its API answers.
+    """Start the registry on ``127.0.0.1:<port>`` and wait until its API answers; image references
+    an earlier registry at the same address left in the host's Docker are removed first
+    (:func:`forget_host_pulls`), so every pull through this one reaches it.
 
     Args:
         port: the host port; 0 lets Docker choose a free one (:attr:`Registry.port` says which).
@@ -331,6 +333,10 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     try:
         runner(argv, timeout=60)
         reg.port = port or _published_port(name, runner)
+        # Docker hands out ports in order from the same start after each daemon restart, so an earlier
+        # registry may have had this address; image references it left under it would make a pull
+        # through this one a no-op (kind and `docker pull` skip an image they already hold)
+        forget_host_pulls(reg, runner=runner)
         _wait_answering(reg, timeout, runner)
     except CommandError as exc:
         stop(reg, runner=runner)

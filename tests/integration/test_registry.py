@@ -135,6 +135,33 @@ def test_stop_removes_container_and_storage(registry_ready):
     reg_mod.stop(r)  # twice is fine
 
 
+def test_a_pull_reaches_a_registry_whose_address_an_earlier_one_left_references_under(registry_ready):
+    """Docker gives out ports in the same order after each daemon restart, so a registry can get the
+    address of an earlier one whose pulls are still in the host's store; kind then skipped pulling
+    the node image (a red CI run: "no pull by the host's Docker in the registry log")."""
+    if _docker("image", "inspect", TOOLBOX).returncode != 0:
+        pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
+    port = free_port()
+    leftover = f"127.0.0.1:{port}/harness/toolbox:leftover"
+    assert _docker("tag", TOOLBOX, leftover).returncode == 0
+    r = None
+    try:
+        r = reg_mod.start(port)
+        assert _docker("image", "inspect", leftover).returncode != 0, "the earlier registry's reference is still there"
+        pushed = reg_mod.push(r, TOOLBOX, "docker.io/harness/toolbox:leftover")
+        assert _docker("pull", str(pushed)).returncode == 0
+        deadline = time.monotonic() + 30
+        while ("harness/toolbox", pushed.digest) not in (pulls := reg_mod.manifest_pulls(r, agent="docker")):
+            assert time.monotonic() < deadline, f"no manifest pull by docker in the registry log after 30 s: {pulls}"
+            time.sleep(0.5)
+    finally:
+        _docker("rmi", leftover)
+        if r is not None:
+            reg_mod.stop(r)
+    assert not [line for line in _docker("images", "--format", "{{.Repository}}").stdout.splitlines()
+                if line.startswith(f"127.0.0.1:{port}/")]
+
+
 def test_taken_port_is_one_line(reg):
     with pytest.raises(EnvironmentNotReady, match=rf"host port 127.0.0.1:{reg.port} is already in use"):
         reg_mod.start(reg.port)
