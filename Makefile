@@ -127,9 +127,11 @@ bench-pull: setup images
 
 ## bench-parallel: make e2e's scenarios serially and on xdist workers (WORKERS), alternating, on cluster
 ## harness (reused, kept): wall-time ratio, same verdicts, peak memory, CPU busy share, late sends (docs/performance.md)
+## (PARALLEL_REPEATS=5: each round's parallel kind five times in a row, every run compared with the serial one)
 BENCH_RUNS ?= 1
+PARALLEL_REPEATS ?= 1
 bench-parallel: setup images
-	$(VENV)/bin/python ci/bench_parallel.py --runs $(BENCH_RUNS) --workers $(WORKERS)
+	$(VENV)/bin/python ci/bench_parallel.py --runs $(BENCH_RUNS) --workers $(WORKERS) --parallel-repeats $(PARALLEL_REPEATS)
 
 ## cold-check: the whole image build (images/build-tools.sh + build-images.sh, default Kubernetes version) from
 ## empty caches: a temporary HARNESS_CACHE, GOCACHE and GOMODCACHE, the node image built locally, and the images
