@@ -5,6 +5,10 @@ recorder. The pytest plugin prints :func:`table` in the terminal summary and wri
 ``<artifacts>/timings.json`` at session end. A phase also prints progress lines (start, end, and a
 "still waiting" line at most every 15 s; see harness.core.progress).
 
+Each process keeps its own recorder; under pytest-xdist the controller joins the workers' records
+into one (:func:`merge_records`) on the wall clock each record carries (``origin_epoch``), so one
+Gantt chart shows which test ran beside which.
+
 Phases may run concurrently (harness.env.addons.catalog installs independent add-ons on worker
 threads). A phase's depth is the number of phases open around it in its *context*
 (:mod:`contextvars`): a worker started with a copy of the current context
@@ -17,11 +21,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.core import progress
 
@@ -55,6 +60,7 @@ class Timings:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self.origin = clock()
+        self.origin_epoch = time.time()  # the wall clock at origin: how records of other processes line up
         self.phases: list[Phase] = []
         self._lock = threading.Lock()
         # per context, not per thread: a worker running in a copied context inherits its parent's depth
@@ -64,6 +70,7 @@ class Timings:
         with self._lock:
             self.phases.clear()
             self.origin = self.clock()
+            self.origin_epoch = time.time()
 
     @contextmanager
     def phase(self, name: str, *, announce: bool = True) -> Iterator[None]:
@@ -119,14 +126,47 @@ class Timings:
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        return {"phases": [asdict(p) for p in self.ordered()]}
+        """``{"origin_epoch": <epoch seconds at start 0>, "phases": [{name, start, duration, outcome, depth}]}``."""
+        return {"origin_epoch": round(self.origin_epoch, 3), "phases": [asdict(p) for p in self.ordered()]}
 
     def write_json(self, path: Path) -> Path:
-        """Write ``{"phases": [{name, start, duration, outcome, depth}]}`` to ``path`` (dirs created)."""
+        """Write :meth:`to_json` to ``path`` (dirs created)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         return path
+
+
+def merge_records(records: Mapping[str, Mapping[str, Any]]) -> dict:
+    """Join the timings records of several processes (an xdist run's workers and controller) into one.
+
+    Args:
+        records: process name (``gw0``, ``controller``) -> its :meth:`Timings.to_json` record.
+
+    Returns:
+        ``{"origin_epoch", "phases", "processes"}``: every phase shifted onto the earliest
+        ``origin_epoch`` (a record without one is taken as starting there), in start order. A phase
+        of no test (its name has no ``"<test>: "`` prefix, harness.report.gantt) is renamed
+        ``"harness <process>: <name>"``, so each process's own setup is one lane of the chart;
+        ``processes`` maps each name to its offset in seconds. Pure.
+    """
+    epochs = {name: r.get("origin_epoch") for name, r in records.items()}
+    known = [e for e in epochs.values() if isinstance(e, int | float) and not isinstance(e, bool)]
+    zero = min(known) if known else 0.0
+    phases, offsets = [], {}
+    for name in sorted(records):
+        e = epochs[name]
+        offset = round(float(e) - zero, 3) if isinstance(e, int | float) and not isinstance(e, bool) else 0.0
+        offsets[name] = offset
+        for p in records[name].get("phases") or []:
+            if not isinstance(p, Mapping) or not isinstance(p.get("start"), int | float):
+                continue
+            label = str(p.get("name", ""))
+            if ": " not in label:
+                label = f"harness {name}: {label}"
+            phases.append({**p, "name": label, "start": round(float(p["start"]) + offset, 3)})
+    phases.sort(key=lambda p: (p["start"], p.get("depth", 0)))
+    return {"origin_epoch": zero, "phases": phases, "processes": offsets}
 
 
 RECORDER = Timings()

@@ -167,6 +167,10 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
         else:
             forwarded.append(f"{flag}={v}")
     pytest_args = list(getattr(args, "pytest_args", None) or [])
+    if getattr(args, "harness_workers", None) is not None and not _has_numprocesses(pytest_args):
+        # the gate's --workers runs its tests on pytest-xdist workers sharing the cluster (docs/parallel.md);
+        # -n auto takes the workers setting (harness/plugin/parallel.py)
+        pytest_args = ["-n", "auto", *pytest_args]
     junit = cfg.artifacts_dir / "junit.xml"
     for i, a in enumerate(pytest_args):
         if a.startswith(("--junitxml=", "--junit-xml=")):
@@ -175,6 +179,12 @@ def make_plan(args: argparse.Namespace, *, cwd: Path | None = None, env: Mapping
             junit = (cwd / pytest_args[i + 1]).resolve()
     return Plan(cfg, charts, tuple(selected), bool(args.controls) and broken is None, broken, report_dir,
                 forwarded, pytest_args, junit, tuple(edges) or (cfg.edge,), getattr(args, "shard", None))
+
+
+def _has_numprocesses(pytest_args: list[str]) -> bool:
+    """True when the pytest arguments choose xdist's worker count themselves (``-n 3``, ``-n3``, ``--numprocesses``)."""
+    return any(a == "-n" or (a.startswith("-n") and a[2:].isalnum()) or a.startswith("--numprocesses")
+               for a in pytest_args)
 
 
 def _edges(args: argparse.Namespace) -> list[str]:

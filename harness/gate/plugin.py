@@ -58,6 +58,10 @@ class GatePlugin:
         self.index = 0
         self.current = ""
         self.test_started = 0.0
+        self.started_at: dict[str, float] = {}  # per test: under pytest-xdist several run at once
+        # on an xdist worker: select the tests only; the controller prints, times and writes the status
+        self.worker = hasattr(config, "workerinput")
+        self.session: Any = None
         self.last_line = time.monotonic()
         self._stop = threading.Event()
         self._previous_sink: Callable[[str], None] | None = None
@@ -114,7 +118,8 @@ class GatePlugin:
     # -- hooks
 
     def pytest_sessionstart(self, session: Any) -> None:
-
+        if self.worker:
+            return
         self._previous_sink = progress.set_sink(self._wrap)
         self._thread = threading.Thread(target=self._ticker, name="gate heartbeat", daemon=True)
         self._thread.start()
@@ -144,26 +149,60 @@ class GatePlugin:
     def pytest_collection_finish(self, session: Any) -> None:
         self.labels = {i.nodeid: label(i) for i in session.items}
         self.total = len(session.items)
+        if self.worker:
+            return
         of = f" (shard {self.shard} of the plan's {self.planned})" if self.shard is not None else ""
         self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected{of}: "
                  + ", ".join(self._short(i.nodeid) for i in session.items[:12])
                  + (f" (+{self.total - 12} more)" if self.total > 12 else ""))
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """On the xdist controller, which collects nothing: the selection as the first worker made it."""
+        if not self.total:
+            self.total = len(ids)
+            self.labels = {i: nodeid_label(i) for i in ids}
+            self.say(f"{self.total} scenario test{'s' if self.total != 1 else ''} selected (on pytest-xdist workers): "
+                     + ", ".join(self._short(i) for i in ids[:12]) + (f" (+{self.total - 12} more)" if self.total > 12 else ""))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker's session fixture stopped the run (harness/plugin/workers.py ``report_exit``): the
+        gate's exit is that stop, as in a serial run's ``pytest.exit``."""
+        stopped = (getattr(node, "workeroutput", {}) or {}).get("harness", {}).get("exit")
+        if stopped and self.exit is None:
+            code = int(stopped[1])
+            self.exit = {"kind": "KeyboardInterrupt" if code == 130 else "Exit", "returncode": code,
+                         "message": str(stopped[0]).removeprefix("harness: ")}
+
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self.worker:
+            return
         self.index += 1
         self.current = nodeid
         self.test_started = time.time()
+        self.started_at[nodeid] = self.test_started
         self.tests[nodeid] = {"outcome": "running", "index": self.index}
         self.say(f"[{self.index}/{self.total}] {self._short(nodeid)}: started")
 
-    def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        """Mark a report whose exception is EnvironmentNotReady (exit 3, not a failed chart); the mark
+        rides on the report's ``user_properties``, which reach the xdist controller."""
+        outcome = yield
         if call.excinfo is not None and call.excinfo.errisinstance(EnvironmentNotReady):
-            t = self.tests.setdefault(item.nodeid, {})
-            t["environment"] = True
-            t["message"] = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+            report = outcome.get_result()
+            report.user_properties.append(
+                (ENVIRONMENT_PROPERTY, f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"))
 
     def pytest_runtest_logreport(self, report: Any) -> None:
+        if self.worker:
+            return
         t = self.tests.setdefault(report.nodeid, {"outcome": "running"})
+        env = dict(report.user_properties or []).get(ENVIRONMENT_PROPERTY)
+        if env and report.failed:
+            t["environment"] = True
+            t["message"] = str(env)
         if report.when == "call" or report.failed or report.skipped:
             if report.failed:
                 t["outcome"] = "failed" if report.when == "call" else "error"
@@ -179,8 +218,8 @@ class GatePlugin:
                 t["outcome"] = "passed"
             props = dict(report.user_properties or [])
             t["verdict"] = props.get("verdict", "")
-            took = (duration(report.start - self.test_started + report.duration, "clock")
-                    if self.test_started else "")
+            began = self.started_at.get(report.nodeid, self.test_started)
+            took = duration(report.start - began + report.duration, "clock") if began else ""
             status = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}[t["outcome"]]
             why = t.get("message") if status != "PASS" else props.get("reason", "")
             why = str(why or "").removeprefix("PASS: ")
@@ -199,8 +238,15 @@ class GatePlugin:
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
         self._stop.set()
-        if self.status_path:
-            doc = {"exitstatus": int(exitstatus), "exit": self.exit, "collect_errors": self.collect_errors,
+        self.session = session
+
+    def write_status(self) -> None:
+        """The status file the gate reads back (harness/gate/exitcode.py). Written at unconfigure, after
+        every plugin's sessionfinish: under xdist the harness's controller sets the run's exit status
+        there, after the workers ended."""
+        if self.status_path and not self.worker and self.session is not None:
+            exitstatus = int(getattr(self.session, "exitstatus", 0) or 0)
+            doc = {"exitstatus": exitstatus, "exit": self.exit, "collect_errors": self.collect_errors,
                    "selected": self.total, "tests": self.tests}
             if self.shard is not None:
                 doc["shard"] = {"index": self.shard.index, "count": self.shard.count, "planned": self.planned}
@@ -210,11 +256,27 @@ class GatePlugin:
                 self.say(f"could not write the status file: {exc}")
 
     def pytest_unconfigure(self, config: Any) -> None:
-
+        self.write_status()
         self._stop.set()
         current = progress.set_sink(None)
         if current is not self._wrap:
             progress.set_sink(current)  # someone else's sink is in place: leave it
+
+
+ENVIRONMENT_PROPERTY = "gate_environment"
+"""The ``user_properties`` key that marks a report whose test raised EnvironmentNotReady."""
+
+
+def nodeid_label(nodeid: str) -> str:
+    """:func:`label` from a node id alone (the xdist controller has no items):
+    ``scenarios/upgrade/test_upgrade.py::test_upgrade[realtime-default]`` -> ``upgrade realtime-default``."""
+    path, _, rest = nodeid.partition("::")
+    parts = path.split("/")
+    scenario = parts[-2] if len(parts) >= 2 and parts[-1].startswith("test_") else ""
+    _, bracket, params = rest.partition("[")
+    if not scenario or not bracket:
+        return nodeid
+    return f"{scenario} {params.rstrip(']')}"
 
 
 def label(item: Any) -> str:

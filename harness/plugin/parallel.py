@@ -27,6 +27,7 @@ does), and ``workeroutput``, which a worker sends when its session is finished.
 """
 from __future__ import annotations
 
+import json
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from harness.core import locks, progress
+from harness.core import locks, progress, timings
 from harness.core import parallel as plan
 from harness.core.config import read_config_file
 from harness.core.errors import HarnessError, UsageError
@@ -44,6 +45,7 @@ from harness.plugin.results import adopt_results
 from harness.plugin.session import (
     CONFIG_KEY,
     STATE_KEY,
+    TIMINGS_WRITTEN_KEY,
     activate,
     finish_cluster,
     harness_rootdir,
@@ -202,6 +204,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             adopt_results(config, merged)  # the terminal table, printed after this
         except (OSError, ValueError) as exc:
             progress.say(f"could not merge the workers' scenarios.json: {exc}")
+    write_merged_timings(config, cfg, reports)  # after finish_cluster: its deletion is a controller phase
+
+
+def merged_timings(reports: list[dict[str, Any]], controller: dict[str, Any]) -> dict[str, Any] | None:
+    """One timings record of the whole run (:func:`harness.core.timings.merge_records`): each worker's
+    as it reported it, and the controller's own phases when it has any; None when nobody recorded a
+    phase. Pure."""
+    records = {str(t["worker"]): t["record"] for r in reports
+               if isinstance(t := r.get("timings"), dict) and t.get("record", {}).get("phases")}
+    if controller.get("phases"):
+        records["controller"] = controller
+    return timings.merge_records(records) if records else None
+
+
+def write_merged_timings(config: pytest.Config, cfg: Any, reports: list[dict[str, Any]]) -> None:
+    """On the controller: ``<artifacts>/timings.json`` for the whole run (every worker's phases on one
+    clock), which the gate's report draws as the run's Gantt chart (harness/report/gantt.py); the
+    controller's own phases are in it, so session.py does not write the file again."""
+    record = merged_timings(reports, timings.RECORDER.to_json())
+    if record is None:
+        return
+    path = Path(cfg.artifacts_dir) / "timings.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        config.stash[TIMINGS_WRITTEN_KEY] = True
+    except OSError as exc:
+        progress.say(f"could not write the merged timings.json: {exc}")
 
 
 def merge_reports(state: Any, reports: list[dict[str, Any]]) -> None:
@@ -296,6 +326,7 @@ def report_worker_facts(config: pytest.Config) -> None:
     workers.report(config, "artifacts", [[a, str(b)] for a, b in state.artifacts])
     workers.report(config, "kept_on_purpose", bool(state.kept_on_purpose))
     workers.report(config, "secrets", [bytes(s) for s in state.redactor.secrets])
+    workers.report(config, "timings", {"worker": workers.worker_name(config), "record": timings.RECORDER.to_json()})
     cfg = config.stash.get(CONFIG_KEY, None)
     if cfg is not None:
         path = workers.output_path(config, cfg.artifacts_dir, "scenarios.json")

@@ -87,6 +87,8 @@ from harness.tools.kubectl import Kubectl
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 STATE_KEY = pytest.StashKey["RunState"]()
 SENSITIVE_KEY = pytest.StashKey[tuple[str, ...]]()
+TIMINGS_WRITTEN_KEY = pytest.StashKey[bool]()
+"""Set when ``<artifacts>/timings.json`` was written already (the xdist controller's merged record)."""
 """On ``item.stash``: the contract's ``sensitiveValues`` of the chart the test installs (set by
 the ``scenario_ctx`` fixture), for the diagnostics of its namespace."""
 ARTIFACT_PROPERTY = "harness_artifacts"
@@ -388,7 +390,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         progress.say(interrupt_line(state.run_id, c, created=bool(getattr(c, "created", False))))
         session.exitstatus = EXIT_INTERRUPTED
     cfg = session.config.stash.get(CONFIG_KEY, None)
-    if cfg is not None and timings.RECORDER.phases:
+    if cfg is not None and timings.RECORDER.phases and not session.config.stash.get(TIMINGS_WRITTEN_KEY, False):
         try:
             timings.RECORDER.write_json(workers.output_path(session.config, cfg.artifacts_dir, "timings.json"))
         except OSError as exc:

@@ -216,6 +216,34 @@ def test_gate_passes_with_progress_lines_and_a_report(fake):
     assert "`rep/run-gantt.png`" in (rep / "summary.md").read_text()
 
 
+def test_gate_on_xdist_workers_gives_the_serial_verdicts_and_one_gantt_of_all_workers(fake, tmp_path):
+    """`gate --workers 2` runs pytest -n auto: the controller (which collects nothing) still counts and
+    names the tests, prints each verdict once, writes the status the exit code comes from, and joins the
+    workers' timings into the one timings.json the Gantt chart is drawn from."""
+    pytest.importorskip("xdist")
+    r, rep = fake("--workers", "2")
+    assert r.returncode == 0, r.stdout
+    lines = gate_lines(r)
+    assert any("-n auto" in ln and "--harness-workers=2" in ln for ln in lines), lines
+    assert any("3 scenario tests selected (on pytest-xdist workers): " in ln and "upgrade demo-default" in ln
+               for ln in lines), lines
+    assert sum(": PASS in 0:0" in ln for ln in lines) == 2 and sum(": SKIP" in ln for ln in lines) == 1, lines
+    assert lines[-1].endswith("Gate: PASS — 2 of 2 scenarios passed (exit 0: 2 scenario tests passed, 1 skipped)")
+    doc = json.loads((rep / "gate.json").read_text())
+    assert sorted(x["status"] for x in doc["rows"]) == ["PASS", "PASS", "SKIP"]
+    merged = json.loads((tmp_path / "art" / "timings.json").read_text())
+    assert set(merged["processes"]) <= {"gw0", "gw1", "controller"} and merged["processes"]
+    assert any(p["name"].startswith("upgrade demo-default: ") for p in merged["phases"])
+    assert (rep / "run-gantt.png").stat().st_size > 0
+
+
+def test_gate_on_xdist_workers_maps_an_environment_error_to_3(fake):
+    pytest.importorskip("xdist")
+    r, _ = fake("--scenarios", "upgrade", "--workers", "2", env={"FAKE_ENV_ERROR": "1"})
+    assert r.returncode == 3, r.stdout
+    assert gate_lines(r)[-1].endswith("(exit 3: 2 scenario tests could not run: the environment is not ready)")
+
+
 def test_gate_fails_on_a_failed_scenario(fake):
     r, rep = fake("--scenarios", "upgrade", env={"FAKE_VERDICT": "FAIL"})
     assert r.returncode == 1

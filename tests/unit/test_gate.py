@@ -52,6 +52,14 @@ def test_plan_selects_the_contracts_scenarios_and_forwards_options(tmp_path):
     assert "--gate-controls" not in argv and argv[-1] == "-x"
 
 
+def test_the_gates_workers_option_runs_its_tests_on_xdist_workers():
+    plan = make_plan(parse("--chart", str(REALTIME), "--workers", "3"))
+    assert plan.pytest_args == ["-n", "auto"] and "--harness-workers=3" in plan.forwarded
+    # pytest arguments that choose the count themselves win; without --workers nothing is added
+    assert make_plan(parse("--chart", str(REALTIME), "--workers", "2", "--", "-n2")).pytest_args == ["-n2"]
+    assert make_plan(parse("--chart", str(REALTIME), "--", "-x")).pytest_args == ["-x"]
+
+
 def test_plan_scenario_selection_and_controls():
     plan = make_plan(parse("--chart", str(HA), "--scenarios", "upgrade", "--scenarios", "drain,rollback",
                                 "--controls"))

@@ -346,3 +346,14 @@ def test_clean_leaves_a_parallel_runs_cluster_while_its_controller_lives():
     decision = runs.decide([runs.Resource("cluster", "harness", controller)], live_pids=[100, 200],
                            host=runs.this_host())[0]
     assert not decision.remove and "still running" in decision.why
+
+
+def test_the_controller_merges_the_timings_the_workers_handed_over():
+    rec = {"origin_epoch": 10.0, "phases": [{"name": "upgrade a: x", "start": 1.0, "duration": 2.0}]}
+    merged = plugin_parallel.merged_timings(
+        [{"timings": {"worker": "gw0", "record": rec}}, {"notes": []},
+         {"timings": {"worker": "gw1", "record": {"origin_epoch": 11.0, "phases": []}}}],
+        {"origin_epoch": 9.0, "phases": [{"name": "cluster harness delete", "start": 30.0, "duration": 1.0}]})
+    assert merged["processes"] == {"controller": 0.0, "gw0": 1.0}  # gw1 recorded nothing
+    assert [p["name"] for p in merged["phases"]] == ["upgrade a: x", "harness controller: cluster harness delete"]
+    assert plugin_parallel.merged_timings([{"notes": []}], {"phases": []}) is None

@@ -176,3 +176,31 @@ def test_one_duration_formatter():
     assert [duration(s, "latency") for s in (0.0031, 0.0482, 5.38)] == ["3.1 ms", "48 ms", "5.38 s"]
     assert [duration(s, "clock") for s in (-1, 7.9, 754, 3723)] == ["0:00", "0:07", "12:34", "1:02:03"]
     assert duration(None) == duration(None, "clock") == "–"
+
+
+def test_merged_records_line_up_on_the_wall_clock_and_give_each_process_its_setup_lane():
+    from harness.core.timings import merge_records
+    gw0 = {"origin_epoch": 1000.0, "phases": [
+        {"name": "cluster harness ready", "start": 0.0, "duration": 40.0, "outcome": "ok", "depth": 0},
+        {"name": "upgrade a-default: helm upgrade", "start": 50.0, "duration": 10.0, "outcome": "ok", "depth": 0}]}
+    gw1 = {"origin_epoch": 1002.5, "phases": [
+        {"name": "sse b-default: hold", "start": 48.0, "duration": 120.0, "outcome": "failed: X", "depth": 1},
+        {"name": "no start"}]}
+    ctl = {"phases": [{"name": "cluster harness delete", "start": 1.0, "duration": 5.0, "outcome": "ok", "depth": 0}]}
+    merged = merge_records({"gw1": gw1, "gw0": gw0, "controller": ctl})
+    assert merged["origin_epoch"] == 1000.0
+    assert merged["processes"] == {"controller": 0.0, "gw0": 0.0, "gw1": 2.5}
+    assert [(p["name"], p["start"]) for p in merged["phases"]] == [
+        ("harness gw0: cluster harness ready", 0.0),
+        ("harness controller: cluster harness delete", 1.0),  # no wall clock: taken as starting at the earliest
+        ("upgrade a-default: helm upgrade", 50.0),
+        ("sse b-default: hold", 50.5)]  # 48 s after a start 2.5 s later
+    assert merged["phases"][-1]["outcome"] == "failed: X" and merged["phases"][-1]["depth"] == 1
+
+
+def test_a_record_carries_the_wall_clock_of_its_start():
+    import time as _time
+    before = _time.time()
+    t = Timings(Clock())
+    data = t.to_json()
+    assert before - 1 <= data["origin_epoch"] <= _time.time() + 1 and data["phases"] == []
