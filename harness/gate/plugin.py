@@ -170,10 +170,17 @@ class GatePlugin:
         """A worker's session fixture stopped the run (harness/plugin/workers.py ``report_exit``): the
         gate's exit is that stop, as in a serial run's ``pytest.exit``."""
         stopped = (getattr(node, "workeroutput", {}) or {}).get("harness", {}).get("exit")
-        if stopped and self.exit is None:
-            code = int(stopped[1])
+        if not stopped:
+            return
+        line, code = str(stopped[0]), int(stopped[1])
+        if self.exit is None:
             self.exit = {"kind": "KeyboardInterrupt" if code == 130 else "Exit", "returncode": code,
-                         "message": str(stopped[0]).removeprefix("harness: ")}
+                         "message": line}
+        # the worker failed each test that needed the stopped fixture with that line (a serial run stops
+        # before them): they are the environment's, not the chart's
+        for t in self.tests.values():
+            if t.get("outcome") == "error" and str(t.get("message", "")).startswith(line[:120]):
+                t["environment"] = True
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         if self.worker:

@@ -110,8 +110,15 @@ FAKE_UPGRADE = textwrap.dedent('''\
         if os.environ.get("FAKE_EXIT"):
             pytest.exit("harness: cluster: kind create failed", returncode=int(os.environ["FAKE_EXIT"]))
 
+    @pytest.fixture(scope="session")
+    def session_env(pytestconfig):
+        if os.environ.get("FAKE_SESSION_ERROR"):  # as the harness's session fixtures stop a run
+            from harness.plugin.session import _exit_on_harness_error
+            with _exit_on_harness_error("cluster", pytestconfig):
+                raise EnvironmentNotReady("kind create failed")
+
     @pytest.mark.parametrize("target", [DEFAULT, TLS], ids=["demo-default", "demo-tls"])
-    def test_upgrade(request, target, env_fixture, harness_config):
+    def test_upgrade(request, target, session_env, env_fixture, harness_config):
         if target is TLS:
             pytest.skip("demo-tls: no cert-manager")  # the plugin records the SKIP
         with timings.phase(f"upgrade {target.id}: helm upgrade to the candidate", announce=False):
@@ -242,6 +249,15 @@ def test_gate_on_xdist_workers_maps_an_environment_error_to_3(fake):
     r, _ = fake("--scenarios", "upgrade", "--workers", "2", env={"FAKE_ENV_ERROR": "1"})
     assert r.returncode == 3, r.stdout
     assert gate_lines(r)[-1].endswith("(exit 3: 2 scenario tests could not run: the environment is not ready)")
+
+
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["serial", "xdist"])
+def test_a_session_setup_error_is_the_environments_serially_and_on_workers(fake, workers):
+    if workers:
+        pytest.importorskip("xdist")
+    r, _ = fake("--scenarios", "upgrade", *workers, env={"FAKE_SESSION_ERROR": "1"})
+    assert r.returncode == 3, r.stdout
+    assert gate_lines(r)[-1].endswith("(exit 3: harness: cluster: kind create failed)"), r.stdout
 
 
 def test_gate_fails_on_a_failed_scenario(fake):
