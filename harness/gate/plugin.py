@@ -235,6 +235,8 @@ class GatePlugin:
             self.current = ""
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        if self.exit is not None:  # a worker's stop (pytest_testnodedown) made xdist end the run
+            return
         if isinstance(excinfo.value, pytest.exit.Exception):
             self.exit = {"kind": "Exit", "returncode": excinfo.value.returncode, "message": str(excinfo.value.msg)}
         elif isinstance(excinfo.value, pytest.Session.Interrupted):

@@ -314,6 +314,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             stack.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # firstresult: after pytest's own impl returns the report, none is called
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> None:
+    """On a worker whose session fixture stopped the run (``workers.report_exit``): take no more
+    tests. Every later test would fail on the same cached fixture error, each with the same line;
+    xdist's controller sees the worker's ``shouldstop``, stops the other workers after their current
+    test and ends the run, with the stop's exit code (:func:`pytest_sessionfinish`)."""
+    if call.when == "teardown" and workers.is_worker(item.config):
+        stopped = workers.reported_exit(item.config)
+        if stopped is not None and not item.session.shouldstop:
+            item.session.shouldstop = stopped[0]
+
+
 def report_worker_facts(config: pytest.Config) -> None:
     """On a worker at its session's end: its kept lines, notes, diagnostics, secrets and result
     files to the controller (``workeroutput["harness"]``; the cluster's facts were put there by the

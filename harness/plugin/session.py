@@ -357,8 +357,14 @@ class _InterruptWatch:
 
 def is_user_interrupt(exc: BaseException) -> bool:
     """True for a KeyboardInterrupt from the user (SIGINT), False for pytest's own stops
-    (``pytest.exit``, ``session.Interrupted`` after collection errors) that reach the same hook."""
-    return isinstance(exc, KeyboardInterrupt) and not isinstance(exc, pytest.Session.Interrupted)
+    (``pytest.exit``, ``session.Interrupted`` after collection errors) that reach the same hook, and
+    for pytest-xdist's controller stopping the run because a worker asked it to (its own
+    ``Interrupted`` class, "... received keyboard-interrupt" only when a worker got the Ctrl-C)."""
+    if not isinstance(exc, KeyboardInterrupt) or isinstance(exc, pytest.Session.Interrupted):
+        return False
+    if type(exc).__module__.startswith("xdist") and type(exc).__name__ == "Interrupted":
+        return "keyboard-interrupt" in str(exc)
+    return True
 
 
 def interrupted(config: pytest.Config) -> bool:

@@ -155,6 +155,13 @@ def report_exit(config: Any, line: str, code: int) -> None:
         out.setdefault(OUTPUT_KEY, {}).setdefault("exit", [line, int(code)])
 
 
+def reported_exit(config: Any) -> tuple[str, int] | None:
+    """The stop :func:`report_exit` put in this worker's output: ``(line, exit code)``, or None."""
+    out = getattr(config, "workeroutput", None) or {}
+    stopped = out.get(OUTPUT_KEY, {}).get("exit")
+    return (str(stopped[0]), int(stopped[1])) if stopped else None
+
+
 def cluster_facts(c: Any) -> dict[str, Any]:
     """What the controller needs of a worker's cluster to finish it (name, kubeconfig, context,
     created by this worker, node image, Kubernetes version)."""

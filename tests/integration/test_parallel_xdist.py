@@ -330,10 +330,12 @@ def test_a_session_fixture_error_on_a_worker_is_one_line_and_the_runs_exit_code(
     """``pytest.exit`` in a worker would be a crash (INTERNALERROR) on the controller: the worker
     fails the tests in one line instead and the controller exits with the error's code (3 here)."""
     pytester.makeconftest(FAILING_KIND)  # the kind whose `create` fails, from the serial test
-    pytester.makepyfile("def test_x(cluster): pass\ndef test_y(cluster): pass\n")
+    pytester.makepyfile("".join(f"def test_{n}(cluster): pass\n" for n in "abcdefgh"))
     result, _ = xrun("-n", "2", "-q")
     out = result.stdout.str() + "\n" + result.stderr.str()
     assert result.ret == 3, out
     assert "INTERNALERROR" not in out and "Traceback" not in out and "During handling" not in out
     assert "[harness] cluster: kind cluster 'xdist-lock-test' could not be created" in out
-    assert out.count("ERROR test_") == 2
+    # each worker fails the test it was running and takes no other: not one error line per test
+    assert 1 <= out.count("ERROR test_") <= 2, out
+    assert "interrupted: run" not in out  # xdist ending the run is not the user's Ctrl-C

@@ -31,6 +31,12 @@ def test_user_interrupts_are_told_from_pytests_own_stops():
     assert not is_user_interrupt(RuntimeError("x"))
 
 
+def test_xdist_ending_the_run_is_a_user_interrupt_only_when_a_worker_got_the_ctrl_c():
+    xdist = pytest.importorskip("xdist.dsession")
+    assert not is_user_interrupt(xdist.Interrupted("harness: cluster: kind cluster 'x' could not be created"))
+    assert is_user_interrupt(xdist.Interrupted("<WorkerController gw0> received keyboard-interrupt"))
+
+
 class _Cluster:
     name = "harness"
     kubeconfig = Path("/c/clusters/harness/kubeconfig")
