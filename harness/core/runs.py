@@ -113,6 +113,20 @@ def run_owner(run_id: str, cache: Path | None = None) -> Owner | None:
     return read_owner(runs_root(cache) / run_id / OWNER_FILE) if run_id else None
 
 
+def ensure_owner(run_id: str, *, pid: int | None = None, cache: Path | None = None) -> Owner:
+    """The run's record ``<cache>/runs/<run_id>/owner.json``, written now (this host, ``pid``, default
+    this process's) unless it exists; returns the record in force. An xdist worker passes the
+    controller's pid: the controller outlives every worker (harness/plugin/workers.py)."""
+    path = run_dir(run_id, cache) / OWNER_FILE
+    owner = read_owner(path)
+    if owner is None:
+        owner = owner_now(run_id)
+        if pid is not None:
+            owner = replace(owner, pid=pid)
+        write_owner(path, owner)
+    return owner
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process ``pid`` exists on this host (``os.kill(pid, 0)``; a process of another
     user counts as alive). A reused pid also counts as alive: ``clean`` errs on keeping."""
@@ -168,6 +182,11 @@ class Decision:
 def is_dead(owner: Owner, *, live_pids: Iterable[int], host: str) -> bool:
     """True when ``owner``'s run no longer runs: another host's record, or a pid not in ``live_pids``."""
     return owner.host != host or owner.pid not in set(live_pids)
+
+
+def owner_gone(owner: Owner) -> bool:
+    """:func:`is_dead` for ``owner`` on this host, now (its pid checked with :func:`pid_alive`)."""
+    return is_dead(owner, live_pids=[owner.pid] if pid_alive(owner.pid) else [], host=this_host())
 
 
 def decide(resources: Iterable[Resource], *, live_pids: Iterable[int], host: str,

@@ -58,7 +58,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -508,14 +508,8 @@ def _state(config: pytest.Config) -> RunState:
 def _run_owner(config: pytest.Config) -> runs.Owner:
     """The run's owner record, written once to ``<cache>/runs/<run-id>/owner.json`` (what ``clean``
     reads for the run's namespaces and files); returns it."""
-    state = _state(config)
-    path = runs.run_dir(state.run_id) / runs.OWNER_FILE
-    owner = runs.read_owner(path)
-    if owner is None:
-        # on an xdist worker the controller owns the run: it outlives every worker (harness/plugin/workers.py)
-        owner = replace(runs.owner_now(state.run_id), pid=workers.owner_pid(config))
-        runs.write_owner(path, owner)
-    return owner
+    # on an xdist worker the controller owns the run: it outlives every worker (harness/plugin/workers.py)
+    return runs.ensure_owner(_state(config).run_id, pid=workers.owner_pid(config))
 
 
 def _helm_home_name(config: pytest.Config) -> str:

@@ -478,9 +478,7 @@ class HelmAddon(Addon):
             values_file = f.name
         # the run id on the release's revisions lets a later run tell a release a killed run left
         # pending from one a live run is installing (recover_pending); that needs the run's record
-        owner = runs.run_dir(ctx.run_id) / runs.OWNER_FILE
-        if runs.read_owner(owner) is None:
-            runs.write_owner(owner, runs.owner_now(ctx.run_id))
+        runs.ensure_owner(ctx.run_id)
         try:
             helm.upgrade(self.release, self.chart_ref(ctx), namespace=self.namespace, values=[values_file],
                          install=True, wait=True, wait_for_jobs=self.wait_for_jobs, timeout=ctx.timeout,
@@ -540,7 +538,7 @@ def run_is_over(run_id: str) -> bool:
     owner = runs.run_owner(run_id)
     if owner is None:
         return True
-    return runs.is_dead(owner, live_pids=[owner.pid] if runs.pid_alive(owner.pid) else [], host=runs.this_host())
+    return runs.owner_gone(owner)
 
 
 def pending_recovery(name: str, release: Mapping[str, Any], run_id: str | None, *,
