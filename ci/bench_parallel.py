@@ -20,7 +20,12 @@ With ``--parallel-repeats K`` each round runs the parallel kind K times in a row
 (the consecutive concurrent runs of issue 15: every one must give the serial run's verdicts, negative
 controls failing for their reason included); the round's parallel time is their median.
 
+With ``--serial-from DIR --serial-seconds S`` no serial run is made: the serial kind is an earlier run
+on the same cluster (its records in ``DIR/scenarios.json``, its wall time ``S`` seconds, as that
+run's ``[bench]`` line printed it), for trying another workers setting without 17 more minutes.
+
 Usage: .venv/bin/python ci/bench_parallel.py [--runs N] [--workers W] [--parallel-repeats K]
+                                             [--serial-from DIR --serial-seconds S]
        (default 1 round, W auto, K 1)
 Results: artifacts/bench-parallel.json and a table on stdout.
 Exit: 0 measured with the same verdicts; 1 a run failed or the verdicts differ.
@@ -136,11 +141,23 @@ def main() -> int:
     p.add_argument("--workers", default="auto", help="the workers setting of the parallel runs")
     p.add_argument("--parallel-repeats", type=int, default=1,
                    help="parallel runs per round, in a row after its serial run (each compared with it)")
+    p.add_argument("--serial-from", type=Path, default=None, metavar="DIR",
+                   help="an earlier serial run's artifacts directory: no serial run is made")
+    p.add_argument("--serial-seconds", type=float, default=None, metavar="S", help="that run's wall time")
     args = p.parse_args()
+    if (args.serial_from is None) != (args.serial_seconds is None):
+        p.error("--serial-from and --serial-seconds go together")
     warm_up()
     rounds: list[tuple[Run, list[Run]]] = []
     for i in range(1, args.runs + 1):
-        if args.parallel_repeats > 1 or i % 2:
+        if args.serial_from is not None:
+            recs = _records(args.serial_from)
+            serial = Run("serial", args.serial_seconds, 0, {r["test_id"]: r["outcome"] for r in recs if r.get("test_id")},
+                         0.0, 0.0, 0, 0, str(args.serial_from))
+            print(f"[bench] serial: the earlier run in {args.serial_from} ({args.serial_seconds:.0f} s, "
+                  f"{len(serial.outcomes)} records)", flush=True)
+            parallels = [one_run("parallel", f"{i}.{k}", args.workers) for k in range(1, args.parallel_repeats + 1)]
+        elif args.parallel_repeats > 1 or i % 2:
             serial = one_run("serial", str(i), args.workers)
             parallels = [one_run("parallel", f"{i}.{k}", args.workers) for k in range(1, args.parallel_repeats + 1)]
         else:
