@@ -40,8 +40,8 @@ from harness.core import runs  # noqa: E402
 from harness.core.config import load_config  # noqa: E402
 from harness.core.errors import HarnessError  # noqa: E402
 from harness.env import cluster as kind_cluster  # noqa: E402
-from harness.env.addons.catalog import AddonContext, install_addons, teardown_addons  # noqa: E402
 from harness.env import pullpath, registry  # noqa: E402
+from harness.env.addons.catalog import AddonContext, install_addons, teardown_addons  # noqa: E402
 from harness.k8s.namespaces import new_run_id  # noqa: E402
 from harness.tools.kind import Kind  # noqa: E402
 
