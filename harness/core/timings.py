@@ -147,8 +147,8 @@ def merge_records(records: Mapping[str, Mapping[str, Any]]) -> dict:
         ``{"origin_epoch", "phases", "processes"}``: every phase shifted onto the earliest
         ``origin_epoch`` (a record without one is taken as starting there), in start order. A phase
         of no test (its name has no ``"<test>: "`` prefix, harness.report.gantt) is renamed
-        ``"harness <process>: <name>"``, so each process's own setup is one lane of the chart;
-        ``processes`` maps each name to its offset in seconds. Pure.
+        ``"harness <process>: <name>"``, so each process's own setup is one lane of the chart; each
+        phase names its ``process``; ``processes`` maps each name to its offset in seconds. Pure.
     """
     epochs = {name: r.get("origin_epoch") for name, r in records.items()}
     known = [e for e in epochs.values() if isinstance(e, int | float) and not isinstance(e, bool)]
@@ -164,7 +164,7 @@ def merge_records(records: Mapping[str, Mapping[str, Any]]) -> dict:
             label = str(p.get("name", ""))
             if ": " not in label:
                 label = f"harness {name}: {label}"
-            phases.append({**p, "name": label, "start": round(float(p["start"]) + offset, 3)})
+            phases.append({**p, "name": label, "start": round(float(p["start"]) + offset, 3), "process": name})
     phases.sort(key=lambda p: (p["start"], p.get("depth", 0)))
     return {"origin_epoch": zero, "phases": phases, "processes": offsets}
 

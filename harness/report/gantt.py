@@ -4,7 +4,9 @@ from the phases the harness already writes to ``<artifacts>/timings.json`` (:mod
 Each named step of a scenario is recorded there as the phase ``"<scenario> <target id>: <step>"``
 (:class:`harness.scenario.steps.Steps` prefixes its label), so the lane is the part before the
 first ``": "``; a phase without that prefix (``cluster harness ready``, ``add-on traefik``,
-``load 4 images``) belongs to the :data:`SETUP_LANE`. Bars keep their nesting depth: a step inside
+``load 4 images``) belongs to the :data:`SETUP_LANE`. In a concurrent run's record
+(:func:`harness.core.timings.merge_records`) each phase names the worker that ran it, which a test's
+lane shows (``upgrade ha-service-default [gw1]``). Bars keep their nesting depth: a step inside
 a step is drawn thinner over its parent. The chart answers "where did the wall time go", and with
 tests run concurrently, which ran beside which.
 """
@@ -74,6 +76,9 @@ def gantt_bars(record: Mapping[str, Any]) -> list[GanttBar]:
         lane, sep, step = name.partition(": ")
         if not sep or not step:
             lane, step = SETUP_LANE, name
+        process = p.get("process")
+        if isinstance(process, str) and process and not lane.startswith(SETUP_LANE):
+            lane = f"{lane} [{process}]"  # a concurrent run's record (timings.merge_records): which worker ran it
         depth = p.get("depth", 0)
         bars.append(GanttBar(lane, step, start, max(0.0, seconds), p.get("outcome", "ok") == "ok",
                              depth if isinstance(depth, int) and not isinstance(depth, bool) else 0))

@@ -87,3 +87,12 @@ def test_no_chart_without_a_readable_record(tmp_path):
     assert write_gantt(tmp_path / "bad.json", tmp_path / "b.png") is None
     assert write_gantt(tmp_path / "missing.json", tmp_path / "c.png") is None
     assert not any(tmp_path.glob("*.png"))
+
+
+def test_a_concurrent_runs_lanes_name_the_worker_that_ran_each_test():
+    from harness.core.timings import merge_records
+    merged = merge_records({
+        "gw0": {"origin_epoch": 100.0, "phases": [RECORD["phases"][0], RECORD["phases"][2]]},
+        "gw1": {"origin_epoch": 101.0, "phases": [RECORD["phases"][3]]}})
+    assert lanes(gantt_bars(merged)) == ["harness gw0", "drain ha-service-default [gw1]",
+                                         "upgrade ha-service-default [gw0]"]
