@@ -6,7 +6,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest
 CLUSTER ?= harness
 
-.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-parallel e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull bench-parallel cold-check soak clean
+.PHONY: setup tools images registry registry-stop cluster-up cluster-down test test-unit test-integration test-cluster e2e e2e-serial e2e-parallel e2e-helm3 e2e-pull matrix gate gate-edges bench bench-upgrade bench-pull bench-parallel cold-check soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,15 +46,19 @@ test-cluster: setup images
 test: setup images
 	ci/pytest.sh $(PYTEST) tests/unit tests/integration tests/cluster -q
 
-## e2e: every scenario against charts-under-test on a real cluster
+## e2e: every scenario against charts-under-test on a real cluster, WORKERS tests at once on pytest-xdist
+## workers sharing the cluster (docs/parallel.md; the `workers` setting: default HARNESS_WORKERS, else
+## auto = one per core and one more, 2 to 4); make e2e-serial runs them one after another
+WORKERS ?= $(or $(HARNESS_WORKERS),auto)
 e2e: setup images
+	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q -n auto --harness-workers $(WORKERS)
+
+## e2e-serial: make e2e's scenarios one after another in one process (the benchmark's serial kind)
+e2e-serial: setup images
 	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q
 
-## e2e-parallel: make e2e's scenarios on pytest-xdist workers sharing one cluster (docs/parallel.md);
-## WORKERS tests at once (the `workers` setting: default HARNESS_WORKERS, else auto = one per core, 2 to 4)
-WORKERS ?= $(or $(HARNESS_WORKERS),auto)
-e2e-parallel: setup images
-	ci/pytest.sh --allow-empty $(PYTEST) scenarios -q -n auto --harness-workers $(WORKERS)
+## e2e-parallel: the same as make e2e (its name before make e2e ran on workers)
+e2e-parallel: e2e
 
 ## e2e-helm3: the upgrade and rollback scenarios with the pinned Helm 3 as the helm under test, then the
 ## Helm 3 -> Helm 4 upgrade (released chart installed by helm3, upgraded by the pinned helm): no extra build

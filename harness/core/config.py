@@ -170,7 +170,7 @@ OPTIONS: tuple[Option, ...] = (
            metavar="ADDON"),
     Option("workers", "parallel_workers", "str", "auto",
            "harness tests run at once on one cluster with pytest-xdist (`pytest -n auto` takes this number; "
-           "`make e2e-parallel`): auto = one per core, at least 2 and at most 4; a number; 1 = one after another",
+           "`make e2e`): auto = one per core and one more, at least 2 and at most 4; a number; 1 = one after another",
            metavar="N"),
     Option("edge", "edge", "choice", TRAEFIK_NGINX,
            "what the probes go through: traefik-nginx = the chart's Ingress (class nginx); traefik-gateway = "

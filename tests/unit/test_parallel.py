@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("value", "cpus", "want"), [
-    ("auto", 1, 2), ("auto", 2, 2), ("auto", 3, 3), ("auto", 64, 4), (None, 8, 4),
+    ("auto", 1, 2), ("auto", 2, 3), ("auto", 3, 4), ("auto", 64, 4), (None, 8, 4),
     ("1", 64, 1), (" 6 ", 2, 6), (3, 2, 3),
 ])
 def test_workers_resolve(value, cpus, want):
