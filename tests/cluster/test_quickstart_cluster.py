@@ -19,6 +19,7 @@ from quickstart import follow
 from support import session_cluster_args
 
 from harness.scenario.result import gate_status, read_results
+from harness.scenario.verdicts import OLD_PODS_DRAINED
 from harness.tools.binaries import tool_path
 
 pytestmark = pytest.mark.cluster
@@ -38,13 +39,16 @@ def test_the_quick_starts_scenario_reaches_a_verdict_on_the_running_cluster(clus
     print(r.stdout)  # shown by pytest when the test fails
     # The quick start reaches a verdict on a chart nobody wrote for the harness. A `helm create`
     # chart has no preStop delay, so a rollout may drop requests at the edge (the README says so,
-    # and how to fix it): the availability check may fail, nothing else may, and no ERROR.
+    # and how to fix it): the availability check may fail, and so may "old pods drained before
+    # termination" (the edge sent a request to a pod after it stopped: the same missing delay, seen
+    # by attribution; a CI run hit it), nothing else may, and no ERROR.
     assert r.returncode in (0, 1), r.stdout[-3000:]
     records = [rec for rec in read_results(artifacts / "scenarios.json") if rec.scenario == "upgrade"]
     assert [(rec.chart, rec.variant) for rec in records] == [("mychart", "default")], r.stdout[-3000:]
     rec = records[0]
     failed = [c.name for c in rec.checks if not c.passed]
-    assert rec.outcome in ("PASS", "FAIL") and set(failed) <= {"availability"}, (rec.outcome, rec.reason)
+    assert rec.outcome in ("PASS", "FAIL") and set(failed) <= {"availability", OLD_PODS_DRAINED}, \
+        (rec.outcome, rec.reason)
     assert (rec.outcome == "FAIL") == bool(failed) == (r.returncode == 1), rec.reason
     if failed:
         assert "requests failed during the upgrade (budget 0)" in rec.reason, rec.reason
