@@ -130,11 +130,17 @@ class Timings:
         return {"origin_epoch": round(self.origin_epoch, 3), "phases": [asdict(p) for p in self.ordered()]}
 
     def write_json(self, path: Path) -> Path:
-        """Write :meth:`to_json` to ``path`` (dirs created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        return path
+        """Write :meth:`to_json` to ``path`` (:func:`write_record`)."""
+        return write_record(path, self.to_json())
+
+
+def write_record(path: Path, record: Mapping[str, Any]) -> Path:
+    """Write a timings record (:meth:`Timings.to_json`, :func:`merge_records`) to ``path`` as JSON
+    (dirs created); returns the path. Raises OSError."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def merge_records(records: Mapping[str, Mapping[str, Any]]) -> dict:

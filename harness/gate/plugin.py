@@ -169,6 +169,7 @@ class GatePlugin:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """A worker's session fixture stopped the run (harness/plugin/workers.py ``report_exit``): the
         gate's exit is that stop, as in a serial run's ``pytest.exit``."""
+        # harness/plugin/workers.py report_exit's entry, read by its key: gate may not import the plugin layer
         stopped = (getattr(node, "workeroutput", {}) or {}).get("harness", {}).get("exit")
         if not stopped:
             return

@@ -27,7 +27,6 @@ does), and ``workeroutput``, which a worker sends when its session is finished.
 """
 from __future__ import annotations
 
-import json
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -225,10 +224,8 @@ def write_merged_timings(config: pytest.Config, cfg: Any, reports: list[dict[str
     record = merged_timings(reports, timings.RECORDER.to_json())
     if record is None:
         return
-    path = Path(cfg.artifacts_dir) / "timings.json"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n")
+        timings.write_record(Path(cfg.artifacts_dir) / "timings.json", record)
         config.stash[TIMINGS_WRITTEN_KEY] = True
     except OSError as exc:
         progress.say(f"could not write the merged timings.json: {exc}")
