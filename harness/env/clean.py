@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import runs
-from harness.core.errors import CommandError
+from harness.core.errors import CommandError, WaitTimeout
 from harness.core.pins import cache_dir
-from harness.env import registry
+from harness.env import containers, registry
 from harness.env.addons.postgres import LABEL_ADDON as ADDON_LABEL
 from harness.env.addons.postgres import LABEL_HOST as HOST_LABEL
 from harness.env.addons.postgres import LABEL_PID as PID_LABEL
@@ -110,18 +110,23 @@ def live_pids(resources: list[runs.Resource], alive: Callable[[int], bool] = run
 def remove(resource: runs.Resource, *, kind: Kind, cache: Path, runner: Callable[..., Any] = run) -> None:
     """Remove one resource.
 
+    Clusters and containers are removed until `docker ps -a` lists them no more: a run killed during
+    `docker run` leaves dockerd creating a container that `docker rm` cannot see yet
+    (harness/env/containers.py).
+
     Raises:
         CommandError: the docker, kind or kubectl command failed.
+        WaitTimeout: a container is still listed after the removal's time budget.
     """
     if resource.kind == "cluster":
-        kind.delete(resource.name)
+        containers.delete_kind_cluster(kind, resource.name, runner=runner)
         shutil.rmtree(cache / "clusters" / resource.name, ignore_errors=True)
     elif resource.kind == "container":
         storage = None
         if resource.name.startswith(registry.CONTAINER_PREFIX):
             # the loopback registry's storage is a host directory, not a volume: `rm -v` leaves it
             storage, _ = registry.inspect_container(resource.name, runner=runner)
-        runner(["docker", "rm", "-f", "-v", resource.name], timeout=60)
+        containers.remove_until_gone(f"name=^{resource.name}$", runner=runner)
         if storage is not None:
             shutil.rmtree(storage, ignore_errors=True)
     elif resource.kind == "namespace":
@@ -170,7 +175,7 @@ def clean(*, dry_run: bool = False, include_kept: bool = False, kind: Kind | Non
         if d.remove and not dry_run:
             try:
                 remove(d.resource, kind=kind, cache=cache, runner=runner)
-            except CommandError as exc:
+            except (CommandError, WaitTimeout) as exc:
                 say(f"could not remove {d.resource.label()}: {str(exc).splitlines()[0]}")
                 rc = 1
                 continue

@@ -20,9 +20,11 @@ from harness.core.errors import (
     EnvironmentNotReady,
     HarnessError,
     UsageError,
+    WaitTimeout,
 )
 from harness.core.imageref import parse_image
 from harness.core.pins import KubernetesPins, cache_dir, kubernetes_pins, pinned
+from harness.env import containers
 from harness.tools import (
     binaries,  # a module: tests replace tool_path
     docker,
@@ -323,7 +325,7 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
     kubeconfig = kubeconfig_path(spec.name)
     existing = kind.get_clusters()
     if spec.name in existing and not spec.reuse and _left_by_dead_run(spec.name, owner):
-        kind.delete(spec.name)
+        containers.delete_kind_cluster(kind, spec.name)
         existing = [n for n in existing if n != spec.name]
     if spec.name in existing:
         if not spec.reuse and not _made_by_this_run(spec.name, owner):
@@ -362,13 +364,14 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
         # kind --retain=false cleans its own failures; this also covers our timeout, a cluster that
         # never got Ready, and Ctrl-C.
         try:
-            kind.delete(spec.name)
-            # after Ctrl-C the owner record stays: the interrupted `kind create` may still have a node
-            # container on its way out of dockerd, created after this delete; `python -m harness
-            # clean` removes it (and the record) once this run is gone
+            # after Ctrl-C the interrupted `kind create` may still have a node container on its way
+            # out of dockerd: removed once dockerd has made it (harness/env/containers.py). The owner
+            # record stays even so: a `docker run` killed before dockerd listed its container makes
+            # one that no listing here can see; `python -m harness clean` removes it once this run is gone
+            containers.delete_kind_cluster(kind, spec.name)
             if not isinstance(exc, KeyboardInterrupt):
                 runs.cluster_owner_path(spec.name).unlink(missing_ok=True)
-        except CommandError:
+        except (CommandError, WaitTimeout):
             pass
         if isinstance(exc, CommandError):
             raise creation_failed(spec.name, exc) from exc
@@ -460,10 +463,16 @@ def _kind_for(cluster: Cluster) -> Kind:
 
 
 def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
-    """Delete a cluster this session created (kind delete), its private kubeconfig and owner record."""
+    """Delete a cluster this session created (kind delete, then any node container kind missed:
+    :func:`harness.env.containers.delete_kind_cluster`), its private kubeconfig and owner record.
+
+    Raises:
+        CommandError: kind or docker failed.
+        WaitTimeout: a node container is still listed after the removal's time budget.
+    """
     if not cluster.name:
         return
-    (kind or _kind_for(cluster)).delete(cluster.name)
+    containers.delete_kind_cluster(kind or _kind_for(cluster), cluster.name)
     cluster.kubeconfig.unlink(missing_ok=True)
     runs.cluster_owner_path(cluster.name).unlink(missing_ok=True)
 

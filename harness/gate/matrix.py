@@ -35,6 +35,7 @@ from harness.core.fmt import duration
 from harness.core.packaged import checkout_root
 from harness.core.pins import supported_kubernetes
 from harness.env import cluster as cluster_mod
+from harness.env import containers
 from harness.env.addons.postgres import LABEL_CLUSTER
 from harness.gate.run import SCENARIOS_DIR
 from harness.report.figures import format_figure
@@ -45,10 +46,7 @@ from harness.scenario.result import (
     read_results,
     unit_for,
 )
-from harness.tools import (
-    binaries,  # a module: tests replace tool_path
-    docker,
-)
+from harness.tools import binaries  # a module: tests replace tool_path
 from harness.tools.kind import Kind
 
 ROOT = checkout_root()
@@ -408,5 +406,5 @@ class KindClusters:
         """Delete the kind cluster and the add-on containers that served it (the cells keep their
         cluster, so their PostgreSQL containers outlive them; labelled with the cluster's name)."""
         cluster_mod.delete_cluster(cluster_mod.Cluster(name, cluster_mod.kubeconfig_path(name), f"kind-{name}", True))
-        docker.remove_containers(docker.leftovers(f"{LABEL_CLUSTER}={name}")["containers"])
+        containers.remove_until_gone(f"label={LABEL_CLUSTER}={name}")
 

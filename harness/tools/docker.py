@@ -1,7 +1,9 @@
-"""The Docker engine as the harness sees it: is it there, which images, what a cluster left behind."""
+"""The Docker engine as the harness sees it: is it there, which images and containers, removing containers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from harness.core.errors import CommandError, EnvironmentNotReady
 from harness.tools.exec import run
@@ -29,26 +31,19 @@ def images_matching(repository: str) -> list[str]:
     return [line for line in out.splitlines() if line and not line.endswith(":<none>")]
 
 
-def leftovers(label: str) -> dict[str, list[str]]:
-    """Containers, networks and volumes carrying ``label`` (e.g. ``io.x-k8s.kind.cluster=NAME``).
-
-    Returns:
-        ``{"containers": [...], "networks": [...], "volumes": [...]}`` of names.
-    """
-    found: dict[str, list[str]] = {}
-    for kind, argv in {
-        "containers": ["docker", "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"],
-        "networks": ["docker", "network", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"],
-        "volumes": ["docker", "volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"],
-    }.items():
-        found[kind] = [n for n in run(argv, timeout=30).stdout.splitlines() if n]
-    return found
+def container_names(docker_filter: str, *, runner: Callable[..., Any] = run) -> list[str]:
+    """Names of the containers (any state) ``docker ps -a --filter FILTER`` lists, e.g. ``label=K=V`` or
+    ``name=^NAME$``. A container dockerd is still creating is listed already."""
+    out = runner(["docker", "ps", "-a", "--filter", docker_filter, "--format", "{{.Names}}"], timeout=30).stdout
+    return [n for n in out.splitlines() if n]
 
 
-def remove_containers(names: list[str]) -> None:
-    """``docker rm -f`` each of ``names`` (running or not; their anonymous volumes too, ``-v``)."""
+def remove_containers(names: list[str], *, runner: Callable[..., Any] = run) -> None:
+    """``docker rm -f`` each of ``names`` (running or not; their anonymous volumes too, ``-v``).
+
+    A name dockerd does not know (yet: see harness/env/containers.py) is no error with ``-f``."""
     if names:
-        run(["docker", "rm", "-f", "-v", *names], timeout=120)
+        runner(["docker", "rm", "-f", "-v", *names], timeout=120)
 
 
 def container_volumes(container: str) -> list[str]:

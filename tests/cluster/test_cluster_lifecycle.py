@@ -1,13 +1,27 @@
 """Creating and deleting a cluster: nothing left behind; bad input refused before anything is made."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
 from harness.core.errors import UsageError
-from harness.env.cluster import ClusterSpec, delete_cluster, ensure_cluster
+from harness.env import containers
+from harness.env.cluster import (
+    ClusterSpec,
+    delete_cluster,
+    ensure_cluster,
+    resolve_node_image,
+    spec_from_config,
+)
+from harness.k8s.wait import wait_for
 from harness.tools import docker
+from harness.tools.binaries import tool_path
 from harness.tools.kind import Kind
 
 pytestmark = pytest.mark.cluster
@@ -68,3 +82,35 @@ def test_host_port_in_use_is_refused_before_create():
             ensure_cluster(ClusterSpec(name="harness-portclash", workers=0, http_port=busy,
                                        https_port=28444, nodeport_port=30082))
     assert "harness-portclash" not in Kind().get_clusters()
+
+
+def test_a_create_killed_while_dockerd_makes_the_node_leaves_nothing_after_delete(cluster, harness_config):
+    """`kind create cluster` and its `docker run` SIGKILLed once the node container is listed: dockerd
+    goes on creating it (copying the node image's /var into a new volume), and meanwhile `docker rm -f`
+    answers "No such container", so `kind delete cluster` alone leaves the node behind for good
+    (harness/env/containers.py). delete_kind_cluster must leave nothing, and nothing may appear later."""
+    if not cluster.name:
+        pytest.skip("the session runs against an external kubeconfig: no kind to create a cluster with")
+    image = cluster.node_image or resolve_node_image(spec_from_config(harness_config))  # a reused cluster: the configured one
+    name = "harness-killed-create"
+    label = f"label={containers.KIND_CLUSTER_LABEL}={name}"
+    kind = Kind(tool_path("kind", cluster.kubernetes_version or None))
+    assert name not in kind.get_clusters(), f"delete it first: kind delete cluster --name {name}"
+    before = _docker_state()
+    create = subprocess.Popen([kind._kind(), "create", "cluster", "--name", name, "--image", image],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: (bool(docker.container_names(label)), "not listed yet"), timeout=180, interval=0.2,
+                 what=f"kind's node container of {name}")
+    finally:
+        os.killpg(create.pid, signal.SIGKILL)
+        create.wait()
+    missed = containers.delete_kind_cluster(kind, name)
+    print(f"node containers kind's own delete missed: {missed or 'none'}", file=sys.stderr)
+    # nothing dockerd was still making may turn up afterwards: watch for a while (bounded)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert docker.container_names(label) == [], f"a node of {name} appeared after the delete"
+        time.sleep(1)
+    assert name not in kind.get_clusters()
+    assert _docker_state() == before

@@ -40,6 +40,7 @@ import pytest
 
 from harness.core import runs
 from harness.core.pins import cache_dir
+from harness.env import containers
 from harness.env.cluster import ClusterSpec, render_kind_config
 from harness.k8s.namespaces import leftover_namespaces
 from harness.tools.exec import run
@@ -57,7 +58,7 @@ PATTERNS = {
     "chart": re.compile(rf"\[harness\] upgrade {TEST_FILTER}: install released .*: started"),
     "scenario": re.compile(rf"\[harness\] upgrade {TEST_FILTER}: (helm upgrade to the candidate|settle): started"),
 }
-KIND_LABEL = "io.x-k8s.kind.cluster"
+KIND_LABEL = containers.KIND_CLUSTER_LABEL
 HARNESS_CLUSTER_LABEL = "io.helm-e2e-harness.env.cluster"
 PROMPT = {"cluster": 90.0, "addons": 30.0, "chart": 30.0, "scenario": 30.0}
 """Seconds from SIGINT to exit: creation deletes its half-made cluster (kind delete) first."""

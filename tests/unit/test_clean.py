@@ -1,5 +1,5 @@
 """`python -m harness clean` (harness/env/clean.py) over fakes: what it lists, removes and keeps, one line each.
-No docker, kind or kubectl runs (a fake runner answers their listings)."""
+No docker, kind or kubectl runs (a fake runner answers their listings and removals)."""
 from __future__ import annotations
 
 import functools
@@ -41,6 +41,29 @@ class FakeKind:
         return "apiVersion: v1\n"
 
 
+def fake_docker(containers: dict[str, str], argv: list[str]) -> Result | None:
+    """`docker ps -a --filter F --format T` over ``containers`` (name -> ``k=v,k=v`` labels) and
+    `docker rm -f -v NAMES` (removes them); None for any other command."""
+    if argv[:2] == ["docker", "ps"]:
+        key, _, want = argv[argv.index("--filter") + 1].partition("=")
+        label, eq, value = want.partition("=")
+
+        def matches(name: str, labels: str) -> bool:
+            if key == "name":
+                return name == want.removeprefix("^").removesuffix("$")
+            have = clean_mod.parse_docker_labels(labels)
+            return label in have and (not eq or have[label] == value)
+
+        with_labels = "{{.Labels}}" in argv[argv.index("--format") + 1]
+        rows = [f"{n}\t{labels}" if with_labels else n for n, labels in containers.items() if matches(n, labels)]
+        return Result(list(argv), 0, "".join(f"{r}\n" for r in rows), "")
+    if argv[:2] == ["docker", "rm"]:
+        for name in argv[4:]:
+            containers.pop(name, None)
+        return Result(list(argv), 0, "", "")
+    return None
+
+
 def owner(run_id, pid, kept=False):
     return runs.Owner(run_id=run_id, pid=pid, host=runs.this_host(), started=1.0, kept=kept)
 
@@ -60,19 +83,24 @@ def world(tmp_path, monkeypatch):
     runs.write_owner(runs.run_dir("r-dead", cache) / "owner.json", owner("r-dead", DEAD))
     runs.write_owner(runs.run_dir("r-live", cache) / "owner.json", owner("r-live", LIVE))
     calls: list[list[str]] = []
-    containers = (f"harness-pg-dead-1\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-dead,"
-                  f"io.helm-e2e-harness.pid={DEAD},io.helm-e2e-harness.host={runs.this_host()}\n"
-                  f"harness-pg-live-1\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-live,"
-                  f"io.helm-e2e-harness.pid={LIVE},io.helm-e2e-harness.host={runs.this_host()}\n"
-                  "harness-pg-old\tio.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-old\n")
+    containers = {
+        "harness-pg-dead-1": f"io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-dead,"
+                             f"io.helm-e2e-harness.pid={DEAD},io.helm-e2e-harness.host={runs.this_host()}",
+        "harness-pg-live-1": f"io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-live,"
+                             f"io.helm-e2e-harness.pid={LIVE},io.helm-e2e-harness.host={runs.this_host()}",
+        "harness-pg-old": "io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-old",
+        # dockerd made it after `kind delete cluster` had listed the nodes (FakeKind.delete leaves it)
+        "dead-control-plane": "io.x-k8s.kind.cluster=dead",
+        "live-control-plane": "io.x-k8s.kind.cluster=live"}
     namespaces = {"items": [
         {"metadata": {"name": "up-dead", "labels": {"helm-e2e-harness/run-id": "r-dead"}}},
         {"metadata": {"name": "up-live", "labels": {"helm-e2e-harness/run-id": "r-live"}}}]}
 
     def runner(argv, **kw):
         calls.append(list(argv))
-        if argv[:2] == ["docker", "ps"]:
-            return Result(list(argv), 0, containers, "")
+        answer = fake_docker(containers, list(argv))
+        if answer is not None:
+            return answer
         if "get" in argv and "namespaces" in argv:
             return Result(list(argv), 0, json.dumps(namespaces), "")
         return Result(list(argv), 0, "", "")
@@ -87,6 +115,8 @@ def test_clean_removes_only_what_dead_runs_left(world):
     assert clean_mod.clean(kind=kind, runner=runner, cache=cache, say=lines.append) == 0
     assert kind.calls == ["delete dead"]
     assert ["docker", "rm", "-f", "-v", "harness-pg-dead-1"] in calls
+    assert ["docker", "rm", "-f", "-v", "dead-control-plane"] in calls  # the node kind's delete missed
+    assert not any("live-control-plane" in c for c in calls if c[:2] == ["docker", "rm"])
     assert not any("harness-pg-live-1" in c for c in calls if c[:2] == ["docker", "rm"])
     assert not any("harness-pg-old" in c for c in calls if c[:2] == ["docker", "rm"])
     deleted_ns = [c for c in calls if "delete" in c and "namespace" in c]
@@ -138,6 +168,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(cluster_mod.docker, "images_matching", lambda repo: [])
     monkeypatch.setattr(cluster_mod, "check_ports_free", lambda ports: None)
     monkeypatch.setattr(cluster_mod, "wait_ready", lambda c, timeout: None)
+    monkeypatch.setattr(cluster_mod.containers, "remove_until_gone", lambda docker_filter, **kw: [])
     return tmp_path / "cache"
 
 
@@ -198,11 +229,13 @@ def test_clean_removes_a_dead_runs_registry_with_its_storage_directory(tmp_path,
     mounts = [{"Source": str(storage / "data"), "Destination": "/var/lib/registry"},
               {"Source": str(storage / "config.yml"), "Destination": "/etc/distribution/config.yml"}]
     calls: list[list[str]] = []
+    containers = {name: labels}
 
     def runner(argv, **kw):
         calls.append(list(argv))
-        if argv[:2] == ["docker", "ps"]:
-            return Result(list(argv), 0, f"{name}\t{labels}\n", "")
+        answer = fake_docker(containers, list(argv))
+        if answer is not None:
+            return answer
         if argv[:2] == ["docker", "inspect"]:
             return Result(list(argv), 0, json.dumps(mounts) + "\t" + json.dumps({"io.helm-e2e-harness.run-id": "r-dead"}),
                           "")

@@ -55,6 +55,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(cluster.docker, "require_engine", lambda: None)
     monkeypatch.setattr(cluster.docker, "images_matching", lambda repo: [])
     monkeypatch.setattr(cluster, "check_ports_free", lambda ports: None)
+    monkeypatch.setattr(cluster.containers, "remove_until_gone", lambda docker_filter, **kw: [])
     return tmp_path
 
 

@@ -215,11 +215,8 @@ def test_skipped_rows_do_not_fail_the_matrix_and_are_counted(tmp_path, monkeypat
 
 
 def test_deleting_a_version_cluster_also_removes_its_addon_containers(monkeypatch):
-    deleted, removed, asked = [], [], []
+    deleted, asked = [], []
     monkeypatch.setattr(matrix.cluster_mod, "delete_cluster", lambda c: deleted.append(c.name))
-    monkeypatch.setattr(matrix.docker, "leftovers",
-                        lambda label: asked.append(label) or {"containers": ["harness-pg-harness-v1-36-x"]})
-    monkeypatch.setattr(matrix.docker, "remove_containers", lambda names: removed.extend(names))
+    monkeypatch.setattr(matrix.containers, "remove_until_gone", lambda docker_filter: asked.append(docker_filter) or [])
     matrix.KindClusters().delete("harness-v1-36")
-    assert deleted == ["harness-v1-36"] and asked == ["io.helm-e2e-harness.env.cluster=harness-v1-36"]
-    assert removed == ["harness-pg-harness-v1-36-x"]
+    assert deleted == ["harness-v1-36"] and asked == ["label=io.helm-e2e-harness.env.cluster=harness-v1-36"]

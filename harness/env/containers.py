@@ -1,0 +1,78 @@
+"""Removing Docker containers so that they stay removed, even the one a killed `docker run` asked for.
+
+A run killed during `docker run` (kind creating a node, an add-on starting) leaves dockerd finishing
+the create on its own. While it does, `docker ps -a` already lists the container but `docker rm -f`
+answers "No such container" (and, with ``-f``, exits 0): the container appears for good a moment
+later. Creating a kind node takes seconds, because dockerd copies the node image's ``/var`` (its
+preloaded images) into the node's new anonymous volume. Measured here (Docker 20.10, kind v0.33): a
+`kind create cluster` killed once its node was listed, then `kind delete cluster` at once, left the
+node behind 12 times out of 12. So removal is repeated until nothing matching is listed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.k8s.wait import wait_for
+from harness.tools import docker
+from harness.tools.exec import run
+from harness.tools.kind import Kind
+
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+"""The label kind puts on every node container of a cluster (its value: the cluster's name)."""
+
+
+def remove_until_gone(docker_filter: str, *, timeout: float = 90.0, interval: float = 1.0,
+                      runner: Callable[..., Any] = run) -> list[str]:
+    """``docker rm -f -v`` the containers ``docker ps -a --filter docker_filter`` lists, until it lists none.
+
+    Args:
+        docker_filter: a ``docker ps`` filter, e.g. ``label=io.x-k8s.kind.cluster=NAME`` or ``name=^NAME$``
+            (Docker docs, "docker container ls": Filtering).
+        timeout: seconds to keep trying (a create in progress ends within seconds).
+        interval: seconds between tries.
+        runner: runs the docker commands (:func:`harness.tools.exec.run`; injectable for tests).
+
+    Returns:
+        the names that were listed at some point, in the order first seen (empty: there was nothing).
+
+    Raises:
+        WaitTimeout: still listed after ``timeout`` (names them).
+        CommandError: `docker ps` or `docker rm` failed.
+    """
+    seen: list[str] = []
+
+    def gone() -> tuple[bool, str]:
+        listed = docker.container_names(docker_filter, runner=runner)
+        seen.extend(n for n in listed if n not in seen)
+        if listed:
+            docker.remove_containers(listed, runner=runner)
+            listed = docker.container_names(docker_filter, runner=runner)
+        if not listed:
+            return True, "none listed"
+        return False, f"still listed after docker rm -f: {', '.join(listed)}"
+
+    wait_for(gone, timeout=timeout, interval=interval, what=f"no container matching {docker_filter}",
+             hint="dockerd may be stuck; `docker ps -a` shows them, `docker rm -f -v NAME` removes them",
+             transient=lambda exc: False)
+    return seen
+
+
+def delete_kind_cluster(kind: Kind, name: str, *, timeout: float = 90.0, runner: Callable[..., Any] = run) -> list[str]:
+    """`kind delete cluster --name NAME`, then remove the node containers kind did not see or could not remove.
+
+    Args:
+        kind: a :class:`harness.tools.kind.Kind`.
+        name: the cluster's name.
+        timeout: seconds to wait for node containers still being created (see the module docstring).
+        runner: runs the docker commands (injectable for tests).
+
+    Returns:
+        the node containers removed after kind's delete (empty when kind's delete was enough).
+
+    Raises:
+        CommandError: kind or docker failed.
+        WaitTimeout: a node container is still listed after ``timeout``.
+    """
+    kind.delete(name)
+    return remove_until_gone(f"label={KIND_CLUSTER_LABEL}={name}", timeout=timeout, runner=runner)
