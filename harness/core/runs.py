@@ -155,7 +155,7 @@ class Resource:
             (in ``cluster``), ``run-dir`` (``<cache>/runs/<id>``).
         name: its name (a namespace's name, a container's name, a run dir's run id).
         owner: the owner record, None when there is none (made by hand, or before run ids).
-        cluster: the kind cluster a namespace lives in ("" otherwise).
+        cluster: the kind cluster a namespace lives in, or a PostgreSQL add-on container serves ("" otherwise).
     """
 
     kind: str
@@ -164,8 +164,8 @@ class Resource:
     cluster: str = ""
 
     def label(self) -> str:
-        """``cluster harness-x``, ``namespace a-1 in cluster harness``..."""
-        where = f" in cluster {self.cluster}" if self.cluster else ""
+        """``cluster harness-x``, ``namespace a-1 in cluster harness``, ``container pg-1 of cluster harness``..."""
+        where = f" {'of' if self.kind == 'container' else 'in'} cluster {self.cluster}" if self.cluster else ""
         return f"{self.kind} {self.name}{where}"
 
 
@@ -190,23 +190,26 @@ def owner_gone(owner: Owner) -> bool:
 
 
 def decide(resources: Iterable[Resource], *, live_pids: Iterable[int], host: str,
-           include_kept: bool = False) -> list[Decision]:
+           include_kept: bool = False, clusters: Iterable[str] | None = None) -> list[Decision]:
     """Decide, for each resource, whether ``clean`` removes it.
 
     Kept, in this order: no owner record (not the harness's, or older than run ids); a live owner
     (its pid among ``live_pids`` on ``host``); kept on purpose (``owner.kept``) unless
-    ``include_kept``. Removed: everything else, i.e. what a dead run left.
+    ``include_kept``, or unless it is a container serving a cluster not among ``clusters`` (kept for
+    a cluster that is gone, it serves nothing). Removed: everything else, i.e. what a dead run left.
 
     Args:
         resources: what was found.
         live_pids: the pids alive on this host (at least those of the resources' owners).
         host: this host's name; a record from another host counts as dead.
         include_kept: remove kept resources of dead runs too.
+        clusters: the kind clusters that stay (None: not known, no container counts as serving nothing).
 
     Returns:
         one Decision per resource, in the order given.
     """
     alive = set(live_pids)
+    staying = None if clusters is None else set(clusters)
     out = []
     for r in resources:
         o = r.owner
@@ -214,6 +217,8 @@ def decide(resources: Iterable[Resource], *, live_pids: Iterable[int], host: str
             out.append(Decision(r, False, "no owner record (not made by a harness run that records one)"))
         elif not is_dead(o, live_pids=alive, host=host):
             out.append(Decision(r, False, f"run {o.run_id} (pid {o.pid}) is still running"))
+        elif o.kept and r.kind == "container" and r.cluster and staying is not None and r.cluster not in staying:
+            out.append(Decision(r, True, f"kept by run {o.run_id} for a cluster that is gone"))
         elif o.kept and not include_kept:
             out.append(Decision(r, False, f"kept on purpose by run {o.run_id} (keep-cluster); "
                                           "`python -m harness clean --include-kept` removes it", kept_on_purpose=True))

@@ -29,6 +29,7 @@ from harness.core.errors import CommandError, WaitTimeout
 from harness.core.pins import cache_dir
 from harness.env import containers, registry
 from harness.env.addons.postgres import LABEL_ADDON as ADDON_LABEL
+from harness.env.addons.postgres import LABEL_CLUSTER as CLUSTER_LABEL
 from harness.env.addons.postgres import LABEL_HOST as HOST_LABEL
 from harness.env.addons.postgres import LABEL_PID as PID_LABEL
 from harness.env.addons.postgres import LABEL_RUN as RUN_LABEL
@@ -73,7 +74,10 @@ def list_containers(cache: Path, runner: Callable[..., Any] = run) -> list[runs.
     for line in out.splitlines():
         name, _, labels = line.partition("\t")
         if name.strip():
-            found.append(runs.Resource("container", name.strip(), container_owner(parse_docker_labels(labels), cache)))
+            parsed = parse_docker_labels(labels)
+            # a PostgreSQL server serves one cluster; the registry may outlive its cluster (`registry up`)
+            serves = parsed.get(CLUSTER_LABEL, "") if parsed.get(ADDON_LABEL) == "postgres" else ""
+            found.append(runs.Resource("container", name.strip(), container_owner(parsed, cache), cluster=serves))
     return found
 
 
@@ -144,8 +148,9 @@ def clean(*, dry_run: bool = False, include_kept: bool = False, kind: Kind | Non
           say: Callable[[str], None] = print) -> int:
     """List, decide (:func:`harness.core.runs.decide`) and remove; one line per thing found.
 
-    Clusters, containers and run directories are decided first; namespaces are then looked for
-    only in the clusters that stay (a removed cluster takes its namespaces with it).
+    Clusters are decided first; then containers (a PostgreSQL server kept for a cluster that does not
+    stay serves nothing and goes) and the namespaces of the clusters that stay (a removed cluster
+    takes its namespaces with it); run directories last.
 
     Returns:
         0, or 1 when a removal failed (its line says why).
@@ -157,9 +162,12 @@ def clean(*, dry_run: bool = False, include_kept: bool = False, kind: Kind | Non
     kind = kind or Kind()
     docker.require_engine()
     host = runs.this_host()
-    first = [*list_clusters(kind, cache), *list_containers(cache, runner)]
-    decisions = runs.decide(first, live_pids=live_pids(first), host=host, include_kept=include_kept)
-    staying = [d.resource.name for d in decisions if d.resource.kind == "cluster" and not d.remove]
+    clusters = list_clusters(kind, cache)
+    decisions = runs.decide(clusters, live_pids=live_pids(clusters), host=host, include_kept=include_kept)
+    staying = [d.resource.name for d in decisions if not d.remove]
+    found = list_containers(cache, runner)
+    decisions += runs.decide(found, live_pids=live_pids(found), host=host, include_kept=include_kept,
+                             clusters=staying)
     later: list[runs.Resource] = []
     for name in staying:
         try:

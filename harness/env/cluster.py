@@ -464,7 +464,9 @@ def _kind_for(cluster: Cluster) -> Kind:
 
 def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
     """Delete a cluster this session created (kind delete, then any node container kind missed:
-    :func:`harness.env.containers.delete_kind_cluster`), its private kubeconfig and owner record.
+    :func:`harness.env.containers.delete_kind_cluster`), the PostgreSQL add-on containers that served
+    it (:func:`harness.env.containers.remove_postgres_of`; a run that kept its server on a reused
+    cluster leaves one), its private kubeconfig and owner record.
 
     Raises:
         CommandError: kind or docker failed.
@@ -473,6 +475,7 @@ def delete_cluster(cluster: Cluster, kind: Kind | None = None) -> None:
     if not cluster.name:
         return
     containers.delete_kind_cluster(kind or _kind_for(cluster), cluster.name)
+    containers.remove_postgres_of(cluster.name)
     cluster.kubeconfig.unlink(missing_ok=True)
     runs.cluster_owner_path(cluster.name).unlink(missing_ok=True)
 

@@ -21,14 +21,21 @@ from harness.tools.kind import Kind
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 """The label kind puts on every node container of a cluster (its value: the cluster's name)."""
 
+ADDON_LABEL = "io.helm-e2e-harness.addon"
+"""The label on every container an add-on starts (its value: the add-on, ``postgres`` or ``registry``)."""
 
-def remove_until_gone(docker_filter: str, *, timeout: float = 90.0, interval: float = 1.0,
+ADDON_CLUSTER_LABEL = "io.helm-e2e-harness.env.cluster"
+"""The label naming the kind cluster an add-on container serves."""
+
+
+def remove_until_gone(*docker_filters: str, timeout: float = 90.0, interval: float = 1.0,
                       runner: Callable[..., Any] = run) -> list[str]:
-    """``docker rm -f -v`` the containers ``docker ps -a --filter docker_filter`` lists, until it lists none.
+    """``docker rm -f -v`` the containers ``docker ps -a --filter F ...`` lists, until it lists none.
 
     Args:
-        docker_filter: a ``docker ps`` filter, e.g. ``label=io.x-k8s.kind.cluster=NAME`` or ``name=^NAME$``
-            (Docker docs, "docker container ls": Filtering).
+        docker_filters: ``docker ps`` filters, all of which a container matches, e.g.
+            ``label=io.x-k8s.kind.cluster=NAME`` or ``name=^NAME$`` (Docker docs, "docker container ls":
+            Filtering).
         timeout: seconds to keep trying (a create in progress ends within seconds).
         interval: seconds between tries.
         runner: runs the docker commands (:func:`harness.tools.exec.run`; injectable for tests).
@@ -43,16 +50,16 @@ def remove_until_gone(docker_filter: str, *, timeout: float = 90.0, interval: fl
     seen: list[str] = []
 
     def gone() -> tuple[bool, str]:
-        listed = docker.container_names(docker_filter, runner=runner)
+        listed = docker.container_names(*docker_filters, runner=runner)
         seen.extend(n for n in listed if n not in seen)
         if listed:
             docker.remove_containers(listed, runner=runner)
-            listed = docker.container_names(docker_filter, runner=runner)
+            listed = docker.container_names(*docker_filters, runner=runner)
         if not listed:
             return True, "none listed"
         return False, f"still listed after docker rm -f: {', '.join(listed)}"
 
-    wait_for(gone, timeout=timeout, interval=interval, what=f"no container matching {docker_filter}",
+    wait_for(gone, timeout=timeout, interval=interval, what=f"no container matching {' '.join(docker_filters)}",
              hint="dockerd may be stuck; `docker ps -a` shows them, `docker rm -f -v NAME` removes them",
              transient=lambda exc: False)
     return seen
@@ -76,3 +83,18 @@ def delete_kind_cluster(kind: Kind, name: str, *, timeout: float = 90.0, runner:
     """
     kind.delete(name)
     return remove_until_gone(f"label={KIND_CLUSTER_LABEL}={name}", timeout=timeout, runner=runner)
+
+
+def remove_postgres_of(cluster: str, *, runner: Callable[..., Any] = run) -> list[str]:
+    """Remove the PostgreSQL add-on containers that served kind cluster ``cluster`` (any run's: with the
+    cluster gone they serve nothing). The loopback registry is not one of them: it may outlive the
+    cluster (``registry up``) and its own stop removes its storage.
+
+    Returns:
+        the removed container names.
+
+    Raises:
+        CommandError: docker failed.
+        WaitTimeout: a container is still listed after the removal's time budget.
+    """
+    return remove_until_gone(f"label={ADDON_LABEL}=postgres", f"label={ADDON_CLUSTER_LABEL}={cluster}", runner=runner)

@@ -35,8 +35,6 @@ from harness.core.fmt import duration
 from harness.core.packaged import checkout_root
 from harness.core.pins import supported_kubernetes
 from harness.env import cluster as cluster_mod
-from harness.env import containers
-from harness.env.addons.postgres import LABEL_CLUSTER
 from harness.gate.run import SCENARIOS_DIR
 from harness.report.figures import format_figure
 from harness.scenario.result import (
@@ -403,8 +401,7 @@ class KindClusters:
         return set(Kind().get_clusters())
 
     def delete(self, name: str) -> None:
-        """Delete the kind cluster and the add-on containers that served it (the cells keep their
-        cluster, so their PostgreSQL containers outlive them; labelled with the cluster's name)."""
+        """Delete the kind cluster and the PostgreSQL containers that served it (the cells keep their
+        cluster, so their PostgreSQL containers outlive them): :func:`harness.env.cluster.delete_cluster`."""
         cluster_mod.delete_cluster(cluster_mod.Cluster(name, cluster_mod.kubeconfig_path(name), f"kind-{name}", True))
-        containers.remove_until_gone(f"label={LABEL_CLUSTER}={name}")
 

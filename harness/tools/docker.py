@@ -31,10 +31,11 @@ def images_matching(repository: str) -> list[str]:
     return [line for line in out.splitlines() if line and not line.endswith(":<none>")]
 
 
-def container_names(docker_filter: str, *, runner: Callable[..., Any] = run) -> list[str]:
-    """Names of the containers (any state) ``docker ps -a --filter FILTER`` lists, e.g. ``label=K=V`` or
-    ``name=^NAME$``. A container dockerd is still creating is listed already."""
-    out = runner(["docker", "ps", "-a", "--filter", docker_filter, "--format", "{{.Names}}"], timeout=30).stdout
+def container_names(*docker_filters: str, runner: Callable[..., Any] = run) -> list[str]:
+    """Names of the containers (any state) ``docker ps -a --filter F ...`` lists (matching every filter), e.g.
+    ``label=K=V`` or ``name=^NAME$``. A container dockerd is still creating is listed already."""
+    filters = [a for f in docker_filters for a in ("--filter", f)]
+    out = runner(["docker", "ps", "-a", *filters, "--format", "{{.Names}}"], timeout=30).stdout
     return [n for n in out.splitlines() if n]
 
 

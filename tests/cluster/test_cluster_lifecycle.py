@@ -44,6 +44,15 @@ def test_create_then_delete_leaves_nothing_behind(cluster):
     spec = ClusterSpec(name="harness-lifecycle", workers=0, http_port=28080, https_port=28443,
                        nodeport_port=30081, node_image=cluster.node_image or None)
     made = ensure_cluster(spec)
+    # a PostgreSQL server a keep-cluster run left for this cluster (labelled as the add-on labels it):
+    # deleting the cluster removes it too, since it serves nothing afterwards
+    # (created, never started, from the node's image: there on every machine that made the node)
+    pg = f"harness-pg-{spec.name}-kept"
+    node_image = subprocess.run(["docker", "inspect", "--format", "{{.Config.Image}}", f"{spec.name}-control-plane"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(["docker", "create", "--name", pg, "--label", f"{containers.ADDON_LABEL}=postgres",
+                    "--label", f"{containers.ADDON_CLUSTER_LABEL}={spec.name}", node_image],
+                   check=True, capture_output=True)
     try:
         assert made.created
         nodes = Kind().get_nodes(spec.name)
@@ -54,6 +63,7 @@ def test_create_then_delete_leaves_nothing_behind(cluster):
     finally:
         delete_cluster(made)
     assert spec.name not in Kind().get_clusters()
+    assert pg not in docker.container_names(f"name=^{pg}$"), "the PostgreSQL container of the cluster stayed"
     assert _docker_state() == before
     assert not any(docker.volume_exists(v) for v in node_volumes)
     assert not made.kubeconfig.exists()

@@ -82,6 +82,7 @@ def world(tmp_path, monkeypatch):
     (cache / "clusters" / "live" / "kubeconfig").write_text("apiVersion: v1\n")
     runs.write_owner(runs.run_dir("r-dead", cache) / "owner.json", owner("r-dead", DEAD))
     runs.write_owner(runs.run_dir("r-live", cache) / "owner.json", owner("r-live", LIVE))
+    runs.write_owner(runs.run_dir("r-kept", cache) / "owner.json", owner("r-kept", DEAD, kept=True))
     calls: list[list[str]] = []
     containers = {
         "harness-pg-dead-1": f"io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-dead,"
@@ -89,6 +90,13 @@ def world(tmp_path, monkeypatch):
         "harness-pg-live-1": f"io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-live,"
                              f"io.helm-e2e-harness.pid={LIVE},io.helm-e2e-harness.host={runs.this_host()}",
         "harness-pg-old": "io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-old",
+        # kept by a keep-cluster run on a cluster since deleted by hand: it serves nothing
+        "harness-pg-gone-1": "io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-kept,"
+                             f"io.helm-e2e-harness.env.cluster=gone,io.helm-e2e-harness.pid={DEAD},"
+                             f"io.helm-e2e-harness.host={runs.this_host()}",
+        "harness-pg-kept-1": "io.helm-e2e-harness.addon=postgres,io.helm-e2e-harness.run-id=r-kept,"
+                             f"io.helm-e2e-harness.env.cluster=kept,io.helm-e2e-harness.pid={DEAD},"
+                             f"io.helm-e2e-harness.host={runs.this_host()}",
         # dockerd made it after `kind delete cluster` had listed the nodes (FakeKind.delete leaves it)
         "dead-control-plane": "io.x-k8s.kind.cluster=dead",
         "live-control-plane": "io.x-k8s.kind.cluster=live"}
@@ -117,6 +125,8 @@ def test_clean_removes_only_what_dead_runs_left(world):
     assert ["docker", "rm", "-f", "-v", "harness-pg-dead-1"] in calls
     assert ["docker", "rm", "-f", "-v", "dead-control-plane"] in calls  # the node kind's delete missed
     assert not any("live-control-plane" in c for c in calls if c[:2] == ["docker", "rm"])
+    assert ["docker", "rm", "-f", "-v", "harness-pg-gone-1"] in calls  # kept for a cluster that is gone
+    assert not any("harness-pg-kept-1" in c for c in calls if c[:2] == ["docker", "rm"])
     assert not any("harness-pg-live-1" in c for c in calls if c[:2] == ["docker", "rm"])
     assert not any("harness-pg-old" in c for c in calls if c[:2] == ["docker", "rm"])
     deleted_ns = [c for c in calls if "delete" in c and "namespace" in c]
@@ -129,7 +139,10 @@ def test_clean_removes_only_what_dead_runs_left(world):
     assert "kept cluster kept: kept on purpose" in text and "--include-kept" in text
     assert "kept cluster harness: no owner record" in text
     assert "removed namespace up-dead in cluster live" in text
-    assert len(lines) == 4 + 3 + 2 + 2  # clusters, containers, namespaces, run dirs: one line each
+    assert "removed container harness-pg-gone-1 of cluster gone: kept by run r-kept for a cluster that is gone" in text
+    assert "kept container harness-pg-kept-1 of cluster kept: kept on purpose" in text
+    assert "kept run-dir r-kept: kept on purpose" in text  # its cluster and one server stay
+    assert len(lines) == 4 + 5 + 2 + 3  # clusters, containers, namespaces, run dirs: one line each
 
 
 def test_dry_run_removes_nothing(world):

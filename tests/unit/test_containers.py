@@ -73,3 +73,11 @@ def test_deleting_a_kind_cluster_removes_the_node_kind_missed():
     docker = CreatingDocker("harness-kill-control-plane", creating=1)
     assert containers.delete_kind_cluster(Kind(), "harness-kill", runner=docker) == ["harness-kill-control-plane"]
     assert deleted == ["harness-kill"] and not docker.listed
+
+
+def test_the_postgres_of_a_cluster_are_found_by_add_on_and_cluster_labels():
+    docker = CreatingDocker("harness-pg-harness-r1-ab12", creating=0)
+    assert containers.remove_postgres_of("harness", runner=docker) == ["harness-pg-harness-r1-ab12"]
+    ps = docker.calls[0]
+    assert ps[:3] == ["docker", "ps", "-a"] and ps.count("--filter") == 2
+    assert "label=io.helm-e2e-harness.addon=postgres" in ps and "label=io.helm-e2e-harness.env.cluster=harness" in ps

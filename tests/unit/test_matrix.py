@@ -214,9 +214,9 @@ def test_skipped_rows_do_not_fail_the_matrix_and_are_counted(tmp_path, monkeypat
     assert (tmp_path / "r" / "matrix.md").read_text().startswith("# Matrix: 1/2 rows passed, 1 skipped")
 
 
-def test_deleting_a_version_cluster_also_removes_its_addon_containers(monkeypatch):
-    deleted, asked = [], []
-    monkeypatch.setattr(matrix.cluster_mod, "delete_cluster", lambda c: deleted.append(c.name))
-    monkeypatch.setattr(matrix.containers, "remove_until_gone", lambda docker_filter: asked.append(docker_filter) or [])
+def test_deleting_a_version_cluster_also_removes_its_postgres_containers(monkeypatch):
+    asked = []
+    monkeypatch.setattr(matrix.cluster_mod.containers, "delete_kind_cluster", lambda kind, name: asked.append(name))
+    monkeypatch.setattr(matrix.cluster_mod.containers, "remove_postgres_of", lambda name: asked.append(f"pg {name}"))
     matrix.KindClusters().delete("harness-v1-36")
-    assert deleted == ["harness-v1-36"] and asked == ["label=io.helm-e2e-harness.env.cluster=harness-v1-36"]
+    assert asked == ["harness-v1-36", "pg harness-v1-36"]

@@ -132,3 +132,15 @@ def test_two_threads_writing_the_owner_record_at_once_both_succeed(tmp_path, mon
     assert errors == []
     assert runs.read_owner(path).run_id == "r1"
     assert [p.name for p in path.parent.iterdir()] == [runs.OWNER_FILE], "no temporary file left"
+
+
+def test_a_container_kept_for_a_cluster_that_is_gone_is_removed():
+    pg = Resource("container", "harness-pg-x", owner(100, kept=True), cluster="harness")
+    (gone,) = decide([pg], live_pids=[], host=HOST, clusters=["other"])
+    assert gone.remove and "kept by run r1 for a cluster that is gone" in gone.why
+    (stays,) = decide([pg], live_pids=[], host=HOST, clusters=["harness"])
+    assert not stays.remove and "--include-kept" in stays.why
+    (unknown,) = decide([pg], live_pids=[], host=HOST)  # clusters not listed: nothing is known to be gone
+    assert not unknown.remove
+    (live,) = decide([pg], live_pids=[100], host=HOST, clusters=[])
+    assert not live.remove and "still running" in live.why

@@ -49,6 +49,7 @@ from urllib.parse import quote
 from harness.core import progress, runs
 from harness.core.errors import CommandError, EnvironmentNotReady, UsageError
 from harness.env import cluster as kind_cluster  # a module: tests replace its functions
+from harness.env import containers
 from harness.env.addons.engine import Addon, AddonContext, check_images, pinned
 from harness.k8s.wait import wait_for
 from harness.tools.exec import run as _run
@@ -60,8 +61,8 @@ SERVICE_NAME = "postgres"
 SECRET_NAME = "postgres"
 ENDPOINTSLICE_NAME = "postgres-external"
 PORT = 5432
-LABEL_ADDON = "io.helm-e2e-harness.addon"
-LABEL_CLUSTER = "io.helm-e2e-harness.env.cluster"
+LABEL_ADDON = containers.ADDON_LABEL
+LABEL_CLUSTER = containers.ADDON_CLUSTER_LABEL
 LABEL_RUN = "io.helm-e2e-harness.run-id"
 LABEL_PID = "io.helm-e2e-harness.pid"
 LABEL_HOST = "io.helm-e2e-harness.host"
