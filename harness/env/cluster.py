@@ -215,6 +215,17 @@ def effective_image_source(image_source: str, node_image: str | None, kubernetes
         return "pull"
 
 
+def configured_image_source(cfg: Any) -> str:
+    """:func:`effective_image_source` of a configuration: a HarnessConfig, or any object with
+    ``image_source``, ``node_image`` and ``kubernetes_version`` (a missing one counts as auto / not given).
+
+    Raises:
+        UsageError: an unknown ``image_source``.
+    """
+    return effective_image_source(getattr(cfg, "image_source", "auto") or "auto", getattr(cfg, "node_image", None),
+                                  getattr(cfg, "kubernetes_version", None))
+
+
 def upstream_node_image(pins: KubernetesPins) -> str:
     """The ``kindest/node`` image pulling machines use for ``pins``' minor version.
 

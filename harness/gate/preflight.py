@@ -67,9 +67,7 @@ def check_images(charts: Sequence[Any], cfg: Any = None) -> tuple[list[str], str
     images = sorted({img for c in charts for img in (c.contract.images if c.contract else ())})
     source = "local"
     if cfg is not None:
-        source = kind_cluster.effective_image_source(getattr(cfg, "image_source", "auto"),
-                                                     getattr(cfg, "node_image", None),
-                                                     getattr(cfg, "kubernetes_version", None))
+        source = kind_cluster.configured_image_source(cfg)
     if source == "pull":
         mirror = getattr(cfg, "registry_mirror", None)
         require_images(images, mirror=mirror, mirrored=UPSTREAM_REGISTRIES if mirror else ())

@@ -262,8 +262,7 @@ def loads_chart_images(cfg: Any) -> bool:
     if cfg is None or getattr(cfg, "external_cluster", False):
         return False
     try:
-        return kind_cluster.effective_image_source(getattr(cfg, "image_source", "auto"), getattr(cfg, "node_image", None),
-                                                   getattr(cfg, "kubernetes_version", None)) == "local"
+        return kind_cluster.configured_image_source(cfg) == "local"
     except HarnessError:
         return False
 
