@@ -39,7 +39,10 @@ class Phase:
         name: e.g. ``"cluster create"``, ``"helm upgrade realtime-x1y2"``.
         start: seconds since the recorder was created (or reset).
         duration: seconds.
-        outcome: ``"ok"`` or ``"failed: <ExceptionName>"``.
+        outcome: ``"ok"``, ``"failed: <ExceptionName>"``, or ``"attempt failed: <ExceptionName>"`` for a
+            step whose failure is a finding the verdict judges, not an error of the run (a scenario's
+            :meth:`harness.scenario.steps.Steps.attempt`, e.g. the rollback scenario's upgrade to a
+            candidate that cannot become Ready).
         depth: nesting level (0 = top level).
     """
 
@@ -73,12 +76,13 @@ class Timings:
             self.origin_epoch = time.time()
 
     @contextmanager
-    def phase(self, name: str, *, announce: bool = True) -> Iterator[None]:
+    def phase(self, name: str, *, announce: bool = True, attempt: bool = False) -> Iterator[None]:
         """Record the enclosed block as phase ``name``; exceptions propagate and mark it failed.
 
         Args:
             name: what the phase does, read in the table.
             announce: print progress lines (start/end and "still waiting" every 15 s).
+            attempt: its failure is a finding, not an error: recorded as ``attempt failed: ...``.
         """
         depth = self._depth.get()
         token = self._depth.set(depth + 1)
@@ -91,7 +95,7 @@ class Timings:
             else:
                 yield
         except BaseException as exc:
-            outcome = f"failed: {type(exc).__name__}"
+            outcome = f"{'attempt failed' if attempt else 'failed'}: {type(exc).__name__}"
             raise
         finally:
             self._depth.reset(token)
@@ -179,9 +183,9 @@ RECORDER = Timings()
 """The run-wide recorder the module-level functions use."""
 
 
-def phase(name: str, *, announce: bool = True):
+def phase(name: str, *, announce: bool = True, attempt: bool = False):
     """``with timings.phase("cluster create"):`` on the run-wide recorder; see :meth:`Timings.phase`."""
-    return RECORDER.phase(name, announce=announce)
+    return RECORDER.phase(name, announce=announce, attempt=attempt)
 
 
 def table() -> str:

@@ -40,6 +40,8 @@ class GanttBar:
         label: the step (``"helm upgrade to the candidate"``) or the harness phase's name.
         start: seconds since the run's recorder started. seconds: its duration.
         ok: the phase's outcome was ``ok``. depth: its nesting level (0: top level).
+        attempt: it failed as an attempt (a finding the verdict judges, not an error of the run:
+            :class:`harness.core.timings.Phase`'s ``attempt failed`` outcome).
     """
 
     lane: str
@@ -48,6 +50,7 @@ class GanttBar:
     seconds: float
     ok: bool = True
     depth: int = 0
+    attempt: bool = False
 
 
 def _number(value: Any) -> float | None:
@@ -80,8 +83,10 @@ def gantt_bars(record: Mapping[str, Any]) -> list[GanttBar]:
         if isinstance(process, str) and process and not lane.startswith(SETUP_LANE):
             lane = f"{lane} [{process}]"  # a concurrent run's record (timings.merge_records): which worker ran it
         depth = p.get("depth", 0)
-        bars.append(GanttBar(lane, step, start, max(0.0, seconds), p.get("outcome", "ok") == "ok",
-                             depth if isinstance(depth, int) and not isinstance(depth, bool) else 0))
+        outcome = p.get("outcome", "ok")
+        bars.append(GanttBar(lane, step, start, max(0.0, seconds), outcome == "ok",
+                             depth if isinstance(depth, int) and not isinstance(depth, bool) else 0,
+                             attempt=isinstance(outcome, str) and outcome.startswith("attempt failed")))
     return sorted(bars, key=lambda b: (b.start, b.depth))
 
 
@@ -124,6 +129,14 @@ def write_gantt(timings_json: Path, dest: Path) -> Path | None:
 
 _GANTT_OK = ("#1f77b4", "#6baed6", "#c6dbef")  # by nesting depth: a step inside a step is lighter
 _GANTT_FAILED = "#d62728"
+_GANTT_ATTEMPT = "#ff7f0e"  # failed as an attempt: what the scenario provoked, for the verdict to judge
+
+
+def bar_color(bar: Any) -> str:
+    """A bar's color: blue by nesting depth when ok, orange for a failed attempt, red when failed."""
+    if bar.ok:
+        return _GANTT_OK[min(bar.depth, len(_GANTT_OK) - 1)]
+    return _GANTT_ATTEMPT if getattr(bar, "attempt", False) else _GANTT_FAILED
 
 
 def fit_label(text: str, seconds: float, width: float, *, char_share: float = 0.0055) -> str:
@@ -138,7 +151,8 @@ def fit_label(text: str, seconds: float, width: float, *, char_share: float = 0.
 
 def run_gantt(bars: Sequence[Any], lane_order: Sequence[str], path: Path | str, *, title: str = "") -> Path | None:
     """Plot a run's phases as a Gantt chart to ``path`` (PNG): one row per lane (``lane_order``, top
-    to bottom), one bar per phase, failed phases red, nested phases thinner and lighter.
+    to bottom), one bar per phase, failed phases red (orange: a failed attempt, which the scenario
+    provoked for its verdict), nested phases thinner and lighter.
 
     Args:
         bars: :class:`GanttBar`; bars of lanes not in ``lane_order`` are not drawn.
@@ -164,7 +178,7 @@ def run_gantt(bars: Sequence[Any], lane_order: Sequence[str], path: Path | str, 
     fig, ax = plt.subplots(figsize=(12, 1.3 + 0.32 * len(lane_order)))
     for b in sorted(drawn, key=lambda b: b.depth):  # parents first, nested steps over them
         height = 0.72 * (0.6 ** min(b.depth, 3))
-        color = _GANTT_OK[min(b.depth, len(_GANTT_OK) - 1)] if b.ok else _GANTT_FAILED
+        color = bar_color(b)
         # a zero-length phase still shows as a sliver
         ax.broken_barh([(b.start, max(b.seconds, width / 2000))], (row[b.lane] - height / 2, height), color=color,
                        edgecolor="white", linewidth=0.5)
@@ -180,7 +194,9 @@ def run_gantt(bars: Sequence[Any], lane_order: Sequence[str], path: Path | str, 
     ax.set_axisbelow(True)
     ax.scatter([], [], marker="s", color=_GANTT_OK[0], label="step (ok)")
     ax.scatter([], [], marker="s", color=_GANTT_FAILED, label="failed")
-    ax.legend(loc="lower left", fontsize=7, ncol=2, bbox_to_anchor=(0, 1.0), borderaxespad=0.2, frameon=False)
+    if any(bar_color(b) == _GANTT_ATTEMPT for b in drawn):
+        ax.scatter([], [], marker="s", color=_GANTT_ATTEMPT, label="attempt failed (a finding the verdict judges)")
+    ax.legend(loc="lower left", fontsize=7, ncol=3, bbox_to_anchor=(0, 1.0), borderaxespad=0.2, frameon=False)
     ax.set_title(title, fontsize=9, loc="right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -143,14 +143,14 @@ class Steps:
         instead of raising (``ScenarioSkipped`` and non-``Exception`` errors still propagate)."""
         outcome = Attempt(name)
         try:
-            with self._recording(name):
+            with self._recording(name, attempt=True):
                 yield outcome
         except StepFailed as exc:
             outcome.exception = exc.cause
             outcome.error = str(exc.cause)
 
     @contextmanager
-    def _recording(self, name: str, done: list[StepRecord] | None = None) -> Iterator[None]:
+    def _recording(self, name: str, done: list[StepRecord] | None = None, *, attempt: bool = False) -> Iterator[None]:
         start = self.clock()
         index = self._add(StepRecord(name, round(start - self.origin, 3), 0.0))  # in the order steps start
         error: str | None = None
@@ -158,7 +158,7 @@ class Steps:
             self.mark(name)
             with ExitStack() as stack:
                 if self.label:
-                    stack.enter_context(timings.phase(f"{self.label}: {name}"))
+                    stack.enter_context(timings.phase(f"{self.label}: {name}", attempt=attempt))
                 yield
         except (StepFailed, ScenarioSkipped) as exc:  # an inner step's failure, or a skip: passed on as is
             error = describe(exc)

@@ -10,6 +10,7 @@ from harness.report.gantt import (
     GANTT_NAME,
     SETUP_LANE,
     GanttBar,
+    bar_color,
     fit_label,
     gantt_bars,
     lanes,
@@ -96,3 +97,14 @@ def test_a_concurrent_runs_lanes_name_the_worker_that_ran_each_test():
         "gw1": {"origin_epoch": 101.0, "phases": [RECORD["phases"][3]]}})
     assert lanes(gantt_bars(merged)) == ["harness gw0", "drain ha-service-default [gw1]",
                                          "upgrade ha-service-default [gw0]"]
+
+
+def test_a_failed_attempt_is_drawn_apart_from_a_failure():
+    record = {"phases": [
+        {"name": "rollback x: upgrade to a candidate that cannot become Ready", "start": 0, "duration": 30,
+         "outcome": "attempt failed: StepFailed"},
+        {"name": "rollback x: judge", "start": 31, "duration": 1, "outcome": "failed: StepFailed"},
+        {"name": "rollback x: settle", "start": 30, "duration": 1, "outcome": "ok"}]}
+    attempt, settle, judge = gantt_bars(record)
+    assert not attempt.ok and attempt.attempt and not judge.ok and not judge.attempt and not settle.attempt
+    assert len({bar_color(attempt), bar_color(judge), bar_color(settle)}) == 3

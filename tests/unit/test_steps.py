@@ -139,3 +139,20 @@ def test_a_step_shared_by_several_runs_is_recorded_in_each():
         with together([a, b], "PostgreSQL stop"):
             raise ConnectionError("docker stop failed")
     assert a.snapshot()[-1].error == b.snapshot()[-1].error == "ConnectionError: docker stop failed"
+
+
+def test_a_failed_attempt_is_timed_as_an_attempt_and_a_failed_step_as_a_failure(monkeypatch):
+    """The run's timings (and so its Gantt chart) tell a provoked failure from an error of the run."""
+    from harness.core import timings
+
+    recorder = timings.Timings()
+    monkeypatch.setattr(timings, "RECORDER", recorder)
+    steps = Steps(label="rollback x")
+    with steps.attempt("upgrade to a candidate that cannot become Ready"):
+        raise RuntimeError("UPGRADE FAILED")
+    with pytest.raises(StepFailed):
+        with steps.step("judge"):
+            raise RuntimeError("no records")
+    assert [(p.name, p.outcome) for p in recorder.ordered()] == [
+        ("rollback x: upgrade to a candidate that cannot become Ready", "attempt failed: RuntimeError"),
+        ("rollback x: judge", "failed: RuntimeError")]
