@@ -28,6 +28,7 @@ does), and ``workeroutput``, which a worker sends when its session is finished.
 from __future__ import annotations
 
 import os
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -261,11 +262,29 @@ def controller_cluster(reports: list[dict[str, Any]]) -> Any:
 # --------------------------------------------------------------------------- a worker
 
 
-def _say_waiting(item: Any, name: str) -> Any:
+def _say_waiting(item: Any, name: str, waited: list[str] | None = None) -> Any:
     def told(holder: locks.Holder | None) -> None:
         who = holder.line() if holder is not None else "tests running now"
         progress.say(f"{item.nodeid}: waiting for {name} (held by {who})")
+        if waited is not None:
+            waited.append(name)
     return told
+
+
+def _take(stack: ExitStack, item: Any, lock: Any, path: Path, me: locks.Holder) -> None:
+    """Take one declared lock into ``stack``; a wait for it becomes a phase of the run's timings
+    (``test_drain[x] waited for lock node``, in the worker's own lane of the Gantt chart), so the
+    chart shows what the test waited for instead of a gap."""
+    waited: list[str] = []
+    on_wait = _say_waiting(item, lock.name, waited)
+    start = time.monotonic()
+    if lock.name == plan.EDGE:
+        stack.enter_context(locks.shared_or_exclusive(path, me, exclusive_mode=lock.exclusive,
+                                                      timeout=workers.LOCK_WAIT, on_wait=on_wait))
+    else:
+        stack.enter_context(locks.exclusive(path, me, timeout=workers.LOCK_WAIT, on_wait=on_wait))
+    if waited:
+        timings.RECORDER.record(f"{item.name} waited for lock {lock.name}", time.monotonic() - start)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -282,14 +301,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     stack = ExitStack()
     try:
         for lock in plan.lock_plan(declared_resources(item)):
-            path = directory / lock.name
-            if lock.name == plan.EDGE:
-                stack.enter_context(locks.shared_or_exclusive(path, me, exclusive_mode=lock.exclusive,
-                                                              timeout=workers.LOCK_WAIT,
-                                                              on_wait=_say_waiting(item, lock.name)))
-            else:
-                stack.enter_context(locks.exclusive(path, me, timeout=workers.LOCK_WAIT,
-                                                    on_wait=_say_waiting(item, lock.name)))
+            _take(stack, item, lock, directory / lock.name, me)
     except locks.LockTimeout as exc:
         stack.close()
         pytest.fail(f"harness: {exc}", pytrace=False)  # the machine's wait, said in one line

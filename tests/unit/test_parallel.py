@@ -357,3 +357,38 @@ def test_the_controller_merges_the_timings_the_workers_handed_over():
     assert merged["processes"] == {"controller": 0.0, "gw0": 1.0}  # gw1 recorded nothing
     assert [p["name"] for p in merged["phases"]] == ["upgrade a: x", "harness controller: cluster harness delete"]
     assert plugin_parallel.merged_timings([{"notes": []}], {"phases": []}) is None
+
+
+def test_a_wait_for_a_declared_lock_is_a_phase_of_the_run_and_a_free_lock_is_none(tmp_path, monkeypatch):
+    """The Gantt chart shows what a test waited for instead of a gap (harness/plugin/parallel.py _take)."""
+    from contextlib import ExitStack
+
+    from harness.core import timings
+
+    recorder = timings.Timings()
+    monkeypatch.setattr(timings, "RECORDER", recorder)
+    waiting = threading.Event()
+    monkeypatch.setattr(plugin_parallel.progress, "say", lambda line: waiting.set())  # "waiting for node"
+    d = locks.lock_dir("c1", tmp_path)
+    item = SimpleNamespace(name="test_drain[x]", nodeid="scenarios/drain/test_drain.py::test_drain[x]")
+    got = threading.Event()
+
+    def second():
+        with ExitStack() as stack:
+            plugin_parallel._take(stack, item, plan.Lock("node"), d / "node", locks.Holder("b", "gw1"))
+            got.set()
+
+    with locks.exclusive(d / "node", locks.Holder("a", "gw0"), timeout=1):
+        t = threading.Thread(target=second)
+        t.start()
+        assert waiting.wait(10)
+        time.sleep(0.3)  # the wait to measure: the lock stays held this long while the other thread waits
+        assert not got.is_set()
+    t.join(10)
+    assert got.is_set()
+    [wait] = recorder.ordered()
+    assert wait.name == "test_drain[x] waited for lock node" and wait.duration >= 0.3 and wait.outcome == "ok"
+
+    with ExitStack() as stack:  # free at once: no phase
+        plugin_parallel._take(stack, item, plan.Lock("node"), d / "node", locks.Holder("c", "gw2"))
+    assert len(recorder.ordered()) == 1
