@@ -116,18 +116,7 @@ class Timings:
 
     def table(self) -> str:
         """A plain-text table: phase (indented by depth), seconds, outcome; total of top-level phases last."""
-        rows = self.ordered()
-        if not rows:
-            return "(no phases recorded)"
-        names = ["  " * p.depth + p.name for p in rows]
-        total_label = "total (top-level phases)"
-        width = max(len(total_label), *(len(n) for n in names))
-        lines = [f"{'phase':<{width}}  {'seconds':>8}  outcome", f"{'-' * width}  {'-' * 8}  -------"]
-        for n, p in zip(names, rows, strict=True):
-            lines.append(f"{n:<{width}}  {p.duration:>8.1f}  {p.outcome}")
-        total = sum(p.duration for p in rows if p.depth == 0)
-        lines.append(f"{total_label:<{width}}  {total:>8.1f}")
-        return "\n".join(lines)
+        return format_table(self.to_json())
 
     def to_json(self) -> dict:
         """``{"origin_epoch": <epoch seconds at start 0>, "phases": [{name, start, duration, outcome, depth}]}``."""
@@ -145,6 +134,39 @@ def write_record(path: Path, record: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def format_table(record: Mapping[str, Any]) -> str:
+    """A timings record (:meth:`Timings.to_json`, :func:`merge_records`) as a plain-text table: phase
+    (indented by depth), seconds, outcome, in start order; the total of the top-level phases last.
+    A merged record's test phases name their process (``[gw1]``), and since its processes ran side
+    by side, the total is followed by the wall time from the first start to the last end. Pure.
+    """
+    rows = [p for p in record.get("phases") or [] if isinstance(p, Mapping)]
+    if not rows:
+        return "(no phases recorded)"
+
+    def name(p: Mapping[str, Any]) -> str:
+        label = str(p.get("name", ""))
+        process = p.get("process")
+        if process and not label.startswith("harness "):
+            label += f" [{process}]"  # a setup phase's name already says its process (merge_records)
+        return "  " * int(p.get("depth", 0) or 0) + label
+
+    names = [name(p) for p in rows]
+    merged = any(p.get("process") for p in rows)
+    total_label = "total (top-level phases, side by side)" if merged else "total (top-level phases)"
+    width = max(len(total_label), *(len(n) for n in names))
+    lines = [f"{'phase':<{width}}  {'seconds':>8}  outcome", f"{'-' * width}  {'-' * 8}  -------"]
+    for n, p in zip(names, rows, strict=True):
+        lines.append(f"{n:<{width}}  {float(p.get('duration', 0.0)):>8.1f}  {p.get('outcome', '')}")
+    total = sum(float(p.get("duration", 0.0)) for p in rows if not p.get("depth"))
+    lines.append(f"{total_label:<{width}}  {total:>8.1f}")
+    if merged:
+        wall = (max(float(p["start"]) + float(p.get("duration", 0.0)) for p in rows)
+                - min(float(p["start"]) for p in rows))
+        lines.append(f"{'wall time (first start to last end)':<{width}}  {wall:>8.1f}")
+    return "\n".join(lines)
 
 
 def merge_records(records: Mapping[str, Mapping[str, Any]]) -> dict:

@@ -44,6 +44,7 @@ from harness.plugin import workers
 from harness.plugin.results import adopt_results
 from harness.plugin.session import (
     CONFIG_KEY,
+    MERGED_TIMINGS_KEY,
     STATE_KEY,
     TIMINGS_WRITTEN_KEY,
     activate,
@@ -226,6 +227,7 @@ def write_merged_timings(config: pytest.Config, cfg: Any, reports: list[dict[str
     if record is None:
         return
     try:
+        config.stash[MERGED_TIMINGS_KEY] = record
         timings.write_record(Path(cfg.artifacts_dir) / "timings.json", record)
         config.stash[TIMINGS_WRITTEN_KEY] = True
     except OSError as exc:

@@ -88,6 +88,8 @@ CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 STATE_KEY = pytest.StashKey["RunState"]()
 SENSITIVE_KEY = pytest.StashKey[tuple[str, ...]]()
 TIMINGS_WRITTEN_KEY = pytest.StashKey[bool]()
+MERGED_TIMINGS_KEY = pytest.StashKey[dict]()
+"""The xdist controller's timings record of the whole run (harness/plugin/parallel.py), for the table."""
 """Set when ``<artifacts>/timings.json`` was written already (the xdist controller's merged record)."""
 """On ``item.stash``: the contract's ``sensitiveValues`` of the chart the test installs (set by
 the ``scenario_ctx`` fixture), for the diagnostics of its namespace."""
@@ -409,9 +411,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if cfg is None or state is None:
         return
     tr = terminalreporter
-    if timings.RECORDER.phases:
+    merged = config.stash.get(MERGED_TIMINGS_KEY, None)  # the workers' phases too, under xdist
+    if merged is not None or timings.RECORDER.phases:
         tr.write_sep("-", "harness timings")
-        for line in timings.table().splitlines():
+        for line in (timings.format_table(merged) if merged is not None else timings.table()).splitlines():
             tr.write_line(line)
         tr.write_line(f"(also in {cfg.artifacts_dir / 'timings.json'})")
     if state.artifacts:

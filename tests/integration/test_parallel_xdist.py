@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import threading
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -164,6 +166,58 @@ def test_a_lock_wait_that_runs_out_names_the_holder(pytester, xrun, monkeypatch)
     line = next(ln for ln in out.splitlines() if "harness: lock postgres not free after" in ln)
     assert "held by gw7 (pid " in line and "test_db_outage[x]" in line, out
     assert "Traceback" not in out and "LockTimeout" not in out
+
+
+def test_a_wait_for_a_lock_is_a_phase_of_the_merged_timings_and_the_table(pytester, xrun):
+    """Someone else holds postgres until the test is seen waiting for it (the conftest notes the
+    "waiting for postgres" line), then a while longer: the wait is a phase in the worker's lane of
+    timings.json and a row of the table the controller prints, which has the workers' phases."""
+    pytester.makeconftest(textwrap.dedent("""\
+        import os, pathlib
+        import harness.plugin.parallel as p
+
+        _say = p.progress.say
+
+        def say(line, *args, **kwargs):
+            if "waiting for postgres" in line:
+                pathlib.Path(os.environ["XDIST_OUT"], "waiting").write_text(line)
+            return _say(line, *args, **kwargs)
+
+        p.progress.say = say
+        """))
+    pytester.makepyfile(test_one=COMMON + textwrap.dedent("""\
+
+        @pytest.mark.harness
+        @pytest.mark.harness_exclusive("postgres")
+        def test_outage():
+            pass
+        """))
+    lock = locks.lock_dir("xdist-lock-test", Path(os.environ["HARNESS_CACHE"])) / "postgres"
+    waiting = Path(os.environ["XDIST_OUT"]) / "waiting"
+    seen = []
+
+    def hold():
+        with locks.exclusive(lock, locks.Holder("someone else", "gw7"), timeout=5):
+            deadline = time.monotonic() + 120
+            while not waiting.exists() and time.monotonic() < deadline:  # bounded
+                time.sleep(0.05)
+            seen.append(waiting.exists())
+            time.sleep(1.0)  # the wait to measure: held this much longer
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        result, _ = xrun("-n", "2", "-q")
+    finally:
+        holder.join(150)
+    assert seen == [True], "the test never waited for postgres"
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    phases = json.loads((pytester.path / "artifacts" / "timings.json").read_text())["phases"]
+    [wait] = [p for p in phases if p["name"].endswith(": test_outage waited for lock postgres")]
+    assert wait["name"] == f"harness {wait['process']}: test_outage waited for lock postgres"
+    assert wait["duration"] >= 1.0 and wait["outcome"] == "ok"
+    result.stdout.fnmatch_lines(["*harness timings*", f"harness {wait['process']}: test_outage waited for lock postgres *ok",
+                                 "wall time (first start to last end) *"])
 
 
 def test_an_unknown_resource_is_a_usage_error(pytester, xrun):

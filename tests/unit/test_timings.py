@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from harness.core import progress
+from harness.core import progress, timings
 from harness.core.fmt import duration
 from harness.core.timings import Timings
 
@@ -204,3 +204,27 @@ def test_a_record_carries_the_wall_clock_of_its_start():
     t = Timings(Clock())
     data = t.to_json()
     assert before - 1 <= data["origin_epoch"] <= _time.time() + 1 and data["phases"] == []
+
+
+def test_the_table_of_a_merged_record_names_each_tests_worker_and_the_wall_time():
+    record = timings.merge_records({
+        "gw0": {"origin_epoch": 100.0, "phases": [
+            {"name": "cluster harness ready", "start": 0.0, "duration": 40.0, "outcome": "ok", "depth": 0},
+            {"name": "upgrade x: judge", "start": 50.0, "duration": 10.0, "outcome": "ok", "depth": 0}]},
+        "gw1": {"origin_epoch": 101.0, "phases": [
+            {"name": "drain x: drain w1", "start": 45.0, "duration": 20.0, "outcome": "failed: StepFailed",
+             "depth": 0}]}})
+    lines = timings.format_table(record).splitlines()
+    assert lines[2].startswith("harness gw0: cluster harness ready ") and lines[2].endswith("40.0  ok")
+    assert lines[3].startswith("drain x: drain w1 [gw1] ") and lines[3].endswith("failed: StepFailed")
+    assert lines[4].startswith("upgrade x: judge [gw0] ")
+    assert lines[5].startswith("total (top-level phases, side by side)") and lines[5].endswith("70.0")
+    assert lines[6].startswith("wall time (first start to last end)") and lines[6].endswith("66.0")
+
+
+def test_the_table_of_one_process_has_no_wall_time_line():
+    t = timings.Timings(clock=lambda: 0.0)
+    assert "wall time" not in t.table() and t.table() == "(no phases recorded)"
+    with t.phase("x", announce=False):
+        pass
+    assert t.table().splitlines()[-1].startswith("total (top-level phases) ")
