@@ -20,8 +20,9 @@ by name), so two tests never wait for each other's second lock.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.core.errors import UsageError
 
@@ -143,3 +144,21 @@ def describe(declared: Iterable[str]) -> str:
     """``node, postgres`` or ``nothing`` (for messages and the docs' table)."""
     names = sorted(declared)
     return ", ".join(names) if names else "nothing"
+
+
+WORKER_OUTPUT_KEY = "harness"
+"""The key of the harness's facts in an xdist worker's ``workeroutput`` (harness/plugin/workers.py
+writes them; the plugin's and the gate's controller read them)."""
+
+
+def worker_exit(output: Mapping[str, Any] | None) -> tuple[str, int] | None:
+    """The stop a worker's session fixture reported in its ``workeroutput``
+    (harness/plugin/workers.py ``report_exit``): ``(line, exit code)``, or None. Pure.
+
+    >>> worker_exit({"harness": {"exit": ["harness: cluster: Docker is not answering", 3]}})
+    ('harness: cluster: Docker is not answering', 3)
+    >>> worker_exit({}) is None and worker_exit(None) is None
+    True
+    """
+    stopped = ((output or {}).get(WORKER_OUTPUT_KEY) or {}).get("exit")
+    return (str(stopped[0]), int(stopped[1])) if stopped else None

@@ -15,6 +15,7 @@ from harness.core import progress
 from harness.core.durations import argparse_duration
 from harness.core.errors import EnvironmentNotReady
 from harness.core.fmt import duration
+from harness.core.parallel import worker_exit
 from harness.gate.shard import Shard, parse_shard, select, unit_key
 
 
@@ -169,11 +170,10 @@ class GatePlugin:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """A worker's session fixture stopped the run (harness/plugin/workers.py ``report_exit``): the
         gate's exit is that stop, as in a serial run's ``pytest.exit``."""
-        # harness/plugin/workers.py report_exit's entry, read by its key: gate may not import the plugin layer
-        stopped = (getattr(node, "workeroutput", {}) or {}).get("harness", {}).get("exit")
-        if not stopped:
+        stopped = worker_exit(getattr(node, "workeroutput", None))
+        if stopped is None:
             return
-        line, code = str(stopped[0]), int(stopped[1])
+        line, code = stopped
         if self.exit is None:
             self.exit = {"kind": "KeyboardInterrupt" if code == 130 else "Exit", "returncode": code,
                          "message": line}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import locks
+from harness.core import parallel as plan
 from harness.core.locks import Holder
 
 RUN_ID_INPUT = "harness_run_id"
@@ -112,7 +113,7 @@ def output_path(config: Any, artifacts_dir: Path, name: str) -> Path:
 LOCK_WAIT = 1800.0
 """Seconds a worker waits at most for a shared lock (the cluster being created, the add-ons being
 installed, a declared resource another worker's test holds) before its test fails naming the holder."""
-OUTPUT_KEY = "harness"
+OUTPUT_KEY = plan.WORKER_OUTPUT_KEY
 """The key of the harness's facts in a worker's ``workeroutput`` (read by the controller)."""
 
 
@@ -157,9 +158,7 @@ def report_exit(config: Any, line: str, code: int) -> None:
 
 def reported_exit(config: Any) -> tuple[str, int] | None:
     """The stop :func:`report_exit` put in this worker's output: ``(line, exit code)``, or None."""
-    out = getattr(config, "workeroutput", None) or {}
-    stopped = out.get(OUTPUT_KEY, {}).get("exit")
-    return (str(stopped[0]), int(stopped[1])) if stopped else None
+    return plan.worker_exit(getattr(config, "workeroutput", None))
 
 
 def cluster_facts(c: Any) -> dict[str, Any]:

@@ -392,3 +392,12 @@ def test_a_wait_for_a_declared_lock_is_a_phase_of_the_run_and_a_free_lock_is_non
     with ExitStack() as stack:  # free at once: no phase
         plugin_parallel._take(stack, item, plan.Lock("node"), d / "node", locks.Holder("c", "gw2"))
     assert len(recorder.ordered()) == 1
+
+
+def test_a_workers_reported_stop_is_read_by_one_function_for_the_plugin_and_the_gate():
+    config = SimpleNamespace(workeroutput={})
+    assert workers.reported_exit(config) is None and plan.worker_exit(None) is None
+    workers.report_exit(config, "harness: cluster: Docker is not answering", 3)
+    workers.report_exit(config, "a later stop", 1)  # the first one stands
+    assert workers.reported_exit(config) == plan.worker_exit(config.workeroutput) == (
+        "harness: cluster: Docker is not answering", 3)
