@@ -149,6 +149,11 @@ def main() -> int:
         p.error("--serial-from and --serial-seconds go together")
     warm_up()
     rounds: list[tuple[Run, list[Run]]] = []
+
+    def repeats(i: int) -> list[Run]:
+        """Round ``i``'s parallel runs (``--parallel-repeats`` of them)."""
+        return [one_run("parallel", f"{i}.{k}", args.workers) for k in range(1, args.parallel_repeats + 1)]
+
     for i in range(1, args.runs + 1):
         if args.serial_from is not None:
             recs = _records(args.serial_from)
@@ -156,10 +161,10 @@ def main() -> int:
                          0.0, 0.0, 0, 0, str(args.serial_from))
             print(f"[bench] serial: the earlier run in {args.serial_from} ({args.serial_seconds:.0f} s, "
                   f"{len(serial.outcomes)} records)", flush=True)
-            parallels = [one_run("parallel", f"{i}.{k}", args.workers) for k in range(1, args.parallel_repeats + 1)]
+            parallels = repeats(i)
         elif args.parallel_repeats > 1 or i % 2:
             serial = one_run("serial", str(i), args.workers)
-            parallels = [one_run("parallel", f"{i}.{k}", args.workers) for k in range(1, args.parallel_repeats + 1)]
+            parallels = repeats(i)
         else:
             parallels = [one_run("parallel", f"{i}.1", args.workers)]
             serial = one_run("serial", str(i), args.workers)
