@@ -16,6 +16,12 @@ from harness.measure.sse import (
 )
 
 
+QUIET_MS = "86400000"
+"""An event interval for a stream that carries no event while a test reads it. Without a database the
+service's event N falls at unix time N * interval (charts-under-test/service/events.go clockEvents), so
+with one minute a test crossing a full minute got an event (1 run in about 30): one a day, at 00:00 UTC."""
+
+
 def wait_until(pred, timeout: float = 15.0) -> None:
     """Streams need a longer default budget than the prober's requests."""
     _wait_until(pred, timeout=timeout)
@@ -96,7 +102,7 @@ def test_without_last_event_id_a_restart_loses_events(service: DemoService):
 
 
 def test_heartbeats_are_recorded_and_silence_measured(service_bin: Path, tmp_path: Path):
-    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS="60000", HEARTBEAT_SECONDS="1").start()
+    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS=QUIET_MS, HEARTBEAT_SECONDS="1").start()
     try:
         with SseClient(svc.base_url + "/events", max_duration=20) as c:
             wait_until(lambda: len(c.snapshot().of("comment")) >= 2)
@@ -109,7 +115,7 @@ def test_heartbeats_are_recorded_and_silence_measured(service_bin: Path, tmp_pat
 
 
 def test_quiet_stream_without_heartbeat_shows_its_silence(service_bin: Path, tmp_path: Path):
-    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS="60000", HEARTBEAT_SECONDS="0").start()
+    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS=QUIET_MS, HEARTBEAT_SECONDS="0").start()
     try:
         c = SseClient(svc.base_url + "/events", max_duration=20).start()
         time.sleep(2.0)
@@ -124,7 +130,7 @@ def test_quiet_stream_without_heartbeat_shows_its_silence(service_bin: Path, tmp
 
 
 def test_max_duration_bounds_a_blocked_read(service_bin: Path, tmp_path: Path):
-    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS="60000", HEARTBEAT_SECONDS="0").start()
+    svc = DemoService(service_bin, tmp_path, SSE_INTERVAL_MS=QUIET_MS, HEARTBEAT_SECONDS="0").start()
     try:
         c = SseClient(svc.base_url + "/events", max_duration=1.0).start()
         wait_until(lambda: c._thread is not None and not c._thread.is_alive(), timeout=5)
