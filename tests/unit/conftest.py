@@ -24,6 +24,17 @@ def _refuse(name: str):
     return refuse
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _matplotlib_font_cache() -> None:
+    """matplotlib builds its font cache (~/.cache/matplotlib) the first time it is imported on a machine,
+    and building it runs `fc-list`: on a fresh machine the Gantt tests failed on that. Load it once
+    here, before the guard, so the unit tests themselves still start nothing."""
+    try:
+        import matplotlib.font_manager  # noqa: F401
+    except ImportError:  # the tests that draw charts skip without matplotlib
+        pass
+
+
 @pytest.fixture(autouse=True)
 def _no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any unit test that starts a process: subprocess.Popen (the root of subprocess.run,
