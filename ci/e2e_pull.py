@@ -7,7 +7,9 @@ charts' images and busybox, the host's Docker pulls PostgreSQL. This machine rea
 1. the distribution registry (harness/env/registry.py, built here) starts on 127.0.0.1 and on the
    ``kind`` network;
 2. the locally built images are pushed to it under their upstream names (harness/env/pullpath.py):
-   the node image as the ``NODE_PULL_*`` pin, ``harness/traefik`` as ``TRAEFIK_PULL_IMAGE``,
+   the node image as the ``NODE_PULL_*`` pin (a copy labelled with this run: a digest the host's
+   Docker never pulled, since dockerd takes a manifest it already holds by digest from its own
+   content store and would not ask the registry), ``harness/traefik`` as ``TRAEFIK_PULL_IMAGE``,
    ``harness/toolbox`` as ``TOOLBOX_PULL_IMAGE``, ``harness/postgres`` as ``POSTGRES_PULL_IMAGE``,
    cert-manager's and the charts' images as themselves; where an upstream pin cannot match a local build (a digest, a
    PostgreSQL major) it says so in one line;
@@ -82,7 +84,8 @@ def main(argv: list[str]) -> int:
     print(f"==> e2e-pull: registry {reg.name} on {reg.address} (nodes: {reg.in_network})", flush=True)
     try:
         images = pushes()
-        path = pullpath.prepare(reg, ClusterSpec(name=CLUSTER), images=images)
+        # stamped: a node image digest this host's Docker never pulled, so kind's pull has to reach the registry
+        path = pullpath.prepare(reg, ClusterSpec(name=CLUSTER), images=images, stamp=reg.run_id)
         print(f"==> e2e-pull: pushed {len(path.pushed)} images; node image {path.node_image}", flush=True)
         for note in [path.digest_note,
                      f"PostgreSQL: the local build {pinned()['POSTGRES_IMAGE']} stands in for "

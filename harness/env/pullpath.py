@@ -65,7 +65,8 @@ def digest_note(upstream: str, pushed: ImageRef) -> str:
 
 
 def prepare(reg: reg_mod.Registry, spec: kind_cluster.ClusterSpec, *, node_image: str | None = None,
-            images: Mapping[str, str] | None = None, runner: Callable[..., Any] = _run) -> PullPath:
+            images: Mapping[str, str] | None = None, stamp: str = "",
+            runner: Callable[..., Any] = _run) -> PullPath:
     """Push the node image and ``images`` to ``reg``, resolve the node image as a pulling machine
     would, and write the kind config that routes the cluster's pulls to ``reg``.
 
@@ -77,6 +78,9 @@ def prepare(reg: reg_mod.Registry, spec: kind_cluster.ClusterSpec, *, node_image
             the version).
         images: local image -> upstream name to push as well (``{"harness/postgres:15": "postgres:16"}``;
             a local name that is already its upstream name, ``harness/traefik:v3.7.12``, maps to itself).
+        stamp: pushes the node image as a copy labelled with it (:func:`harness.env.registry.push`), so
+            its digest is one the host's Docker has never pulled and kind's pull must reach ``reg``
+            (``ci/e2e_pull.py`` asserts it did; one stamp per registry run: ``reg.run_id``).
         runner: harness.tools.exec.run-compatible process runner.
 
     Returns:
@@ -93,7 +97,7 @@ def prepare(reg: reg_mod.Registry, spec: kind_cluster.ClusterSpec, *, node_image
     if not local:
         raise EnvironmentNotReady(f"no local node image {kind_cluster.LOCAL_NODE_REPOSITORY}:{pins.version}-* to "
                                   f"push; run `images/build-node-image.sh {pins.version}`")
-    pushed_node = reg_mod.push(reg, local, upstream, runner=runner)
+    pushed_node = reg_mod.push(reg, local, upstream, stamp=stamp, runner=runner)
     pushed = {upstream: str(pushed_node)}
     for local_image, upstream_name in (images or {}).items():
         pushed[upstream_name] = str(reg_mod.push(reg, local_image, upstream_name, runner=runner))

@@ -67,6 +67,8 @@ CONFIG_IN_CONTAINER = "/etc/distribution/config.yml"
 STORAGE_IN_CONTAINER = "/var/lib/registry"
 HTPASSWD_IN_CONTAINER = "/var/lib/registry/htpasswd"
 LABEL_BY_HAND = "io.helm-e2e-harness.registry.by-hand"
+# on an image pushed with push(stamp=...): whose push it is, which makes its digest one no Docker store has seen
+LABEL_STAMP = "io.helm-e2e-harness.pushed-for"
 """Set on a registry ``python -m harness registry up`` started: the only ones ``registry down`` removes."""
 
 
@@ -450,8 +452,8 @@ def remove(name: str, *, runner: Callable[..., Any] = _run) -> str:
     return run_id
 
 
-def push(reg: Registry, local_image: str, upstream_name: str, *, runner: Callable[..., Any] = _run,
-         timeout: float = 900.0) -> ImageRef:
+def push(reg: Registry, local_image: str, upstream_name: str, *, stamp: str = "",
+         runner: Callable[..., Any] = _run, timeout: float = 900.0) -> ImageRef:
     """Push ``local_image`` to the registry under ``upstream_name``'s repository path and tag
     (``docker tag`` + ``docker push`` to ``127.0.0.1:<port>/<path>:<tag>``; the extra tag is removed
     from the local store afterwards, so a later ``docker pull`` really pulls).
@@ -460,6 +462,13 @@ def push(reg: Registry, local_image: str, upstream_name: str, *, runner: Callabl
         local_image: an image in the local Docker store (``harness/postgres:15``).
         upstream_name: the name users pull (``postgres:16``); a digest in it is ignored (a local
             build cannot match an upstream digest: the returned reference carries the pushed one).
+        stamp: when set, push a copy of ``local_image`` whose config carries the label
+            ``LABEL_STAMP=stamp`` (``docker build`` of ``FROM`` + ``LABEL``: the same layers, a new
+            config) instead of the image itself. Its digest is then new to the host's Docker: since
+            20.10, dockerd pulling by digest takes a manifest it already holds in its content store
+            without asking the registry, and keeps an image config it already has
+            (moby ``distribution/manifest.go``, ``manifestStore.Get``), so a pull of an image pulled
+            once before on this machine can leave no trace in the registry's log.
 
     Returns:
         the pushed reference, with the digest the registry gave it.
@@ -470,7 +479,11 @@ def push(reg: Registry, local_image: str, upstream_name: str, *, runner: Callabl
     upstream = parse_image(upstream_name)
     target = upstream.on(reg.address).pushed_name()
     try:
-        runner(["docker", "tag", local_image, target], timeout=60)
+        if stamp:
+            runner(["docker", "build", "-q", "-t", target, "-"], timeout=300,
+                   input=f"FROM {local_image}\nLABEL {LABEL_STAMP}={json.dumps(stamp)}\n")
+        else:
+            runner(["docker", "tag", local_image, target], timeout=60)
     except CommandError as exc:
         raise EnvironmentNotReady(f"cannot tag {local_image} as {target}: {str(exc).splitlines()[0]}") from None
     try:

@@ -162,6 +162,35 @@ def test_a_pull_reaches_a_registry_whose_address_an_earlier_one_left_references_
                 if line.startswith(f"127.0.0.1:{port}/")]
 
 
+def test_a_stamped_push_is_pulled_through_the_registry_though_its_image_was_pulled_before(reg):
+    """dockerd (20.10 and later) takes a manifest it already holds by digest from its own content store
+    and an image config it already has from its image store, asking the registry nothing: a red CI
+    run of ci/e2e_pull.py found no pull of the node image by the host's Docker after the pre-check
+    had pulled the same digest an hour before. A stamped push has the same layers and a new config,
+    so a new digest, and its pull has to reach the registry."""
+    if _docker("image", "inspect", TOOLBOX).returncode != 0:
+        pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
+    plain = reg_mod.push(reg, TOOLBOX, "docker.io/harness/toolbox:plain")
+    assert _docker("pull", str(plain)).returncode == 0  # now this host holds its manifest
+    _docker("rmi", str(plain))
+    stamped = reg_mod.push(reg, TOOLBOX, "docker.io/harness/toolbox:stamped", stamp=reg.run_id)
+    try:
+        assert stamped.digest != plain.digest
+        assert _docker("image", "inspect", stamped.pushed_name()).returncode != 0, "the stamped copy is still local"
+        pulled = _docker("pull", str(stamped))
+        assert pulled.returncode == 0, pulled.stderr
+        deadline = time.monotonic() + 30
+        while ("harness/toolbox", stamped.digest) not in (pulls := reg_mod.manifest_pulls(reg, agent="docker")):
+            assert time.monotonic() < deadline, f"no manifest pull by docker in the registry log after 30 s: {pulls}"
+            time.sleep(0.5)
+        fmt = "{{json .RootFS.Layers}} {{json .Config.Labels}}"
+        layers, labels = _docker("image", "inspect", "-f", fmt, str(stamped)).stdout.split(" ", 1)
+        assert layers == _docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", TOOLBOX).stdout.strip()
+        assert json.loads(labels)[reg_mod.LABEL_STAMP] == reg.run_id
+    finally:
+        _docker("rmi", str(stamped))
+
+
 def test_taken_port_is_one_line(reg):
     with pytest.raises(EnvironmentNotReady, match=rf"host port 127.0.0.1:{reg.port} is already in use"):
         reg_mod.start(reg.port)

@@ -22,11 +22,14 @@ DIGEST = "sha256:" + "1" * 64
 class FakeDocker:
     def __init__(self, config_toml: str = "version = 3\n"):
         self.calls: list[list[str]] = []
+        self.inputs: list[str] = []
         self.config_toml = config_toml
 
     def __call__(self, argv, *, timeout=60.0, check=True, input=None, env=None, hint=""):
         argv = [str(a) for a in argv]
         self.calls.append(argv)
+        if input is not None:
+            self.inputs.append(input)
         if argv[1] == "push":
             return Result(argv, 0, f"{argv[2].rsplit(':', 1)[1]}: digest: {DIGEST} size: 1\n", "")
         if argv[1] == "run":
@@ -58,6 +61,25 @@ def test_prepare_pushes_resolves_and_routes(reg, monkeypatch):
     assert all(m["containerPath"] == CERTS_DIR for n in cfg["nodes"] for m in n["extraMounts"])
     assert "io.containerd.cri.v1.images" in cfg["containerdConfigPatches"][-1]
     assert (reg.storage / "certs.d" / "docker.io" / "hosts.toml").is_file()
+
+
+def test_a_stamp_pushes_a_labelled_copy_of_the_node_image_only(reg, monkeypatch):
+    """dockerd keeps manifests it pulled by digest and never asks the registry for them again: the
+    stamped copy has a new config, so a digest no earlier run on this machine can have pulled."""
+    monkeypatch.setattr(kind_cluster, "local_node_image", lambda v: f"harness/kind-node:{v}-abc")
+    docker = FakeDocker()
+    pullpath.prepare(reg, ClusterSpec(kubernetes_version="v1.37.2"), images={"harness/postgres:15": "postgres:16"},
+                     stamp="20261201-070000-ab12", runner=docker)
+    builds = [c for c in docker.calls if c[1] == "build"]
+    assert len(builds) == 1 and builds[0][-1] == "-"
+    target = builds[0][builds[0].index("-t") + 1]
+    assert target.startswith("127.0.0.1:5001/kindest/node:")
+    assert [c for c in docker.calls if c[1] == "tag"] == [
+        ["docker", "tag", "harness/postgres:15", "127.0.0.1:5001/library/postgres:16"]]
+    assert docker.inputs[0] == ("FROM harness/kind-node:v1.37.2-abc\n"
+                                'LABEL io.helm-e2e-harness.pushed-for="20261201-070000-ab12"\n')
+    # pushed, then its local name removed: nothing left for kind to find instead of pulling
+    assert ["docker", "push", target] in docker.calls and ["docker", "rmi", target] in docker.calls
 
 
 def test_prepare_follows_a_version_2_node_image(reg, monkeypatch):
