@@ -466,9 +466,11 @@ def push(reg: Registry, local_image: str, upstream_name: str, *, stamp: str = ""
             ``LABEL_STAMP=stamp`` (``docker build`` of ``FROM`` + ``LABEL``: the same layers, a new
             config) instead of the image itself. Its digest is then new to the host's Docker: since
             20.10, dockerd pulling by digest takes a manifest it already holds in its content store
-            without asking the registry, and keeps an image config it already has
-            (moby ``distribution/manifest.go``, ``manifestStore.Get``), so a pull of an image pulled
-            once before on this machine can leave no trace in the registry's log.
+            (moby ``distribution/manifest.go``, ``manifestStore.Get``) and an image config it already
+            has; once that content records this ``address/repository`` as a source, the pull sends
+            the registry nothing but ``GET /v2/`` (seen on 20.10.24: a HEAD the first time through an
+            address, nothing after). Docker reuses host ports after a restart, so a pull of an image
+            pulled before on this machine can leave no trace in the registry's log.
 
     Returns:
         the pushed reference, with the digest the registry gave it.

@@ -164,10 +164,11 @@ def test_a_pull_reaches_a_registry_whose_address_an_earlier_one_left_references_
 
 def test_a_stamped_push_is_pulled_through_the_registry_though_its_image_was_pulled_before(reg):
     """dockerd (20.10 and later) takes a manifest it already holds by digest from its own content store
-    and an image config it already has from its image store, asking the registry nothing: a red CI
-    run of ci/e2e_pull.py found no pull of the node image by the host's Docker after the pre-check
-    had pulled the same digest an hour before. A stamped push has the same layers and a new config,
-    so a new digest, and its pull has to reach the registry."""
+    and an image config it already has: pulled again through the same address, the registry sees only
+    ``GET /v2/`` (20.10.24 here). A red CI run of ci/e2e_pull.py found no pull of the node image by the
+    host's Docker after the pre-check had pulled the same digest through a registry on the same port.
+    A stamped push has the same layers and a new config, so a new digest, and its pull has to reach
+    the registry."""
     if _docker("image", "inspect", TOOLBOX).returncode != 0:
         pytest.skip(f"{TOOLBOX} is not built; run images/build-toolbox.sh")
     plain = reg_mod.push(reg, TOOLBOX, "docker.io/harness/toolbox:plain")
