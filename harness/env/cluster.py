@@ -368,6 +368,8 @@ def ensure_cluster(spec: Any, kind: Kind | None = None, *, owner: runs.Owner | N
     try:
         kind.create(spec.name, config=config_path, image=image, kubeconfig=kubeconfig, timeout=spec.create_timeout)
         os.chmod(kubeconfig, 0o600)
+        if getattr(spec, "registry_mirror", None):  # the loopback registry, if it serves the mirror: on the kind network
+            containers.join_registry_serving(spec.registry_mirror)
         made = Cluster(spec.name, kubeconfig, f"kind-{spec.name}", created=True, node_image=image,
                        kubernetes_version=version)
         wait_ready(made, timeout=spec.create_timeout)

@@ -98,3 +98,30 @@ def remove_postgres_of(cluster: str, *, runner: Callable[..., Any] = run) -> lis
         WaitTimeout: a container is still listed after the removal's time budget.
     """
     return remove_until_gone(f"label={ADDON_LABEL}=postgres", f"label={ADDON_CLUSTER_LABEL}={cluster}", runner=runner)
+
+
+def join_registry_serving(address: str, network: str = "kind", *, runner: Callable[..., Any] = run) -> list[str]:
+    """Connect the harness's loopback registry published on ``address`` (``127.0.0.1:PORT``, the pull
+    path's ``--registry-mirror``) to Docker network ``network``, unless it is on it already.
+
+    The pull path's kind config sends the nodes' pulls to the registry by its name on the kind
+    network; a registry started before any kind cluster existed is not on that network (kind makes it
+    in ``kind create cluster``), so this runs right after the create, before anything is scheduled:
+    the order of kind's own recipe (kind docs, "Local Registry": ``docker network connect "kind"
+    <registry>`` after the cluster is created). A mirror that is not a harness registry is left alone.
+
+    Returns:
+        the names of the containers it connected ([] when none needed it).
+
+    Raises:
+        CommandError: docker failed.
+    """
+    out = runner(["docker", "ps", "--filter", f"label={ADDON_LABEL}=registry",
+                  "--format", "{{.Names}}\t{{.Ports}}\t{{.Networks}}"], timeout=30).stdout
+    joined = []
+    for line in out.splitlines():
+        name, ports, networks = (line.split("\t") + ["", ""])[:3]
+        if name and f"{address}->" in ports and network not in networks.split(","):
+            runner(["docker", "network", "connect", network, name], timeout=60)
+            joined.append(name)
+    return joined

@@ -84,8 +84,9 @@ def prepare(reg: reg_mod.Registry, spec: kind_cluster.ClusterSpec, *, node_image
         runner: harness.tools.exec.run-compatible process runner.
 
     Returns:
-        the :class:`PullPath`; create the cluster with ``node_image`` and ``kind_config``, then
-        :func:`harness.env.registry.attach` the registry to the ``kind`` network if it was not on it.
+        the :class:`PullPath`; create the cluster with ``node_image``, ``kind_config`` and ``reg.address``
+        as the registry mirror: :func:`harness.env.cluster.ensure_cluster` then joins the registry to the
+        ``kind`` network if it was not on it (:func:`harness.env.containers.join_registry_serving`).
 
     Raises:
         EnvironmentNotReady: no local node image of the version, or a push failed.

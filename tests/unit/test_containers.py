@@ -81,3 +81,23 @@ def test_the_postgres_of_a_cluster_are_found_by_add_on_and_cluster_labels():
     ps = docker.calls[0]
     assert ps[:3] == ["docker", "ps", "-a"] and ps.count("--filter") == 2
     assert "label=io.helm-e2e-harness.addon=postgres" in ps and "label=io.helm-e2e-harness.env.cluster=harness" in ps
+
+
+def test_the_registry_serving_the_mirror_joins_the_kind_network_once():
+    calls = []
+
+    def docker(argv, **kw):
+        calls.append(list(argv))
+        if argv[:2] == ["docker", "ps"]:
+            return Result(list(argv), 0,
+                          "harness-registry-a\t127.0.0.1:32774->5000/tcp\tbridge\n"
+                          "harness-registry-b\t127.0.0.1:32775->5000/tcp\tbridge,kind\n"
+                          "harness-registry-c\t127.0.0.1:32776->5000/tcp\tbridge\n", "")
+        return Result(list(argv), 0, "", "")
+
+    assert containers.join_registry_serving("127.0.0.1:32774", runner=docker) == ["harness-registry-a"]
+    assert calls[-1] == ["docker", "network", "connect", "kind", "harness-registry-a"]
+    # already on it, or not the mirror's (port 32776 is not 3277): nothing to do
+    assert containers.join_registry_serving("127.0.0.1:32775", runner=docker) == []
+    assert containers.join_registry_serving("127.0.0.1:3277", runner=docker) == []
+    assert containers.join_registry_serving("localhost:5000", runner=docker) == []
