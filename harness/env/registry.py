@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 import urllib.error
@@ -294,7 +295,8 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     (:func:`forget_host_pulls`), so every pull through this one reaches it.
 
     Args:
-        port: the host port; 0 lets Docker choose a free one (:attr:`Registry.port` says which).
+        port: the host port; 0: a free one, chosen by Docker when the registry joins ``network`` now,
+            else by :func:`free_loopback_port` (:attr:`Registry.port` says which).
         run_id: the owning run (labels); default a new one.
         image: the registry image (default :func:`default_image`).
         network: the Docker network of the kind nodes; joined now when it exists (else :func:`attach`).
@@ -325,6 +327,13 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     if by_hand:
         labels[LABEL_BY_HAND] = "true"
     networks = [network] if network and _network_exists(network, runner) else []
+    chosen = not port and not networks
+    if chosen:
+        # joined to the kind network later (attach, or ensure_cluster after kind made it): dockerd 20.10
+        # gives a port it chose itself (-p 127.0.0.1::5000) a new number when the container joins a
+        # network, and the registry's address would move under everything that named it; a port
+        # given to `docker run` stays
+        port = free_loopback_port()
     argv = ["docker", "run", "-d", "--name", name, "--user", f"{os.getuid()}:{os.getgid()}",
             "-p", f"127.0.0.1:{port or ''}:{CONTAINER_PORT}",
             "-v", f"{storage / 'data'}:{STORAGE_IN_CONTAINER}",
@@ -343,6 +352,9 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     except CommandError as exc:
         stop(reg, runner=runner)
         text = f"{exc} {exc.stderr}"
+        if chosen and ("address already in use" in text or "port is already allocated" in text):
+            raise EnvironmentNotReady(f"registry: the free port 127.0.0.1:{port} it chose was taken before "
+                                      "Docker bound it; run the command again") from None
         if "address already in use" in text or "port is already allocated" in text:
             raise EnvironmentNotReady(f"registry: host port 127.0.0.1:{port} is already in use; "
                                       "choose another (REGISTRY_PORT=... make registry)") from None
@@ -353,6 +365,13 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     progress.say(f"registry {reg.image} at {reg.address} (container {name}"
                  f"{', network ' + networks[0] if networks else ''}; storage {storage})")
     return reg
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the kernel's choice for a bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def attach(reg: Registry, network: str = KIND_NETWORK, *, runner: Callable[..., Any] = _run) -> None:

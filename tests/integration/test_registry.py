@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 
 import pytest
 from support import free_port
@@ -190,6 +191,26 @@ def test_a_stamped_push_is_pulled_through_the_registry_though_its_image_was_pull
         assert json.loads(labels)[reg_mod.LABEL_STAMP] == reg.run_id
     finally:
         _docker("rmi", str(stamped))
+
+
+def test_a_registry_started_before_the_kind_network_keeps_its_address_when_it_joins(registry_ready):
+    """On a fresh machine the pull path starts the registry before any kind cluster made the `kind`
+    network and joins it afterwards; dockerd 20.10 gave a port it had chosen a new number on that
+    join (seen: 32781 -> 32782), and everything naming the old address was refused."""
+    network = f"harness-test-join-{os.getpid()}"
+    r = reg_mod.start(0, network=network)  # not there yet
+    try:
+        assert r.networks == []
+        address = r.address
+        # like the network kind makes: IPv6 on (a plain IPv4 network did not move the port)
+        made = _docker("network", "create", "--ipv6", "--subnet", "fd00:5e7:a11:1::/64", network)
+        assert made.returncode == 0, made.stderr
+        reg_mod.attach(r, network)
+        assert _docker("port", r.name, "5000/tcp").stdout.strip() == address
+        assert urllib.request.urlopen(f"http://{address}/v2/", timeout=10).status == 200
+    finally:
+        reg_mod.stop(r)
+        _docker("network", "rm", network)
 
 
 def test_taken_port_is_one_line(reg):
