@@ -5,7 +5,8 @@ Users' machines take ``image-source pull``: kind pulls ``kindest/node``, the nod
 charts' images and busybox, the host's Docker pulls PostgreSQL. This machine reaches no registry, so:
 
 1. the distribution registry (harness/env/registry.py, built here) starts on 127.0.0.1 and on the
-   ``kind`` network;
+   ``kind`` network (on a machine without one yet, it joins it once the cluster is created:
+   harness/env/containers.py, ``join_registry_serving``);
 2. the locally built images are pushed to it under their upstream names (harness/env/pullpath.py):
    the node image as the ``NODE_PULL_*`` pin (a copy labelled with this run: a digest the host's
    Docker never pulled, since dockerd takes a manifest it already holds by digest from its own

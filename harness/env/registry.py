@@ -68,9 +68,10 @@ CONFIG_IN_CONTAINER = "/etc/distribution/config.yml"
 STORAGE_IN_CONTAINER = "/var/lib/registry"
 HTPASSWD_IN_CONTAINER = "/var/lib/registry/htpasswd"
 LABEL_BY_HAND = "io.helm-e2e-harness.registry.by-hand"
-# on an image pushed with push(stamp=...): whose push it is, which makes its digest one no Docker store has seen
-LABEL_STAMP = "io.helm-e2e-harness.pushed-for"
 """Set on a registry ``python -m harness registry up`` started: the only ones ``registry down`` removes."""
+LABEL_STAMP = "io.helm-e2e-harness.pushed-for"
+"""Set on an image pushed with ``push(stamp=...)``: whose push it is, which gives it a digest no Docker
+store has seen."""
 
 
 @dataclass
@@ -352,10 +353,11 @@ def start(port: int = 0, *, run_id: str = "", image: str | None = None, network:
     except CommandError as exc:
         stop(reg, runner=runner)
         text = f"{exc} {exc.stderr}"
-        if chosen and ("address already in use" in text or "port is already allocated" in text):
+        taken = "address already in use" in text or "port is already allocated" in text
+        if taken and chosen:
             raise EnvironmentNotReady(f"registry: the free port 127.0.0.1:{port} it chose was taken before "
                                       "Docker bound it; run the command again") from None
-        if "address already in use" in text or "port is already allocated" in text:
+        if taken:
             raise EnvironmentNotReady(f"registry: host port 127.0.0.1:{port} is already in use; "
                                       "choose another (REGISTRY_PORT=... make registry)") from None
         raise EnvironmentNotReady(f"registry container {name} did not start: {text.splitlines()[0]}") from None
@@ -506,7 +508,8 @@ def push(reg: Registry, local_image: str, upstream_name: str, *, stamp: str = ""
         else:
             runner(["docker", "tag", local_image, target], timeout=60)
     except CommandError as exc:
-        raise EnvironmentNotReady(f"cannot tag {local_image} as {target}: {str(exc).splitlines()[0]}") from None
+        made = "build a labelled copy of" if stamp else "tag"
+        raise EnvironmentNotReady(f"cannot {made} {local_image} as {target}: {str(exc).splitlines()[0]}") from None
     try:
         out = runner(["docker", "push", target], timeout=timeout).stdout
     except CommandError as exc:
